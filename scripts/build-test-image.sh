@@ -9,11 +9,13 @@ PACKAGES="python3,systemd,systemd-sysv,sudo,dbus,acl,ca-certificates,locales,ipr
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/ci/containers.conf}"
+# debootstrap needs root; the image goes to the caller's own podman storage (rootless or not),
+# where molecule and the demo look for it.
 SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo -E"
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 recipe_hash="$(printf '%s\n%s\n' "$SUITE" "$PACKAGES" | cat - "$0" | sha256sum | cut -c1-16)"
-current="$($SUDO podman image inspect --format '{{ index .Labels "recipe" }}' "$IMAGE" 2>/dev/null || true)"
+current="$(podman image inspect --format '{{ index .Labels "recipe" }}' "$IMAGE" 2>/dev/null || true)"
 if [ "$current" = "$recipe_hash" ]; then
     echo "test image $IMAGE is up to date (recipe $recipe_hash)"
     exit 0
@@ -35,6 +37,6 @@ $SUDO rm -f "$rootfs/etc/apt/sources.list"
     echo "deb $mirror $SUITE main" | $SUDO tee "$rootfs/etc/apt/sources.list" >/dev/null
 # Like a cloud image: a machine-id is made at first boot; no getty noise in containers.
 $SUDO truncate -s0 "$rootfs/etc/machine-id"
-$SUDO tar -C "$rootfs" -c . | $SUDO podman import -q \
+$SUDO tar -C "$rootfs" -c . | podman import -q \
     --change 'CMD ["/sbin/init"]' --change "LABEL recipe=$recipe_hash" - "$IMAGE" >/dev/null
 echo "built $IMAGE"
