@@ -1,0 +1,68 @@
+"""The raw bucket: one JSON Lines object per accepted request, keyed by receive time (UTC)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Protocol
+
+#: What the raw objects are (JSON Lines); S3 serves it back as the object's Content-Type.
+RAW_CONTENT_TYPE = "application/x-ndjson"
+
+
+class StoreError(Exception):
+    """The raw object could not be written; the client should retry later."""
+
+
+class RawSink(Protocol):
+    def put(self, key: str, body: bytes) -> None: ...
+
+
+def object_key(time_epoch_ms: int, object_id: uuid.UUID | None = None) -> str:
+    """``events/YYYY/MM/DD/HH/events-<uuid>.json`` for the hour (UTC) the request was received."""
+    moment = datetime.fromtimestamp(time_epoch_ms // 1000, tz=UTC)
+    return f"events/{moment:%Y/%m/%d/%H}/events-{object_id or uuid.uuid4()}.json"
+
+
+class S3RawSink:
+    """PutObject into the raw bucket (env RAW_BUCKET; AWS_ENDPOINT_URL is honoured by boto3 itself).
+
+    boto3 is imported and the client made on the first put, not at import: that keeps the
+    module import (and so requests refused before any write) off boto3's ~0.5 s start-up.
+    """
+
+    def __init__(self, bucket: str | None = None) -> None:
+        self._bucket = bucket
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def bucket(self) -> str:
+        bucket = self._bucket or os.environ.get("RAW_BUCKET", "")
+        if not bucket:
+            raise StoreError("RAW_BUCKET is not set")
+        return bucket
+
+    def _s3(self):
+        with self._lock:  # boto3's default session is not thread-safe; the client is
+            if self._client is None:
+                import boto3  # noqa: PLC0415 - lazily, see the class docstring
+                from botocore.config import Config  # noqa: PLC0415
+
+                # Stay well inside API Gateway's 30 s integration timeout: a few quick retries,
+                # then 503 and the browser retries.
+                config = Config(connect_timeout=2, read_timeout=5,
+                                retries={"mode": "standard", "max_attempts": 3})
+                self._client = boto3.client("s3", config=config)
+            return self._client
+
+    def put(self, key: str, body: bytes) -> None:
+        bucket = self.bucket
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            self._s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType=RAW_CONTENT_TYPE)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"PutObject s3://{bucket}/{key} failed: {exc}") from exc
