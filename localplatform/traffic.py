@@ -1,0 +1,612 @@
+"""Simulated shoppers for the local platform: real HTTP batches, as the shop's browser tracker sends them.
+
+Shoppers browse the OLTP seed catalog with a realistic drop-off from page view to purchase:
+landing page, category pages and searches, product pages, carts, checkouts, orders. Some come
+back for more sessions (returning visitors), some sign in (guest -> logged_in), a few are bots
+(crawler user agents, many pages, no carts). Everything is drawn from one seeded random
+generator, so the same --seed, --shoppers, --days and window end give the same events and the
+same event ids (a re-sent run is deduplicated downstream).
+
+The generator writes its own record of what it sent (events by name, sessions, funnel by
+sessions, activity by hour, bots kept apart) for the demo's summary and the end-to-end test to
+compare the warehouse and the dashboards against.
+
+    python -m localplatform.traffic --url http://127.0.0.1:18080/clickstream \
+        --shoppers 200 --days 3 --seed 7 --record .demo/traffic.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import math
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CATALOG = REPO / "roles" / "oltp" / "files" / "catalog.csv"
+CATALOG_COLUMNS = ("product_id", "name", "category", "brand", "price", "discount_price", "url_path", "stock")
+
+#: The shop funnel, in order. A session "reaches" a step when it has at least one event of it.
+FUNNEL_STEPS = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")
+
+#: The tracker flushes at most this many events per request (the contract allows 500).
+MAX_BATCH = 25
+SITE = "https://shop.example"
+CURRENCY = "USD"
+
+BROWSER_USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51",
+)
+
+#: Crawlers as they announce themselves; ingest flags these user agents as bots.
+BOT_USER_AGENTS = (
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+)
+
+SEARCH_TERMS = ("laptop", "gaming laptop", "4k monitor", "rtx", "ssd 1tb", "mechanical keyboard",
+                "wireless mouse", "ryzen", "router", "webcam", "ddr5", "usb-c hub", "headset", "nvme")
+REFERRERS = ("", "", "https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/",
+             "https://news.example/deals", "https://social.example/")
+
+# Drop-off between the funnel steps, per session (roughly what small web shops see).
+P_VIEW_PRODUCT = 0.72          # a landing session goes on to look at a product
+P_ADD_TO_CART = 0.34           # ... puts something in the cart
+P_BEGIN_CHECKOUT = 0.58        # ... starts the checkout
+P_PURCHASE = 0.62              # ... completes the order
+P_RETURNING = 0.35             # a shopper comes back for more sessions
+P_MEMBER = 0.45                # a shopper has an account (signs in at some point)
+P_EPOCH_TRACKER = 0.15         # an older tracker build sends epoch milliseconds, not RFC 3339
+P_BEACON = 0.6                 # the last flush of a page is a sendBeacon (text/plain)
+P_GZIP = 0.2                   # the tracker compresses a flush
+P_BROKEN_EVENT = 0.01          # an event from a buggy page script: the contract rejects it
+
+
+class TrafficError(Exception):
+    """A problem with the generator's input (catalog, options) or the endpoint."""
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: str
+    name: str
+    category: str
+    brand: str
+    price: float
+    discount_price: float
+    url_path: str
+
+    def context(self) -> dict:
+        return {"id": self.product_id, "name": self.name, "category": self.category, "brand": self.brand,
+                "price": self.price, "discount_price": self.discount_price, "url_path": self.url_path}
+
+
+def load_catalog(path: Path = DEFAULT_CATALOG) -> list[Product]:
+    """The shop's products from the OLTP seed catalog; a clear error names what is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TrafficError(f"catalog {path}: {exc.strerror or exc}") from exc
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in CATALOG_COLUMNS if c not in (reader.fieldnames or ())]
+    if missing:
+        raise TrafficError(f"catalog {path}: header lacks column(s) {', '.join(missing)}")
+    products = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            price = float(row["price"])
+            discount = float(row["discount_price"] or row["price"])
+        except ValueError as exc:
+            raise TrafficError(f"catalog {path} line {line}: price/discount_price not a number") from exc
+        if not row["product_id"] or price < 0 or discount < 0:
+            raise TrafficError(f"catalog {path} line {line}: empty product_id or negative price")
+        products.append(Product(row["product_id"], row["name"], row["category"], row["brand"],
+                                price, discount, row["url_path"]))
+    if not products:
+        raise TrafficError(f"catalog {path}: no products")
+    return products
+
+
+@dataclass
+class Session:
+    session_id: str
+    client_id: str
+    user_agent: str
+    is_bot: bool
+    events: list[dict] = field(default_factory=list)
+    broken: list[dict] = field(default_factory=list)   # events the contract rejects, sent alongside
+
+    @property
+    def start(self) -> datetime:
+        return _parse_ts(self.events[0]["event_timestamp"])
+
+    @property
+    def names(self) -> set[str]:
+        return {e["event_name"] for e in self.events}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One HTTP request of the tracker."""
+
+    user_agent: str
+    events: list[dict]
+    encoding: str          # "json", "beacon" (text/plain), or "gzip" (application/json, gzip-encoded)
+
+    def request(self, url: str) -> urllib.request.Request:
+        body = json.dumps({"events": self.events}, separators=(",", ":")).encode()
+        headers = {"User-Agent": self.user_agent, "Content-Type": "application/json"}
+        if self.encoding == "beacon":
+            headers["Content-Type"] = "text/plain;charset=UTF-8"
+        elif self.encoding == "gzip":
+            body = gzip.compress(body, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+        return urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (checked in send)
+
+
+@dataclass
+class Simulation:
+    seed: int
+    shoppers: int
+    days: float
+    window_start: datetime
+    window_end: datetime
+    sessions: list[Session]
+    batches: list[Batch]
+
+
+def iso_utc(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def _parse_ts(value: str | int) -> datetime:
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _hour_weight(hour: int) -> float:
+    """Diurnal shape of shop traffic (UTC taken as the shop's local time): low at night, evening peak."""
+    return 0.25 + math.exp(-((hour - 20) ** 2) / 18) + 0.6 * math.exp(-((hour - 12) ** 2) / 8)
+
+
+class _Shopper:
+    """One browser (client_id) with a stable user agent, maybe an account, maybe several visits."""
+
+    def __init__(self, rng: random.Random, catalog: Sequence[Product], is_bot: bool):
+        self.rng = rng
+        self.catalog = catalog
+        self.is_bot = is_bot
+        self.client_id = _uuid(rng)
+        self.user_agent = rng.choice(BOT_USER_AGENTS if is_bot else BROWSER_USER_AGENTS)
+        self.member_id = _uuid(rng) if not is_bot and rng.random() < P_MEMBER else None
+        self.remembered_login = False   # signed in on an earlier visit: the shop keeps the cookie
+        self.epoch_clock = rng.random() < P_EPOCH_TRACKER
+        self.visits = 0
+
+    def session(self, start: datetime) -> Session:
+        rng = self.rng
+        session = Session(_uuid(rng), self.client_id, self.user_agent, self.is_bot)
+        clock = [start]
+        logged_in = [self.remembered_login]
+        first_visit = self.visits == 0
+        self.visits += 1
+
+        def emit(name: str, path: str, title: str, *, product: Product | None = None,
+                 order: dict | None = None, extra: dict | None = None, referrer: str = "") -> None:
+            event = {
+                "event_id": _uuid(rng),
+                "event_timestamp": (int(clock[0].timestamp() * 1000) if self.epoch_clock
+                                    else iso_utc(clock[0])),
+                "event_name": name,
+                "user_id": self.member_id if logged_in[0] else None,
+                "user_login_state": "logged_in" if logged_in[0] else "guest",
+                "identity_source": "cognito" if logged_in[0] else "anonymous",
+                "client_id": self.client_id,
+                "session_id": session.session_id,
+                "is_first_visit": first_visit and not session.events,
+                "page": {"url": SITE + path, "path": path, "title": title, "referrer": referrer},
+            }
+            if product or order:
+                event["context"] = {}
+                if product:
+                    event["context"]["product"] = product.context()
+                if order:
+                    event["context"]["order"] = order
+            if extra:
+                event["properties"] = extra
+            session.events.append(event)
+            if not self.is_bot and rng.random() < P_BROKEN_EVENT:
+                # A buggy page script: a name the contract refuses; ingest must reject it.
+                broken = dict(event, event_id=_uuid(rng), event_name="Promo-Banner Click")
+                session.broken.append(broken)
+            # Humans read a page for a few seconds to minutes; crawlers fetch every second or two.
+            clock[0] += timedelta(seconds=rng.uniform(1, 3) if self.is_bot else rng.expovariate(1 / 40) + 3)
+
+        if self.is_bot:
+            self._crawl(emit)
+        else:
+            self._shop(emit, logged_in)
+        return session
+
+    def _crawl(self, emit) -> None:
+        rng = self.rng
+        emit("page_view", "/", "Home")
+        for product in rng.sample(self.catalog, k=min(len(self.catalog), rng.randint(8, 20))):
+            emit("page_view", product.url_path, product.name)
+            emit("product_view", product.url_path, product.name, product=product)
+
+    def _shop(self, emit, logged_in: list[bool]) -> None:
+        rng = self.rng
+        viewed: list[Product] = []
+        referrer = rng.choice(REFERRERS)
+        landing = rng.random()
+        interest = rng.choice(self.catalog).category
+        if landing < 0.45:
+            emit("page_view", "/", "Home", referrer=referrer)
+        elif landing < 0.8:
+            emit("page_view", f"/category/{_slug(interest)}", interest, referrer=referrer)
+        else:  # straight onto a product page from a search engine
+            first = rng.choice([p for p in self.catalog if p.category == interest])
+            emit("page_view", first.url_path, first.name, referrer=referrer)
+            emit("product_view", first.url_path, first.name, product=first)
+            viewed.append(first)
+        if self.member_id and not logged_in[0] and rng.random() < 0.3:
+            emit("login", "/login", "Sign in")
+            logged_in[0] = self.remembered_login = True
+
+        if rng.random() < P_VIEW_PRODUCT:
+            if rng.random() < 0.3:
+                term = rng.choice(SEARCH_TERMS)
+                emit("search", f"/search?q={term.replace(' ', '+')}", f"Search: {term}",
+                     extra={"query": term})
+            pool = [p for p in self.catalog if p.category == interest] or list(self.catalog)
+            for _ in range(min(6, 1 + int(rng.expovariate(1 / 1.6)))):
+                product = rng.choice(pool if rng.random() < 0.75 else self.catalog)
+                emit("page_view", product.url_path, product.name)
+                emit("product_view", product.url_path, product.name, product=product)
+                viewed.append(product)
+        if viewed and rng.random() < P_ADD_TO_CART:
+            self._cart_and_checkout(emit, logged_in, viewed)
+
+    def _cart_and_checkout(self, emit, logged_in: list[bool], viewed: list[Product]) -> None:
+        rng = self.rng
+        cart: dict[str, tuple[Product, int]] = {}
+        for product in rng.sample(viewed, k=min(len(viewed), rng.choice((1, 1, 1, 2, 2, 3)))):
+            quantity = rng.choice((1, 1, 1, 1, 2, 2, 3))
+            cart[product.product_id] = (product, quantity)
+            emit("add_to_cart", product.url_path, product.name, product=product,
+                 extra={"quantity": quantity})
+        if len(cart) > 1 and rng.random() < 0.25:
+            dropped = rng.choice(sorted(cart))
+            product, _ = cart.pop(dropped)
+            emit("remove_from_cart", "/cart", "Cart", product=product)
+        emit("page_view", "/cart", "Cart")
+        if rng.random() >= P_BEGIN_CHECKOUT:
+            return
+
+        if self.member_id and not logged_in[0] and rng.random() < 0.7:
+            emit("login", "/login?next=/checkout", "Sign in")
+            logged_in[0] = self.remembered_login = True
+        items = [{"product_id": p.product_id, "quantity": q, "price": p.discount_price}
+                 for p, q in cart.values()]
+        revenue = round(sum(i["price"] * i["quantity"] for i in items), 2)
+        emit("page_view", "/checkout", "Checkout")
+        emit("begin_checkout", "/checkout", "Checkout", extra={"value": revenue, "currency": CURRENCY})
+        if rng.random() >= P_PURCHASE:
+            return
+        order = {"order_id": f"ORD-{self.rng.getrandbits(40):010X}", "revenue": revenue,
+                 "currency": CURRENCY, "items": items}
+        emit("purchase", "/checkout/complete", "Thank you", order=order)
+        emit("page_view", "/checkout/complete", "Thank you")
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def simulate(catalog: Sequence[Product], *, shoppers: int, days: float, seed: int,
+             window_end: datetime, bots: int | None = None) -> Simulation:
+    """Every session and HTTP batch of `shoppers` simulated shoppers over `days` up to window_end."""
+    if shoppers < 1:
+        raise TrafficError(f"shoppers must be at least 1, got {shoppers}")
+    if not 0 < days <= 30:
+        raise TrafficError(f"days must be in (0, 30], got {days}")
+    if window_end.tzinfo is None:
+        raise TrafficError("window_end must carry a time zone")
+    bots = max(1, round(shoppers / 40)) if bots is None else bots
+    if bots < 0:
+        raise TrafficError(f"bots must be >= 0, got {bots}")
+    rng = random.Random(seed)  # noqa: S311 -- a reproducible simulation, not a secret
+    window_end = window_end.astimezone(UTC).replace(microsecond=0)
+    window_start = window_end - timedelta(days=days)
+    span_hours = max(1, int(days * 24))
+    hour_weights = [_hour_weight((window_start + timedelta(hours=h)).hour) for h in range(span_hours)]
+    # Leave the last half hour empty: every session ends inside the window, none in the future.
+    latest_start = window_end - timedelta(minutes=30)
+
+    def start_time() -> datetime:
+        hour = rng.choices(range(span_hours), weights=hour_weights)[0]
+        ts = window_start + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
+        return min(ts, latest_start - timedelta(seconds=rng.uniform(0, 1800)))
+
+    sessions: list[Session] = []
+    population = [_Shopper(rng, catalog, is_bot=False) for _ in range(shoppers)]
+    population += [_Shopper(rng, catalog, is_bot=True) for _ in range(bots)]
+    for shopper in population:
+        visits = 1
+        if not shopper.is_bot and rng.random() < P_RETURNING:
+            visits += rng.choice((1, 1, 2, 3))
+        for start in sorted(start_time() for _ in range(visits)):
+            session = shopper.session(start)
+            _fit_into_window(session, latest_start + timedelta(minutes=29))
+            sessions.append(session)
+    sessions.sort(key=lambda s: (s.start, s.session_id))
+    batches = [b for s in sessions for b in _flushes(rng, s)]
+    return Simulation(seed, shoppers, days, window_start, window_end, sessions, batches)
+
+
+def _fit_into_window(session: Session, last: datetime) -> None:
+    """Shift a session that would run past the window's end back in time (keeps its rhythm)."""
+    end = _parse_ts(session.events[-1]["event_timestamp"])
+    if end <= last:
+        return
+    shift = end - last
+    for event in session.events + session.broken:
+        ts = _parse_ts(event["event_timestamp"]) - shift
+        event["event_timestamp"] = (int(ts.timestamp() * 1000) if isinstance(event["event_timestamp"], int)
+                                    else iso_utc(ts))
+
+
+def _flushes(rng: random.Random, session: Session) -> Iterable[Batch]:
+    """The tracker's requests for one session: a few events per flush, the last by sendBeacon."""
+    pending = list(session.events)
+    for broken in session.broken:
+        pending.insert(rng.randrange(len(pending) + 1), broken)
+    while pending:
+        size = min(len(pending), MAX_BATCH, rng.choice((1, 2, 3, 4, 5, 6, 8, 12)))
+        chunk, pending = pending[:size], pending[size:]
+        if not pending and rng.random() < P_BEACON:
+            encoding = "beacon"
+        else:
+            encoding = "gzip" if rng.random() < P_GZIP else "json"
+        yield Batch(session.user_agent, chunk, encoding)
+
+
+# --------------------------------------------------------------------------------------------
+# Sending
+
+
+@dataclass
+class SendResult:
+    requests: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed_requests: int = 0
+    status: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+
+
+def send(batches: Sequence[Batch], url: str, *, workers: int = 4, timeout: float = 30,
+         attempts: int = 4, progress=None) -> SendResult:
+    """POST every batch; retries connection errors and 5xx as the tracker does (it keeps the events)."""
+    if not url.startswith(("http://", "https://")):
+        raise TrafficError(f"--url must be an http(s) URL, got {url!r}")
+    result = SendResult()
+
+    def post(batch: Batch) -> tuple[int, dict]:
+        delay = 0.25
+        for attempt in range(1, attempts + 1):
+            try:
+                with urllib.request.urlopen(batch.request(url), timeout=timeout) as resp:  # noqa: S310
+                    return resp.status, json.loads(resp.read() or b"{}")
+            except urllib.error.HTTPError as exc:
+                body = exc.read()
+                if exc.code < 500 or attempt == attempts:
+                    try:
+                        return exc.code, json.loads(body or b"{}")
+                    except ValueError:
+                        return exc.code, {"error": body[:200].decode(errors="replace")}
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                if attempt == attempts:
+                    raise TrafficError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from exc
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for batch, (status, body) in zip(batches, pool.map(post, batches), strict=True):
+            result.requests += 1
+            result.status[status] += 1
+            if status == 202:
+                result.accepted += int(body.get("accepted", 0))
+                rejected = body.get("rejected") or []
+                result.rejected += len(rejected)
+                result.reasons.update(_reason_kind(r.get("reason", "")) for r in rejected)
+            elif 400 <= status < 500:
+                result.rejected += len(batch.events)
+                result.reasons[_reason_kind(str(body.get("error") or body.get("message") or body))] += 1
+            else:
+                result.failed_requests += 1
+            done += 1
+            if progress and done % 200 == 0:
+                progress(done, len(batches))
+    return result
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(":", 1)[0][:80] or "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# The generator's record of what it sent
+
+
+def _hour_key(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+
+
+def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
+    """What was sent, with bots kept apart: the expected numbers for the warehouse and dashboards."""
+    humans = [s for s in sim.sessions if not s.is_bot]
+    bots = [s for s in sim.sessions if s.is_bot]
+    by_name = {"human": Counter(), "bot": Counter()}
+    by_hour: dict[str, dict] = defaultdict(lambda: {"events": 0, "sessions": set(), "clients": set(),
+                                                    "by_name": Counter()})
+    by_day: dict[str, dict] = defaultdict(lambda: {"events": 0, "sessions": set(), "clients": set(),
+                                                   "by_name": Counter()})
+    funnel = Counter()
+    funnel_by_day: dict[str, Counter] = defaultdict(Counter)
+    revenue = 0.0
+    orders = 0
+    for s in sim.sessions:
+        by_name["bot" if s.is_bot else "human"].update(e["event_name"] for e in s.events)
+        if s.is_bot:
+            continue
+        reached = s.names
+        day = s.start.strftime("%Y-%m-%d")
+        for step in FUNNEL_STEPS:
+            if step in reached:
+                funnel[step] += 1
+                funnel_by_day[day][step] += 1
+        for e in s.events:
+            ts = _parse_ts(e["event_timestamp"])
+            for bucket in (by_hour[_hour_key(ts)], by_day[ts.strftime("%Y-%m-%d")]):
+                bucket["events"] += 1
+                bucket["sessions"].add(s.session_id)
+                bucket["clients"].add(s.client_id)
+                bucket["by_name"][e["event_name"]] += 1
+            if e["event_name"] == "purchase":
+                orders += 1
+                revenue += e["context"]["order"]["revenue"]
+
+    def flat(buckets: dict[str, dict]) -> dict:
+        return {k: {"events": v["events"], "sessions": len(v["sessions"]), "clients": len(v["clients"]),
+                    "by_name": dict(sorted(v["by_name"].items()))} for k, v in sorted(buckets.items())}
+
+    human_clients = {s.client_id for s in humans}
+    visits = Counter(s.client_id for s in humans)
+    valid = sum(len(s.events) for s in sim.sessions)
+    broken = sum(len(s.broken) for s in sim.sessions)
+    out = {
+        "generator": "localplatform.traffic",
+        "params": {"seed": sim.seed, "shoppers": sim.shoppers, "days": sim.days,
+                   "bots": len({s.client_id for s in bots}),
+                   "window_start": iso_utc(sim.window_start), "window_end": iso_utc(sim.window_end),
+                   "url": url},
+        "sent": {
+            "requests": len(sim.batches),
+            "events": valid + broken,
+            "valid_events": valid,
+            "invalid_events": broken,
+            "human_events": sum(by_name["human"].values()),
+            "bot_events": sum(by_name["bot"].values()),
+            "by_encoding": dict(sorted(Counter(b.encoding for b in sim.batches).items())),
+        },
+        "events_by_name": {k: dict(sorted(v.items())) for k, v in by_name.items()},
+        "sessions": {"human": len(humans), "bot": len(bots),
+                     "returning_visitors": sum(1 for n in visits.values() if n > 1),
+                     "logged_in": sum(1 for s in humans
+                                      if any(e["user_login_state"] == "logged_in" for e in s.events))},
+        "clients": {"human": len(human_clients), "bot": len({s.client_id for s in bots})},
+        "funnel_sessions": {step: funnel[step] for step in FUNNEL_STEPS},
+        "funnel_sessions_by_day": {d: {step: c[step] for step in FUNNEL_STEPS}
+                                   for d, c in sorted(funnel_by_day.items())},
+        "activity_by_hour": flat(by_hour),
+        "activity_by_day": flat(by_day),
+        "orders": orders,
+        "revenue": round(revenue, 2),
+        "conversion_rate": round(funnel["purchase"] / len(humans), 4) if humans else 0.0,
+        "bot_user_agents": sorted({s.user_agent for s in bots}),
+    }
+    if sent is not None:
+        out["responses"] = {"requests": sent.requests, "accepted": sent.accepted, "rejected": sent.rejected,
+                            "failed_requests": sent.failed_requests,
+                            "http_status": {str(k): v for k, v in sorted(sent.status.items())},
+                            "reject_reasons": dict(sent.reasons.most_common())}
+    return out
+
+
+def window_end_now() -> datetime:
+    """The default window end: the start of the current UTC hour (stable for an hour, so re-runs agree)."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localplatform.traffic",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="ingest endpoint, e.g. http://127.0.0.1:18080/clickstream "
+                                      "(without it nothing is sent: --record only)")
+    parser.add_argument("--shoppers", type=int, default=200)
+    parser.add_argument("--days", type=float, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--bots", type=int, default=None, help="crawler clients (default: shoppers/40, >= 1)")
+    parser.add_argument("--window-end", help="RFC 3339 end of the traffic window (default: this UTC hour)")
+    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    parser.add_argument("--record", type=Path, help="write the record of what was sent (JSON) here")
+    parser.add_argument("--workers", type=int, default=4, help="parallel HTTP connections")
+    args = parser.parse_args(argv)
+    try:
+        end = datetime.fromisoformat(args.window_end.replace("Z", "+00:00")) if args.window_end \
+            else window_end_now()
+        if end.tzinfo is None:
+            raise TrafficError(f"--window-end {args.window_end!r} needs a UTC offset")
+        sim = simulate(load_catalog(args.catalog), shoppers=args.shoppers, days=args.days, seed=args.seed,
+                       window_end=end, bots=args.bots)
+        result = None
+        if args.url:
+            result = send(sim.batches, args.url, workers=args.workers,
+                          progress=lambda n, total: print(f"  sent {n}/{total} requests", flush=True))
+        rec = record(sim, result, args.url)
+    except TrafficError as exc:
+        print(f"traffic: {exc}", file=sys.stderr)
+        return 2
+    if args.record:
+        args.record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.record.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(args.record)
+    sent = rec["sent"]
+    print(f"traffic: {sent['events']} events in {sent['requests']} requests "
+          f"({rec['sessions']['human']} shopper sessions, {rec['sessions']['bot']} bot sessions)")
+    if result is not None:
+        print(f"traffic: accepted {result.accepted}, rejected {result.rejected}, "
+              f"failed requests {result.failed_requests}")
+        if result.failed_requests:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
