@@ -1,0 +1,75 @@
+# Page 1: activity trends - events, users and sessions per hour and per day.
+
+activity_ui <- function(id, range) {
+  ns <- NS(id)
+  tagList(
+    filter_bar(ns, range, "Traffic of real shoppers (bots excluded), per UTC hour and day."),
+    layout_column_wrap(
+      width = 1 / 4, fill = FALSE, class = "kpi-row",
+      kpi_box("Events", ns("kpi_events"), "bolt"),
+      kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "teal"),
+      kpi_box("Users (daily, summed)", ns("kpi_users"), "users", "info"),
+      kpi_box("Busiest hour", ns("kpi_peak"), "chart-line", "warning")
+    ),
+    card(full_screen = TRUE, card_header("Per hour"), plotly::plotlyOutput(ns("hourly"), height = "320px")),
+    card(full_screen = TRUE, card_header("Per day"),
+         plotly::plotlyOutput(ns("daily_chart"), height = "260px"), uiOutput(ns("daily_table")))
+  )
+}
+
+activity_server <- function(id, db) {
+  moduleServer(id, function(input, output, session) {
+    summary <- reactive(q_activity_summary(db, input$range[1], input$range[2]))
+    hourly <- reactive(q_activity_hourly(db, input$range[1], input$range[2]))
+    daily <- reactive(q_activity_daily(db, input$range[1], input$range[2]))
+
+    output$kpi_events <- renderUI(kpi_value(summary()$events))
+    output$kpi_sessions <- renderUI(kpi_value(summary()$sessions))
+    output$kpi_users <- renderUI(kpi_value(summary()$users, note = "distinct per day, added up"))
+    output$kpi_peak <- renderUI({
+      s <- summary()
+      kpi_value(s$peak_hour_events, note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
+    })
+
+    output$hourly <- plotly::renderPlotly({
+      df <- hourly()
+      validate(need(nrow(df) > 0, "No activity in the selected period."))
+      plotly::plot_ly(df, x = ~hour) |>
+        plotly::add_lines(y = ~events, name = "Events", line = list(color = PALETTE[["primary"]])) |>
+        plotly::add_lines(y = ~sessions, name = "Sessions", line = list(color = PALETTE[["teal"]])) |>
+        plotly::add_lines(y = ~users, name = "Users", line = list(color = PALETTE[["amber"]])) |>
+        dash_plot(y_title = "per hour")
+    })
+
+    output$daily_chart <- plotly::renderPlotly({
+      df <- daily()
+      validate(need(nrow(df) > 0, "No activity in the selected period."))
+      plotly::plot_ly(df, x = ~day) |>
+        plotly::add_bars(y = ~events, name = "Events", marker = list(color = PALETTE[["primary"]])) |>
+        plotly::add_bars(y = ~sessions, name = "Sessions", marker = list(color = PALETTE[["teal"]])) |>
+        plotly::add_bars(y = ~users, name = "Users", marker = list(color = PALETTE[["amber"]])) |>
+        dash_plot(y_title = "per day") |>
+        plotly::layout(barmode = "group")
+    })
+
+    output$daily_table <- renderUI({
+      df <- daily()
+      if (nrow(df) == 0) return(empty_state("No activity in the selected period."))
+      df$day <- format(df$day)
+      data_table(df, list(day = col("Day (UTC)"), events = col("Events", fmt_int),
+                          sessions = col("Sessions", fmt_int), users = col("Users", fmt_int)),
+                 id = session$ns("daily"))
+    })
+  })
+}
+
+# The date range (and any extra inputs) at the top of every page.
+filter_bar <- function(ns, range, description, ...) {
+  card(class = "filter-bar",
+       tags$div(class = "filter-row",
+                tags$div(class = "filter-description", description),
+                tags$div(class = "filter-inputs",
+                         dateRangeInput(ns("range"), "Date range (UTC)", start = range$from, end = range$to,
+                                        min = range$min, max = range$max, weekstart = 1, width = "260px"),
+                         ...)))
+}

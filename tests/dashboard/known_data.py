@@ -1,0 +1,292 @@
+"""A small, fixed warehouse the dashboard tests read: events, their sessions and aggregates.
+
+`build()` makes the same data every time (a seeded generator): three UTC days of shoppers
+walking page_view -> product_view -> add_to_cart -> begin_checkout -> purchase with drop-off,
+one bot session (which every dashboard must ignore), and ETL bookkeeping (runs, a file
+manifest, rejects). Sessions and aggregates are derived here in plain Python with the
+meanings the warehouse schema documents, so tests can compare the dashboard SQL with an
+independent computation. `load(conn, data)` writes it with COPY.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+DAYS = (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4))
+FIRST_DAY, LAST_DAY = DAYS[0], DAYS[-1]
+
+PRODUCTS = (
+    # id, name, category, brand, price
+    ("LAP-001", "Lenovo ThinkPad X1 Carbon", "Laptops", "Lenovo", 1549.00),
+    ("LAP-003", "Dell XPS 13", "Laptops", "Dell", 899.00),
+    ("MON-001", "Dell UltraSharp 27 4K", "Monitors", "Dell", 459.99),
+    ("GPU-001", "NVIDIA GeForce RTX 4070", "GPUs", "NVIDIA", 599.00),
+    ("KEY-001", "Logitech MX Keys", "Keyboards", "Logitech", 99.99),
+)
+
+EVENT_COLUMNS = (
+    "event_id", "event_timestamp", "event_name", "user_id", "user_login_state", "identity_source",
+    "client_id", "session_id", "is_first_visit", "context_product_id", "context_product_name",
+    "context_product_category", "context_product_brand", "context_product_price",
+    "context_product_discount_price", "context_product_url_path", "page_url", "page_path", "page_title",
+    "page_referrer", "order_id", "order_revenue", "order_currency", "order_items", "received_at",
+    "is_bot", "source_key",
+)
+FUNNEL_STEPS = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")
+
+
+@dataclass
+class KnownData:
+    events: list[dict] = field(default_factory=list)
+    sessions: list[dict] = field(default_factory=list)
+    funnel_daily: list[dict] = field(default_factory=list)
+    product_daily: list[dict] = field(default_factory=list)
+    activity_hourly: list[dict] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)
+    manifest: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+
+    def human_events(self) -> list[dict]:
+        bots = {s["session_id"] for s in self.sessions if s["is_bot"]}
+        return [e for e in self.events if e["session_id"] not in bots]
+
+
+def _event(rng: random.Random, ts: datetime, name: str, client: str, session: str, user: str | None,
+           page: str, product: tuple | None = None, order: dict | None = None, bot: bool = False,
+           first: bool = False) -> dict:
+    ev = dict.fromkeys(EVENT_COLUMNS)
+    ev.update(
+        event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        event_timestamp=ts, event_name=name, user_id=user,
+        user_login_state="logged_in" if user else "guest",
+        identity_source="cognito" if user else "anonymous",
+        client_id=client, session_id=session, is_first_visit=first,
+        page_url=f"https://shop.example{page}", page_path=page, page_title=page.strip("/") or "Home",
+        page_referrer=None, received_at=ts + timedelta(seconds=2), is_bot=bot,
+        source_key=f"events/{ts:%Y/%m/%d/%H}/events-{uuid.UUID(int=rng.getrandbits(128), version=4)}.json",
+    )
+    if product:
+        pid, pname, cat, brand, price = product
+        ev.update(context_product_id=pid, context_product_name=pname, context_product_category=cat,
+                  context_product_brand=brand, context_product_price=price,
+                  context_product_discount_price=price, context_product_url_path=f"/products/{pid.lower()}")
+    if order:
+        ev.update(order_id=order["order_id"], order_revenue=order["revenue"], order_currency="USD",
+                  order_items=order["items"])
+    return ev
+
+
+def _session_events(rng: random.Random, start: datetime, client: str, session: str, user: str | None,
+                    first: bool, bot: bool = False) -> list[dict]:
+    """One shopper's visit: landing page, some browsing, and the funnel with drop-off."""
+    t = start
+    out = []
+
+    def step(name, page, product=None, order=None, gap=(20, 90)):
+        nonlocal t
+        out.append(_event(rng, t, name, client, session, user, page, product, order, bot, first and not out))
+        t += timedelta(seconds=rng.randint(*gap))
+
+    landing = rng.choice(["/", "/", "/category/laptops", "/category/monitors", "/search"])
+    step("page_view", landing)
+    if rng.random() < 0.25 and not bot:
+        return out  # bounce
+    if rng.random() < 0.3:
+        step("page_view", rng.choice(["/category/gpus", "/deals", "/"]))
+    product = rng.choice(PRODUCTS)
+    step("product_view", f"/products/{product[0].lower()}", product)
+    if rng.random() < 0.4:
+        other = rng.choice(PRODUCTS)
+        step("product_view", f"/products/{other[0].lower()}", other)
+    if rng.random() < 0.4:
+        return out
+    step("add_to_cart", f"/products/{product[0].lower()}", product)
+    if rng.random() < 0.35:
+        return out
+    step("begin_checkout", "/checkout")
+    if rng.random() < 0.3:
+        return out
+    qty = rng.choice([1, 1, 2])
+    order = {"order_id": f"ORD-{session[-6:]}", "revenue": round(qty * product[4], 2),
+             "items": [{"product_id": product[0], "quantity": qty, "price": product[4]}]}
+    step("purchase", "/checkout/complete", None, order)
+    return out
+
+
+def build(seed: int = 20260302) -> KnownData:
+    rng = random.Random(seed)
+    data = KnownData()
+    clients = [f"client-{i:03d}" for i in range(18)]
+    seen_clients: set[str] = set()
+    n = 0
+    for day_index, day in enumerate(DAYS):
+        for _ in range(10 + 4 * day_index):
+            n += 1
+            client = rng.choice(clients)
+            user = f"user-{client[-3:]}" if rng.random() < 0.4 else None
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+                hours=rng.choice([9, 10, 10, 11, 14, 15, 20, 23]), minutes=rng.randint(0, 58),
+                seconds=rng.randint(0, 59))
+            data.events += _session_events(rng, start, client, f"sess-{n:04d}", user, client not in seen_clients)
+            seen_clients.add(client)
+    # A crawler: many page views in one session, excluded from every figure.
+    bot_start = datetime(DAYS[1].year, DAYS[1].month, DAYS[1].day, 10, 5, tzinfo=UTC)
+    for i in range(12):
+        data.events.append(_event(rng, bot_start + timedelta(seconds=3 * i), "page_view", "client-bot",
+                                  "sess-bot", None, f"/products/p{i}", bot=True))
+    data.events.sort(key=lambda e: (e["event_timestamp"], e["event_id"]))
+    _derive(data)
+    _bookkeeping(rng, data)
+    return data
+
+
+def _day(ts: datetime) -> date:
+    return ts.astimezone(UTC).date()
+
+
+def _derive(data: KnownData) -> None:
+    by_session: dict[str, list[dict]] = defaultdict(list)
+    for e in data.events:
+        by_session[e["session_id"]].append(e)
+    for sid, evs in sorted(by_session.items()):
+        evs.sort(key=lambda e: (e["event_timestamp"], e["event_id"]))
+        names = [e["event_name"] for e in evs]
+        pages = [e["page_path"] for e in evs if e["page_path"]]
+        purchases = [e for e in evs if e["event_name"] == "purchase"]
+        users = [e["user_id"] for e in evs if e["user_id"]]
+        data.sessions.append({
+            "session_id": sid, "client_id": evs[0]["client_id"], "user_id": users[-1] if users else None,
+            "started_at": evs[0]["event_timestamp"], "ended_at": evs[-1]["event_timestamp"],
+            "duration_s": (evs[-1]["event_timestamp"] - evs[0]["event_timestamp"]).total_seconds(),
+            "events": len(evs), "page_views": names.count("page_view"),
+            "product_views": names.count("product_view"),
+            "entry_page": pages[0] if pages else None, "exit_page": pages[-1] if pages else None,
+            "landing_referrer": None, "is_first_visit": any(e["is_first_visit"] for e in evs),
+            "logged_in": any(e["user_login_state"] == "logged_in" for e in evs),
+            "reached_product": "product_view" in names, "reached_cart": "add_to_cart" in names,
+            "reached_checkout": "begin_checkout" in names, "purchased": bool(purchases),
+            "orders": len(purchases), "revenue": round(sum(e["order_revenue"] for e in purchases), 2),
+            "is_bot": any(e["is_bot"] for e in evs),
+        })
+    human = [s for s in data.sessions if not s["is_bot"]]
+    human_ids = {s["session_id"] for s in human}
+    names_by_session = {sid: {e["event_name"] for e in evs} for sid, evs in by_session.items()}
+
+    funnel: dict[date, Counter] = defaultdict(Counter)
+    for s in human:
+        c = funnel[_day(s["started_at"])]
+        c["sessions"] += 1
+        for step in FUNNEL_STEPS:
+            c[f"sessions_{step}"] += step in names_by_session[s["session_id"]]
+        c["orders"] += s["orders"]
+        c["revenue"] += s["revenue"]
+    data.funnel_daily = [{"day": d, **{k: c[k] for k in (
+        "sessions", *(f"sessions_{s}" for s in FUNNEL_STEPS), "orders")}, "revenue": round(c["revenue"], 2)}
+        for d, c in sorted(funnel.items())]
+
+    products = {p[0]: p for p in PRODUCTS}
+    prod: dict[tuple[date, str], Counter] = defaultdict(Counter)
+    hourly: dict[datetime, dict] = {}
+    for e in data.events:
+        if e["session_id"] not in human_ids:
+            continue
+        d = _day(e["event_timestamp"])
+        if e["event_name"] in ("product_view", "add_to_cart"):
+            key = "views" if e["event_name"] == "product_view" else "add_to_carts"
+            prod[(d, e["context_product_id"])][key] += 1
+        if e["event_name"] == "purchase":
+            for item in e["order_items"]:
+                c = prod[(d, item["product_id"])]
+                c["purchases"] += 1
+                c["units"] += item["quantity"]
+                c["revenue"] += item["quantity"] * item["price"]
+        hour = e["event_timestamp"].replace(minute=0, second=0, microsecond=0)
+        h = hourly.setdefault(hour, {"events": 0, "users": set(), "sessions": set(), "page_views": 0})
+        h["events"] += 1
+        h["users"].add(e["client_id"])
+        h["sessions"].add(e["session_id"])
+        h["page_views"] += e["event_name"] == "page_view"
+    data.product_daily = [{
+        "day": d, "product_id": pid, "product_name": products[pid][1], "product_category": products[pid][2],
+        "product_brand": products[pid][3], "views": c["views"], "add_to_carts": c["add_to_carts"],
+        "purchases": c["purchases"], "units": c["units"], "revenue": round(c["revenue"], 2),
+    } for (d, pid), c in sorted(prod.items())]
+    data.activity_hourly = [{"hour": h, "events": v["events"], "users": len(v["users"]),
+                             "sessions": len(v["sessions"]), "page_views": v["page_views"]}
+                            for h, v in sorted(hourly.items())]
+
+
+def _bookkeeping(rng: random.Random, data: KnownData) -> None:
+    """Three hourly ETL runs (the middle one failed), the files they loaded, some rejects."""
+    base = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, tzinfo=UTC) + timedelta(days=1)
+    data.runs = [
+        {"run_id": 1, "started_at": base, "finished_at": base + timedelta(seconds=41), "status": "succeeded",
+         "trigger": "scheduled", "files": 0, "events_loaded": 0, "duplicates": 0, "rejected": 0, "error": None},
+        {"run_id": 2, "started_at": base + timedelta(hours=1), "finished_at": base + timedelta(hours=1, seconds=5),
+         "status": "failed", "trigger": "scheduled", "files": 0, "events_loaded": 0, "duplicates": 0,
+         "rejected": 0, "error": "could not connect to the warehouse"},
+        {"run_id": 3, "started_at": base + timedelta(hours=2), "finished_at": base + timedelta(hours=2, seconds=37),
+         "status": "succeeded", "trigger": "scheduled", "files": 0, "events_loaded": 0, "duplicates": 2,
+         "rejected": 0, "error": None},
+    ]
+    by_key = Counter(e["source_key"] for e in data.events)
+    for key, count in sorted(by_key.items()):
+        y, mo, d, h = key.split("/")[1:5]
+        run = rng.choice([1, 3])
+        data.manifest.append({"key": key, "etag": f'"{uuid.UUID(int=rng.getrandbits(128)).hex}"',
+                              "size": 900 * count, "object_hour": datetime(int(y), int(mo), int(d), int(h), tzinfo=UTC),
+                              "events": count, "rejected": 0, "loaded_at": data.runs[run - 1]["finished_at"],
+                              "run_id": run})
+    reasons = ["invalid JSON", "invalid JSON", "event_id: not a UUID", "missing required field: client_id",
+               "event_id: not a UUID", "invalid JSON"]
+    for i, reason in enumerate(reasons):
+        m = data.manifest[(7 * i) % len(data.manifest)]
+        m["rejected"] += 1
+        data.rejects.append({"key": m["key"], "line": 2 + i, "reason": reason, "raw_line": "{bad",
+                             "rejected_at": m["object_hour"] + timedelta(minutes=50), "run_id": m["run_id"]})
+    for run in data.runs:
+        mine = [m for m in data.manifest if m["run_id"] == run["run_id"]]
+        run["files"] = len(mine)
+        run["events_loaded"] = sum(m["events"] for m in mine)
+        run["rejected"] = sum(m["rejected"] for m in mine)
+
+
+def _copy(cur, table: str, rows: list[dict], columns: tuple[str, ...]) -> None:
+    buf = io.StringIO()
+    for row in rows:
+        vals = []
+        for c in columns:
+            v = row[c]
+            if v is None:
+                vals.append("\\N")
+            elif isinstance(v, (list, dict)):
+                vals.append(json.dumps(v).replace("\\", "\\\\"))
+            elif isinstance(v, datetime):
+                vals.append(v.isoformat())
+            else:
+                vals.append(str(v))
+        buf.write("\t".join(vals) + "\n")
+    buf.seek(0)
+    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buf)
+
+
+def load(conn, data: KnownData) -> None:
+    """Write the data into a migrated warehouse (empty tables), in one transaction."""
+    with conn, conn.cursor() as cur:
+        _copy(cur, "clickstream_events", data.events, EVENT_COLUMNS)
+        _copy(cur, "sessions", data.sessions, tuple(data.sessions[0]))
+        _copy(cur, "agg_funnel_daily", data.funnel_daily, tuple(data.funnel_daily[0]))
+        _copy(cur, "agg_product_daily", data.product_daily, tuple(data.product_daily[0]))
+        _copy(cur, "agg_activity_hourly", data.activity_hourly, tuple(data.activity_hourly[0]))
+        cols = tuple(data.runs[0])
+        for run in data.runs:  # run_id is an identity column: COPY cannot set it
+            cur.execute(f"INSERT INTO etl_runs ({', '.join(cols)}) OVERRIDING SYSTEM VALUE "
+                        f"VALUES ({', '.join(['%s'] * len(cols))})", [run[c] for c in cols])
+        _copy(cur, "etl_file_manifest", data.manifest, tuple(data.manifest[0]))
+        _copy(cur, "etl_rejects", data.rejects, tuple(data.rejects[0]))
