@@ -56,7 +56,6 @@ DW_CONTAINER = "clickstream-dw"
 OLTP_CONTAINER = "clickstream-oltp"
 DW_DATABASE = "clickstream_dw"
 ETL_LOGIN = "etl_writer"
-READER_LOGIN = "dashboard_reader"
 #: Files under <state>/secrets/, read by inventories/local (CLICKSTREAM_LOCAL_SECRETS_DIR) as well.
 SECRET_FILES = ("dw_etl_writer", "dw_dashboard_reader", "oltp_shop_app")
 #: moto accepts any credentials; these placeholders only keep botocore from looking for real ones.
@@ -474,9 +473,14 @@ def _ansible_env(cfg: DemoConfig) -> dict[str, str]:
 
 def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None:
     extra = cfg.state_dir / "ansible-vars.json"
-    # Inside the container Shiny must listen on the container's interface for the port published to
-    # the host's loopback to reach it; the host side stays 127.0.0.1 only.
-    extra.write_text(json.dumps({"shiny_server_listen_address": "0.0.0.0"}) + "\n")  # noqa: S104
+    demo_vars = {
+        # Shiny must listen on the container's interface for the port published to the host's
+        # loopback to reach it; on the host side it stays 127.0.0.1 only.
+        "shiny_server_listen_address": "0.0.0.0",  # noqa: S104
+        # Size PostgreSQL for a demo container, not from the whole machine's memory it sees.
+        "postgres_dw_memory_mb": 1024,
+    }
+    extra.write_text(json.dumps(demo_vars) + "\n")
     cmd = [str(VENV_BIN / "ansible-playbook"), "playbooks/site.yml", "-i", "inventories/local",
            "-e", f"@{extra}"]
     if limit:
@@ -572,13 +576,6 @@ def ensure_bucket(cfg: DemoConfig) -> None:
                          CreateBucketConfiguration={"LocationConstraint": cfg.region})
 
 
-def _ingest_cli_flags() -> list[str]:
-    """--host 127.0.0.1 when the adapter's CLI has it (it binds to loopback then, never to all)."""
-    proc = subprocess.run([sys.executable, "-m", "localplatform.ingest_http", "--help"], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
-    return ["--host", "127.0.0.1"] if "--host" in proc.stdout else []
-
-
 def step_ingest(cfg: DemoConfig, progress: Progress) -> bool:
     """Start moto (unless S3_ENDPOINT) and the ingest adapter. Returns whether ingest is up."""
     progress.step(3, "raw bucket on an S3 emulator and the ingest HTTP adapter at /clickstream")
@@ -604,7 +601,7 @@ def step_ingest(cfg: DemoConfig, progress: Progress) -> bool:
     log = cfg.logs_dir / "ingest.log"
     if not adapter.running_pid() and _port_open(cfg.ingest_port):
         raise DemoError(f"127.0.0.1:{cfg.ingest_port} is in use; set DEMO_INGEST_PORT to a free port")
-    pid = adapter.start([sys.executable, "-m", "localplatform.ingest_http", *_ingest_cli_flags(),
+    pid = adapter.start([sys.executable, "-m", "localplatform.ingest_http", "--host", "127.0.0.1",
                          "--port", str(cfg.ingest_port)], _aws_env(cfg), log)
     _wait_http(cfg.ingest_url, 60, adapter, log)
     progress.done(f"ingest at {cfg.ingest_url} (pid {pid})")
@@ -620,7 +617,7 @@ class Warehouse:
     """How the ETL (writer) and the summary (reader) reach the warehouse."""
 
     etl: dict[str, str]             # DWH_* for the ETL
-    reader_dsn: str                 # for the summary: read-only where possible
+    summary_dsn: str                # for the summary's counts
     label: str
 
     @classmethod
@@ -631,10 +628,11 @@ class Warehouse:
             etl = {"DWH_HOST": "127.0.0.1", "DWH_PORT": str(cfg.dw_port), "DWH_USER": ETL_LOGIN,
                    "DWH_PASSWORD": read_secret(cfg.secrets_dir / "dw_etl_writer"),
                    "DWH_DATABASE": DW_DATABASE}
-            reader = make_dsn(host="127.0.0.1", port=cfg.dw_port, dbname=DW_DATABASE, user=READER_LOGIN,
-                              password=read_secret(cfg.secrets_dir / "dw_dashboard_reader"),
-                              connect_timeout=10)
-            return cls(etl, reader, f"DW container {DW_CONTAINER} at 127.0.0.1:{cfg.dw_port}")
+            # The reader login may connect from the DW host itself only (pg_hba), as on AWS; the
+            # summary reads with the ETL's login, which may SELECT what it writes.
+            summary = make_dsn(host="127.0.0.1", port=cfg.dw_port, dbname=DW_DATABASE, user=ETL_LOGIN,
+                              password=etl["DWH_PASSWORD"], connect_timeout=10)
+            return cls(etl, summary, f"DW container {DW_CONTAINER} at 127.0.0.1:{cfg.dw_port}")
         assert cfg.dwh_dsn
         params = _parse_dsn(cfg.dwh_dsn)
         etl = {"DWH_HOST": params.get("host", "127.0.0.1"), "DWH_PORT": params.get("port", "5432"),
@@ -781,7 +779,7 @@ def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | 
     counts = None
     if wh is not None and etl_available():
         try:
-            counts = warehouse_counts(wh.reader_dsn)
+            counts = warehouse_counts(wh.summary_dsn)
         except Exception as exc:  # summary only: say why, never fail the whole demo on it
             progress.info(f"warehouse not readable for the summary: {type(exc).__name__}: {exc}")
     if counts:

@@ -488,6 +488,7 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
                                                    "by_name": Counter()})
     funnel = Counter()
     funnel_by_day: dict[str, Counter] = defaultdict(Counter)
+    started_by_day: dict[str, dict] = defaultdict(lambda: {"sessions": 0, "clients": set()})
     revenue = 0.0
     orders = 0
     for s in sim.sessions:
@@ -496,6 +497,8 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
             continue
         reached = s.names
         day = s.start.strftime("%Y-%m-%d")
+        started_by_day[day]["sessions"] += 1
+        started_by_day[day]["clients"].add(s.client_id)
         for step in FUNNEL_STEPS:
             if step in reached:
                 funnel[step] += 1
@@ -543,6 +546,9 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
         "funnel_sessions": {step: funnel[step] for step in FUNNEL_STEPS},
         "funnel_sessions_by_day": {d: {step: c[step] for step in FUNNEL_STEPS}
                                    for d, c in sorted(funnel_by_day.items())},
+        # Sessions and distinct browsers by the UTC day the session started (as the warehouse counts them).
+        "sessions_by_start_day": {d: {"sessions": v["sessions"], "clients": len(v["clients"])}
+                                  for d, v in sorted(started_by_day.items())},
         "activity_by_hour": flat(by_hour),
         "activity_by_day": flat(by_day),
         "orders": orders,

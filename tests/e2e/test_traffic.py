@@ -119,6 +119,8 @@ def test_record_adds_up(sim):
     assert rec["sent"]["valid_events"] == rec["sent"]["human_events"] + rec["sent"]["bot_events"]
     assert rec["sent"]["events"] == len(_events(sim))
     assert sum(d["page_view"] for d in rec["funnel_sessions_by_day"].values()) == rec["sessions"]["human"]
+    assert sum(d["sessions"] for d in rec["sessions_by_start_day"].values()) == rec["sessions"]["human"]
+    assert rec["sessions_by_start_day"].keys() == rec["funnel_sessions_by_day"].keys()
     assert rec["orders"] == rec["funnel_sessions"]["purchase"] == rec["events_by_name"]["human"]["purchase"]
     assert rec["conversion_rate"] == round(rec["orders"] / rec["sessions"]["human"], 4)
 
