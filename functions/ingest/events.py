@@ -65,10 +65,10 @@ def _truncate(reason: str) -> str:
 def _encode(event: dict) -> tuple[bytes | None, str | None]:
     try:
         return _encode_event(event).encode("utf-8"), None
+    except UnicodeEncodeError:  # before ValueError, its base class
+        return None, "(event): contains a lone UTF-16 surrogate, which is not valid Unicode (rule: type)"
     except ValueError:
         return None, "(event): numbers must be finite (NaN and Infinity are not JSON) (rule: type)"
-    except UnicodeEncodeError:
-        return None, "(event): contains a lone UTF-16 surrogate, which is not valid Unicode (rule: type)"
     except RecursionError:
         return None, "(event): nested too deeply (rule: type)"
 

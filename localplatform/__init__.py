@@ -1,0 +1,1 @@
+"""Local-only helpers: the ingest HTTP adapter, the traffic generator, demo orchestration."""
