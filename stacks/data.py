@@ -1,0 +1,224 @@
+"""Data stack: the raw clickstream bucket (seed: clickstream-s3-ingest) and its access-log bucket.
+
+Flow (5): Lambda Ingest writes events/YYYY/MM/DD/HH/events-<uuid>.json; flow (10): Lambda ETL reads them.
+"""
+
+from __future__ import annotations
+
+from troposphere import (
+    Equals,
+    GetAtt,
+    If,
+    NoValue,
+    Parameter,
+    Ref,
+    Sub,
+    Template,
+    s3,
+)
+
+from stacks.params import BuildParams, checkov_skip, export, finish, new_template, standard_tags
+
+STACK = "data"
+
+BUCKET_PREFIX_PATTERN = r"^[a-z0-9][a-z0-9-]{2,29}$"
+
+
+def tls_only_statement(bucket: s3.Bucket) -> dict:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def public_access_block() -> s3.PublicAccessBlockConfiguration:
+    return s3.PublicAccessBlockConfiguration(
+        BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+    )
+
+
+def sse_s3() -> s3.BucketEncryption:
+    return s3.BucketEncryption(
+        ServerSideEncryptionConfiguration=[
+            s3.ServerSideEncryptionRule(
+                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
+                BucketKeyEnabled=True,
+            )
+        ]
+    )
+
+
+def build(params: BuildParams) -> Template:
+    t = new_template("Clickstream data: raw event bucket (encrypted, private, TLS-only) and its access logs")
+    tags = standard_tags(params, STACK)
+
+    t.add_parameter(  # used by name in the bucket names' Sub
+        Parameter(
+            "RawBucketNamePrefix",
+            Type="String",
+            Default=f"{params.env}-clickstream-s3-ingest",
+            AllowedPattern=BUCKET_PREFIX_PATTERN,
+            Description="Raw bucket name prefix; the account id and region are appended for uniqueness",
+        )
+    )
+    versioning = t.add_parameter(
+        Parameter(
+            "RawBucketVersioning",
+            Type="String",
+            Default="Enabled",
+            AllowedValues=["Enabled", "Suspended"],
+            Description="Versioning of the raw bucket (protects raw events against overwrite/delete)",
+        )
+    )
+    retention_days = t.add_parameter(
+        Parameter(
+            "RawObjectRetentionDays",
+            Type="Number",
+            Default=365,
+            MinValue=1,
+            Description="Days raw event objects are kept (they are already loaded into the DW)",
+        )
+    )
+    ia_days = t.add_parameter(
+        Parameter(
+            "RawObjectInfrequentAccessDays",
+            Type="Number",
+            Default=30,
+            MinValue=0,
+            Description="Days before raw objects move to STANDARD_IA (0 = never)",
+        )
+    )
+    noncurrent_days = t.add_parameter(
+        Parameter(
+            "NoncurrentVersionRetentionDays",
+            Type="Number",
+            Default=30,
+            MinValue=1,
+            Description="Days old object versions are kept",
+        )
+    )
+    log_days = t.add_parameter(
+        Parameter(
+            "AccessLogRetentionDays",
+            Type="Number",
+            Default=90,
+            MinValue=1,
+            Description="Days S3 server access logs are kept",
+        )
+    )
+    t.add_condition("NeverTransitionToIa", Equals(Ref(ia_days), 0))
+
+    log_bucket = t.add_resource(
+        s3.Bucket(
+            "AccessLogBucket",
+            BucketName=Sub("${RawBucketNamePrefix}-logs-${AWS::AccountId}-${AWS::Region}"),
+            BucketEncryption=sse_s3(),  # server access logging requires SSE-S3 on the target
+            PublicAccessBlockConfiguration=public_access_block(),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    s3.LifecycleRule(
+                        Id="expire-access-logs",
+                        Status="Enabled",
+                        ExpirationInDays=Ref(log_days),
+                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                            DaysAfterInitiation=1
+                        ),
+                    )
+                ]
+            ),
+            Tags=tags,
+        )
+    )
+    checkov_skip(
+        log_bucket,
+        ("CKV_AWS_18", "This is the access-log target; logging it would log the log writes."),
+        ("CKV_AWS_21", "Access logs are append-only and expire; versions would only double storage."),
+    )
+
+    raw_bucket = t.add_resource(
+        s3.Bucket(
+            "RawBucket",
+            DeletionPolicy="Retain",  # raw events are the source of truth for re-loading the DW
+            UpdateReplacePolicy="Retain",
+            BucketName=Sub("${RawBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"),
+            BucketEncryption=sse_s3(),
+            PublicAccessBlockConfiguration=public_access_block(),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            VersioningConfiguration=s3.VersioningConfiguration(Status=Ref(versioning)),
+            LoggingConfiguration=s3.LoggingConfiguration(
+                DestinationBucketName=Ref(log_bucket), LogFilePrefix="raw-bucket/"
+            ),
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    s3.LifecycleRule(
+                        Id="raw-events",
+                        Status="Enabled",
+                        Prefix="events/",
+                        ExpirationInDays=Ref(retention_days),
+                        Transitions=If(
+                            "NeverTransitionToIa",
+                            NoValue,
+                            [s3.LifecycleRuleTransition(
+                                StorageClass="STANDARD_IA", TransitionInDays=Ref(ia_days)
+                            )],
+                        ),
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
+                            NoncurrentDays=Ref(noncurrent_days)
+                        ),
+                    ),
+                    s3.LifecycleRule(
+                        Id="abort-incomplete-uploads",
+                        Status="Enabled",
+                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                            DaysAfterInitiation=1
+                        ),
+                    ),
+                ]
+            ),
+            Tags=tags,
+        )
+    )
+    t.add_resource(
+        s3.BucketPolicy(
+            "RawBucketPolicy",
+            Bucket=Ref(raw_bucket),
+            PolicyDocument={"Version": "2012-10-17", "Statement": [tls_only_statement(raw_bucket)]},
+        )
+    )
+    t.add_resource(
+        s3.BucketPolicy(
+            "AccessLogBucketPolicy",
+            Bucket=Ref(log_bucket),
+            PolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    tls_only_statement(log_bucket),
+                    {
+                        "Sid": "S3ServerAccessLogsFromRawBucket",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": Sub("${AccessLogBucket.Arn}/raw-bucket/*"),
+                        "Condition": {
+                            "ArnLike": {"aws:SourceArn": GetAtt(raw_bucket, "Arn")},
+                            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+                        },
+                    },
+                ],
+            },
+        )
+    )
+
+    export(t, "RawBucketName", Ref(raw_bucket), "Raw clickstream bucket (RAW_BUCKET)")
+    export(t, "RawBucketArn", GetAtt(raw_bucket, "Arn"), "Raw clickstream bucket ARN")
+    export(t, "AccessLogBucketName", Ref(log_bucket), "S3 server access log bucket")
+    return finish(t, params, STACK)

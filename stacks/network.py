@@ -1,0 +1,340 @@
+"""Network stack: VPC, the seed's three subnets, route tables, VPC endpoints, security groups.
+
+No NAT gateway: the private subnets have local routes only, reach S3 through the gateway
+endpoint and Systems Manager through interface endpoints (flows 9-15 of the seeds).
+"""
+
+from __future__ import annotations
+
+from troposphere import (
+    Equals,
+    GetAtt,
+    GetAZs,
+    Not,
+    Parameter,
+    Ref,
+    Select,
+    Sub,
+    Tags,
+    Template,
+    ec2,
+)
+
+from stacks.params import BuildParams, export, finish, new_template, standard_tags
+
+STACK = "network"
+
+CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
+OPTIONAL_CIDR_PATTERN = r"^$|^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
+
+# The S3 managed prefix list of ap-southeast-1 (`aws ec2 describe-managed-prefix-lists`);
+# `python -m stacks deploy` looks up the right one for the target region.
+S3_PREFIX_LIST_AP_SOUTHEAST_1 = "pl-6fa54006"
+
+# Security-group egress rule that matches nothing: replaces CloudFormation's default allow-all.
+NO_EGRESS = ec2.SecurityGroupRule(
+    IpProtocol="-1", CidrIp="127.0.0.1/32", Description="no egress (replaces the default allow-all rule)"
+)
+
+
+def _cidr_parameter(template: Template, name: str, default: str, description: str) -> Parameter:
+    return template.add_parameter(
+        Parameter(name, Type="String", Default=default, AllowedPattern=CIDR_PATTERN, Description=description)
+    )
+
+
+def build(params: BuildParams) -> Template:
+    t = new_template("Clickstream network: VPC, public/analytics/ETL subnets, endpoints, security groups")
+    def named(name: str) -> Tags:
+        return standard_tags(params, STACK, Name=params.name(name))
+
+    vpc_cidr = _cidr_parameter(t, "VpcCidr", "10.0.0.0/16", "VPC CIDR block")
+    public_cidr = _cidr_parameter(t, "PublicSubnetCidr", "10.0.1.0/24", "Public subnet (OLTP host)")
+    analytics_cidr = _cidr_parameter(
+        t, "AnalyticsSubnetCidr", "10.0.2.0/24", "Private analytics subnet (DW + Shiny host, SSM endpoints)"
+    )
+    etl_cidr = _cidr_parameter(t, "EtlSubnetCidr", "10.0.3.0/24", "Private ETL subnet (Lambda ETL)")
+    az_index = t.add_parameter(
+        Parameter(
+            "AvailabilityZoneIndex",
+            Type="Number",
+            Default=0,
+            MinValue=0,
+            MaxValue=5,
+            Description="Index into the region's availability zones for all three subnets (seed: 1a = 0)",
+        )
+    )
+    trusted_oltp_cidr = t.add_parameter(
+        Parameter(
+            "TrustedOltpCidr",
+            Type="String",
+            Default="",
+            AllowedPattern=OPTIONAL_CIDR_PATTERN,
+            Description="CIDR allowed to reach the OLTP PostgreSQL on 5432 (Amplify / trusted IPs); "
+            "empty = no inbound 5432",
+        )
+    )
+    admin_cidr = t.add_parameter(
+        Parameter(
+            "AdminSshCidr",
+            Type="String",
+            Default="",
+            AllowedPattern=OPTIONAL_CIDR_PATTERN,
+            Description="CIDR allowed to SSH to the OLTP host on 22; empty = no SSH (use Session Manager)",
+        )
+    )
+    shiny_admin_cidr = t.add_parameter(
+        Parameter(
+            "ShinyAdminCidr",
+            Type="String",
+            Default="",
+            AllowedPattern=OPTIONAL_CIDR_PATTERN,
+            Description="Admin/VPN CIDR allowed to reach Shiny on 3838; empty = none "
+            "(Shiny is reached by Session Manager port forwarding)",
+        )
+    )
+    s3_prefix_list = t.add_parameter(
+        Parameter(
+            "S3PrefixListId",
+            Type="String",
+            Default=S3_PREFIX_LIST_AP_SOUTHEAST_1,
+            AllowedPattern=r"^pl-[0-9a-f]{8,17}$",
+            Description="Managed prefix list of S3 in this region (egress rules to the S3 gateway endpoint)",
+        )
+    )
+    t.add_condition("HasTrustedOltpCidr", Not(Equals(Ref(trusted_oltp_cidr), "")))
+    t.add_condition("HasAdminSshCidr", Not(Equals(Ref(admin_cidr), "")))
+    t.add_condition("HasShinyAdminCidr", Not(Equals(Ref(shiny_admin_cidr), "")))
+
+    az = Select(Ref(az_index), GetAZs(Ref("AWS::Region")))
+
+    vpc = t.add_resource(
+        ec2.VPC(
+            "Vpc",
+            CidrBlock=Ref(vpc_cidr),
+            EnableDnsSupport=True,
+            EnableDnsHostnames=True,  # required by the interface endpoints' private DNS
+            Tags=named("SBW_Project-vpc"),
+        )
+    )
+    igw = t.add_resource(ec2.InternetGateway("InternetGateway", Tags=named("SBW_Project-igw")))
+    igw_attachment = t.add_resource(
+        ec2.VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
+    )
+
+    def subnet(title: str, cidr: Parameter, seed_name: str) -> ec2.Subnet:
+        return t.add_resource(
+            ec2.Subnet(
+                title,
+                VpcId=Ref(vpc),
+                CidrBlock=Ref(cidr),
+                AvailabilityZone=az,
+                MapPublicIpOnLaunch=False,  # the OLTP host gets an Elastic IP instead
+                Tags=named(seed_name),
+            )
+        )
+
+    public_subnet = subnet("PublicSubnet", public_cidr, "SBW_Project-subnet-public1")
+    analytics_subnet = subnet("AnalyticsSubnet", analytics_cidr, "SBW_Project-subnet-private1-analytics")
+    etl_subnet = subnet("EtlSubnet", etl_cidr, "SBW_Project-subnet-private2-etl")
+
+    public_rt = t.add_resource(
+        ec2.RouteTable("PublicRouteTable", VpcId=Ref(vpc), Tags=named("SBW_Project-rtb-public"))
+    )
+    # The only default route in the VPC.
+    t.add_resource(
+        ec2.Route(
+            "PublicDefaultRoute",
+            DependsOn=igw_attachment.title,
+            RouteTableId=Ref(public_rt),
+            DestinationCidrBlock="0.0.0.0/0",
+            GatewayId=Ref(igw),
+        )
+    )
+    analytics_rt = t.add_resource(
+        ec2.RouteTable(
+            "AnalyticsRouteTable", VpcId=Ref(vpc), Tags=named("SBW_Project-rtb-private1-analytics")
+        )
+    )
+    etl_rt = t.add_resource(
+        ec2.RouteTable("EtlRouteTable", VpcId=Ref(vpc), Tags=named("SBW_Project-rtb-private2-etl"))
+    )
+    for title, sn, rt in (
+        ("PublicSubnetRouteTableAssociation", public_subnet, public_rt),
+        ("AnalyticsSubnetRouteTableAssociation", analytics_subnet, analytics_rt),
+        ("EtlSubnetRouteTableAssociation", etl_subnet, etl_rt),
+    ):
+        t.add_resource(ec2.SubnetRouteTableAssociation(title, SubnetId=Ref(sn), RouteTableId=Ref(rt)))
+
+    # --- security groups -------------------------------------------------------------------
+    endpoint_sg = t.add_resource(
+        ec2.SecurityGroup(
+            "EndpointSecurityGroup",
+            GroupName=params.name("sg_vpc_endpoints"),
+            GroupDescription="Interface VPC endpoints (SSM): HTTPS from the private subnets",
+            VpcId=Ref(vpc),
+            SecurityGroupIngress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=Ref(analytics_cidr),
+                    Description="HTTPS from the analytics subnet (SSM agent)",
+                ),
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=Ref(etl_cidr),
+                    Description="HTTPS from the ETL subnet (ssm:GetParameter)",
+                ),
+            ],
+            SecurityGroupEgress=[NO_EGRESS],
+            Tags=named("sg_vpc_endpoints"),
+        )
+    )
+    oltp_sg = t.add_resource(
+        ec2.SecurityGroup(
+            "OltpSecurityGroup",
+            GroupName=params.name("sg_public_WebDB"),
+            GroupDescription="OLTP PostgreSQL host: 5432 from trusted CIDR, 22 from admin CIDR if given",
+            VpcId=Ref(vpc),
+            # Default egress (all): the public host installs updates from the internet (seed).
+            Tags=named("sg_public_WebDB"),
+        )
+    )
+    etl_sg = t.add_resource(
+        ec2.SecurityGroup(
+            "EtlLambdaSecurityGroup",
+            GroupName=params.name("sg_Lambda_ETL"),
+            GroupDescription="Lambda ETL: no inbound; out to S3 endpoint, SSM endpoints and the DW on 5432",
+            VpcId=Ref(vpc),
+            SecurityGroupEgress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationPrefixListId=Ref(s3_prefix_list),
+                    Description="HTTPS to S3 through the gateway endpoint",
+                ),
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationSecurityGroupId=Ref(endpoint_sg),
+                    Description="HTTPS to the SSM interface endpoint (DW password)",
+                ),
+            ],
+            Tags=named("sg_Lambda_ETL"),
+        )
+    )
+    shiny_sg = t.add_resource(
+        ec2.SecurityGroup(
+            "ShinySecurityGroup",
+            GroupName=params.name("sg_analytics_Shiny"),
+            GroupDescription="R Shiny on 3838: no inbound by default (Session Manager port forwarding)",
+            VpcId=Ref(vpc),
+            SecurityGroupEgress=[NO_EGRESS],
+            Tags=named("sg_analytics_Shiny"),
+        )
+    )
+    dw_sg = t.add_resource(
+        ec2.SecurityGroup(
+            "DwSecurityGroup",
+            GroupName=params.name("sg_analytics_ShinyDWH"),
+            GroupDescription="DW PostgreSQL: 5432 from the ETL Lambda and Shiny groups only",
+            VpcId=Ref(vpc),
+            SecurityGroupIngress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=5432, ToPort=5432, SourceSecurityGroupId=Ref(etl_sg),
+                    Description="PostgreSQL from Lambda ETL",
+                ),
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=5432, ToPort=5432, SourceSecurityGroupId=Ref(shiny_sg),
+                    Description="PostgreSQL from R Shiny",
+                ),
+            ],
+            SecurityGroupEgress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationSecurityGroupId=Ref(endpoint_sg),
+                    Description="HTTPS to the SSM interface endpoints (Session Manager)",
+                ),
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationPrefixListId=Ref(s3_prefix_list),
+                    Description="HTTPS to S3 (SSM agent package, Ansible file transfer bucket)",
+                ),
+            ],
+            Tags=named("sg_analytics_ShinyDWH"),
+        )
+    )
+    # Optional openings: separate resources so each exists only when its CIDR is given.
+    for title, condition, sg, port, cidr, description in (
+        ("OltpPostgresIngress", "HasTrustedOltpCidr", oltp_sg, 5432, trusted_oltp_cidr,
+         "PostgreSQL from Amplify / trusted IPs (Prisma)"),
+        ("OltpSshIngress", "HasAdminSshCidr", oltp_sg, 22, admin_cidr, "SSH from the admin CIDR"),
+        ("ShinyAdminIngress", "HasShinyAdminCidr", shiny_sg, 3838, shiny_admin_cidr,
+         "Shiny from the admin/VPN CIDR"),
+    ):
+        t.add_resource(
+            ec2.SecurityGroupIngress(
+                title,
+                Condition=condition,
+                GroupId=Ref(sg),
+                IpProtocol="tcp",
+                FromPort=port,
+                ToPort=port,
+                CidrIp=Ref(cidr),
+                Description=description,
+            )
+        )
+    # Separate rules: inline ones would make the DW and ETL/Shiny groups depend on each other.
+    t.add_resource(
+        ec2.SecurityGroupEgress(
+            "EtlToDwEgress",
+            GroupId=Ref(etl_sg),
+            IpProtocol="tcp",
+            FromPort=5432,
+            ToPort=5432,
+            DestinationSecurityGroupId=Ref(dw_sg),
+            Description="PostgreSQL to the DW",
+        )
+    )
+    t.add_resource(
+        ec2.SecurityGroupEgress(
+            "ShinyToDwEgress",
+            GroupId=Ref(shiny_sg),
+            IpProtocol="tcp",
+            FromPort=5432,
+            ToPort=5432,
+            DestinationSecurityGroupId=Ref(dw_sg),
+            Description="PostgreSQL to the DW by private IP",
+        )
+    )
+
+    # --- endpoints ---------------------------------------------------------------------------
+    t.add_resource(
+        ec2.VPCEndpoint(
+            "S3GatewayEndpoint",
+            VpcId=Ref(vpc),
+            ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+            VpcEndpointType="Gateway",
+            RouteTableIds=[Ref(analytics_rt), Ref(etl_rt)],
+        )
+    )
+    for title, service in (
+        ("SsmEndpoint", "ssm"),
+        ("SsmMessagesEndpoint", "ssmmessages"),
+        ("Ec2MessagesEndpoint", "ec2messages"),
+    ):
+        t.add_resource(
+            ec2.VPCEndpoint(
+                title,
+                VpcId=Ref(vpc),
+                ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
+                VpcEndpointType="Interface",
+                PrivateDnsEnabled=True,
+                SubnetIds=[Ref(analytics_subnet)],
+                SecurityGroupIds=[Ref(endpoint_sg)],
+            )
+        )
+
+    # --- exports -----------------------------------------------------------------------------
+    export(t, "VpcId", Ref(vpc), "VPC id")
+    export(t, "VpcCidr", GetAtt(vpc, "CidrBlock"), "VPC CIDR block")
+    export(t, "PublicSubnetId", Ref(public_subnet), "Public subnet (OLTP)")
+    export(t, "AnalyticsSubnetId", Ref(analytics_subnet), "Private analytics subnet (DW + Shiny)")
+    export(t, "EtlSubnetId", Ref(etl_subnet), "Private ETL subnet (Lambda ETL)")
+    export(t, "OltpSecurityGroupId", Ref(oltp_sg), "OLTP host security group")
+    export(t, "DwSecurityGroupId", Ref(dw_sg), "DW host security group (sg_analytics_ShinyDWH)")
+    export(t, "ShinySecurityGroupId", Ref(shiny_sg), "Shiny security group")
+    export(t, "EtlLambdaSecurityGroupId", Ref(etl_sg), "Lambda ETL security group (sg_Lambda_ETL)")
+    export(t, "EndpointSecurityGroupId", Ref(endpoint_sg), "Interface endpoints' security group")
+    return finish(t, params, STACK)

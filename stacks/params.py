@@ -1,0 +1,194 @@
+"""Build-time parameters and naming shared by every stack.
+
+A `BuildParams` names the environment (the prefix that keeps two environments apart in one
+account), the region, and per-stack overrides of the CloudFormation parameter defaults. Every
+design choice in a template is a CloudFormation parameter; the Python side only picks defaults.
+
+Cross-stack references use exports named ``<exporting stack name>-<Key>``; an importing stack
+has a ``<Stack>StackName`` parameter and imports with ``Fn::ImportValue`` of
+``Fn::Sub "${<Stack>StackName>}-<Key>"``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from troposphere import (
+    AWSObject,
+    Export,
+    ImportValue,
+    Output,
+    Parameter,
+    Sub,
+    Tags,
+    Template,
+)
+
+# Deployment order: each stack only imports from stacks before it.
+STACK_ORDER: tuple[str, ...] = ("network", "data", "hosts", "ingest", "etl", "web", "monitoring")
+
+DEFAULT_ENV = "dev"
+DEFAULT_REGION = "ap-southeast-1"
+PROJECT_TAG = "clickstream"
+
+# Tags the Ansible aws_ec2 inventory groups hosts by.
+ROLE_TAG = "clickstream:role"
+ENV_TAG = "clickstream:env"
+
+# Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
+DW_LOGIN_ROLES: tuple[str, ...] = ("etl_writer", "dashboard_reader")
+
+_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+_TOP_LEVEL_KEYS = {"env", "region", "parameters"}
+
+
+class ParamsError(ValueError):
+    """A parameters file or value is wrong; the message says what and where."""
+
+
+def dw_password_parameter_name(env: str, login_role: str) -> str:
+    """SSM parameter holding the password of a warehouse login role."""
+    return f"/clickstream/{env}/dw/{login_role}/password"
+
+
+@dataclass(frozen=True)
+class BuildParams:
+    env: str = DEFAULT_ENV
+    region: str = DEFAULT_REGION
+    # {"network": {"TrustedOltpCidr": "203.0.113.10/32"}, ...}: CloudFormation parameter defaults.
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _ENV_RE.match(self.env):
+            raise ParamsError(
+                f"env {self.env!r}: must be 2-12 lowercase letters/digits starting with a letter "
+                "(it prefixes bucket, function and stack names)"
+            )
+        if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", self.region):
+            raise ParamsError(f"region {self.region!r}: not an AWS region name like ap-southeast-1")
+        unknown = set(self.parameters) - set(STACK_ORDER)
+        if unknown:
+            raise ParamsError(
+                f"parameters: unknown stack(s) {sorted(unknown)}; stacks are {list(STACK_ORDER)}"
+            )
+
+    def stack_name(self, stack: str) -> str:
+        """CloudFormation stack name of one of our stacks in this environment."""
+        if stack not in STACK_ORDER:
+            raise ParamsError(f"unknown stack {stack!r}")
+        return f"{self.env}-clickstream-{stack}"
+
+    def name(self, seed_name: str) -> str:
+        """Environment-prefixed resource name, e.g. dev-SBW_Lamda_ETL."""
+        return f"{self.env}-{seed_name}"
+
+    @classmethod
+    def from_file(cls, path: Path, env: str | None = None) -> BuildParams:
+        """Load a JSON parameters file: {"env": ..., "region": ..., "parameters": {stack: {...}}}."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ParamsError(f"{path}: cannot read ({exc.strerror})") from exc
+        except json.JSONDecodeError as exc:
+            raise ParamsError(f"{path}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ParamsError(f"{path}: top level must be a JSON object")
+        unknown = set(data) - _TOP_LEVEL_KEYS
+        if unknown:
+            raise ParamsError(f"{path}: unknown key(s) {sorted(unknown)}; allowed {sorted(_TOP_LEVEL_KEYS)}")
+        parameters = data.get("parameters", {})
+        if not isinstance(parameters, dict) or not all(isinstance(v, dict) for v in parameters.values()):
+            raise ParamsError(f"{path}: 'parameters' must map stack names to objects")
+        for stack, values in parameters.items():
+            for key, value in values.items():
+                if not isinstance(value, str | int | float | bool):
+                    raise ParamsError(f"{path}: parameters.{stack}.{key} must be a string or number")
+        return cls(
+            env=env or data.get("env", DEFAULT_ENV),
+            region=data.get("region", DEFAULT_REGION),
+            parameters=parameters,
+        )
+
+
+def stack_name_parameter(template: Template, params: BuildParams, stack: str) -> Parameter:
+    """The parameter naming the stack whose exports this template imports."""
+    return template.add_parameter(
+        Parameter(
+            f"{stack.capitalize()}StackName",
+            Type="String",
+            Default=params.stack_name(stack),
+            AllowedPattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$",
+            Description=f"Name of the deployed {stack} stack whose exports this stack imports",
+        )
+    )
+
+
+def import_from(stack_param: Parameter, key: str) -> ImportValue:
+    return ImportValue(Sub(f"${{{stack_param.title}}}-{key}"))
+
+
+def export(template: Template, key: str, value: Any, description: str) -> Output:
+    """An output exported as <this stack's name>-<key>."""
+    return template.add_output(
+        Output(key, Value=value, Description=description, Export=Export(Sub(f"${{AWS::StackName}}-{key}")))
+    )
+
+
+def standard_tags(params: BuildParams, stack: str, **extra: str) -> Tags:
+    return Tags({"project": PROJECT_TAG, ENV_TAG: params.env, "clickstream:stack": stack, **extra})
+
+
+def checkov_skip(resource: AWSObject, *skips: tuple[str, str]) -> AWSObject:
+    """Record checkov skips (check id, reason) in the resource's Metadata, where checkov reads them."""
+    metadata = dict(getattr(resource, "Metadata", {}) or {})
+    checkov = dict(metadata.get("checkov", {}))
+    checkov["skip"] = [*checkov.get("skip", []), *({"id": i, "comment": c} for i, c in skips)]
+    metadata["checkov"] = checkov
+    resource.Metadata = metadata
+    return resource
+
+
+def cfn_lint_ignore(resource: AWSObject, *rules: tuple[str, str]) -> AWSObject:
+    """Suppress cfn-lint rules on one resource, each with its justification kept alongside."""
+    metadata = dict(getattr(resource, "Metadata", {}) or {})
+    lint = dict(metadata.get("cfn-lint", {}))
+    config = dict(lint.get("config", {}))
+    config["ignore_checks"] = [*config.get("ignore_checks", []), *(r for r, _ in rules)]
+    lint["config"] = config
+    lint["justification"] = {**lint.get("justification", {}), **dict(rules)}
+    metadata["cfn-lint"] = lint
+    resource.Metadata = metadata
+    return resource
+
+
+def new_template(description: str) -> Template:
+    template = Template(Description=description)
+    template.set_version("2010-09-09")
+    return template
+
+
+def finish(template: Template, params: BuildParams, stack: str) -> Template:
+    """Apply the parameter-default overrides for `stack`, refusing names the template lacks."""
+    overrides = params.parameters.get(stack, {})
+    unknown = set(overrides) - set(template.parameters)
+    if unknown:
+        raise ParamsError(
+            f"parameters.{stack}: unknown parameter(s) {sorted(unknown)}; "
+            f"the {stack} stack has {sorted(template.parameters)}"
+        )
+    for key, value in overrides.items():
+        parameter = template.parameters[key]
+        allowed = getattr(parameter, "AllowedValues", None)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if allowed and text not in [str(a) for a in allowed]:
+            raise ParamsError(f"parameters.{stack}.{key}: {text!r} is not one of {allowed}")
+        pattern = getattr(parameter, "AllowedPattern", None)
+        if pattern and not re.fullmatch(pattern, text):
+            raise ParamsError(f"parameters.{stack}.{key}: {text!r} does not match {pattern}")
+        parameter.Default = text if parameter.Type == "String" else value
+    return template
