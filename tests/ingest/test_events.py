@@ -24,7 +24,8 @@ ENRICHMENT = enrichment(time_epoch_ms=TIME_EPOCH_MS, request_id="req-1", source_
 
 
 @pytest.mark.parametrize("name", ["page_view", "product_view", "search", "add_to_cart", "remove_from_cart",
-                                  "begin_checkout", "purchase", "login", "sign_up", "click", "newsletter_open"])
+                                  "begin_checkout", "purchase", "login", "sign_up", "click",
+                                  "newsletter_open"])
 def test_valid_events_pass(name):
     assert schema_error(make_event(name)) is None
     encoded, reason = check_event(make_event(name))
@@ -90,7 +91,8 @@ def test_event_size_cap_is_32_kib_of_compact_utf8():
     event["properties"]["pad"] += "p"
     encoded, reason = check_event(event)
     assert encoded is None
-    assert reason == f"(event): {MAX_EVENT_BYTES + 1} bytes, over the {MAX_EVENT_BYTES}-byte event cap (rule: size)"
+    assert reason == (f"(event): {MAX_EVENT_BYTES + 1} bytes, over the {MAX_EVENT_BYTES}-byte event cap "
+                      "(rule: size)")
 
 
 def test_batch_lines_are_event_plus_enrichment_and_reasons_have_indexes():

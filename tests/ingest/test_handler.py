@@ -174,7 +174,8 @@ def test_object_key_layout():
     import uuid  # noqa: PLC0415
 
     fixed = uuid.UUID("12345678-1234-4234-8234-123456789abc")
-    assert object_key(TIME_EPOCH_MS, fixed) == "events/2025/11/21/23/events-12345678-1234-4234-8234-123456789abc.json"
+    assert object_key(TIME_EPOCH_MS, fixed) == \
+        "events/2025/11/21/23/events-12345678-1234-4234-8234-123456789abc.json"
     assert KEY_RE.match(object_key(TIME_EPOCH_MS))
 
 

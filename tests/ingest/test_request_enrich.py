@@ -35,7 +35,7 @@ def test_parse_reads_what_api_gateway_sends():
 
 @pytest.mark.parametrize("event", [None, [], {"version": "1.0", "httpMethod": "POST"}, {"body": "{}"}])
 def test_non_payload_v2_events_are_a_deployment_error(event):
-    with pytest.raises(UnsupportedEvent, match="payload format 2.0"):
+    with pytest.raises(UnsupportedEvent, match=r"payload format 2\.0"):
         parse_apigw_v2(event)
 
 
