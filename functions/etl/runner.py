@@ -1,0 +1,272 @@
+"""One ETL run: lock, discover, then load the new objects batch by batch.
+
+Objects are fetched by a bounded pool of threads (botocore's connection pool sized to match)
+and streamed line by line; parsed rows flow through a bounded queue straight into COPY, so
+memory stays bounded by (queue size x chunk size) whatever the number or size of objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from functions.etl import loading
+from functions.etl.config import Settings, dwh_password
+from functions.etl.discovery import RawObject, default_window, list_raw_objects, new_objects
+from functions.etl.parsing import READ_CHUNK, ObjectParse, parse_object
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[dict], None]
+
+# Test-only: ETL_TEST_PAUSE_AT=<phase> makes the process stop at that phase (of its first
+# batch), touch ETL_TEST_PAUSE_FILE and wait to be killed, so tests can crash it there.
+PHASES = ("locked", "discovered", "staged", "inserted", "sessions", "aggregates", "recorded", "committed")
+
+
+def pause_point(phase: str) -> None:
+    if os.environ.get("ETL_TEST_PAUSE_AT") != phase:
+        return
+    marker = os.environ.get("ETL_TEST_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(phase)
+    log.warning("ETL_TEST_PAUSE_AT=%s: paused, waiting to be killed", phase)
+    while True:
+        time.sleep(60)
+
+
+def make_s3_client(settings: Settings):
+    import boto3  # noqa: PLC0415 - keeps `import functions.etl` light for the CLI's --help
+    from botocore.config import Config  # noqa: PLC0415
+
+    return boto3.client(
+        "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url,
+        config=Config(max_pool_connections=settings.max_workers, connect_timeout=5, read_timeout=60,
+                      retries={"max_attempts": 5, "mode": "standard"}),
+    )
+
+
+def batches(objects: list[RawObject], max_files: int, max_bytes: int) -> Iterator[list[RawObject]]:
+    batch: list[RawObject] = []
+    size = 0
+    for obj in objects:
+        if batch and (len(batch) >= max_files or size + obj.size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(obj)
+        size += obj.size
+    if batch:
+        yield batch
+
+
+class FetchFailed(RuntimeError):
+    """Reading a raw object failed: the batch is rolled back and the run fails (the next one retries)."""
+
+
+class _Stopped(Exception):
+    pass
+
+
+class BatchStream:
+    """A file-like object for COPY: rows of the batch's objects, fetched and parsed in worker threads."""
+
+    QUEUE_CHUNKS_PER_WORKER = 2
+
+    def __init__(self, s3, bucket: str, objects: list[RawObject], workers: int,
+                 on_object: Callable[[RawObject, ObjectParse], None] | None = None):
+        self._s3, self._bucket, self._objects = s3, bucket, objects
+        self._queue: queue.Queue = queue.Queue(maxsize=workers * self.QUEUE_CHUNKS_PER_WORKER)
+        self._stop = threading.Event()
+        self._pending = len(objects)
+        self._on_object = on_object
+        self.loaded: list[tuple[RawObject, ObjectParse]] = []
+        self.vanished: list[RawObject] = []
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(objects))),
+                                        thread_name_prefix="etl-fetch")
+        for obj in objects:
+            self._pool.submit(self._work, obj)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _work(self, obj: RawObject) -> None:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        result = ObjectParse()
+        try:
+            try:
+                response = self._s3.get_object(Bucket=self._bucket, Key=obj.key, IfMatch=obj.etag)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in ("NoSuchKey", "PreconditionFailed", "404", "412"):
+                    # Deleted or replaced since listing: the next run sees its current state.
+                    self._put(("vanished", obj, None))
+                    return
+                raise
+            body = response["Body"]
+            gzipped = obj.key.endswith(".gz") or response.get("ContentEncoding", "").lower() == "gzip"
+            try:
+                chunks = iter(lambda: body.read(READ_CHUNK), b"")
+                for rows in parse_object(chunks, obj.key, gzipped, result):
+                    if self._stop.is_set():
+                        raise _Stopped
+                    self._put(("rows", rows, None))
+            finally:
+                body.close()
+            self._put(("done", obj, result))
+        except _Stopped:
+            return
+        except Exception as exc:
+            try:
+                self._put(("error", obj, exc))
+            except _Stopped:
+                return
+
+    def read(self, size: int = -1) -> bytes:
+        while self._pending:
+            kind, payload, extra = self._queue.get()
+            if kind == "rows":
+                return payload
+            self._pending -= 1
+            if kind == "done":
+                self.loaded.append((payload, extra))
+                if self._on_object:
+                    self._on_object(payload, extra)
+            elif kind == "vanished":
+                log.warning("%s vanished or changed since it was listed; left for the next run", payload.key)
+                self.vanished.append(payload)
+            else:
+                raise FetchFailed(f"reading s3://{self._bucket}/{payload.key} failed: {extra}") from extra
+        return b""
+
+    def close(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def load_batch(conn, s3, settings: Settings, run_id: int, objects: list[RawObject],
+               on_object: Callable[[RawObject, ObjectParse], None] | None = None) -> dict:
+    """Load one batch in one transaction; returns its counts."""
+    stream = BatchStream(s3, settings.raw_bucket, objects, settings.max_workers, on_object)
+    try:
+        loading.begin_batch(conn)
+        loading.copy_rows(conn, stream)
+        pause_point("staged")
+        counts = loading.insert_events(conn, run_id)
+        pause_point("inserted")
+        loading.rebuild_sessions(conn)
+        pause_point("sessions")
+        loading.rebuild_aggregates(conn)
+        pause_point("aggregates")
+        rejected = sum(result.rejected for _, result in stream.loaded)
+        if stream.loaded:
+            loading.record_objects(conn, run_id, stream.loaded, counts, rejected)
+        pause_point("recorded")
+        loading.commit_batch(conn)
+    except BaseException:
+        loading.abort_batch(conn)
+        raise
+    finally:
+        stream.close()
+    return {"files": len(stream.loaded), "events_loaded": counts.inserted, "duplicates": counts.duplicates,
+            "rejected": rejected, "sessions_touched": counts.sessions_touched}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def run(settings: Settings, since: datetime | None = None, until: datetime | None = None, *,
+        trigger: str = "cli", progress: Progress | None = None, s3=None, deadline: float | None = None,
+        now: datetime | None = None) -> dict:
+    """One ETL run. Returns a summary; raises WarehouseUnavailable, FetchFailed or database errors.
+
+    `deadline` (time.monotonic() value): no new batch starts after it; the summary then says
+    "incomplete" and the next run continues where this one stopped.
+    """
+    started = time.monotonic()
+    progress = progress or (lambda _event: None)
+    now = now or datetime.now(UTC)
+    conn = loading.connect(settings, dwh_password(settings))
+    try:
+        if not loading.try_lock(conn):
+            return {"status": "skipped", "reason": "another ETL run is in progress",
+                    "seconds": round(time.monotonic() - started, 3)}
+        pause_point("locked")
+        stale = loading.close_stale_runs(conn)
+        if stale:
+            log.warning("marked %d interrupted earlier run(s) as failed", stale)
+        if since is None:
+            since, until = default_window(loading.last_loaded_hour(conn), settings.lookback_hours, now)
+        until = until or now
+        run_id = loading.start_run(conn, trigger, since, until)
+        try:
+            summary = _load_window(conn, s3 or make_s3_client(settings), settings, run_id, since, until,
+                                   progress, deadline)
+        except BaseException as exc:
+            _fail_run(conn, settings, run_id, exc)
+            raise
+        loading.finish_run(conn, run_id, "succeeded")
+    finally:
+        if not conn.closed:
+            conn.close()   # also releases the run lock
+    summary.update(status="succeeded", run_id=run_id, seconds=round(time.monotonic() - started, 3),
+                   window={"since": _iso(since), "until": _iso(until)})
+    return summary
+
+
+def _load_window(conn, s3, settings: Settings, run_id: int, since, until, progress: Progress,
+                 deadline: float | None) -> dict:
+    loaded = loading.manifest_etags(conn, since, until)
+    objects = new_objects(list_raw_objects(s3, settings.raw_bucket, since, until), loaded)
+    pause_point("discovered")
+    plan = list(batches(objects, settings.batch_max_files, settings.batch_max_bytes))
+    totals = {"files": 0, "events_loaded": 0, "duplicates": 0, "rejected": 0, "sessions_touched": 0}
+    progress({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
+    files_seen = 0
+
+    def on_object(_obj: RawObject, result: ObjectParse) -> None:
+        nonlocal files_seen
+        files_seen += 1
+        progress({"phase": "object", "files_done": files_seen, "files_total": len(objects),
+                  "events": result.events, "rejected": result.rejected})
+
+    incomplete = False
+    for index, batch in enumerate(plan, 1):
+        if deadline is not None and time.monotonic() > deadline:
+            incomplete = True
+            log.warning("time budget used up: %d batch(es) left for the next run", len(plan) - index + 1)
+            break
+        counts = load_batch(conn, s3, settings, run_id, batch, on_object)
+        for name, value in counts.items():
+            totals[name] += value
+        pause_point("committed")
+        progress({"phase": "batch", "batch": index, "batches": len(plan), **totals})
+        log.info("batch %d/%d committed: %s", index, len(plan), counts)
+    totals["incomplete"] = incomplete
+    return totals
+
+
+def _fail_run(conn, settings: Settings, run_id: int, exc: BaseException) -> None:
+    """Best effort: the run row says failed, with the reason (a later run cleans up otherwise)."""
+    error = f"{type(exc).__name__}: {exc}"[:4000]
+    try:
+        if conn.closed:
+            conn = loading.connect(settings, dwh_password(settings))
+        loading.abort_batch(conn)
+        loading.finish_run(conn, run_id, "failed", error)
+    except Exception:
+        log.exception("could not mark run %s as failed", run_id)

@@ -1,0 +1,263 @@
+"""Test data for the ETL: realistic raw lines, raw objects in S3, and a plain-Python recomputation
+of sessions and aggregates to compare with what the SQL produced."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+PRODUCTS = [
+    ("LAP-001", "UltraBook 14", "laptops", "Acme", 1299.0, 1199.0),
+    ("MON-027", "27in 4K Monitor", "monitors", "Viewpoint", 399.99, None),
+    ("GPU-4070", "RTX 4070 12GB", "gpus", "Nvidia", 599.0, 579.5),
+    ("KEY-101", "Mechanical Keyboard", "keyboards", "Clicky", 89.9, None),
+    ("SSD-2TB", "NVMe SSD 2TB", "storage", "Fastdisk", 149.0, 129.0),
+]
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_event(name: str, at: datetime, session: dict, *, product=None, order=None, path=None,
+               bot: bool = False, **extra) -> dict:
+    event = {
+        "event_id": str(uuid.UUID(int=session["rng"].getrandbits(128), version=4)),
+        "event_timestamp": iso(at),
+        "event_name": name,
+        "user_id": session["user_id"],
+        "user_login_state": "logged_in" if session["user_id"] else "guest",
+        "identity_source": "cognito" if session["user_id"] else "anonymous",
+        "client_id": session["client_id"],
+        "session_id": session["session_id"],
+        "is_first_visit": session["first"] and name == "page_view",
+        "page": {"url": f"https://shop.example{path or '/'}", "path": path or "/", "title": "Shop",
+                 "referrer": "https://search.example/"},
+        "received_at": iso(at + timedelta(seconds=2)),
+        "ingest_request_id": uuid.UUID(int=session["rng"].getrandbits(128), version=4).hex,
+        "source_ip": "203.0.113.0",
+        "user_agent": "Googlebot/2.1" if bot else "Mozilla/5.0 (X11; Linux x86_64)",
+        "is_bot": bot,
+    }
+    if product is not None:
+        pid, pname, cat, brand, price, discount = product
+        event["context"] = {"product": {"id": pid, "name": pname, "category": cat, "brand": brand,
+                                        "price": price, "url_path": f"/p/{pid.lower()}"}}
+        if discount is not None:
+            event["context"]["product"]["discount_price"] = discount
+    if order is not None:
+        event["context"] = {"order": order}
+    event.update(extra)
+    return event
+
+
+def make_session(rng: random.Random, start: datetime, *, bot: bool = False, depth: int | None = None,
+                 logged_in: bool | None = None) -> list[dict]:
+    """One shopper's session: page_view -> product_view(s) -> add_to_cart -> begin_checkout -> purchase,
+    cut off at a random depth (1..5) like a real funnel."""
+    session = {
+        "rng": rng, "session_id": f"s-{rng.getrandbits(48):012x}", "client_id": f"c-{rng.getrandbits(40):010x}",
+        "user_id": f"u-{rng.getrandbits(32):08x}" if (logged_in if logged_in is not None else rng.random() < 0.4)
+        else None,
+        "first": rng.random() < 0.3,
+    }
+    depth = depth or rng.choice([1, 2, 2, 3, 3, 4, 5])
+    at = start
+    events = [make_event("page_view", at, session, path="/", bot=bot)]
+    cart = []
+    if depth >= 2:
+        for product in rng.sample(PRODUCTS, rng.randint(1, 3)):
+            at += timedelta(seconds=rng.randint(5, 120))
+            events.append(make_event("product_view", at, session, product=product,
+                                     path=f"/p/{product[0].lower()}", bot=bot))
+            if depth >= 3 and rng.random() < 0.7:
+                at += timedelta(seconds=rng.randint(5, 60))
+                events.append(make_event("add_to_cart", at, session, product=product,
+                                         path=f"/p/{product[0].lower()}", bot=bot))
+                cart.append(product)
+    if depth >= 4 and cart:
+        at += timedelta(seconds=rng.randint(10, 90))
+        events.append(make_event("begin_checkout", at, session, path="/checkout", bot=bot))
+        if depth >= 5:
+            at += timedelta(seconds=rng.randint(10, 90))
+            items = [{"product_id": p[0], "quantity": rng.randint(1, 2), "price": p[5] or p[4]} for p in cart]
+            revenue = round(sum(i["quantity"] * i["price"] for i in items), 2)
+            order = {"order_id": f"o-{rng.getrandbits(32):08x}", "revenue": revenue, "currency": "USD",
+                     "items": items}
+            events.append(make_event("purchase", at, session, order=order, path="/checkout/done", bot=bot))
+    return events
+
+
+def make_traffic(seed: int, start: datetime, sessions: int, spread: timedelta, bot_share: float = 0.1):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(sessions):
+        at = start + timedelta(seconds=rng.uniform(0, spread.total_seconds()))
+        out.extend(make_session(rng, at.replace(microsecond=rng.randint(0, 999) * 1000),
+                                bot=rng.random() < bot_share))
+    return out
+
+
+def hour_of(record: dict) -> datetime:
+    at = datetime.fromisoformat(record["received_at"].replace("Z", "+00:00"))
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def object_key(hour: datetime, name: str | None = None) -> str:
+    return hour.strftime("events/%Y/%m/%d/%H/") + (name or f"events-{uuid.uuid4()}.json")
+
+
+def encode_lines(records: list) -> bytes:
+    out = []
+    for r in records:
+        if isinstance(r, bytes):
+            out.append(r)
+        elif isinstance(r, str):
+            out.append(r.encode())
+        else:
+            out.append(json.dumps(r).encode())
+    return b"\n".join(out) + b"\n"
+
+
+def put_object(s3, bucket: str, hour: datetime, records: list, *, gz: bool = False, name: str | None = None,
+               body: bytes | None = None) -> str:
+    key = object_key(hour, name if name or not gz else f"events-{uuid.uuid4()}.json.gz")
+    data = body if body is not None else encode_lines(records)
+    if gz and body is None:
+        data = gzip.compress(data)
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    return key
+
+
+def put_by_hour(s3, bucket: str, records: list[dict], per_object: int = 50) -> list[str]:
+    """Write records as the ingest function would: by receive hour, several objects per hour."""
+    by_hour = defaultdict(list)
+    for r in records:
+        by_hour[hour_of(r)].append(r)
+    keys = []
+    for hour, rows in sorted(by_hour.items()):
+        for i in range(0, len(rows), per_object):
+            keys.append(put_object(s3, bucket, hour, rows[i:i + per_object]))
+    return keys
+
+
+# ---------------------------------------------------------------- plain-Python recomputation
+
+def _ts(value) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _dec(v) -> Decimal:
+    return Decimal(repr(v)) if v is not None else Decimal(0)
+
+
+def recompute(records: list[dict]) -> dict:
+    """sessions, funnel, product and hourly aggregates from the (valid) raw records, per the docs."""
+    events = {}
+    for r in records:
+        events.setdefault(r["event_id"].lower(), r)
+    by_session = defaultdict(list)
+    for eid, r in events.items():
+        by_session[r["session_id"]].append((_ts(r["event_timestamp"]), eid, r))
+    sessions = {}
+    for sid, evs in by_session.items():
+        evs.sort(key=lambda t: (t[0], t[1]))
+        names = [r["event_name"] for _, _, r in evs]
+        paths = [r.get("page", {}).get("path") for _, _, r in evs if r.get("page", {}).get("path")]
+        users = [r.get("user_id") for _, _, r in evs if r.get("user_id")]
+        purchases = [r for _, _, r in evs if r["event_name"] == "purchase"]
+        sessions[sid] = {
+            "client_id": evs[0][2]["client_id"], "user_id": users[-1] if users else None,
+            "started_at": evs[0][0], "ended_at": evs[-1][0], "events": len(evs),
+            "page_views": names.count("page_view"), "product_views": names.count("product_view"),
+            "entry_page": paths[0] if paths else None, "exit_page": paths[-1] if paths else None,
+            "reached_cart": "add_to_cart" in names, "reached_checkout": "begin_checkout" in names,
+            "purchased": bool(purchases), "orders": len(purchases),
+            "revenue": sum((_dec(r["context"]["order"]["revenue"]) for r in purchases), Decimal(0)),
+            "is_bot": any(r.get("is_bot", False) for _, _, r in evs),
+            "reached_product": "product_view" in names,
+        }
+    funnel = defaultdict(lambda: [0] * 6 + [0, Decimal(0)])
+    for s in sessions.values():
+        if s["is_bot"]:
+            continue
+        f = funnel[s["started_at"].date()]
+        f[0] += 1
+        f[1] += s["page_views"] > 0
+        f[2] += s["reached_product"]
+        f[3] += s["reached_cart"]
+        f[4] += s["reached_checkout"]
+        f[5] += s["purchased"]
+        f[6] += s["orders"]
+        f[7] += s["revenue"]
+    hourly = defaultdict(lambda: {"events": 0, "users": set(), "sessions": set(), "page_views": 0})
+    product = defaultdict(lambda: {"views": 0, "add_to_carts": 0, "purchases": 0, "units": 0,
+                                   "revenue": Decimal(0), "latest": None})
+    for sid, evs in by_session.items():
+        if sessions[sid]["is_bot"]:
+            continue
+        for at, eid, r in evs:
+            h = hourly[at.replace(minute=0, second=0, microsecond=0)]
+            h["events"] += 1
+            h["users"].add(r["client_id"])
+            h["sessions"].add(sid)
+            h["page_views"] += r["event_name"] == "page_view"
+            day = at.date()
+            if r["event_name"] in ("product_view", "add_to_cart"):
+                p = r["context"]["product"]
+                row = product[(day, p["id"])]
+                row["views" if r["event_name"] == "product_view" else "add_to_carts"] += 1
+                if row["latest"] is None or (at, eid) > row["latest"][0]:
+                    row["latest"] = ((at, eid), (p.get("name"), p.get("category"), p.get("brand")))
+            if r["event_name"] == "purchase":
+                seen = set()
+                for item in r["context"]["order"].get("items", []):
+                    row = product[(day, item["product_id"])]
+                    if item["product_id"] not in seen:
+                        row["purchases"] += 1
+                        seen.add(item["product_id"])
+                    row["units"] += item["quantity"]
+                    row["revenue"] += item["quantity"] * _dec(item.get("price"))
+    return {
+        "sessions": sessions,
+        "funnel": {day: tuple(v) for day, v in funnel.items()},
+        "hourly": {h: (v["events"], len(v["users"]), len(v["sessions"]), v["page_views"])
+                   for h, v in hourly.items()},
+        "product": {k: ((v["latest"][1] if v["latest"] else (None, None, None)),
+                        v["views"], v["add_to_carts"], v["purchases"], v["units"], v["revenue"])
+                    for k, v in product.items()},
+    }
+
+
+def warehouse_state(conn) -> dict:
+    """The same shapes, read from the warehouse."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT session_id, client_id, user_id, started_at, ended_at, events, page_views,"
+                    " product_views, entry_page, exit_page, reached_cart, reached_checkout, purchased,"
+                    " orders, revenue, is_bot, reached_product FROM sessions")
+        keys = ["client_id", "user_id", "started_at", "ended_at", "events", "page_views", "product_views",
+                "entry_page", "exit_page", "reached_cart", "reached_checkout", "purchased", "orders", "revenue",
+                "is_bot", "reached_product"]
+        sessions = {row[0]: dict(zip(keys, row[1:], strict=True)) for row in cur.fetchall()}
+        cur.execute("SELECT day, sessions, sessions_page_view, sessions_product_view, sessions_add_to_cart,"
+                    " sessions_begin_checkout, sessions_purchase, orders, revenue FROM agg_funnel_daily")
+        funnel = {row[0]: tuple(row[1:]) for row in cur.fetchall()}
+        cur.execute("SELECT hour, events, users, sessions, page_views FROM agg_activity_hourly")
+        hourly = {row[0]: tuple(row[1:]) for row in cur.fetchall()}
+        cur.execute("SELECT day, product_id, product_name, product_category, product_brand, views,"
+                    " add_to_carts, purchases, units, revenue FROM agg_product_daily")
+        product = {(r[0], r[1]): ((r[2], r[3], r[4]), *r[5:]) for r in cur.fetchall()}
+    return {"sessions": sessions, "funnel": funnel, "hourly": hourly, "product": product}
+
+
+def event_ids(conn) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT event_id::text FROM clickstream_events")
+        return {r[0] for r in cur.fetchall()}
