@@ -19,6 +19,7 @@ which takes its environment from the caller and stops on SIGTERM/SIGINT after th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -39,11 +40,39 @@ class EtlRun:
     number: int
     returncode: int
     seconds: float
-    last_line: str      # the ETL's last line of output: its own summary of the run
+    summary: dict | None    # the ETL's own summary (its JSON line on stdout), when it printed one
+    last_error: str         # its last line on stderr: the reason when it failed
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+    @property
+    def skipped(self) -> bool:
+        """The ETL found another run holding the warehouse's run lock and did nothing."""
+        return bool(self.summary) and self.summary.get("status") == "skipped"
+
+    def describe(self) -> str:
+        s = self.summary or {}
+        if not self.ok:
+            return f"FAILED (exit {self.returncode}) in {self.seconds:.1f}s: {self.last_error[:200]}"
+        if self.skipped:
+            return f"skipped: {s.get('reason', 'another run in progress')}"
+        if "events_loaded" in s:
+            return (f"ok in {self.seconds:.1f}s: {s.get('files', 0)} file(s), {s['events_loaded']} event(s) "
+                    f"loaded, {s.get('duplicates', 0)} duplicate(s), {s.get('rejected', 0)} rejected")
+        return f"ok in {self.seconds:.1f}s"
+
+
+def _json_summary(stdout: str) -> dict | None:
+    for line in reversed(stdout.splitlines()):
+        if line.strip().startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
 
 
 class EtlScheduler:
@@ -74,13 +103,15 @@ class EtlScheduler:
                 try:
                     proc = subprocess.run(ETL_COMMAND, cwd=REPO, env=self.env, capture_output=True,
                                           text=True, timeout=self.timeout, check=False)
-                    output, code = proc.stdout + proc.stderr, proc.returncode
+                    stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
                 except subprocess.TimeoutExpired as exc:
-                    partial = f"{exc.stdout or ''}{exc.stderr or ''}"
-                    output, code = f"{partial}\ntimed out after {self.timeout}s", 124
-                log.write(output if output.endswith("\n") or not output else output + "\n")
-            lines = [line for line in output.splitlines() if line.strip()]
-            run = EtlRun(number, code, time.monotonic() - started, lines[-1] if lines else "")
+                    stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+                    stderr, code = f"timed out after {self.timeout}s", 124
+                for text in (stderr, stdout):
+                    log.write(text if text.endswith("\n") or not text else text + "\n")
+            errors = [line for line in stderr.splitlines() if line.strip()]
+            run = EtlRun(number, code, time.monotonic() - started, _json_summary(stdout),
+                         errors[-1] if errors else "")
             self.runs.append(run)
         if self.on_run:
             self.on_run(run)
@@ -115,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stopping.set())
 
     def report(run: EtlRun) -> None:
-        state = "ok" if run.ok else f"FAILED (exit {run.returncode})"
-        print(f"etl run {run.number}: {state} in {run.seconds:.1f}s {run.last_line}", flush=True)
+        print(f"{datetime.now(UTC).isoformat(timespec='seconds')} etl run {run.number}: {run.describe()}",
+              flush=True)
 
     scheduler = EtlScheduler(args.interval, os.environ, args.log, on_run=report)
     while not stopping.is_set():
