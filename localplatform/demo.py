@@ -422,10 +422,20 @@ def ensure_container(cfg: DemoConfig, name: str, hostname: str, publish: Sequenc
             args += ["-p", spec]
         progress.info(f"{name}: creating from {cfg.image}")
         _podman(*args, cfg.image, "/sbin/init")
-    proc = _podman("exec", name, "systemctl", "is-system-running", "--wait", check=False, timeout=180)
-    status = proc.stdout.strip()
-    if status not in {"running", "degraded"}:
-        raise DemoError(f"{name}: systemd did not come up (state {status or proc.stderr.strip()!r})")
+    wait_for_systemd(name)
+
+
+def wait_for_systemd(name: str, timeout: float = 120) -> None:
+    """Until systemd in the container has finished booting (its bus exists a moment after start)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = _podman("exec", name, "systemctl", "is-system-running", "--wait", check=False, timeout=timeout)
+        status = proc.stdout.strip()
+        if status in {"running", "degraded"}:
+            return
+        if time.monotonic() > deadline:
+            raise DemoError(f"{name}: systemd did not come up (state {status or proc.stderr.strip()!r})")
+        time.sleep(1)
 
 
 def missing_host_pieces() -> list[str]:

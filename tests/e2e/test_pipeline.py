@@ -1,0 +1,151 @@
+"""The demo's pipeline without containers: moto server + ingest adapter + traffic + scheduled ETL
+into a real PostgreSQL (the session's throwaway server), checked against the generator's record
+through the very dashboard.* functions the Shiny app calls. Runs the demo's own step functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from datetime import date
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn, parse_dsn
+
+from functions.warehouse.migrate import apply_migrations
+from localplatform import demo, traffic
+from localplatform.scheduler import EtlScheduler
+from tests.support.pgcluster import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def _login(conn, group: str) -> tuple[str, str]:
+    name, password = f"{group}_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+            sql.Identifier(name), sql.Literal(password), sql.Identifier(group)))
+    return name, password
+
+
+@pytest.fixture(scope="module")
+def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
+    dbname = f"dw_{secrets.token_hex(4)}"
+    superuser_dsn = pg_cluster.create_database(dbname)
+    with contextlib.closing(psycopg2.connect(superuser_dsn)) as conn:
+        conn.autocommit = True
+        apply_migrations(conn)
+        writer = _login(conn, "clickstream_writer")
+        reader = _login(conn, "clickstream_reader")
+    params = parse_dsn(superuser_dsn)
+    writer_dsn = make_dsn(superuser_dsn, user=writer[0], password=writer[1])
+    reader_dsn = make_dsn(superuser_dsn, user=reader[0], password=reader[1])
+    env = {"DEMO_STATE_DIR": str(tmp_path_factory.mktemp("demo-state")), "DWH_DSN": writer_dsn,
+           "SHOPPERS": "120", "DAYS": "2", "SEED": "424242", "ETL_INTERVAL": "2",
+           "DEMO_S3_PORT": str(free_port()), "DEMO_INGEST_PORT": str(free_port())}
+    cfg = demo.DemoConfig.from_env(env)
+    demo.ensure_state_dir(cfg)
+    progress = demo.Progress()
+    try:
+        assert demo.step_ingest(cfg, progress), "the ingest adapter should be there"
+        wh = demo.Warehouse.for_demo(cfg, use_dw_host=False)
+        assert wh.etl["DWH_USER"] == writer[0] and wh.etl["DWH_PORT"] == params["port"]
+        scheduler = EtlScheduler(cfg.etl_interval, demo.etl_env(cfg, wh), cfg.logs_dir / "etl.log")
+        outcome = demo.step_traffic(cfg, progress, scheduler)
+        demo.step_final_etl(cfg, progress, scheduler)
+        yield {"cfg": cfg, "record": outcome.record, "scheduler": scheduler, "reader_dsn": reader_dsn,
+               "writer_dsn": writer_dsn, "wh": wh, "progress": progress}
+    finally:
+        for name in demo.PROCESS_NAMES:
+            demo.managed(cfg, name).stop()
+        pg_cluster.drop_database(dbname)
+        with contextlib.closing(psycopg2.connect(pg_cluster.dsn)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                for name, _ in (writer, reader):
+                    cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def _query(dsn: str, query: str, args: tuple = ()) -> list[tuple]:
+    with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
+        cur.execute(query, args)
+        return cur.fetchall()
+
+
+def _range(record: dict) -> tuple[date, date]:
+    return (date.fromisoformat(record["params"]["window_start"][:10]),
+            date.fromisoformat(record["params"]["window_end"][:10]))
+
+
+def test_every_valid_event_is_loaded_and_the_invalid_ones_rejected_at_ingest(pipeline):
+    rec = pipeline["record"]
+    assert rec["sent"]["invalid_events"] > 0 and rec["sent"]["bot_events"] > 0
+    assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
+    assert rec["responses"]["rejected"] == rec["sent"]["invalid_events"]
+    assert rec["responses"]["failed_requests"] == 0
+    (loaded, bots, rejects, failed), = _query(pipeline["writer_dsn"], """
+        SELECT (SELECT count(*) FROM clickstream_events),
+               (SELECT count(*) FROM clickstream_events WHERE is_bot),
+               (SELECT count(*) FROM etl_rejects),
+               (SELECT count(*) FROM etl_runs WHERE status <> 'succeeded')""")
+    assert (loaded, bots, rejects, failed) == (rec["sent"]["valid_events"], rec["sent"]["bot_events"], 0, 0)
+    assert len(pipeline["scheduler"].runs) >= 2, "the ETL ran on its schedule and once at the end"
+
+
+def test_dashboard_functions_equal_the_generators_record(pipeline):
+    rec, dsn = pipeline["record"], pipeline["reader_dsn"]
+    first, last = _range(rec)
+    (events, sessions, users, _peak_hour, peak_events), = _query(
+        dsn, "SELECT * FROM dashboard.activity_summary(%s, %s)", (first, last))
+    assert events == rec["sent"]["human_events"]
+    assert sessions == rec["sessions"]["human"]
+    assert users == rec["clients"]["human"]
+    assert peak_events == max(h["events"] for h in rec["activity_by_hour"].values())
+
+    funnel = {step: n for _no, step, n, _r1, _r2 in
+              _query(dsn, "SELECT * FROM dashboard.funnel(%s, %s)", (first, last))}
+    assert funnel == rec["funnel_sessions"]
+
+    hourly = {hour.strftime("%Y-%m-%dT%H:00:00Z"): (ev, us, se) for hour, ev, us, se in
+              _query(dsn, "SELECT * FROM dashboard.activity_hourly(%s, %s)", (first, last))}
+    by_hour = rec["activity_by_hour"]
+    assert hourly == {h: (v["events"], v["clients"], v["sessions"]) for h, v in by_hour.items()}
+
+    daily = {d.isoformat(): (ev, us, se) for d, ev, us, se in
+             _query(dsn, "SELECT * FROM dashboard.activity_daily(%s, %s)", (first, last))}
+    by_start = rec["sessions_by_start_day"]
+    expected = {d: (rec["activity_by_day"].get(d, {}).get("events", 0), by_start.get(d, {}).get("clients", 0),
+                    by_start.get(d, {}).get("sessions", 0))
+                for d in rec["activity_by_day"].keys() | by_start.keys()}
+    assert daily == expected
+
+
+def test_resending_the_same_traffic_changes_nothing(pipeline):
+    """Idempotent re-runs: the same seed makes the same event ids, which the ETL deduplicates."""
+    cfg, rec = pipeline["cfg"], pipeline["record"]
+    before = demo.warehouse_counts(pipeline["writer_dsn"])
+    sim = traffic.simulate(traffic.load_catalog(), shoppers=cfg.shoppers, days=cfg.days, seed=cfg.seed,
+                           window_end=traffic._parse_ts(rec["params"]["window_end"]))
+    assert traffic.record(sim, None, None)["sent"] == rec["sent"]
+    result = traffic.send(sim.batches[:40], cfg.ingest_url)
+    assert result.accepted > 0
+    run = pipeline["scheduler"].run_once()
+    assert run.ok and run.summary["duplicates"] == result.accepted and run.summary["events_loaded"] == 0
+    after = demo.warehouse_counts(pipeline["writer_dsn"])
+    assert {k: v for k, v in after.items() if k != "etl_runs"} == \
+        {k: v for k, v in before.items() if k != "etl_runs"}
+
+
+def test_the_summary_reports_the_warehouse(pipeline, capsys):
+    cfg, wh = pipeline["cfg"], pipeline["wh"]
+    outcome = demo.TrafficOutcome(record=pipeline["record"])
+    summary = demo.step_summary(cfg, pipeline["progress"], outcome, wh, dashboards=False)
+    out = capsys.readouterr().out
+    rec = pipeline["record"]
+    assert summary["warehouse"]["loaded"] == rec["sent"]["valid_events"]
+    assert f"{rec['sent']['events']} in {rec['sent']['requests']} requests" in out
+    assert "dashboard" in out and "DWH_DSN set" in out
+    assert wh.etl["DWH_PASSWORD"] not in out
