@@ -77,19 +77,30 @@ data_table <- function(df, columns, id = NULL, class = "table table-sm table-hov
 
 col <- function(label, fmt = as.character) list(label = label, fmt = fmt)
 
-# Shared plotly look: no mode bar clutter, readable axes, UTC in hover labels.
-dash_plot <- function(p, y_title = NULL, x_title = NULL, y_format = ",d") {
-  p |>
-    plotly::layout(
-      xaxis = list(title = x_title, gridcolor = "#eef0f3"),
-      yaxis = list(title = y_title, tickformat = y_format, gridcolor = "#eef0f3", rangemode = "tozero"),
-      legend = list(orientation = "h", y = -0.2),
-      margin = list(l = 60, r = 20, t = 10, b = 40),
-      hovermode = "x unified",
-      font = list(family = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size = 12),
-      paper_bgcolor = "rgba(0,0,0,0)", plot_bgcolor = "rgba(0,0,0,0)"
-    ) |>
-    plotly::config(displaylogo = FALSE, modeBarButtonsToRemove = c("lasso2d", "select2d", "autoScale2d"))
+# Shared chart look (ggplot2, drawn server-side: Debian 12's r-cran-plotly bundles a plotly.js
+# too old for its R code, so interactive plotly charts fail in the browser).
+theme_dash <- function() {
+  ggplot2::theme_minimal(base_size = 13, base_family = "sans") +
+    ggplot2::theme(
+      panel.grid.minor = ggplot2::element_blank(),
+      panel.grid.major.x = ggplot2::element_blank(),
+      panel.grid.major.y = ggplot2::element_line(colour = "#e5e7eb"),
+      legend.position = "top", legend.justification = "left", legend.title = ggplot2::element_blank(),
+      axis.title = ggplot2::element_text(colour = "#64748b", size = 11),
+      axis.text = ggplot2::element_text(colour = "#334155"),
+      plot.margin = ggplot2::margin(6, 12, 6, 6)
+    )
+}
+
+label_int <- function(x) fmt_int(x)
+label_pct <- function(x) fmt_pct(x, 0)
+label_money <- function(x) fmt_money(x)
+
+# Long format for several series over one x: data.frame(x, series, value).
+long_series <- function(df, x, series) {
+  do.call(rbind, lapply(names(series), function(col) {
+    data.frame(x = df[[x]], series = factor(series[[col]], levels = unname(series)), value = as.numeric(df[[col]]))
+  }))
 }
 
 PALETTE <- c(primary = "#2563eb", teal = "#0d9488", amber = "#d97706", rose = "#e11d48", slate = "#475569",

@@ -11,9 +11,9 @@ activity_ui <- function(id, range) {
       kpi_box("Users (daily, summed)", ns("kpi_users"), "users", "info"),
       kpi_box("Busiest hour", ns("kpi_peak"), "chart-line", "warning")
     ),
-    card(full_screen = TRUE, card_header("Per hour"), plotly::plotlyOutput(ns("hourly"), height = "320px")),
+    card(full_screen = TRUE, card_header("Per hour"), plotOutput(ns("hourly"), height = "300px")),
     card(full_screen = TRUE, card_header("Per day"),
-         plotly::plotlyOutput(ns("daily_chart"), height = "260px"), uiOutput(ns("daily_table")))
+         plotOutput(ns("daily_chart"), height = "240px"), uiOutput(ns("daily_table")))
   )
 }
 
@@ -31,26 +31,30 @@ activity_server <- function(id, db) {
       kpi_value(s$peak_hour_events, note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
     })
 
-    output$hourly <- plotly::renderPlotly({
+    series <- c(events = "Events", sessions = "Sessions", users = "Users")
+    series_colors <- unname(PALETTE[c("primary", "teal", "amber")])
+
+    output$hourly <- renderPlot({
       df <- hourly()
       validate(need(nrow(df) > 0, "No activity in the selected period."))
-      plotly::plot_ly(df, x = ~hour) |>
-        plotly::add_lines(y = ~events, name = "Events", line = list(color = PALETTE[["primary"]])) |>
-        plotly::add_lines(y = ~sessions, name = "Sessions", line = list(color = PALETTE[["teal"]])) |>
-        plotly::add_lines(y = ~users, name = "Users", line = list(color = PALETTE[["amber"]])) |>
-        dash_plot(y_title = "per hour")
-    })
+      ggplot2::ggplot(long_series(df, "hour", series), ggplot2::aes(x, value, colour = series)) +
+        ggplot2::geom_line(linewidth = 0.9) +
+        ggplot2::scale_colour_manual(values = series_colors) +
+        ggplot2::scale_y_continuous(labels = label_int, limits = c(0, NA)) +
+        ggplot2::labs(x = "hour (UTC)", y = "per hour") +
+        theme_dash()
+    }, res = 96)
 
-    output$daily_chart <- plotly::renderPlotly({
+    output$daily_chart <- renderPlot({
       df <- daily()
       validate(need(nrow(df) > 0, "No activity in the selected period."))
-      plotly::plot_ly(df, x = ~day) |>
-        plotly::add_bars(y = ~events, name = "Events", marker = list(color = PALETTE[["primary"]])) |>
-        plotly::add_bars(y = ~sessions, name = "Sessions", marker = list(color = PALETTE[["teal"]])) |>
-        plotly::add_bars(y = ~users, name = "Users", marker = list(color = PALETTE[["amber"]])) |>
-        dash_plot(y_title = "per day") |>
-        plotly::layout(barmode = "group")
-    })
+      ggplot2::ggplot(long_series(df, "day", series), ggplot2::aes(x, value, fill = series)) +
+        ggplot2::geom_col(position = ggplot2::position_dodge(width = 0.8), width = 0.75) +
+        ggplot2::scale_fill_manual(values = series_colors) +
+        ggplot2::scale_y_continuous(labels = label_int) +
+        ggplot2::labs(x = "day (UTC)", y = "per day") +
+        theme_dash()
+    }, res = 96)
 
     output$daily_table <- renderUI({
       df <- daily()

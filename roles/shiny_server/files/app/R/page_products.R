@@ -1,0 +1,70 @@
+# Page 3: product engagement - top products by views, add-to-cart rate, purchases and revenue.
+
+products_ui <- function(id, range) {
+  ns <- NS(id)
+  tagList(
+    filter_bar(ns, range, "Product events by UTC day; bots excluded. Revenue is the sum of ordered items.",
+               selectInput(ns("category"), "Category", choices = ALL_CHOICE, width = "180px"),
+               selectInput(ns("brand"), "Brand", choices = ALL_CHOICE, width = "180px")),
+    layout_column_wrap(
+      width = 1 / 4, fill = FALSE, class = "kpi-row",
+      kpi_box("Product views", ns("kpi_views"), "eye"),
+      kpi_box("Add-to-cart rate", ns("kpi_cart_rate"), "cart-plus", "teal"),
+      kpi_box("Purchases", ns("kpi_purchases"), "bag-shopping", "success"),
+      kpi_box("Revenue", ns("kpi_revenue"), "dollar-sign", "warning")
+    ),
+    card(full_screen = TRUE, card_header("Top products"), DT::DTOutput(ns("products"))),
+    card(full_screen = TRUE, card_header("Revenue by category"),
+         plotOutput(ns("categories"), height = "240px"))
+  )
+}
+
+products_server <- function(id, db) {
+  moduleServer(id, function(input, output, session) {
+    # Filter choices follow the date range; a chosen value stays selected while it still exists.
+    observeEvent(input$range, {
+      f <- q_product_filters(db, input$range[1], input$range[2])
+      keep <- function(current, choices) if (!is.null(current) && current %in% choices) current else ALL_CHOICE
+      cats <- c(ALL_CHOICE, sort(unique(f$category)))
+      brands <- c(ALL_CHOICE, sort(unique(f$brand)))
+      updateSelectInput(session, "category", choices = cats, selected = keep(input$category, cats))
+      updateSelectInput(session, "brand", choices = brands, selected = keep(input$brand, brands))
+    })
+    summary <- reactive(q_product_summary(db, input$range[1], input$range[2], input$category, input$brand))
+    top <- reactive(q_product_engagement(db, input$range[1], input$range[2], input$category, input$brand, 25))
+    cats <- reactive(q_category_engagement(db, input$range[1], input$range[2], input$brand))
+
+    output$kpi_views <- renderUI(kpi_value(summary()$views, note = paste(fmt_int(summary()$products), "products")))
+    output$kpi_cart_rate <- renderUI(kpi_value(summary()$add_to_cart_rate, fmt_pct, note = "add-to-carts per view"))
+    output$kpi_purchases <- renderUI(kpi_value(summary()$purchases, note = paste(fmt_int(summary()$units), "units")))
+    output$kpi_revenue <- renderUI(kpi_value(summary()$revenue, fmt_money))
+
+    output$products <- DT::renderDT({
+      df <- top()
+      validate(need(nrow(df) > 0, "No product activity for these filters."))
+      out <- data.frame(Product = df$product_name, ID = df$product_id, Category = df$category, Brand = df$brand,
+                        Views = df$views, `Add to cart` = df$add_to_carts, `Add-to-cart rate` = df$add_to_cart_rate,
+                        Purchases = df$purchases, Units = df$units, Revenue = df$revenue,
+                        check.names = FALSE)
+      DT::datatable(out, rownames = FALSE, class = "compact hover", selection = "none",
+                    options = list(pageLength = 10, dom = "tip", order = list(list(4, "desc")))) |>
+        DT::formatRound(c("Views", "Add to cart", "Purchases", "Units"), digits = 0) |>
+        DT::formatPercentage("Add-to-cart rate", digits = 1) |>
+        DT::formatCurrency("Revenue", currency = "$", digits = 2)
+    })
+
+    output$categories <- renderPlot({
+      df <- cats()
+      validate(need(nrow(df) > 0, "No product activity in the selected period."))
+      df$category <- factor(df$category, levels = rev(df$category))
+      df$text <- paste0(fmt_money(df$revenue), "  \u00b7  ", fmt_int(df$views), " views")
+      ggplot2::ggplot(df, ggplot2::aes(category, revenue)) +
+        ggplot2::geom_col(fill = PALETTE[["amber"]], width = 0.7) +
+        ggplot2::geom_text(ggplot2::aes(label = text), hjust = -0.05, colour = "#334155", size = 3.6) +
+        ggplot2::coord_flip(clip = "off") +
+        ggplot2::scale_y_continuous(labels = label_money, expand = ggplot2::expansion(mult = c(0, 0.35))) +
+        ggplot2::labs(x = NULL, y = "revenue") +
+        theme_dash()
+    }, res = 96)
+  })
+}
