@@ -1,0 +1,203 @@
+"""`make demo` end to end: the real demo, small, then the dashboards in headless Chromium.
+
+Runs scripts/demo-platform.sh up (Debian 12 systemd containers configured by playbooks/site.yml,
+moto, the ingest adapter, the traffic generator, the scheduled ETL) and checks that the
+dashboard's funnel and activity numbers equal the counts in the generator's own record of what
+it sent, bots excluded as the dashboards exclude them. Then a second `up` must change nothing.
+
+The demo's containers have fixed names (the local inventory names them), so this test replaces a
+demo that is running on the machine, and removes everything afterwards (KEEP_DEMO=1 keeps it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localplatform import demo, traffic
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1400,1000")
+DEMO_ENV = {"SHOPPERS": "60", "DAYS": "2", "SEED": "8080", "ETL_INTERVAL": "5", "KEEP_RUNNING": ""}
+
+
+def _missing_prerequisites() -> list[str]:
+    missing = [tool for tool in ("podman",) if not shutil.which(tool)]
+    missing += [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    return missing
+
+
+def _run_demo(action: str, env: dict[str, str], log_name: str, timeout: float = 1200) -> str:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    proc = subprocess.run([str(REPO / "scripts" / "demo-platform.sh"), action], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    output = proc.stdout + proc.stderr
+    (ARTIFACTS / log_name).write_text(f"{output}\n(exit {proc.returncode} after "
+                                      f"{time.monotonic() - started:.0f}s)\n")
+    assert proc.returncode == 0, f"demo {action} failed; see test-artifacts/e2e/{log_name}:\n{output[-4000:]}"
+    return output
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory) -> dict[str, str]:
+    missing = _missing_prerequisites()
+    if missing:
+        pytest.skip(f"the end-to-end demo needs {', '.join(missing)} (make bootstrap installs them)")
+    env = dict(os.environ)
+    env.pop("DWH_DSN", None)
+    env.update(DEMO_ENV, DEMO_STATE_DIR=str(tmp_path_factory.mktemp("demo") / "state"))
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo_up(demo_env) -> Iterator[dict]:
+    _run_demo("down", demo_env, "demo-down-before.log")
+    started = time.monotonic()
+    output = _run_demo("up", demo_env, "demo-up.log")
+    seconds = time.monotonic() - started
+    cfg = demo.DemoConfig.from_env(demo_env)
+    try:
+        yield {"output": output, "cfg": cfg, "seconds": seconds,
+               "record": json.loads(cfg.record_path.read_text())}
+    finally:
+        if os.environ.get("KEEP_DEMO") != "1":
+            _run_demo("down", demo_env, "demo-down.log")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from selenium import webdriver  # noqa: PLC0415 -- only the browser tests need selenium
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(120)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _value(driver, css: str, timeout: float = 120) -> str:
+    """The raw number (data-value) the dashboard shows in the element at `css`, once rendered."""
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
+
+    def rendered(d):
+        for element in d.find_elements(By.CSS_SELECTOR, css):
+            value = element.get_attribute("data-value")
+            if value:
+                return value
+        return False
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(rendered)
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-timeout.png"))
+        (ARTIFACTS / "dashboard-timeout.html").write_text(driver.page_source)
+        raise
+
+
+def _table(driver, css: str, key: str, columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+
+    _value(driver, f"{css} tbody td.{columns[0]}")
+    rows = {}
+    for row in driver.find_elements(By.CSS_SELECTOR, f"{css} tbody tr"):
+        cell = row.find_element(By.CSS_SELECTOR, f"td.{key}")
+        rows[cell.get_attribute("data-value") or cell.text] = tuple(
+            row.find_element(By.CSS_SELECTOR, f"td.{c}").get_attribute("data-value") for c in columns)
+    return rows
+
+
+# The first test that asks for the demo pays for starting it: fresh hosts take several minutes.
+@pytest.mark.timeout(1800)
+def test_demo_runs_every_step_and_prints_the_summary(demo_up):
+    out, cfg, rec = demo_up["output"], demo_up["cfg"], demo_up["record"]
+    for step in range(1, 7):
+        assert f"==> [{step}/6]" in out
+    assert "playbooks/site.yml -i inventories/local" in out
+    sent = rec["sent"]
+    assert re.search(rf"dashboard +{re.escape(cfg.dashboard_url)}", out)
+    assert re.search(rf"events sent +{sent['events']} in {sent['requests']} requests", out)
+    assert re.search(rf"loaded into the DW +{sent['valid_events']} events "
+                     rf"\({sent['bot_events']} from bots\)", out)
+    assert re.search(rf"sessions +{rec['sessions']['human']} shopper sessions", out)
+    assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
+    assert rec["responses"]["rejected"] == rec["sent"]["invalid_events"] > 0
+    # the generated passwords: files of mode 0600, never in the output
+    for name in demo.SECRET_FILES:
+        path = cfg.secrets_dir / name
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert demo.read_secret(path) not in out
+    # only loopback: the containers' published ports and the demo's own processes
+    ports = subprocess.run(["podman", "port", demo.DW_CONTAINER], capture_output=True, text=True,
+                           check=True).stdout
+    assert ports.strip() and all(line.split("->")[1].strip().startswith("127.0.0.1:")
+                                 for line in ports.strip().splitlines())
+
+
+def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
+    rec, cfg = demo_up["record"], demo_up["cfg"]
+    human_events, bot_events = rec["sent"]["human_events"], rec["sent"]["bot_events"]
+    assert bot_events > 0, "the demo traffic should include bots for their exclusion to be checked"
+    first, last = rec["params"]["window_start"][:10], rec["params"]["window_end"][:10]
+    browser.get(f"{cfg.dashboard_url}?from={first}&to={last}")
+
+    # Activity (the page the dashboard opens on)
+    assert int(_value(browser, "#activity-kpi_events .kpi-value")) == human_events
+    assert int(_value(browser, "#activity-kpi_sessions .kpi-value")) == rec["sessions"]["human"]
+    assert int(_value(browser, "#activity-kpi_users .kpi-value")) == rec["clients"]["human"]
+    assert int(_value(browser, "#activity-kpi_peak .kpi-value")) == \
+        max(h["events"] for h in rec["activity_by_hour"].values())
+    daily = _table(browser, "#activity-daily", "day", ("events", "sessions", "users"))
+    by_start = rec["sessions_by_start_day"]
+    expected = {d: (str(rec["activity_by_day"].get(d, {}).get("events", 0)),
+                    str(by_start.get(d, {}).get("sessions", 0)), str(by_start.get(d, {}).get("clients", 0)))
+                for d in rec["activity_by_day"].keys() | by_start.keys()}
+    assert daily == expected
+
+    # Conversion funnel (its tab loads when opened)
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+
+    browser.find_element(By.CSS_SELECTOR, "a[data-value='funnel']").click()
+    funnel = rec["funnel_sessions"]
+    assert int(_value(browser, "#funnel-kpi_sessions .kpi-value")) == rec["sessions"]["human"]
+    assert int(_value(browser, "#funnel-kpi_purchases .kpi-value")) == funnel["purchase"]
+    assert float(_value(browser, "#funnel-kpi_conversion .kpi-value")) == \
+        pytest.approx(funnel["purchase"] / funnel["page_view"], abs=5e-5)
+    steps = _table(browser, "#funnel-steps_table", "label", ("sessions",))
+    assert [int(v[0]) for v in steps.values()] == [funnel[s] for s in traffic.FUNNEL_STEPS]
+
+
+@pytest.mark.timeout(900)
+def test_second_run_is_idempotent(demo_up, demo_env):
+    cfg = demo_up["cfg"]
+    before = demo.warehouse_counts(demo.Warehouse.for_demo(cfg, use_dw_host=True).summary_dsn)
+    output = _run_demo("up", demo_env, "demo-up-again.log")
+    assert "was sent by an earlier run: not sending it again" in output
+    assert "clickstream-dw: already running" in output
+    after = demo.warehouse_counts(demo.Warehouse.for_demo(cfg, use_dw_host=True).summary_dsn)
+    assert after["etl_runs"] > before["etl_runs"]
+    assert {k: v for k, v in after.items() if k != "etl_runs"} == \
+        {k: v for k, v in before.items() if k != "etl_runs"}
