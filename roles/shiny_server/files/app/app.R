@@ -15,12 +15,14 @@ DEFAULT_DAYS <- 30
 # The range every page opens with: ?from=YYYY-MM-DD&to=YYYY-MM-DD when given (shareable
 # links), else the last DEFAULT_DAYS days that hold data, else the last week.
 initial_range <- function(query) {
+  reachable <- TRUE
   bounds <- tryCatch({
     db <- db_handle()
     on.exit(db$close())
     q_data_bounds(db)
   }, error = function(e) {
     warning("cannot read the data bounds: ", conditionMessage(e))
+    reachable <<- FALSE
     data.frame(first_day = as.Date(NA), last_day = as.Date(NA))
   })
   today <- Sys.Date()
@@ -32,7 +34,8 @@ initial_range <- function(query) {
   if (!is.null(query$from) && !is.na(parsed(query$from))) from <- parsed(query$from)
   if (!is.null(query$to) && !is.na(parsed(query$to))) to <- parsed(query$to)
   if (from > to) from <- to
-  list(from = from, to = to, min = NULL, max = NULL)
+  list(from = from, to = to, min = NULL, max = NULL, reachable = reachable,
+       last_day = if (is.na(bounds$last_day)) "" else format(as.Date(bounds$last_day)))
 }
 
 theme <- bs_theme(
@@ -50,7 +53,16 @@ ui <- function(req) {
     id = "page",
     theme = theme,
     window_title = "Clickstream analytics",
-    header = tags$head(tags$link(rel = "stylesheet", href = "dashboard.css")),
+    header = tags$head(
+      tags$link(rel = "stylesheet", href = "dashboard.css"),
+      # For health checks: did this page reach the warehouse, and the latest day it holds.
+      tags$meta(name = "clickstream-warehouse", content = if (range$reachable) "reachable" else "unreachable"),
+      tags$meta(name = "clickstream-data-through", content = range$last_day)
+    ),
+    footer = if (!range$reachable) {
+      tags$div(class = "alert alert-danger m-3", role = "alert",
+               "The warehouse cannot be reached right now, so figures are missing. Try again shortly.")
+    },
     nav("Activity", value = "activity", icon = icon("chart-line"), activity_ui("activity", range)),
     nav("Conversion funnel", value = "funnel", icon = icon("filter"), funnel_ui("funnel", range)),
     nav("Products", value = "products", icon = icon("laptop"), products_ui("products", range)),
