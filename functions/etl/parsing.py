@@ -339,8 +339,11 @@ class ObjectParse:
     def reject(self, line: int | None, reason: str, raw: bytes | None) -> None:
         self.rejected += 1
         if len(self.rejects) < MAX_REJECTS_RECORDED:
-            text = None if raw is None else raw[: RAW_LINE_KEEP * 4].decode("utf-8", "replace")[:RAW_LINE_KEEP]
-            self.rejects.append(Reject(line, reason, text))
+            text = None
+            if raw is not None:
+                # PostgreSQL text holds neither NUL nor invalid UTF-8: keep a readable, bounded copy.
+                text = raw[: RAW_LINE_KEEP * 4].decode("utf-8", "replace")[:RAW_LINE_KEEP].replace("\x00", "\ufffd")
+            self.rejects.append(Reject(line, reason.replace("\x00", "\ufffd")[:1000], text))
 
     def finish(self) -> None:
         unrecorded = self.rejected - len(self.rejects)

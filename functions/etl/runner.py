@@ -27,17 +27,24 @@ log = logging.getLogger(__name__)
 Progress = Callable[[dict], None]
 
 # Test-only: ETL_TEST_PAUSE_AT=<phase> makes the process stop at that phase (of its first
-# batch), touch ETL_TEST_PAUSE_FILE and wait to be killed, so tests can crash it there.
+# batch), write the phase to ETL_TEST_PAUSE_FILE and wait there: ETL_TEST_PAUSE_SECONDS, or
+# until it is killed, so tests can run a second ETL alongside or crash this one at that point.
 PHASES = ("locked", "discovered", "staged", "inserted", "sessions", "aggregates", "recorded", "committed")
+_paused: set[str] = set()
 
 
 def pause_point(phase: str) -> None:
-    if os.environ.get("ETL_TEST_PAUSE_AT") != phase:
+    if os.environ.get("ETL_TEST_PAUSE_AT") != phase or phase in _paused:
         return
+    _paused.add(phase)
     marker = os.environ.get("ETL_TEST_PAUSE_FILE")
     if marker:
         Path(marker).write_text(phase)
-    log.warning("ETL_TEST_PAUSE_AT=%s: paused, waiting to be killed", phase)
+    seconds = os.environ.get("ETL_TEST_PAUSE_SECONDS")
+    log.warning("ETL_TEST_PAUSE_AT=%s: paused (%s)", phase, f"{seconds} s" if seconds else "until killed")
+    if seconds:
+        time.sleep(float(seconds))
+        return
     while True:
         time.sleep(60)
 
