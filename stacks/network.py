@@ -10,6 +10,7 @@ from troposphere import (
     Equals,
     GetAtt,
     GetAZs,
+    If,
     Not,
     Parameter,
     Ref,
@@ -54,14 +55,13 @@ def build(params: BuildParams) -> Template:
         t, "AnalyticsSubnetCidr", "10.0.2.0/24", "Private analytics subnet (DW + Shiny host, SSM endpoints)"
     )
     etl_cidr = _cidr_parameter(t, "EtlSubnetCidr", "10.0.3.0/24", "Private ETL subnet (Lambda ETL)")
-    az_index = t.add_parameter(
+    az_param = t.add_parameter(
         Parameter(
-            "AvailabilityZoneIndex",
-            Type="Number",
-            Default=0,
-            MinValue=0,
-            MaxValue=5,
-            Description="Index into the region's availability zones for all three subnets (seed: 1a = 0)",
+            "AvailabilityZone",
+            Type="String",
+            Default="",
+            AllowedPattern=r"^$|^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$",
+            Description="Availability zone of all three subnets; empty = the region's first (seed: 1a)",
         )
     )
     trusted_oltp_cidr = t.add_parameter(
@@ -106,7 +106,8 @@ def build(params: BuildParams) -> Template:
     t.add_condition("HasAdminSshCidr", Not(Equals(Ref(admin_cidr), "")))
     t.add_condition("HasShinyAdminCidr", Not(Equals(Ref(shiny_admin_cidr), "")))
 
-    az = Select(Ref(az_index), GetAZs(Ref("AWS::Region")))
+    t.add_condition("HasAvailabilityZone", Not(Equals(Ref(az_param), "")))
+    az = If("HasAvailabilityZone", Ref(az_param), Select(0, GetAZs("")))
 
     vpc = t.add_resource(
         ec2.VPC(

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Build the two Lambda zips, code plus dependencies for the Lambda platform, into build/:
+#   build/lambda-ingest.zip  (requirements/lambda-ingest.txt)
+#   build/lambda-etl.zip     (requirements/lambda-etl.txt)
+# Usage: scripts/package-lambdas.sh [x86_64|arm64]      (or ARCH=arm64; default x86_64)
+# PYTHON_VERSION (default 3.11) must match the stacks' LambdaRuntime, ARCH their LambdaArchitecture.
+# Dependencies are manylinux wheels only (no local compilation), so the zips run on Amazon Linux
+# whatever this machine is. The zips are reproducible: same inputs, same bytes, same S3 key.
+set -euo pipefail
+
+arch="${1:-${ARCH:-x86_64}}"
+python_version="${PYTHON_VERSION:-3.11}"
+case "$arch" in
+    x86_64 | amd64) platform=manylinux2014_x86_64 ;;
+    arm64 | aarch64) platform=manylinux2014_aarch64 ;;
+    *) echo "error: architecture '$arch' is not x86_64 or arm64" >&2; exit 2 ;;
+esac
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+python="${PYTHON:-$root/.venv/bin/python}"
+out="$root/build"
+mkdir -p "$out"
+staging="$(mktemp -d)"
+trap 'rm -rf "$staging"' EXIT
+
+for fn in ingest etl; do
+    dir="$staging/$fn"
+    mkdir -p "$dir"
+    "$python" -m pip install --quiet --disable-pip-version-check --no-compile \
+        --platform "$platform" --implementation cp --python-version "$python_version" \
+        --only-binary=:all: --target "$dir" -r "$root/requirements/lambda-$fn.txt"
+    # boto3/botocore come with the Lambda runtime; a pinned dependency must not drag in a second copy.
+    rm -rf "$dir"/boto3 "$dir"/botocore "$dir"/s3transfer "$dir"/bin
+    # The whole functions/ package: the ETL imports ingest's object-key helper and the migrations.
+    (cd "$root" && find functions -name '__pycache__' -prune -o -type f \
+        \( -name '*.py' -o -name '*.json' -o -name '*.sql' \) -print) |
+        while read -r file; do
+            mkdir -p "$dir/$(dirname "$file")"
+            cp "$root/$file" "$dir/$file"
+        done
+    "$python" - "$dir" "$out/lambda-$fn.zip" <<'EOF'
+import os, sys, zipfile
+src, dest = sys.argv[1], sys.argv[2]
+tmp = dest + ".tmp"
+with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    for top, dirs, files in os.walk(src):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(top, name)
+            info = zipfile.ZipInfo(os.path.relpath(path, src), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(path, "rb") as fh:
+                zf.writestr(info, fh.read())
+os.replace(tmp, dest)
+EOF
+    echo "built $out/lambda-$fn.zip ($platform, Python $python_version)"
+done
