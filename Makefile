@@ -7,7 +7,7 @@ export CONTAINERS_CONF := $(CURDIR)/ci/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help test bootstrap lint pytest molecule demo demo-down bench lock clean
+.PHONY: help test bootstrap lint pytest molecule demo demo-down bench lock clean package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ demo-down: ## remove everything `make demo` started
 
 bench: bootstrap ## the benchmarks in bench/ (not part of make test)
 	@for b in bench/*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done
+
+package: bootstrap ## the two Lambda zips in build/ for the Lambda platform (ARCH=x86_64|arm64)
+	@scripts/package-lambdas.sh $(ARCH)
 
 lock: ## re-pin requirements/dev.txt and checkov.txt from the .in files
 	@scripts/lock.sh
