@@ -53,6 +53,14 @@ def test_invalid_events_name_field_and_rule(event, field, rule):
     assert f"(rule: {rule})" in reason
 
 
+def test_the_fast_validator_reads_the_shared_schema_file():
+    from functions.ingest.events import SCHEMA_FILE  # noqa: PLC0415
+    from functions.schemas import EVENT_SCHEMA, SCHEMA_PATH  # noqa: PLC0415
+
+    assert SCHEMA_PATH.resolve() == SCHEMA_FILE
+    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == EVENT_SCHEMA
+
+
 def test_trailing_newline_is_refused_although_python_re_would_accept_it():
     event = make_event(event_name="page_view\n")
     assert EVENT_VALIDATOR.is_valid(event)  # python's re: "$" matches before a final newline

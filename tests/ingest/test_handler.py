@@ -199,13 +199,13 @@ def test_logs_are_structured_and_carry_no_personal_data(memory_sink, log_output)
         assert private not in out
 
 
-def test_handler_module_imports_without_boto3():
-    """boto3 and botocore's client machinery load on the first put, not at cold start."""
+def test_handler_module_imports_without_boto3_or_python_jsonschema():
+    """boto3 loads on the first put, python-jsonschema on the first invalid event: not at cold start."""
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     code = ("import sys, functions.ingest.handler; "
-            "print('boto3' in sys.modules, 'botocore.client' in sys.modules)")
+            "print('boto3' in sys.modules, 'botocore.client' in sys.modules, 'jsonschema' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=handler_module.__file__.rsplit("/functions/", 1)[0]).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False"]

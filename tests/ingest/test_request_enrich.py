@@ -118,12 +118,18 @@ def test_browsers_are_not_bots(user_agent):
     assert is_bot(user_agent) is False
 
 
-def test_bot_patterns_each_compile_and_are_documented():
+def test_bot_patterns_compile_and_are_lower_case():
     import re  # noqa: PLC0415
 
     assert len(BOT_PATTERNS) >= 20
     for pattern in BOT_PATTERNS:
         re.compile(pattern)
+        assert pattern == pattern.lower(), f"{pattern!r}: the user agent is lower-cased before matching"
+
+
+def test_long_user_agents_are_judged_on_what_is_stored():
+    assert is_bot("Mozilla/5.0 " + "x" * 2000 + " Googlebot/2.1") is False
+    assert is_bot("Googlebot/2.1 " + "x" * 2000) is True
 
 
 def test_received_at_is_rfc3339_utc_with_milliseconds():
