@@ -404,6 +404,13 @@ def ensure_container(cfg: DemoConfig, name: str, hostname: str, publish: Sequenc
     if state and not state[1]:
         raise DemoError(f"a container named {name} exists but was not started by the demo "
                         f"(no label {DEMO_LABEL}=1); remove or rename it first")
+    if state:
+        published = _published_ports(name)
+        wanted = {f"{spec.split(':')[2]}/tcp -> {spec.rsplit(':', 1)[0]}" for spec in publish}
+        # podman shows the ports of a running container only; a stopped one is checked once started.
+        if state[0] and published != wanted:
+            raise DemoError(f"{name} publishes {sorted(published) or 'no ports'}, this run wants "
+                            f"{sorted(wanted) or 'none'}: run `make demo-down` first to change ports")
     if state and state[0]:
         progress.info(f"{name}: already running")
         return
@@ -423,6 +430,12 @@ def ensure_container(cfg: DemoConfig, name: str, hostname: str, publish: Sequenc
         progress.info(f"{name}: creating from {cfg.image}")
         _podman(*args, cfg.image, "/sbin/init")
     wait_for_systemd(name)
+
+
+def _published_ports(name: str) -> set[str]:
+    """Lines like "5432/tcp -> 127.0.0.1:15432" for the container's published ports."""
+    proc = _podman("port", name, check=False)
+    return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
 
 
 def wait_for_systemd(name: str, timeout: float = 120) -> None:
@@ -481,6 +494,13 @@ def _ansible_env(cfg: DemoConfig) -> dict[str, str]:
     return env
 
 
+def _inventory_defines(variable: str) -> bool:
+    """Whether inventories/local sets `variable` anywhere (a plain text search of its YAML)."""
+    pattern = re.compile(rf"^\s*{re.escape(variable)}\s*:", re.MULTILINE)
+    return any(pattern.search(p.read_text(encoding="utf-8"))
+               for p in (REPO / "inventories" / "local").rglob("*.y*ml"))
+
+
 def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None:
     extra = cfg.state_dir / "ansible-vars.json"
     demo_vars = {
@@ -490,6 +510,9 @@ def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None
         # Size PostgreSQL for a demo container, not from the whole machine's memory it sees.
         "postgres_dw_memory_mb": 1024,
     }
+    if not _inventory_defines("shiny_server_db_password"):
+        # The dashboards read the warehouse as its reader login: same password, by reference only.
+        demo_vars["shiny_server_db_password"] = "{{ postgres_dw_reader_password }}"  # noqa: S105 (a reference)
     extra.write_text(json.dumps(demo_vars) + "\n")
     cmd = [str(VENV_BIN / "ansible-playbook"), "playbooks/site.yml", "-i", "inventories/local",
            "-e", f"@{extra}"]
