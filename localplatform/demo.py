@@ -362,7 +362,7 @@ def step_templates(cfg: DemoConfig, progress: Progress) -> None:
                               stdout=fh, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         raise DemoError(f"python -m stacks build failed (exit {proc.returncode}):\n{_tail(log)}")
-    templates = sorted(p for p in out.glob("*") if p.suffix in {".json", ".yaml", ".yml", ".template"})
+    templates = sorted(out.glob("*.template.*"))  # <stack>.template.json; not deploy-order.json
     if not templates:
         raise DemoError(f"python -m stacks build wrote no templates into {out.relative_to(REPO)}")
     progress.info(f"built {len(templates)} template(s) into {out.relative_to(REPO)}/")
