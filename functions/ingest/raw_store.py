@@ -45,7 +45,8 @@ class S3RawSink:
             raise StoreError("RAW_BUCKET is not set")
         return bucket
 
-    def _s3(self):
+    def client(self):
+        """The S3 client, made on first use (call it at import to move the cost into Lambda's init)."""
         with self._lock:  # boto3's default session is not thread-safe; the client is
             if self._client is None:
                 import boto3  # noqa: PLC0415 - lazily, see the class docstring
@@ -63,6 +64,6 @@ class S3RawSink:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         try:
-            self._s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType=RAW_CONTENT_TYPE)
+            self.client().put_object(Bucket=bucket, Key=key, Body=body, ContentType=RAW_CONTENT_TYPE)
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"PutObject s3://{bucket}/{key} failed: {exc}") from exc

@@ -78,7 +78,7 @@ def requests(draw) -> dict:
     raw = draw(raw_bodies)
     if draw(st.booleans()):
         raw = gzip.compress(raw)
-    headers = {}
+    headers = draw(st.dictionaries(st.from_regex(r"\Ax-[a-z0-9-]{1,12}\Z"), short_text, max_size=3))
     content_type, content_encoding = draw(content_types), draw(content_encodings)
     if content_type is not None:
         headers["content-type"] = content_type
