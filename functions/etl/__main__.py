@@ -76,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = sub.add_parser("run", help="load new raw objects into the warehouse")
     run_parser.add_argument("--since", help="window start, ISO 8601 (default: last loaded hour less the lookback)")
     run_parser.add_argument("--until", help="window end, ISO 8601 (default: now)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each batch's phase timings")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("functions.etl").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         settings = Settings.from_env()
         if args.command == "migrate":

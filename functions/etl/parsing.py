@@ -172,7 +172,7 @@ def fast_event_is_valid(e: dict) -> bool:  # noqa: PLR0911, PLR0912 - one check 
 
 
 def fast_enrichment_is_valid(x: dict) -> bool:
-    if not FAST_PATH_ENABLED:
+    if not FAST_PATH_ENABLED or not x.keys() <= ENRICHMENT_FIELDS:
         return False
     ra, rid = x.get("received_at"), x.get("ingest_request_id")
     if not _str_max(ra, 40) or not _str_max(rid, 128):

@@ -168,26 +168,37 @@ def load_batch(conn, s3, settings: Settings, run_id: int, objects: list[RawObjec
                on_object: Callable[[RawObject, ObjectParse], None] | None = None) -> dict:
     """Load one batch in one transaction; returns its counts."""
     stream = BatchStream(s3, settings.raw_bucket, objects, settings.max_workers, on_object)
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def phase_done(phase: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings[phase] = round(now - clock, 3)
+        clock = now
+        pause_point(phase)
+
     try:
         loading.begin_batch(conn)
         loading.copy_rows(conn, stream)
-        pause_point("staged")
+        phase_done("staged")
         counts = loading.insert_events(conn, run_id)
-        pause_point("inserted")
+        phase_done("inserted")
         loading.rebuild_sessions(conn)
-        pause_point("sessions")
+        phase_done("sessions")
         loading.rebuild_aggregates(conn)
-        pause_point("aggregates")
+        phase_done("aggregates")
         rejected = sum(result.rejected for _, result in stream.loaded)
         if stream.loaded:
             loading.record_objects(conn, run_id, stream.loaded, counts, rejected)
-        pause_point("recorded")
+        phase_done("recorded")
         loading.commit_batch(conn)
     except BaseException:
         loading.abort_batch(conn)
         raise
     finally:
         stream.close()
+    log.info("batch of %d object(s), seconds per phase: %s", len(objects), timings)
     return {"files": len(stream.loaded), "events_loaded": counts.inserted, "duplicates": counts.duplicates,
             "rejected": rejected, "sessions_touched": counts.sessions_touched}
 

@@ -1,0 +1,196 @@
+"""ETL throughput benchmark: raw JSON Lines in an S3 emulator -> the warehouse, against a bare COPY.
+
+    python bench/etl.py [--events N] [--per-object M] [--hours H]
+
+Writes N events (sessions of a shop's funnel) as hourly JSON Lines objects of M events to an
+S3 emulator (moto, in its own process), runs the ETL (`python -m functions.etl run`, its own
+process) into a throwaway PostgreSQL, then COPYs the same rows into an empty copy of
+clickstream_events (same indexes) as the baseline. Prints events/s, the ratio ETL/COPY
+(throughput) and the ETL process's peak RSS. Targets: ratio >= 0.6, 1 M events <= 60 s,
+peak RSS <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import boto3  # noqa: E402
+import psycopg2  # noqa: E402
+from psycopg2 import sql  # noqa: E402
+from psycopg2.extensions import parse_dsn  # noqa: E402
+
+from functions.etl.parsing import COLUMNS, parse_line  # noqa: E402
+from functions.warehouse.migrate import apply_migrations  # noqa: E402
+from tests.support.pgcluster import PgCluster, free_port  # noqa: E402
+
+REGION = "ap-southeast-1"
+BUCKET = "bench-raw"
+PRODUCTS = [(f"P{i:03d}", f"Product {i}", ["laptops", "monitors", "gpus", "storage"][i % 4],
+             ["Acme", "Viewpoint", "Fastdisk"][i % 3], round(50 + i * 13.7, 2)) for i in range(90)]
+
+
+def generate(n: int, hours: int, seed: int = 42):
+    """Yield raw-line dicts, in receive order: sessions of page_view -> product_view -> cart -> purchase."""
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    span = hours * 3600
+    produced = 0
+    while produced < n:
+        base = start + timedelta(seconds=span * produced / n)
+        sid, cid = f"s-{rng.getrandbits(64):016x}", f"c-{rng.getrandbits(48):012x}"
+        uid = f"u-{rng.getrandbits(32):08x}" if rng.random() < 0.3 else None
+        bot = rng.random() < 0.05
+        steps = ["page_view"] + ["product_view"] * rng.randint(1, 4)
+        if rng.random() < 0.4:
+            steps += ["add_to_cart", "begin_checkout"] + (["purchase"] if rng.random() < 0.5 else [])
+        at = base
+        product = rng.choice(PRODUCTS)
+        for name in steps[: n - produced]:
+            at += timedelta(seconds=rng.randint(2, 40))
+            event = {
+                "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "event_timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "event_name": name, "user_id": uid, "user_login_state": "logged_in" if uid else "guest",
+                "identity_source": "cognito" if uid else "anonymous", "client_id": cid, "session_id": sid,
+                "is_first_visit": False,
+                "page": {"url": f"https://shop.example/p/{product[0]}", "path": f"/p/{product[0]}",
+                         "title": product[1], "referrer": "https://search.example/"},
+                "received_at": (at + timedelta(seconds=1)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "ingest_request_id": f"{rng.getrandbits(64):016x}", "source_ip": "203.0.113.0",
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0", "is_bot": bot,
+            }
+            if name in ("product_view", "add_to_cart"):
+                product = rng.choice(PRODUCTS) if name == "product_view" else product
+                event["context"] = {"product": {"id": product[0], "name": product[1], "category": product[2],
+                                                "brand": product[3], "price": product[4],
+                                                "url_path": f"/p/{product[0]}"}}
+            elif name == "purchase":
+                event["context"] = {"order": {"order_id": f"o-{rng.getrandbits(40):010x}", "revenue": product[4],
+                                              "currency": "USD",
+                                              "items": [{"product_id": product[0], "quantity": 1,
+                                                         "price": product[4]}]}}
+            yield event
+            produced += 1
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    for _ in range(100):
+        with contextlib.suppress(Exception):
+            s3.list_buckets()
+            return proc, endpoint
+        time.sleep(0.1)
+    raise RuntimeError("moto server did not start")
+
+
+def main() -> int:  # noqa: PLR0915 - one linear script
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--per-object", type=int, default=5000, help="events per raw object")
+    parser.add_argument("--hours", type=int, default=24, help="hours the events span")
+    parser.add_argument("--verbose", action="store_true", help="show the ETL's phase timings")
+    args = parser.parse_args()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "bench")
+
+    cluster = PgCluster.start()
+    moto, endpoint = start_moto()
+    workdir = Path(tempfile.mkdtemp(prefix="etl-bench-"))
+    try:
+        dsn = cluster.create_database("clickstream_dw")
+        with contextlib.closing(psycopg2.connect(dsn)) as conn:
+            apply_migrations(conn)
+        s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+        t0 = time.monotonic()
+        copy_file = workdir / "rows.copy"
+        objects = 0
+        with copy_file.open("wb") as rows:
+            open_objects: dict[datetime, list[bytes]] = {}
+
+            def flush(hour: datetime) -> None:
+                nonlocal objects
+                lines = open_objects.pop(hour)
+                key = hour.strftime("events/%Y/%m/%d/%H/") + f"events-{uuid.uuid4()}.json"
+                s3.put_object(Bucket=BUCKET, Key=key, Body=b"\n".join(lines) + b"\n")
+                for line in lines:
+                    rows.write(parse_line(line, key)[0])
+                objects += 1
+
+            for event in generate(args.events, args.hours):
+                hour = datetime.fromisoformat(event["received_at"]).replace(minute=0, second=0)
+                lines = open_objects.setdefault(hour, [])
+                lines.append(json.dumps(event, separators=(",", ":")).encode())
+                if len(lines) >= args.per_object:
+                    flush(hour)
+            for hour in list(open_objects):
+                flush(hour)
+        print(f"generated {args.events:,} events in {objects} objects ({time.monotonic() - t0:.1f} s)",
+              file=sys.stderr)
+
+        params = parse_dsn(dsn)
+        env = {**os.environ, "PYTHONPATH": str(REPO), "DWH_HOST": params["host"], "DWH_PORT": params["port"],
+               "DWH_USER": params["user"], "DWH_PASSWORD": params["password"], "DWH_DATABASE": "clickstream_dw",
+               "RAW_BUCKET": BUCKET, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": endpoint}
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "functions.etl", *(["-v"] if args.verbose else []), "run"],
+                                env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=None if args.verbose else subprocess.DEVNULL)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        etl_seconds = time.monotonic() - started
+        if status != 0:
+            print(f"ETL failed: {out.decode()}", file=sys.stderr)
+            return 1
+        summary = json.loads(out)
+        assert summary["events_loaded"] == args.events, summary
+        peak_rss_mb = usage.ru_maxrss / 1024
+
+        with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE copy_baseline (LIKE clickstream_events INCLUDING ALL)")
+            conn.commit()
+            started = time.monotonic()
+            with copy_file.open("rb") as rows:
+                cur.copy_expert(sql.SQL("COPY copy_baseline ({}) FROM STDIN").format(
+                    sql.SQL(", ").join(map(sql.Identifier, COLUMNS))), io.BufferedReader(rows), size=1 << 20)
+            conn.commit()
+            copy_seconds = time.monotonic() - started
+
+        etl_rate, copy_rate = args.events / etl_seconds, args.events / copy_seconds
+        print(f"events:        {args.events:,} in {objects} objects")
+        print(f"ETL:           {etl_seconds:.1f} s  ({etl_rate:,.0f} events/s; run itself {summary['seconds']:.1f} s)")
+        print(f"COPY baseline: {copy_seconds:.1f} s  ({copy_rate:,.0f} events/s)")
+        print(f"ratio ETL/COPY (throughput): {etl_rate / copy_rate:.2f}   (target >= 0.6)")
+        print(f"ETL peak RSS:  {peak_rss_mb:.0f} MB   (target <= 300 MB)")
+        return 0
+    finally:
+        moto.terminate()
+        moto.wait()
+        cluster.stop()
+        for path in workdir.glob("*"):
+            path.unlink()
+        workdir.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
