@@ -14,15 +14,17 @@ from troposphere import Template
 from stacks import data, etl, hosts, ingest, monitoring, network, web
 from stacks.params import STACK_ORDER, BuildParams
 
-BUILDERS: MappingProxyType[str, Callable[[BuildParams], Template]] = MappingProxyType({
-    "network": network.build,
-    "data": data.build,
-    "hosts": hosts.build,
-    "ingest": ingest.build,
-    "etl": etl.build,
-    "web": web.build,
-    "monitoring": monitoring.build,
-})
+BUILDERS: MappingProxyType[str, Callable[[BuildParams], Template]] = MappingProxyType(
+    {
+        "network": network.build,
+        "data": data.build,
+        "hosts": hosts.build,
+        "ingest": ingest.build,
+        "etl": etl.build,
+        "web": web.build,
+        "monitoring": monitoring.build,
+    }
+)
 assert tuple(BUILDERS) == STACK_ORDER
 
 

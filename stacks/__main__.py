@@ -108,15 +108,19 @@ def upload_code(s3: Any, bucket: str, zip_dir: Path, *, log=print) -> dict[str, 
     return overrides
 
 
-def deploy_command(
-    params: BuildParams, stack: str, template: Path, overrides: dict[str, str]
-) -> list[str]:
+def deploy_command(params: BuildParams, stack: str, template: Path, overrides: dict[str, str]) -> list[str]:
     command = [
-        "aws", "cloudformation", "deploy",
-        "--region", params.region,
-        "--stack-name", params.stack_name(stack),
-        "--template-file", str(template),
-        "--capabilities", "CAPABILITY_IAM",
+        "aws",
+        "cloudformation",
+        "deploy",
+        "--region",
+        params.region,
+        "--stack-name",
+        params.stack_name(stack),
+        "--template-file",
+        str(template),
+        "--capabilities",
+        "CAPABILITY_IAM",
         "--no-fail-on-empty-changeset",
     ]
     if overrides:
@@ -149,8 +153,9 @@ def check_complete(templates: dict[str, dict[str, Any]], overrides: dict[str, di
             )
 
 
-def deploy(params: BuildParams, out: Path, only: Sequence[str], *, upload: bool, dry_run: bool,
-           zip_dir: Path) -> None:
+def deploy(
+    params: BuildParams, out: Path, only: Sequence[str], *, upload: bool, dry_run: bool, zip_dir: Path
+) -> None:
     build(params, out)
     stacks = [s for s in STACK_ORDER if not only or s in only]
     templates = {s: json.loads((out / f"{s}.template.json").read_text(encoding="utf-8")) for s in stacks}
@@ -191,16 +196,25 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         p = sub.add_parser(name)
         p.add_argument("--env", help="environment name (prefix of names; overrides the params file)")
         p.add_argument("--params", type=Path, help="JSON parameters file")
-        p.add_argument("--out", type=Path, required=name == "build",
-                       help="template directory" + ("" if name == "build" else " (default build/stacks/ENV)"))
+        p.add_argument(
+            "--out",
+            type=Path,
+            required=name == "build",
+            help="template directory" + ("" if name == "build" else " (default build/stacks/ENV)"),
+        )
     deploy_parser = sub.choices["deploy"]
-    deploy_parser.add_argument("--only", nargs="+", choices=STACK_ORDER, default=[],
-                               help="deploy just these stacks (still in order)")
-    deploy_parser.add_argument("--upload-code", action="store_true",
-                               help="upload build/lambda-*.zip to LambdaCodeBucket under content-hash keys")
+    deploy_parser.add_argument(
+        "--only", nargs="+", choices=STACK_ORDER, default=[], help="deploy just these stacks (still in order)"
+    )
+    deploy_parser.add_argument(
+        "--upload-code",
+        action="store_true",
+        help="upload build/lambda-*.zip to LambdaCodeBucket under content-hash keys",
+    )
     deploy_parser.add_argument("--zip-dir", type=Path, default=Path("build"), help="where the zips are")
-    deploy_parser.add_argument("--dry-run", action="store_true",
-                               help="print the commands; create nothing, call no AWS API")
+    deploy_parser.add_argument(
+        "--dry-run", action="store_true", help="print the commands; create nothing, call no AWS API"
+    )
     return parser.parse_args(argv)
 
 
@@ -218,8 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.out / ORDER_FILE}: deploy in this order: {', '.join(e['stack'] for e in order)}")
         else:
             out = args.out or Path("build") / "stacks" / params.env
-            deploy(params, out, args.only, upload=args.upload_code, dry_run=args.dry_run,
-                   zip_dir=args.zip_dir)
+            deploy(
+                params, out, args.only, upload=args.upload_code, dry_run=args.dry_run, zip_dir=args.zip_dir
+            )
     except (ParamsError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -167,9 +167,11 @@ def build(params: BuildParams) -> Template:
                         Transitions=If(
                             "NeverTransitionToIa",
                             NoValue,
-                            [s3.LifecycleRuleTransition(
-                                StorageClass="STANDARD_IA", TransitionInDays=Ref(ia_days)
-                            )],
+                            [
+                                s3.LifecycleRuleTransition(
+                                    StorageClass="STANDARD_IA", TransitionInDays=Ref(ia_days)
+                                )
+                            ],
                         ),
                         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
                             NoncurrentDays=Ref(noncurrent_days)

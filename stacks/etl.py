@@ -57,43 +57,107 @@ def build(params: BuildParams) -> Template:
     data = stack_name_parameter(t, params, "data")
     hosts = stack_name_parameter(t, params, "hosts")
     fn = lambda_parameters(
-        t, prefix="Etl", function_name=params.name("SBW_Lamda_ETL"), zip_name="lambda-etl.zip",
-        memory=512, timeout=300,
+        t,
+        prefix="Etl",
+        function_name=params.name("SBW_Lamda_ETL"),
+        zip_name="lambda-etl.zip",
+        memory=512,
+        timeout=300,
     )
-    rule_name = t.add_parameter(Parameter(
-        "ScheduleRuleName", Type="String", Default=params.name("SBW_ETL_HOURLY_RULE"),
-        AllowedPattern=r"^[.\-_A-Za-z0-9]{1,64}$", Description="EventBridge rule name"))
-    schedule = t.add_parameter(Parameter(
-        "ScheduleExpression", Type="String", Default="rate(1 hour)",
-        AllowedPattern=r"^(rate|cron)\(.+\)$", Description="How often the ETL runs"))
-    dw_host = t.add_parameter(Parameter(
-        "DwHost", Type="String", Default="",
-        Description="DWH_HOST; empty = the DW host's private IP exported by the hosts stack"))
-    dw_port = t.add_parameter(Parameter(
-        "DwPort", Type="Number", Default=5432, MinValue=1, MaxValue=65535, Description="DWH_PORT"))
-    dw_user = t.add_parameter(Parameter(
-        "DwUser", Type="String", Default="etl_writer", AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
-        Description="DWH_USER (a member of clickstream_writer)"))
-    dw_database = t.add_parameter(Parameter(
-        "DwDatabase", Type="String", Default="clickstream_dw", AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
-        Description="DWH_DATABASE"))
-    dw_password_param = t.add_parameter(Parameter(
-        "DwPasswordParameterName", Type="String",
-        Default=dw_password_parameter_name(params.env, "etl_writer"),
-        AllowedPattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
-        Description="SSM SecureString parameter holding DWH_USER's password (DWH_PASSWORD_PARAM)"))
-    retries = t.add_parameter(Parameter(
-        "ScheduleRetryAttempts", Type="Number", Default=2, MinValue=0, MaxValue=185,
-        Description="EventBridge delivery retries before the event goes to the DLQ"))
-    max_age = t.add_parameter(Parameter(
-        "MaxEventAgeSeconds", Type="Number", Default=3600, MinValue=60, MaxValue=21600,
-        Description="Drop an hourly trigger older than this (the next run covers its window)"))
-    duration_alarm_ms = t.add_parameter(Parameter(
-        "DurationAlarmThresholdMs", Type="Number", Default=240000, MinValue=1000,
-        Description="Alarm when a run's maximum duration exceeds this (keep below the timeout)"))
-    alarm_topic = t.add_parameter(Parameter(
-        "AlarmTopicArn", Type="String", Default="", AllowedPattern=r"^$|^arn:aws[a-z-]*:sns:.+$",
-        Description="SNS topic notified by the alarms; empty = alarms only change state"))
+    rule_name = t.add_parameter(
+        Parameter(
+            "ScheduleRuleName",
+            Type="String",
+            Default=params.name("SBW_ETL_HOURLY_RULE"),
+            AllowedPattern=r"^[.\-_A-Za-z0-9]{1,64}$",
+            Description="EventBridge rule name",
+        )
+    )
+    schedule = t.add_parameter(
+        Parameter(
+            "ScheduleExpression",
+            Type="String",
+            Default="rate(1 hour)",
+            AllowedPattern=r"^(rate|cron)\(.+\)$",
+            Description="How often the ETL runs",
+        )
+    )
+    dw_host = t.add_parameter(
+        Parameter(
+            "DwHost",
+            Type="String",
+            Default="",
+            Description="DWH_HOST; empty = the DW host's private IP exported by the hosts stack",
+        )
+    )
+    dw_port = t.add_parameter(
+        Parameter("DwPort", Type="Number", Default=5432, MinValue=1, MaxValue=65535, Description="DWH_PORT")
+    )
+    dw_user = t.add_parameter(
+        Parameter(
+            "DwUser",
+            Type="String",
+            Default="etl_writer",
+            AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
+            Description="DWH_USER (a member of clickstream_writer)",
+        )
+    )
+    dw_database = t.add_parameter(
+        Parameter(
+            "DwDatabase",
+            Type="String",
+            Default="clickstream_dw",
+            AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
+            Description="DWH_DATABASE",
+        )
+    )
+    dw_password_param = t.add_parameter(
+        Parameter(
+            "DwPasswordParameterName",
+            Type="String",
+            Default=dw_password_parameter_name(params.env, "etl_writer"),
+            AllowedPattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
+            Description="SSM SecureString parameter holding DWH_USER's password (DWH_PASSWORD_PARAM)",
+        )
+    )
+    retries = t.add_parameter(
+        Parameter(
+            "ScheduleRetryAttempts",
+            Type="Number",
+            Default=2,
+            MinValue=0,
+            MaxValue=185,
+            Description="EventBridge delivery retries before the event goes to the DLQ",
+        )
+    )
+    max_age = t.add_parameter(
+        Parameter(
+            "MaxEventAgeSeconds",
+            Type="Number",
+            Default=3600,
+            MinValue=60,
+            MaxValue=21600,
+            Description="Drop an hourly trigger older than this (the next run covers its window)",
+        )
+    )
+    duration_alarm_ms = t.add_parameter(
+        Parameter(
+            "DurationAlarmThresholdMs",
+            Type="Number",
+            Default=240000,
+            MinValue=1000,
+            Description="Alarm when a run's maximum duration exceeds this (keep below the timeout)",
+        )
+    )
+    alarm_topic = t.add_parameter(
+        Parameter(
+            "AlarmTopicArn",
+            Type="String",
+            Default="",
+            AllowedPattern=r"^$|^arn:aws[a-z-]*:sns:.+$",
+            Description="SNS topic notified by the alarms; empty = alarms only change state",
+        )
+    )
     t.add_condition("DwHostFromHostsStack", Equals(Ref(dw_host), ""))
     t.add_condition("HasAlarmTopic", Not(Equals(Ref(alarm_topic), "")))
 
@@ -101,193 +165,251 @@ def build(params: BuildParams) -> Template:
     etl_subnet = import_from(network, "EtlSubnetId")
     etl_sg = import_from(network, "EtlLambdaSecurityGroupId")
 
-    dlq = t.add_resource(sqs.Queue(
-        "EtlDeadLetterQueue",
-        QueueName=Sub("${EtlFunctionName}-dlq"),
-        MessageRetentionPeriod=1209600,
-        SqsManagedSseEnabled=True,
-        DeletionPolicy="Delete",  # holds only trigger envelopes
-        UpdateReplacePolicy="Delete",
-        Tags=standard_tags(params, STACK),
-    ))
-    checkov_skip(dlq, ("CKV_AWS_27", "Encrypted with SQS-managed SSE: EventBridge cannot deliver to a queue "
-                                     "under the AWS-managed SQS KMS key, and a customer key per queue "
-                                     "is not worth its cost for trigger envelopes."))
+    dlq = t.add_resource(
+        sqs.Queue(
+            "EtlDeadLetterQueue",
+            QueueName=Sub("${EtlFunctionName}-dlq"),
+            MessageRetentionPeriod=1209600,
+            SqsManagedSseEnabled=True,
+            DeletionPolicy="Delete",  # holds only trigger envelopes
+            UpdateReplacePolicy="Delete",
+            Tags=standard_tags(params, STACK),
+        )
+    )
+    checkov_skip(
+        dlq,
+        (
+            "CKV_AWS_27",
+            "Encrypted with SQS-managed SSE: EventBridge cannot deliver to a queue "
+            "under the AWS-managed SQS KMS key, and a customer key per queue "
+            "is not worth its cost for trigger envelopes.",
+        ),
+    )
 
     group = log_group(t, "EtlLogGroup", fn)
     ec2_arn = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
-    role = t.add_resource(iam.Role(
-        "EtlRole",
-        AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE,
-        Policies=[iam.Policy(
-            PolicyName="etl-read-raw-load-dw",
+    role = t.add_resource(
+        iam.Role(
+            "EtlRole",
+            AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE,
+            Policies=[
+                iam.Policy(
+                    PolicyName="etl-read-raw-load-dw",
+                    PolicyDocument={
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            log_write_statement(group),
+                            {
+                                "Sid": "ListRawEvents",
+                                "Effect": "Allow",
+                                "Action": "s3:ListBucket",
+                                "Resource": raw_bucket_arn,
+                                "Condition": {"StringLike": {"s3:prefix": ["events/", "events/*"]}},
+                            },
+                            {
+                                "Sid": "ReadRawEvents",
+                                "Effect": "Allow",
+                                "Action": "s3:GetObject",
+                                "Resource": Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
+                            },
+                            {
+                                "Sid": "ReadDwPassword",
+                                "Effect": "Allow",
+                                "Action": "ssm:GetParameter",
+                                "Resource": Sub(
+                                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+                                    ":parameter${DwPasswordParameterName}"
+                                ),
+                            },
+                            {
+                                "Sid": "DeadLetterFailedInvocations",
+                                "Effect": "Allow",
+                                "Action": "sqs:SendMessage",
+                                "Resource": GetAtt(dlq, "Arn"),
+                            },
+                            {
+                                "Sid": "CreateEniInEtlSubnet",
+                                "Effect": "Allow",
+                                "Action": "ec2:CreateNetworkInterface",
+                                "Resource": [
+                                    Sub(f"{ec2_arn}:subnet/${{Subnet}}", Subnet=etl_subnet),
+                                    Sub(f"{ec2_arn}:security-group/${{Sg}}", Sg=etl_sg),
+                                    Sub(f"{ec2_arn}:network-interface/*"),
+                                ],
+                            },
+                            {
+                                # Lambda's documented requirement: these must cover every ENI of the account
+                                # and region, whose ids are not known in advance.
+                                "Sid": "ManageLambdaEnis",
+                                "Effect": "Allow",
+                                "Action": [
+                                    "ec2:DeleteNetworkInterface",
+                                    "ec2:AssignPrivateIpAddresses",
+                                    "ec2:UnassignPrivateIpAddresses",
+                                ],
+                                "Resource": Sub(f"{ec2_arn}:*/*"),
+                            },
+                            {
+                                "Sid": "DescribeVpcNetworking",
+                                "Effect": "Allow",
+                                "Action": ENI_DESCRIBE_ACTIONS,
+                                "Resource": "*",
+                            },
+                        ],
+                    },
+                )
+            ],
+            Tags=standard_tags(params, STACK),
+        )
+    )
+    function = t.add_resource(
+        awslambda.Function(
+            "EtlFunction",
+            DependsOn=[group.title],
+            FunctionName=Ref(fn.name),
+            Description="Loads new raw clickstream objects into the PostgreSQL warehouse",
+            Handler=HANDLER,
+            Runtime=Ref(fn.runtime),
+            Architectures=[Ref(fn.architecture)],
+            Code=awslambda.Code(S3Bucket=Ref(fn.code_bucket), S3Key=Ref(fn.code_key)),
+            MemorySize=Ref(fn.memory),
+            Timeout=Ref(fn.timeout),
+            Role=GetAtt(role, "Arn"),
+            ReservedConcurrentExecutions=1,  # one run at a time: runs must not overlap on the same window
+            VpcConfig=awslambda.VPCConfig(SubnetIds=[etl_subnet], SecurityGroupIds=[etl_sg]),
+            DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq, "Arn")),
+            Environment=awslambda.Environment(
+                Variables={
+                    "DWH_HOST": If("DwHostFromHostsStack", import_from(hosts, "DwPrivateIp"), Ref(dw_host)),
+                    "DWH_PORT": Ref(dw_port),
+                    "DWH_USER": Ref(dw_user),
+                    "DWH_DATABASE": Ref(dw_database),
+                    "DWH_PASSWORD_PARAM": Ref(dw_password_param),
+                    "RAW_BUCKET": import_from(data, "RawBucketName"),
+                }
+            ),
+            TracingConfig=awslambda.TracingConfig(Mode="PassThrough"),
+            Tags=standard_tags(params, STACK),
+        )
+    )
+    checkov_skip(function, *COMMON_LAMBDA_SKIPS)
+    t.add_resource(
+        awslambda.EventInvokeConfig(
+            "EtlInvokeConfig",
+            FunctionName=Ref(function),
+            Qualifier="$LATEST",
+            MaximumEventAgeInSeconds=Ref(max_age),
+            MaximumRetryAttempts=2,
+        )
+    )
+
+    rule = t.add_resource(
+        events.Rule(
+            "EtlScheduleRule",
+            Name=Ref(rule_name),
+            Description="Starts Lambda ETL (batch window: the objects that arrived since the last run)",
+            ScheduleExpression=Ref(schedule),
+            State="ENABLED",
+            Targets=[
+                events.Target(
+                    Id="SBW_Lamda_ETL",
+                    Arn=GetAtt(function, "Arn"),
+                    RetryPolicy=events.RetryPolicy(
+                        MaximumRetryAttempts=Ref(retries), MaximumEventAgeInSeconds=Ref(max_age)
+                    ),
+                    DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
+                )
+            ],
+        )
+    )
+    t.add_resource(
+        awslambda.Permission(
+            "ScheduleInvokePermission",
+            FunctionName=GetAtt(function, "Arn"),
+            Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com",
+            SourceArn=GetAtt(rule, "Arn"),
+        )
+    )
+    t.add_resource(
+        sqs.QueuePolicy(
+            "EtlDeadLetterQueuePolicy",
+            Queues=[Ref(dlq)],
             PolicyDocument={
                 "Version": "2012-10-17",
                 "Statement": [
-                    log_write_statement(group),
                     {
-                        "Sid": "ListRawEvents",
+                        "Sid": "ScheduleRuleDeadLetters",
                         "Effect": "Allow",
-                        "Action": "s3:ListBucket",
-                        "Resource": raw_bucket_arn,
-                        "Condition": {"StringLike": {"s3:prefix": ["events/", "events/*"]}},
-                    },
-                    {
-                        "Sid": "ReadRawEvents",
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
-                    },
-                    {
-                        "Sid": "ReadDwPassword",
-                        "Effect": "Allow",
-                        "Action": "ssm:GetParameter",
-                        "Resource": Sub(
-                            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
-                            ":parameter${DwPasswordParameterName}"
-                        ),
-                    },
-                    {
-                        "Sid": "DeadLetterFailedInvocations",
-                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
                         "Action": "sqs:SendMessage",
                         "Resource": GetAtt(dlq, "Arn"),
-                    },
-                    {
-                        "Sid": "CreateEniInEtlSubnet",
-                        "Effect": "Allow",
-                        "Action": "ec2:CreateNetworkInterface",
-                        "Resource": [
-                            Sub(f"{ec2_arn}:subnet/${{Subnet}}", Subnet=etl_subnet),
-                            Sub(f"{ec2_arn}:security-group/${{Sg}}", Sg=etl_sg),
-                            Sub(f"{ec2_arn}:network-interface/*"),
-                        ],
-                    },
-                    {
-                        # Lambda's documented requirement: these must cover every ENI of the account
-                        # and region, whose ids are not known in advance.
-                        "Sid": "ManageLambdaEnis",
-                        "Effect": "Allow",
-                        "Action": [
-                            "ec2:DeleteNetworkInterface",
-                            "ec2:AssignPrivateIpAddresses",
-                            "ec2:UnassignPrivateIpAddresses",
-                        ],
-                        "Resource": Sub(f"{ec2_arn}:*/*"),
-                    },
-                    {
-                        "Sid": "DescribeVpcNetworking",
-                        "Effect": "Allow",
-                        "Action": ENI_DESCRIBE_ACTIONS,
-                        "Resource": "*",
-                    },
+                        "Condition": {"ArnEquals": {"aws:SourceArn": GetAtt(rule, "Arn")}},
+                    }
                 ],
             },
-        )],
-        Tags=standard_tags(params, STACK),
-    ))
-    function = t.add_resource(awslambda.Function(
-        "EtlFunction",
-        DependsOn=[group.title],
-        FunctionName=Ref(fn.name),
-        Description="Loads new raw clickstream objects into the PostgreSQL warehouse",
-        Handler=HANDLER,
-        Runtime=Ref(fn.runtime),
-        Architectures=[Ref(fn.architecture)],
-        Code=awslambda.Code(S3Bucket=Ref(fn.code_bucket), S3Key=Ref(fn.code_key)),
-        MemorySize=Ref(fn.memory),
-        Timeout=Ref(fn.timeout),
-        Role=GetAtt(role, "Arn"),
-        ReservedConcurrentExecutions=1,  # one run at a time: runs must not overlap on the same window
-        VpcConfig=awslambda.VPCConfig(SubnetIds=[etl_subnet], SecurityGroupIds=[etl_sg]),
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq, "Arn")),
-        Environment=awslambda.Environment(Variables={
-            "DWH_HOST": If("DwHostFromHostsStack", import_from(hosts, "DwPrivateIp"), Ref(dw_host)),
-            "DWH_PORT": Ref(dw_port),
-            "DWH_USER": Ref(dw_user),
-            "DWH_DATABASE": Ref(dw_database),
-            "DWH_PASSWORD_PARAM": Ref(dw_password_param),
-            "RAW_BUCKET": import_from(data, "RawBucketName"),
-        }),
-        TracingConfig=awslambda.TracingConfig(Mode="PassThrough"),
-        Tags=standard_tags(params, STACK),
-    ))
-    checkov_skip(function, *COMMON_LAMBDA_SKIPS)
-    t.add_resource(awslambda.EventInvokeConfig(
-        "EtlInvokeConfig",
-        FunctionName=Ref(function),
-        Qualifier="$LATEST",
-        MaximumEventAgeInSeconds=Ref(max_age),
-        MaximumRetryAttempts=2,
-    ))
-
-    rule = t.add_resource(events.Rule(
-        "EtlScheduleRule",
-        Name=Ref(rule_name),
-        Description="Starts Lambda ETL (batch window: the objects that arrived since the last run)",
-        ScheduleExpression=Ref(schedule),
-        State="ENABLED",
-        Targets=[events.Target(
-            Id="SBW_Lamda_ETL",
-            Arn=GetAtt(function, "Arn"),
-            RetryPolicy=events.RetryPolicy(
-                MaximumRetryAttempts=Ref(retries), MaximumEventAgeInSeconds=Ref(max_age)
-            ),
-            DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
-        )],
-    ))
-    t.add_resource(awslambda.Permission(
-        "ScheduleInvokePermission",
-        FunctionName=GetAtt(function, "Arn"),
-        Action="lambda:InvokeFunction",
-        Principal="events.amazonaws.com",
-        SourceArn=GetAtt(rule, "Arn"),
-    ))
-    t.add_resource(sqs.QueuePolicy(
-        "EtlDeadLetterQueuePolicy",
-        Queues=[Ref(dlq)],
-        PolicyDocument={
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "ScheduleRuleDeadLetters",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": GetAtt(dlq, "Arn"),
-                "Condition": {"ArnEquals": {"aws:SourceArn": GetAtt(rule, "Arn")}},
-            }],
-        },
-    ))
+        )
+    )
 
     alarm_actions = If("HasAlarmTopic", [Ref(alarm_topic)], NoValue)
 
-    def alarm(title: str, description: str, *, namespace: str, metric: str, dims: list, stat: str,
-              threshold: object, period: int = 3600) -> None:
-        t.add_resource(cloudwatch.Alarm(
-            title,
-            AlarmDescription=description,
-            Namespace=namespace,
-            MetricName=metric,
-            Dimensions=dims,
-            Statistic=stat,
-            Period=period,
-            EvaluationPeriods=1,
-            Threshold=threshold,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            TreatMissingData="notBreaching",
-            AlarmActions=alarm_actions,
-        ))
+    def alarm(
+        title: str,
+        description: str,
+        *,
+        namespace: str,
+        metric: str,
+        dims: list,
+        stat: str,
+        threshold: object,
+        period: int = 3600,
+    ) -> None:
+        t.add_resource(
+            cloudwatch.Alarm(
+                title,
+                AlarmDescription=description,
+                Namespace=namespace,
+                MetricName=metric,
+                Dimensions=dims,
+                Statistic=stat,
+                Period=period,
+                EvaluationPeriods=1,
+                Threshold=threshold,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+                TreatMissingData="notBreaching",
+                AlarmActions=alarm_actions,
+            )
+        )
 
     fn_dims = [cloudwatch.MetricDimension(Name="FunctionName", Value=Ref(function))]
-    alarm("EtlErrorsAlarm", "Lambda ETL reported errors in the last hour", namespace="AWS/Lambda",
-          metric="Errors", dims=fn_dims, stat="Sum", threshold=1)
-    alarm("EtlDurationAlarm", "Lambda ETL ran close to its timeout", namespace="AWS/Lambda",
-          metric="Duration", dims=fn_dims, stat="Maximum", threshold=Ref(duration_alarm_ms))
-    alarm("EtlDeadLetterAlarm", "ETL triggers or invocations landed in the dead-letter queue",
-          namespace="AWS/SQS",
-          metric="ApproximateNumberOfMessagesVisible",
-          dims=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
-          stat="Maximum", threshold=1, period=300)
+    alarm(
+        "EtlErrorsAlarm",
+        "Lambda ETL reported errors in the last hour",
+        namespace="AWS/Lambda",
+        metric="Errors",
+        dims=fn_dims,
+        stat="Sum",
+        threshold=1,
+    )
+    alarm(
+        "EtlDurationAlarm",
+        "Lambda ETL ran close to its timeout",
+        namespace="AWS/Lambda",
+        metric="Duration",
+        dims=fn_dims,
+        stat="Maximum",
+        threshold=Ref(duration_alarm_ms),
+    )
+    alarm(
+        "EtlDeadLetterAlarm",
+        "ETL triggers or invocations landed in the dead-letter queue",
+        namespace="AWS/SQS",
+        metric="ApproximateNumberOfMessagesVisible",
+        dims=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
+        stat="Maximum",
+        threshold=1,
+        period=300,
+    )
 
     export(t, "EtlFunctionName", Ref(function), "Lambda ETL function name")
     export(t, "EtlFunctionArn", GetAtt(function, "Arn"), "Lambda ETL function ARN")

@@ -87,38 +87,76 @@ def build(params: BuildParams) -> Template:
         )
     )
     oltp_disk = t.add_parameter(
-        Parameter("OltpRootVolumeGiB", Type="Number", Default=20, MinValue=8, MaxValue=16384,
-                  Description="OLTP root volume size (gp3)")
+        Parameter(
+            "OltpRootVolumeGiB",
+            Type="Number",
+            Default=20,
+            MinValue=8,
+            MaxValue=16384,
+            Description="OLTP root volume size (gp3)",
+        )
     )
     dw_disk = t.add_parameter(
-        Parameter("DwRootVolumeGiB", Type="Number", Default=40, MinValue=8, MaxValue=16384,
-                  Description="DW + Shiny root volume size (gp3)")
+        Parameter(
+            "DwRootVolumeGiB",
+            Type="Number",
+            Default=40,
+            MinValue=8,
+            MaxValue=16384,
+            Description="DW + Shiny root volume size (gp3)",
+        )
     )
     root_device = t.add_parameter(
-        Parameter("RootDeviceName", Type="String", Default="/dev/xvda",
-                  AllowedPattern=r"^/dev/[a-z0-9]+$", Description="Root device name of the AMI")
+        Parameter(
+            "RootDeviceName",
+            Type="String",
+            Default="/dev/xvda",
+            AllowedPattern=r"^/dev/[a-z0-9]+$",
+            Description="Root device name of the AMI",
+        )
     )
     oltp_name = t.add_parameter(
-        Parameter("OltpInstanceName", Type="String", Default=params.name("SBW_EC2_WebDB"),
-                  Description="Name tag of the OLTP host")
+        Parameter(
+            "OltpInstanceName",
+            Type="String",
+            Default=params.name("SBW_EC2_WebDB"),
+            Description="Name tag of the OLTP host",
+        )
     )
     dw_name = t.add_parameter(
-        Parameter("DwInstanceName", Type="String", Default=params.name("SBW_EC2_ShinyDWH"),
-                  Description="Name tag of the DW + Shiny host")
+        Parameter(
+            "DwInstanceName",
+            Type="String",
+            Default=params.name("SBW_EC2_ShinyDWH"),
+            Description="Name tag of the DW + Shiny host",
+        )
     )
     env_tag = t.add_parameter(
-        Parameter("EnvironmentTag", Type="String", Default=params.env,
-                  AllowedPattern=r"^[a-z][a-z0-9]{1,11}$",
-                  Description=f"Value of the {ENV_TAG} tag the Ansible inventory filters on")
+        Parameter(
+            "EnvironmentTag",
+            Type="String",
+            Default=params.env,
+            AllowedPattern=r"^[a-z][a-z0-9]{1,11}$",
+            Description=f"Value of the {ENV_TAG} tag the Ansible inventory filters on",
+        )
     )
     t.add_parameter(  # used by name in the bucket name's Sub
-        Parameter("TransferBucketNamePrefix", Type="String", Default=f"{params.env}-clickstream-ssm-xfer",
-                  AllowedPattern=r"^[a-z0-9][a-z0-9-]{2,29}$",
-                  Description="Ansible aws_ssm transfer bucket prefix; account id and region are appended")
+        Parameter(
+            "TransferBucketNamePrefix",
+            Type="String",
+            Default=f"{params.env}-clickstream-ssm-xfer",
+            AllowedPattern=r"^[a-z0-9][a-z0-9-]{2,29}$",
+            Description="Ansible aws_ssm transfer bucket prefix; account id and region are appended",
+        )
     )
     transfer_days = t.add_parameter(
-        Parameter("TransferObjectExpirationDays", Type="Number", Default=1, MinValue=1,
-                  Description="Days before leftover transfer objects are deleted")
+        Parameter(
+            "TransferObjectExpirationDays",
+            Type="Number",
+            Default=1,
+            MinValue=1,
+            Description="Days before leftover transfer objects are deleted",
+        )
     )
 
     host_role = t.add_resource(
@@ -168,8 +206,16 @@ def build(params: BuildParams) -> Template:
         )
         return t.add_resource(lt)
 
-    def instance(title: str, lt: ec2.LaunchTemplate, *, name: Parameter, itype: Parameter, role: str,
-                 subnet_key: str, sg_keys: list[str]) -> ec2.Instance:
+    def instance(
+        title: str,
+        lt: ec2.LaunchTemplate,
+        *,
+        name: Parameter,
+        itype: Parameter,
+        role: str,
+        subnet_key: str,
+        sg_keys: list[str],
+    ) -> ec2.Instance:
         return t.add_resource(
             ec2.Instance(
                 title,
@@ -186,11 +232,25 @@ def build(params: BuildParams) -> Template:
         )
 
     oltp_lt = launch_template("OltpLaunchTemplate", oltp_name, oltp_disk, "oltp")
-    oltp = instance("OltpInstance", oltp_lt, name=oltp_name, itype=oltp_type, role="oltp",
-                    subnet_key="PublicSubnetId", sg_keys=["OltpSecurityGroupId"])
+    oltp = instance(
+        "OltpInstance",
+        oltp_lt,
+        name=oltp_name,
+        itype=oltp_type,
+        role="oltp",
+        subnet_key="PublicSubnetId",
+        sg_keys=["OltpSecurityGroupId"],
+    )
     dw_lt = launch_template("DwLaunchTemplate", dw_name, dw_disk, "dw")
-    dw = instance("DwInstance", dw_lt, name=dw_name, itype=dw_type, role="dw",
-                       subnet_key="AnalyticsSubnetId", sg_keys=["DwSecurityGroupId", "ShinySecurityGroupId"])
+    dw = instance(
+        "DwInstance",
+        dw_lt,
+        name=dw_name,
+        itype=dw_type,
+        role="dw",
+        subnet_key="AnalyticsSubnetId",
+        sg_keys=["DwSecurityGroupId", "ShinySecurityGroupId"],
+    )
 
     # A stable public address for Amplify's DATABASE_URL (seed: OLTP is public by design).
     oltp_eip = t.add_resource(
@@ -223,10 +283,16 @@ def build(params: BuildParams) -> Template:
     )
     checkov_skip(
         transfer_bucket,
-        ("CKV_AWS_18", "Transient Ansible file transfers that expire within a day; sessions are audited "
-                       "by Session Manager and CloudTrail."),
-        ("CKV_AWS_21", "Transfer objects are temporary and deleted by the connection; versions would keep "
-                       "copies of module payloads."),
+        (
+            "CKV_AWS_18",
+            "Transient Ansible file transfers that expire within a day; sessions are audited "
+            "by Session Manager and CloudTrail.",
+        ),
+        (
+            "CKV_AWS_21",
+            "Transfer objects are temporary and deleted by the connection; versions would keep "
+            "copies of module payloads.",
+        ),
     )
     t.add_resource(
         s3.BucketPolicy(

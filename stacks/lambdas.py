@@ -8,8 +8,30 @@ from troposphere import GetAtt, Parameter, Ref, Sub, Template, logs
 
 from stacks.params import checkov_skip
 
-LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653]
+LOG_RETENTION_DAYS = [
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+]
 
 LAMBDA_ASSUME_ROLE = {
     "Version": "2012-10-17",
@@ -19,8 +41,11 @@ LAMBDA_ASSUME_ROLE = {
 }
 
 COMMON_LAMBDA_SKIPS = (
-    ("CKV_AWS_173", "Environment holds names only (bucket, host, SSM parameter name), no secrets; the "
-                    "default AWS-managed key encrypts it at rest."),
+    (
+        "CKV_AWS_173",
+        "Environment holds names only (bucket, host, SSM parameter name), no secrets; the "
+        "default AWS-managed key encrypts it at rest.",
+    ),
 )
 
 
@@ -41,31 +66,79 @@ def lambda_parameters(
 ) -> LambdaParameters:
     """Parameters of one function: <prefix>FunctionName, <prefix>CodeKey, ..."""
     return LambdaParameters(
-        name=t.add_parameter(Parameter(
-            f"{prefix}FunctionName", Type="String", Default=function_name,
-            AllowedPattern=r"^[A-Za-z0-9_-]{1,64}$", Description="Lambda function name")),
-        code_bucket=t.add_parameter(Parameter(
-            "LambdaCodeBucket", Type="String", AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-            Description="Bucket holding the zips built by `make package` (no default: yours)")),
-        code_key=t.add_parameter(Parameter(
-            f"{prefix}CodeKey", Type="String", Default=f"lambda/{zip_name}", MinLength=1,
-            Description=f"Key of {zip_name} in LambdaCodeBucket")),
-        runtime=t.add_parameter(Parameter(
-            "LambdaRuntime", Type="String", Default="python3.11",
-            AllowedValues=["python3.11", "python3.12", "python3.13"],
-            Description="Python runtime; must match the interpreter the zip's wheels were built for")),
-        architecture=t.add_parameter(Parameter(
-            "LambdaArchitecture", Type="String", Default="x86_64", AllowedValues=["x86_64", "arm64"],
-            Description="Must match `make package ARCH=...`")),
-        memory=t.add_parameter(Parameter(
-            f"{prefix}MemoryMiB", Type="Number", Default=memory, MinValue=128, MaxValue=10240,
-            Description="Memory size")),
-        timeout=t.add_parameter(Parameter(
-            f"{prefix}TimeoutSeconds", Type="Number", Default=timeout, MinValue=1, MaxValue=900,
-            Description="Timeout")),
-        log_retention=t.add_parameter(Parameter(
-            "LogRetentionDays", Type="Number", Default=30, AllowedValues=LOG_RETENTION_DAYS,
-            Description="Retention of the function's CloudWatch log group")),
+        name=t.add_parameter(
+            Parameter(
+                f"{prefix}FunctionName",
+                Type="String",
+                Default=function_name,
+                AllowedPattern=r"^[A-Za-z0-9_-]{1,64}$",
+                Description="Lambda function name",
+            )
+        ),
+        code_bucket=t.add_parameter(
+            Parameter(
+                "LambdaCodeBucket",
+                Type="String",
+                AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                Description="Bucket holding the zips built by `make package` (no default: yours)",
+            )
+        ),
+        code_key=t.add_parameter(
+            Parameter(
+                f"{prefix}CodeKey",
+                Type="String",
+                Default=f"lambda/{zip_name}",
+                MinLength=1,
+                Description=f"Key of {zip_name} in LambdaCodeBucket",
+            )
+        ),
+        runtime=t.add_parameter(
+            Parameter(
+                "LambdaRuntime",
+                Type="String",
+                Default="python3.11",
+                AllowedValues=["python3.11", "python3.12", "python3.13"],
+                Description="Python runtime; must match the interpreter the zip's wheels were built for",
+            )
+        ),
+        architecture=t.add_parameter(
+            Parameter(
+                "LambdaArchitecture",
+                Type="String",
+                Default="x86_64",
+                AllowedValues=["x86_64", "arm64"],
+                Description="Must match `make package ARCH=...`",
+            )
+        ),
+        memory=t.add_parameter(
+            Parameter(
+                f"{prefix}MemoryMiB",
+                Type="Number",
+                Default=memory,
+                MinValue=128,
+                MaxValue=10240,
+                Description="Memory size",
+            )
+        ),
+        timeout=t.add_parameter(
+            Parameter(
+                f"{prefix}TimeoutSeconds",
+                Type="Number",
+                Default=timeout,
+                MinValue=1,
+                MaxValue=900,
+                Description="Timeout",
+            )
+        ),
+        log_retention=t.add_parameter(
+            Parameter(
+                "LogRetentionDays",
+                Type="Number",
+                Default=30,
+                AllowedValues=LOG_RETENTION_DAYS,
+                Description="Retention of the function's CloudWatch log group",
+            )
+        ),
     )
 
 
@@ -78,8 +151,14 @@ def log_group(t: Template, title: str, p: LambdaParameters) -> logs.LogGroup:
         DeletionPolicy="Delete",  # bounded by retention; a retained group would block a redeploy's name
         UpdateReplacePolicy="Delete",
     )
-    checkov_skip(group, ("CKV_AWS_158", "Logs hold request metadata, no secrets; CloudWatch encrypts them "
-                                        "at rest with its own keys, avoiding a KMS key policy per group."))
+    checkov_skip(
+        group,
+        (
+            "CKV_AWS_158",
+            "Logs hold request metadata, no secrets; CloudWatch encrypts them "
+            "at rest with its own keys, avoiding a KMS key policy per group.",
+        ),
+    )
     return t.add_resource(group)
 
 

@@ -26,8 +26,14 @@ def _metric_widget(title: str, metrics: list, x: int, y: int, stat: str = "Sum")
         "y": y,
         "width": 12,
         "height": 6,
-        "properties": {"title": title, "region": "${AWS::Region}", "stat": stat, "period": 300,
-                       "view": "timeSeries", "metrics": metrics},
+        "properties": {
+            "title": title,
+            "region": "${AWS::Region}",
+            "stat": stat,
+            "period": 300,
+            "view": "timeSeries",
+            "metrics": metrics,
+        },
     }
 
 
@@ -36,26 +42,52 @@ def dashboard_body() -> str:
     api = ["AWS/ApiGateway"]
     lam = ["AWS/Lambda"]
     widgets = [
-        _metric_widget("Ingest API requests and errors", [
-            [*api, "Count", "ApiId", "${ApiId}"],
-            [*api, "4xx", "ApiId", "${ApiId}"],
-            [*api, "5xx", "ApiId", "${ApiId}"],
-        ], 0, 0),
+        _metric_widget(
+            "Ingest API requests and errors",
+            [
+                [*api, "Count", "ApiId", "${ApiId}"],
+                [*api, "4xx", "ApiId", "${ApiId}"],
+                [*api, "5xx", "ApiId", "${ApiId}"],
+            ],
+            0,
+            0,
+        ),
         _metric_widget("Ingest API latency (p99)", [[*api, "Latency", "ApiId", "${ApiId}"]], 12, 0, "p99"),
-        _metric_widget("Lambda Ingest", [
-            [*lam, "Invocations", "FunctionName", "${IngestFunction}"],
-            [*lam, "Errors", "FunctionName", "${IngestFunction}"],
-            [*lam, "Throttles", "FunctionName", "${IngestFunction}"],
-        ], 0, 6),
-        _metric_widget("Lambda ETL runs and errors", [
-            [*lam, "Invocations", "FunctionName", "${EtlFunction}"],
-            [*lam, "Errors", "FunctionName", "${EtlFunction}"],
-        ], 12, 6),
-        _metric_widget("Lambda ETL duration (max, ms)",
-                       [[*lam, "Duration", "FunctionName", "${EtlFunction}"]], 0, 12, "Maximum"),
-        _metric_widget("ETL dead-letter queue depth", [
-            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${EtlDlq}"],
-        ], 12, 12, "Maximum"),
+        _metric_widget(
+            "Lambda Ingest",
+            [
+                [*lam, "Invocations", "FunctionName", "${IngestFunction}"],
+                [*lam, "Errors", "FunctionName", "${IngestFunction}"],
+                [*lam, "Throttles", "FunctionName", "${IngestFunction}"],
+            ],
+            0,
+            6,
+        ),
+        _metric_widget(
+            "Lambda ETL runs and errors",
+            [
+                [*lam, "Invocations", "FunctionName", "${EtlFunction}"],
+                [*lam, "Errors", "FunctionName", "${EtlFunction}"],
+            ],
+            12,
+            6,
+        ),
+        _metric_widget(
+            "Lambda ETL duration (max, ms)",
+            [[*lam, "Duration", "FunctionName", "${EtlFunction}"]],
+            0,
+            12,
+            "Maximum",
+        ),
+        _metric_widget(
+            "ETL dead-letter queue depth",
+            [
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${EtlDlq}"],
+            ],
+            12,
+            12,
+            "Maximum",
+        ),
     ]
     return json.dumps({"widgets": widgets}, separators=(",", ":"))
 
@@ -65,18 +97,42 @@ def build(params: BuildParams) -> Template:
     network = stack_name_parameter(t, params, "network")
     ingest = stack_name_parameter(t, params, "ingest")
     etl = stack_name_parameter(t, params, "etl")
-    enable_flow_logs = t.add_parameter(Parameter(
-        "EnableFlowLogs", Type="String", Default="false", AllowedValues=["true", "false"],
-        Description="Record VPC flow logs (REJECT only by default) into CloudWatch Logs"))
-    traffic = t.add_parameter(Parameter(
-        "FlowLogTrafficType", Type="String", Default="REJECT", AllowedValues=["ACCEPT", "REJECT", "ALL"],
-        Description="Which traffic the flow log records"))
-    retention = t.add_parameter(Parameter(
-        "FlowLogRetentionDays", Type="Number", Default=14, AllowedValues=LOG_RETENTION_DAYS,
-        Description="Retention of the flow log group"))
-    dashboard_name = t.add_parameter(Parameter(
-        "DashboardName", Type="String", Default=params.name("clickstream-pipeline"),
-        AllowedPattern=r"^[A-Za-z0-9_-]{1,255}$", Description="CloudWatch dashboard name"))
+    enable_flow_logs = t.add_parameter(
+        Parameter(
+            "EnableFlowLogs",
+            Type="String",
+            Default="false",
+            AllowedValues=["true", "false"],
+            Description="Record VPC flow logs (REJECT only by default) into CloudWatch Logs",
+        )
+    )
+    traffic = t.add_parameter(
+        Parameter(
+            "FlowLogTrafficType",
+            Type="String",
+            Default="REJECT",
+            AllowedValues=["ACCEPT", "REJECT", "ALL"],
+            Description="Which traffic the flow log records",
+        )
+    )
+    retention = t.add_parameter(
+        Parameter(
+            "FlowLogRetentionDays",
+            Type="Number",
+            Default=14,
+            AllowedValues=LOG_RETENTION_DAYS,
+            Description="Retention of the flow log group",
+        )
+    )
+    dashboard_name = t.add_parameter(
+        Parameter(
+            "DashboardName",
+            Type="String",
+            Default=params.name("clickstream-pipeline"),
+            AllowedPattern=r"^[A-Za-z0-9_-]{1,255}$",
+            Description="CloudWatch dashboard name",
+        )
+    )
     t.add_condition("FlowLogsEnabled", Equals(Ref(enable_flow_logs), "true"))
 
     group = logs.LogGroup(
@@ -88,51 +144,70 @@ def build(params: BuildParams) -> Template:
         UpdateReplacePolicy="Delete",
     )
     t.add_resource(group)
-    role = t.add_resource(iam.Role(
-        "FlowLogRole",
-        Condition="FlowLogsEnabled",
-        AssumeRolePolicyDocument={
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
-            }],
-        },
-        Policies=[iam.Policy(
-            PolicyName="write-flow-log-group",
-            PolicyDocument={
+    role = t.add_resource(
+        iam.Role(
+            "FlowLogRole",
+            Condition="FlowLogsEnabled",
+            AssumeRolePolicyDocument={
                 "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    "Resource": GetAtt(group, "Arn"),
-                }],
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+                    }
+                ],
             },
-        )],
-        Tags=standard_tags(params, STACK),
-    ))
-    t.add_resource(ec2.FlowLog(
-        "VpcFlowLog",
-        Condition="FlowLogsEnabled",
-        ResourceId=import_from(network, "VpcId"),
-        ResourceType="VPC",
-        TrafficType=Ref(traffic),
-        LogDestinationType="cloud-watch-logs",
-        LogGroupName=Ref(group),
-        DeliverLogsPermissionArn=GetAtt(role, "Arn"),
-        Tags=standard_tags(params, STACK),
-    ))
+            Policies=[
+                iam.Policy(
+                    PolicyName="write-flow-log-group",
+                    PolicyDocument={
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": [
+                                    "logs:CreateLogStream",
+                                    "logs:PutLogEvents",
+                                    "logs:DescribeLogStreams",
+                                ],
+                                "Resource": GetAtt(group, "Arn"),
+                            }
+                        ],
+                    },
+                )
+            ],
+            Tags=standard_tags(params, STACK),
+        )
+    )
+    t.add_resource(
+        ec2.FlowLog(
+            "VpcFlowLog",
+            Condition="FlowLogsEnabled",
+            ResourceId=import_from(network, "VpcId"),
+            ResourceType="VPC",
+            TrafficType=Ref(traffic),
+            LogDestinationType="cloud-watch-logs",
+            LogGroupName=Ref(group),
+            DeliverLogsPermissionArn=GetAtt(role, "Arn"),
+            Tags=standard_tags(params, STACK),
+        )
+    )
 
-    t.add_resource(cloudwatch.Dashboard(
-        "PipelineDashboard",
-        DashboardName=Ref(dashboard_name),
-        DashboardBody=Sub(dashboard_body(), {
-            "ApiId": import_from(ingest, "ApiId"),
-            "IngestFunction": import_from(ingest, "IngestFunctionName"),
-            "EtlFunction": import_from(etl, "EtlFunctionName"),
-            "EtlDlq": import_from(etl, "EtlDeadLetterQueueName"),
-        }),
-    ))
+    t.add_resource(
+        cloudwatch.Dashboard(
+            "PipelineDashboard",
+            DashboardName=Ref(dashboard_name),
+            DashboardBody=Sub(
+                dashboard_body(),
+                {
+                    "ApiId": import_from(ingest, "ApiId"),
+                    "IngestFunction": import_from(ingest, "IngestFunctionName"),
+                    "EtlFunction": import_from(etl, "EtlFunctionName"),
+                    "EtlDlq": import_from(etl, "EtlDeadLetterQueueName"),
+                },
+            ),
+        )
+    )
     return finish(t, params, STACK)

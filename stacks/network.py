@@ -46,6 +46,7 @@ def _cidr_parameter(template: Template, name: str, default: str, description: st
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream network: VPC, public/analytics/ETL subnets, endpoints, security groups")
+
     def named(name: str) -> Tags:
         return standard_tags(params, STACK, Name=params.name(name))
 
@@ -176,11 +177,17 @@ def build(params: BuildParams) -> Template:
             VpcId=Ref(vpc),
             SecurityGroupIngress=[
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=Ref(analytics_cidr),
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    CidrIp=Ref(analytics_cidr),
                     Description="HTTPS from the analytics subnet (SSM agent)",
                 ),
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=Ref(etl_cidr),
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    CidrIp=Ref(etl_cidr),
                     Description="HTTPS from the ETL subnet (ssm:GetParameter)",
                 ),
             ],
@@ -206,11 +213,17 @@ def build(params: BuildParams) -> Template:
             VpcId=Ref(vpc),
             SecurityGroupEgress=[
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationPrefixListId=Ref(s3_prefix_list),
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    DestinationPrefixListId=Ref(s3_prefix_list),
                     Description="HTTPS to S3 through the gateway endpoint",
                 ),
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationSecurityGroupId=Ref(endpoint_sg),
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    DestinationSecurityGroupId=Ref(endpoint_sg),
                     Description="HTTPS to the SSM interface endpoint (DW password)",
                 ),
             ],
@@ -235,21 +248,33 @@ def build(params: BuildParams) -> Template:
             VpcId=Ref(vpc),
             SecurityGroupIngress=[
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=5432, ToPort=5432, SourceSecurityGroupId=Ref(etl_sg),
+                    IpProtocol="tcp",
+                    FromPort=5432,
+                    ToPort=5432,
+                    SourceSecurityGroupId=Ref(etl_sg),
                     Description="PostgreSQL from Lambda ETL",
                 ),
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=5432, ToPort=5432, SourceSecurityGroupId=Ref(shiny_sg),
+                    IpProtocol="tcp",
+                    FromPort=5432,
+                    ToPort=5432,
+                    SourceSecurityGroupId=Ref(shiny_sg),
                     Description="PostgreSQL from R Shiny",
                 ),
             ],
             SecurityGroupEgress=[
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationSecurityGroupId=Ref(endpoint_sg),
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    DestinationSecurityGroupId=Ref(endpoint_sg),
                     Description="HTTPS to the SSM interface endpoints (Session Manager)",
                 ),
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=443, ToPort=443, DestinationPrefixListId=Ref(s3_prefix_list),
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    DestinationPrefixListId=Ref(s3_prefix_list),
                     Description="HTTPS to S3 (SSM agent package, Ansible file transfer bucket)",
                 ),
             ],
@@ -258,11 +283,23 @@ def build(params: BuildParams) -> Template:
     )
     # Optional openings: separate resources so each exists only when its CIDR is given.
     for title, condition, sg, port, cidr, description in (
-        ("OltpPostgresIngress", "HasTrustedOltpCidr", oltp_sg, 5432, trusted_oltp_cidr,
-         "PostgreSQL from Amplify / trusted IPs (Prisma)"),
+        (
+            "OltpPostgresIngress",
+            "HasTrustedOltpCidr",
+            oltp_sg,
+            5432,
+            trusted_oltp_cidr,
+            "PostgreSQL from Amplify / trusted IPs (Prisma)",
+        ),
         ("OltpSshIngress", "HasAdminSshCidr", oltp_sg, 22, admin_cidr, "SSH from the admin CIDR"),
-        ("ShinyAdminIngress", "HasShinyAdminCidr", shiny_sg, 3838, shiny_admin_cidr,
-         "Shiny from the admin/VPN CIDR"),
+        (
+            "ShinyAdminIngress",
+            "HasShinyAdminCidr",
+            shiny_sg,
+            3838,
+            shiny_admin_cidr,
+            "Shiny from the admin/VPN CIDR",
+        ),
     ):
         t.add_resource(
             ec2.SecurityGroupIngress(

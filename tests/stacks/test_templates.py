@@ -1,0 +1,515 @@
+"""Assertions on the generated template dicts: network isolation, least privilege, encryption."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from stacks import BUILDERS
+from stacks.etl import ENI_DESCRIBE_ACTIONS
+from stacks.params import ENV_TAG, ROLE_TAG, STACK_ORDER, BuildParams
+from tests.stacks.support import props, resources_of, walk
+
+
+def all_resources(templates: dict[str, dict]):
+    for stack, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            yield stack, logical_id, resource
+
+
+def default_of(template: dict, parameter: str):
+    return template["Parameters"][parameter].get("Default")
+
+
+def tags_of(resource: dict) -> dict:
+    return {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+
+
+# --- network -------------------------------------------------------------------------------------
+
+
+def test_subnets_follow_seed_002(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    assert default_of(net, "VpcCidr") == "10.0.0.0/16"
+    cidrs = {k: props(net, k)["CidrBlock"]["Ref"] for k in resources_of(net, "AWS::EC2::Subnet")}
+    assert {k: default_of(net, v) for k, v in cidrs.items()} == {
+        "PublicSubnet": "10.0.1.0/24",
+        "AnalyticsSubnet": "10.0.2.0/24",
+        "EtlSubnet": "10.0.3.0/24",
+    }
+    # No subnet hands out public IPs: the OLTP host's address is an explicit Elastic IP.
+    assert all(
+        s["Properties"]["MapPublicIpOnLaunch"] is False
+        for s in resources_of(net, "AWS::EC2::Subnet").values()
+    )
+
+
+def test_no_nat_gateway_anywhere(templates: dict[str, dict]) -> None:
+    for stack, logical_id, resource in all_resources(templates):
+        assert resource["Type"] not in ("AWS::EC2::NatGateway", "AWS::EC2::TransitGateway"), (
+            stack,
+            logical_id,
+        )
+        if resource["Type"] == "AWS::EC2::Route":
+            assert "NatGatewayId" not in resource["Properties"], (stack, logical_id)
+
+
+def test_only_the_public_route_table_has_a_default_route(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    routes = resources_of(net, "AWS::EC2::Route")
+    assert {
+        k: (r["Properties"]["RouteTableId"], r["Properties"]["DestinationCidrBlock"])
+        for k, r in routes.items()
+    } == {
+        "PublicDefaultRoute": ({"Ref": "PublicRouteTable"}, "0.0.0.0/0"),
+    }
+    assert props(net, "PublicDefaultRoute")["GatewayId"] == {"Ref": "InternetGateway"}
+    associations = {
+        a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
+        for a in resources_of(net, "AWS::EC2::SubnetRouteTableAssociation").values()
+    }
+    assert associations == {
+        "PublicSubnet": "PublicRouteTable",
+        "AnalyticsSubnet": "AnalyticsRouteTable",
+        "EtlSubnet": "EtlRouteTable",
+    }
+
+
+def test_endpoints_keep_private_traffic_inside_the_vpc(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    endpoints = resources_of(net, "AWS::EC2::VPCEndpoint")
+    gateway = props(net, "S3GatewayEndpoint")
+    assert gateway["VpcEndpointType"] == "Gateway"
+    assert gateway["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
+    assert gateway["RouteTableIds"] == [{"Ref": "AnalyticsRouteTable"}, {"Ref": "EtlRouteTable"}]
+    interface = {
+        e["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: e["Properties"]
+        for e in endpoints.values()
+        if e["Properties"]["VpcEndpointType"] == "Interface"
+    }
+    assert set(interface) == {"ssm", "ssmmessages", "ec2messages"}
+    for p in interface.values():
+        assert p["PrivateDnsEnabled"] is True
+        assert p["SubnetIds"] == [{"Ref": "AnalyticsSubnet"}]
+        assert p["SecurityGroupIds"] == [{"Ref": "EndpointSecurityGroup"}]
+    assert props(net, "Vpc")["EnableDnsHostnames"] is True
+
+
+def _ingress_rules(template: dict, group: str) -> list[dict]:
+    inline = list(props(template, group).get("SecurityGroupIngress", []))
+    separate = [
+        r["Properties"] | {"Condition": r.get("Condition")}
+        for r in resources_of(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Ref": group}
+    ]
+    return inline + separate
+
+
+def test_dw_accepts_postgres_only_from_etl_and_shiny(templates: dict[str, dict]) -> None:
+    rules = _ingress_rules(templates["network"], "DwSecurityGroup")
+    assert sorted(
+        (r["IpProtocol"], r["FromPort"], r["ToPort"], r["SourceSecurityGroupId"]["Ref"]) for r in rules
+    ) == [
+        ("tcp", 5432, 5432, "EtlLambdaSecurityGroup"),
+        ("tcp", 5432, 5432, "ShinySecurityGroup"),
+    ]
+    assert all("CidrIp" not in r and "CidrIpv6" not in r for r in rules)
+
+
+def test_no_open_ingress_by_default(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    conditions = net["Conditions"]
+    for stack, _logical_id, resource in all_resources(templates):
+        if resource["Type"] == "AWS::EC2::SecurityGroup":
+            for rule in resource["Properties"].get("SecurityGroupIngress", []):
+                assert rule.get("CidrIp") not in ("0.0.0.0/0",) and rule.get("CidrIpv6") != "::/0"
+                if "CidrIp" in rule:  # only the VPC's own subnets
+                    assert default_of(templates[stack], rule["CidrIp"]["Ref"]).startswith("10.0.")
+        if resource["Type"] == "AWS::EC2::SecurityGroupIngress":
+            cidr_param = resource["Properties"]["CidrIp"]["Ref"]
+            # Each CIDR-based opening exists only when its parameter is set, and it is empty by default.
+            assert default_of(templates[stack], cidr_param) == ""
+            assert conditions[resource["Condition"]] == {
+                "Fn::Not": [{"Fn::Equals": [{"Ref": cidr_param}, ""]}]
+            }
+    # The Shiny and ETL groups have no inline ingress at all.
+    assert "SecurityGroupIngress" not in props(net, "ShinySecurityGroup")
+    assert "SecurityGroupIngress" not in props(net, "EtlLambdaSecurityGroup")
+
+
+def test_etl_egress_is_s3_endpoints_and_dw(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    inline = props(net, "EtlLambdaSecurityGroup")["SecurityGroupEgress"]
+    assert sorted(
+        json.dumps({k: v for k, v in r.items() if k != "Description"}, sort_keys=True) for r in inline
+    ) == sorted(
+        json.dumps(r, sort_keys=True)
+        for r in [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "DestinationPrefixListId": {"Ref": "S3PrefixListId"},
+            },
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "DestinationSecurityGroupId": {"Ref": "EndpointSecurityGroup"},
+            },
+        ]
+    )
+    egress = props(net, "EtlToDwEgress")
+    assert (egress["GroupId"], egress["FromPort"], egress["DestinationSecurityGroupId"]) == (
+        {"Ref": "EtlLambdaSecurityGroup"},
+        5432,
+        {"Ref": "DwSecurityGroup"},
+    )
+
+
+# --- hosts ---------------------------------------------------------------------------------------
+
+
+def test_hosts_use_launch_templates_with_imdsv2_and_encrypted_gp3(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    lts = resources_of(hosts, "AWS::EC2::LaunchTemplate")
+    assert set(lts) == {"OltpLaunchTemplate", "DwLaunchTemplate"}
+    for lt in lts.values():
+        data = lt["Properties"]["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+        assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+        [root] = data["BlockDeviceMappings"]
+        assert root["Ebs"]["Encrypted"] is True
+        assert root["Ebs"]["VolumeType"] == "gp3"
+    for logical_id, instance in resources_of(hosts, "AWS::EC2::Instance").items():
+        lt_ref = instance["Properties"]["LaunchTemplate"]
+        assert lt_ref["LaunchTemplateId"]["Ref"] in lts, logical_id
+        assert lt_ref["Version"] == {"Fn::GetAtt": [lt_ref["LaunchTemplateId"]["Ref"], "LatestVersionNumber"]}
+        assert instance["Properties"]["ImageId"] == {"Ref": "AmiParameter"}
+    assert hosts["Parameters"]["AmiParameter"]["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert default_of(hosts, "AmiParameter") == "/aws/service/debian/release/12/latest/amd64"
+
+
+def test_hosts_are_tagged_for_the_ansible_inventory(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    oltp, dw = tags_of(hosts["Resources"]["OltpInstance"]), tags_of(hosts["Resources"]["DwInstance"])
+    assert (oltp[ROLE_TAG], dw[ROLE_TAG]) == ("oltp", "dw")
+    assert oltp[ENV_TAG] == dw[ENV_TAG] == {"Ref": "EnvironmentTag"}
+    assert default_of(hosts, "EnvironmentTag") == "dev"
+    assert default_of(hosts, "OltpInstanceName") == "dev-SBW_EC2_WebDB"
+    assert default_of(hosts, "DwInstanceName") == "dev-SBW_EC2_ShinyDWH"
+
+
+def test_dw_host_is_private_and_oltp_has_an_elastic_ip(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    dw = props(hosts, "DwInstance")
+    assert dw["SubnetId"] == {"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-AnalyticsSubnetId"}}
+    assert "NetworkInterfaces" not in dw  # no AssociatePublicIpAddress anywhere
+    eips = resources_of(hosts, "AWS::EC2::EIP")
+    assert [e["Properties"]["InstanceId"] for e in eips.values()] == [{"Ref": "OltpInstance"}]
+    outputs = hosts["Outputs"]
+    for key in ("OltpInstanceId", "DwInstanceId", "DwPrivateIp", "SsmTransferBucketName"):
+        assert outputs[key]["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{key}"}
+
+
+def test_user_data_installs_the_ssm_agent_from_the_regional_bucket(templates: dict[str, dict]) -> None:
+    data = props(templates["hosts"], "DwLaunchTemplate")["LaunchTemplateData"]["UserData"]
+    script = data["Fn::Base64"]["Fn::Sub"]
+    assert (
+        "https://s3.${AWS::Region}.amazonaws.com/amazon-ssm-${AWS::Region}/latest/debian_${HostArchitecture}"
+        "/amazon-ssm-agent.deb" in script
+    )
+    assert "systemctl enable --now amazon-ssm-agent" in script
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+
+def test_every_bucket_is_private_encrypted_and_tls_only(templates: dict[str, dict]) -> None:
+    buckets = [(s, k, r) for s, k, r in all_resources(templates) if r["Type"] == "AWS::S3::Bucket"]
+    assert len(buckets) == 3
+    for stack, logical_id, bucket in buckets:
+        p = bucket["Properties"]
+        assert p["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, logical_id
+        rule = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert p["LifecycleConfiguration"]["Rules"], logical_id
+        policies = [
+            r["Properties"]
+            for r in resources_of(templates[stack], "AWS::S3::BucketPolicy").values()
+            if r["Properties"]["Bucket"] == {"Ref": logical_id}
+        ]
+        [policy] = policies
+        deny = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_raw_bucket_versioning_lifecycle_logging(templates: dict[str, dict]) -> None:
+    data = templates["data"]
+    raw = props(data, "RawBucket")
+    assert raw["BucketName"] == {"Fn::Sub": "${RawBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"}
+    assert default_of(data, "RawBucketNamePrefix") == "dev-clickstream-s3-ingest"
+    assert raw["VersioningConfiguration"] == {"Status": {"Ref": "RawBucketVersioning"}}
+    assert raw["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+    [events_rule] = [r for r in raw["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "events/"]
+    assert events_rule["ExpirationInDays"] == {"Ref": "RawObjectRetentionDays"}
+    assert data["Resources"]["RawBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_transfer_bucket_is_unversioned_and_expiring(templates: dict[str, dict]) -> None:
+    bucket = props(templates["hosts"], "SsmTransferBucket")
+    assert "VersioningConfiguration" not in bucket
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {
+        "Ref": "TransferObjectExpirationDays"
+    }
+
+
+# --- IAM -----------------------------------------------------------------------------------------
+
+
+def _iam_statements(templates: dict[str, dict]):
+    for stack, logical_id, resource in all_resources(templates):
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield stack, logical_id, statement
+
+
+def test_iam_has_no_wildcard_actions_and_scoped_resources(templates: dict[str, dict]) -> None:
+    statements = list(_iam_statements(templates))
+    assert len(statements) >= 10
+    for stack, logical_id, statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert "*" not in action, f"{stack}.{logical_id}: wildcard action {action}"
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if "*" in resources:
+            # Only for actions without resource-level permissions.
+            assert sorted(actions) == sorted(ENI_DESCRIBE_ACTIONS), (
+                f"{stack}.{logical_id}: Resource * for {actions}"
+            )
+
+
+def test_managed_policies_are_only_session_managers(templates: dict[str, dict]) -> None:
+    managed = [
+        (s, k, arn)
+        for s, k, r in all_resources(templates)
+        if r["Type"] == "AWS::IAM::Role"
+        for arn in r["Properties"].get("ManagedPolicyArns", [])
+    ]
+    assert managed == [
+        (
+            "hosts",
+            "HostRole",
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+        )
+    ]
+
+
+def test_ingest_role_may_only_put_events(templates: dict[str, dict]) -> None:
+    [policy] = props(templates["ingest"], "IngestRole")["Policies"]
+    s3_statements = [s for s in policy["PolicyDocument"]["Statement"] if str(s["Action"]).startswith("s3:")]
+    assert s3_statements == [
+        {
+            "Sid": "PutRawEventsOnly",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": {
+                "Fn::Sub": [
+                    "${RawBucketArn}/events/*",
+                    {"RawBucketArn": {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}},
+                ]
+            },
+        }
+    ]
+
+
+def test_etl_role_reads_raw_events_and_its_password_parameter(templates: dict[str, dict]) -> None:
+    [policy] = props(templates["etl"], "EtlRole")["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert by_sid["ReadRawEvents"]["Action"] == "s3:GetObject"
+    assert by_sid["ListRawEvents"]["Condition"] == {"StringLike": {"s3:prefix": ["events/", "events/*"]}}
+    assert by_sid["ReadDwPassword"]["Action"] == "ssm:GetParameter"
+    assert by_sid["ReadDwPassword"]["Resource"]["Fn::Sub"].endswith(":parameter${DwPasswordParameterName}")
+
+
+# --- Lambdas, API, schedule ----------------------------------------------------------------------
+
+
+def test_ingest_function_and_http_api(templates: dict[str, dict]) -> None:
+    ingest = templates["ingest"]
+    fn = props(ingest, "IngestFunction")
+    assert fn["Handler"] == "functions.ingest.handler.handler"
+    assert fn["Environment"]["Variables"] == {
+        "RAW_BUCKET": {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketName"}}
+    }
+    assert "VpcConfig" not in fn
+    assert fn["Code"] == {"S3Bucket": {"Ref": "LambdaCodeBucket"}, "S3Key": {"Ref": "IngestCodeKey"}}
+    api = props(ingest, "HttpApi")
+    assert api["ProtocolType"] == "HTTP"
+    assert api["CorsConfiguration"]["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
+    assert props(ingest, "ClickstreamRoute")["RouteKey"] == "POST /clickstream"
+    integration = props(ingest, "IngestIntegration")
+    assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "2.0")
+    stage = props(ingest, "DefaultStage")
+    assert stage["StageName"] == "$default"
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert stage["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    permission = props(ingest, "ApiInvokePermission")
+    assert permission["SourceArn"]["Fn::Sub"].endswith(":${HttpApi}/*/POST/clickstream")
+    assert props(ingest, "IngestLogGroup")["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> None:
+    etl = templates["etl"]
+    fn = props(etl, "EtlFunction")
+    assert fn["Handler"] == "functions.etl.handler.handler"
+    env = fn["Environment"]["Variables"]
+    assert set(env) == {
+        "DWH_HOST",
+        "DWH_PORT",
+        "DWH_USER",
+        "DWH_DATABASE",
+        "DWH_PASSWORD_PARAM",
+        "RAW_BUCKET",
+    }
+    assert "AWS_REGION" not in env and "DWH_PASSWORD" not in env  # reserved / secret
+    assert env["DWH_HOST"] == {
+        "Fn::If": [
+            "DwHostFromHostsStack",
+            {"Fn::ImportValue": {"Fn::Sub": "${HostsStackName}-DwPrivateIp"}},
+            {"Ref": "DwHost"},
+        ]
+    }
+    assert default_of(etl, "DwDatabase") == "clickstream_dw"
+    assert default_of(etl, "DwPort") == 5432
+    assert default_of(etl, "DwPasswordParameterName") == "/clickstream/dev/dw/etl_writer/password"
+    assert fn["ReservedConcurrentExecutions"] == 1
+    assert fn["VpcConfig"] == {
+        "SubnetIds": [{"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-EtlSubnetId"}}],
+        "SecurityGroupIds": [
+            {"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-EtlLambdaSecurityGroupId"}}
+        ],
+    }
+    assert default_of(etl, "EtlFunctionName") == "dev-SBW_Lamda_ETL"
+
+
+def test_etl_schedule_retries_dead_letters_and_alarms(templates: dict[str, dict]) -> None:
+    etl = templates["etl"]
+    rule = props(etl, "EtlScheduleRule")
+    assert default_of(etl, "ScheduleRuleName") == "dev-SBW_ETL_HOURLY_RULE"
+    assert default_of(etl, "ScheduleExpression") == "rate(1 hour)"
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EtlFunction", "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == {"Ref": "ScheduleRetryAttempts"}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EtlDeadLetterQueue", "Arn"]}
+    permission = props(etl, "ScheduleInvokePermission")
+    assert (permission["Principal"], permission["SourceArn"]) == (
+        "events.amazonaws.com",
+        {"Fn::GetAtt": ["EtlScheduleRule", "Arn"]},
+    )
+    queue_policy = props(etl, "EtlDeadLetterQueuePolicy")["PolicyDocument"]["Statement"][0]
+    assert queue_policy["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["EtlScheduleRule", "Arn"]}}
+    }
+    metrics = {a["Properties"]["MetricName"] for a in resources_of(etl, "AWS::CloudWatch::Alarm").values()}
+    assert metrics == {"Errors", "Duration", "ApproximateNumberOfMessagesVisible"}
+
+
+# --- web and monitoring (not in moto: asserted here) ---------------------------------------------
+
+
+def test_cognito_pool_and_public_client(templates: dict[str, dict]) -> None:
+    web = templates["web"]
+    pool = props(web, "UserPool")
+    assert pool["MfaConfiguration"] == "OPTIONAL"
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    client = props(web, "UserPoolClient")
+    assert client["GenerateSecret"] is False
+    assert "ALLOW_USER_PASSWORD_AUTH" not in client["ExplicitAuthFlows"]
+
+
+def test_amplify_token_comes_from_secrets_manager(templates: dict[str, dict]) -> None:
+    web = templates["web"]
+    app = props(web, "AmplifyApp")
+    token = app["AccessToken"]["Fn::If"][1]["Fn::Sub"]
+    assert token == "{{resolve:secretsmanager:${RepositoryTokenSecretName}:SecretString:token}}"
+    assert not any("token" in k.lower() and "Secret" not in k for k in web["Parameters"])
+    assert props(web, "AmplifyBranch")["AppId"] == {"Fn::GetAtt": ["AmplifyApp", "AppId"]}
+    env = {v["Name"]: v["Value"] for v in app["EnvironmentVariables"]}
+    assert env["NEXT_PUBLIC_CLICKSTREAM_ENDPOINT"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${IngestStackName}-ApiEndpoint"}
+    }
+
+
+def test_monitoring_flow_logs_are_optional_and_dashboard_is_valid_json(templates: dict[str, dict]) -> None:
+    mon = templates["monitoring"]
+    assert default_of(mon, "EnableFlowLogs") == "false"
+    for logical_id in ("FlowLogGroup", "FlowLogRole", "VpcFlowLog"):
+        assert mon["Resources"][logical_id]["Condition"] == "FlowLogsEnabled"
+    body, variables = props(mon, "PipelineDashboard")["DashboardBody"]["Fn::Sub"]
+    placeholders = set(re.findall(r"\$\{([A-Za-z:]+)\}", body)) - {"AWS::Region"}
+    assert placeholders == set(variables)
+    widgets = json.loads(body)["widgets"]
+    assert len(widgets) == 6
+
+
+# --- cross-stack wiring and naming ---------------------------------------------------------------
+
+
+def test_every_import_names_an_export_of_an_earlier_stack(templates: dict[str, dict]) -> None:
+    exports = {stack: set(t.get("Outputs", {})) for stack, t in templates.items()}
+    imports = 0
+    for position, stack in enumerate(STACK_ORDER):
+        for node in walk(templates[stack]):
+            if isinstance(node, dict) and "Fn::ImportValue" in node:
+                match = re.fullmatch(r"\$\{(\w+)StackName\}-(\w+)", node["Fn::ImportValue"]["Fn::Sub"])
+                assert match, node
+                source, key = match.group(1).lower(), match.group(2)
+                assert key in exports[source], f"{stack} imports {source}-{key}, which is not exported"
+                assert STACK_ORDER.index(source) < position, f"{stack} imports from later stack {source}"
+                imports += 1
+    assert imports >= 20
+
+
+NOT_RESOURCE_NAMES = {"RootDeviceName", "BranchName"}
+
+
+def test_two_environments_do_not_clash() -> None:
+    names = {}
+    for env in ("dev", "prod"):
+        templates = {s: BUILDERS[s](BuildParams(env=env)).to_dict() for s in STACK_ORDER}
+        names[env] = {
+            (s, p): v["Default"]
+            for s, t in templates.items()
+            for p, v in t["Parameters"].items()
+            if p.endswith(("Name", "NamePrefix")) and p not in NOT_RESOURCE_NAMES
+        }
+        names[env] |= {
+            (s, k): r["Properties"]["GroupName"]
+            for s, t in templates.items()
+            for k, r in t["Resources"].items()
+            if r["Type"] == "AWS::EC2::SecurityGroup"
+        }
+    assert names["dev"].keys() == names["prod"].keys()
+    same = {k for k in names["dev"] if names["dev"][k] == names["prod"][k]}
+    assert same == set()
+    assert names["prod"][("etl", "EtlFunctionName")] == "prod-SBW_Lamda_ETL"
+    assert names["prod"][("etl", "NetworkStackName")] == "prod-clickstream-network"
+    assert names["prod"][("network", "DwSecurityGroup")] == "prod-sg_analytics_ShinyDWH"
+
+
+@pytest.mark.parametrize("stack", STACK_ORDER)
+def test_outputs_are_exported_under_the_stack_name(templates: dict[str, dict], stack: str) -> None:
+    for key, output in templates[stack].get("Outputs", {}).items():
+        assert output["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{key}"}
