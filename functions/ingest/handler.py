@@ -27,7 +27,8 @@ def to_apigw_response(outcome: Outcome) -> dict:
     return {
         "statusCode": outcome.status,
         "headers": headers,
-        "body": json.dumps(outcome.body, ensure_ascii=False, separators=(",", ":")),
+        # ASCII JSON: reasons may quote client strings, even invalid ones such as lone surrogates.
+        "body": json.dumps(outcome.body, separators=(",", ":")),
         "isBase64Encoded": False,
     }
 

@@ -145,6 +145,15 @@ def log_output() -> Iterator[io.StringIO]:
     stream_handler.setStream(previous)
 
 
+def test_answers_are_ascii_json_even_when_quoting_invalid_unicode(memory_sink):
+    response = handler(apigw_event('{"events": ["\\ud800", "Bàn phím"]}'), LambdaContext())
+    assert response["statusCode"] == 400
+    assert response["body"].isascii()
+    reasons = [r["reason"] for r in json.loads(response["body"])["rejected"]]
+    assert reasons[0].startswith(r"(event): '\ud800' is not of type 'object'")  # escaped by repr
+    assert "Bàn phím" in reasons[1]
+
+
 def test_failed_put_is_503_with_retry_after_and_no_object(s3, log_output):
     s3.delete_bucket(Bucket=BUCKET)
     status, body, headers = call(apigw_event(json.dumps(make_event())))
