@@ -292,13 +292,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # Payload 2.0: anything without statusCode is a 200 with the value as JSON.
             self._send_json(200, response)
             return
-        body = response.get("body") or ""
-        payload = base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode("utf-8")
-        headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+        try:
+            status = int(response["statusCode"])
+            body = response.get("body") or ""
+            payload = (base64.b64decode(body, validate=True) if response.get("isBase64Encoded")
+                       else str(body).encode("utf-8"))
+            headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+        except (ValueError, TypeError, AttributeError):  # API Gateway's answer to a malformed response
+            log.error("ingest handler returned a malformed response")
+            self._send_json(500, {"message": "Internal Server Error"})
+            return
         for name in list(headers):
             if name.startswith("access-control-"):
                 del headers[name]  # with a CORS configuration API Gateway ignores the function's
-        self._send(int(response["statusCode"]), headers, payload, cookies=response.get("cookies") or [])
+        self._send(status, headers, payload, cookies=response.get("cookies") or [])
 
     def _send_json(self, status: int, value) -> None:
         self._send(status, {"content-type": "application/json"}, json.dumps(value).encode("utf-8"))

@@ -197,6 +197,28 @@ def test_a_crashing_handler_is_a_500_and_the_server_lives_on():
         server.stop()
 
 
+@pytest.mark.parametrize("answer", [{"statusCode": "abc"},
+                                    {"statusCode": 200, "body": "%%", "isBase64Encoded": True},
+                                    {"statusCode": 200, "headers": ["not", "a", "dict"]}])
+def test_a_malformed_function_response_is_a_500(answer):
+    server = serve("127.0.0.1", 0, handler=lambda event, context: answer)
+    try:
+        response = requests.post(server.url, data=b"{}", timeout=10)
+    finally:
+        server.stop()
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
+
+
+def test_a_plain_value_is_a_200_json_answer():
+    server = serve("127.0.0.1", 0, handler=lambda event, context: {"ok": True})
+    try:
+        response = requests.post(server.url, data=b"{}", timeout=10)
+    finally:
+        server.stop()
+    assert (response.status_code, response.json()) == (200, {"ok": True})
+
+
 def test_cors_config_from_origins():
     assert CorsConfig.from_origins(None).allows("http://any.example")
     config = CorsConfig.from_origins("http://a.example/, https://*")
