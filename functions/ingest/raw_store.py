@@ -52,10 +52,10 @@ class S3RawSink:
                 import boto3  # noqa: PLC0415 - lazily, see the class docstring
                 from botocore.config import Config  # noqa: PLC0415
 
-                # Stay well inside API Gateway's 30 s integration timeout: a few quick retries,
-                # then 503 and the browser retries.
-                config = Config(connect_timeout=2, read_timeout=5,
-                                retries={"mode": "standard", "max_attempts": 3})
+                # Worst case 2 x (1 s + 3 s) plus backoff stays inside the integration timeout
+                # (10 s in the ingest stack): fail fast with a 503 and let the browser retry.
+                config = Config(connect_timeout=1, read_timeout=3,
+                                retries={"mode": "standard", "max_attempts": 2})
                 self._client = boto3.client("s3", config=config)
             return self._client
 
