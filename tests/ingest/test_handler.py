@@ -7,6 +7,8 @@ import gzip
 import io
 import json
 import re
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -165,6 +167,18 @@ def test_failed_put_is_503_with_retry_after_and_no_object(s3, log_output):
     log = json.loads(log_output.getvalue().strip().splitlines()[-1])
     assert log["level"] == "ERROR" and log["outcome"] == "store_failed"
     assert "NoSuchBucket" in log["error"]
+
+
+def test_unreachable_endpoint_is_a_store_error(aws_env, monkeypatch):
+    """Connection failures (botocore errors, not S3 answers) end in StoreError too, quickly."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="PutObject s3://"):
+        S3RawSink().put("events/x.json", b"{}\n")
+    assert time.monotonic() - started < 8
 
 
 def test_missing_raw_bucket_setting_is_a_store_error(monkeypatch):
