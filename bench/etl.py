@@ -44,6 +44,10 @@ PRODUCTS = [(f"P{i:03d}", f"Product {i}", ["laptops", "monitors", "gpus", "stora
              ["Acme", "Viewpoint", "Fastdisk"][i % 3], round(50 + i * 13.7, 2)) for i in range(90)]
 
 
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def generate(n: int, hours: int, seed: int = 42):
     """Yield raw-line dicts, in receive order: sessions of page_view -> product_view -> cart -> purchase."""
     rng = random.Random(seed)
@@ -70,7 +74,7 @@ def generate(n: int, hours: int, seed: int = 42):
                 "is_first_visit": False,
                 "page": {"url": f"https://shop.example/p/{product[0]}", "path": f"/p/{product[0]}",
                          "title": product[1], "referrer": "https://search.example/"},
-                "received_at": (at + timedelta(seconds=1)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "received_at": iso(at + timedelta(seconds=1)),
                 "ingest_request_id": f"{rng.getrandbits(64):016x}", "source_ip": "203.0.113.0",
                 "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0", "is_bot": bot,
             }
@@ -80,8 +84,8 @@ def generate(n: int, hours: int, seed: int = 42):
                                                 "brand": product[3], "price": product[4],
                                                 "url_path": f"/p/{product[0]}"}}
             elif name == "purchase":
-                event["context"] = {"order": {"order_id": f"o-{rng.getrandbits(40):010x}", "revenue": product[4],
-                                              "currency": "USD",
+                event["context"] = {"order": {"order_id": f"o-{rng.getrandbits(40):010x}",
+                                              "revenue": product[4], "currency": "USD",
                                               "items": [{"product_id": product[0], "quantity": 1,
                                                          "price": product[4]}]}}
             yield event
@@ -150,10 +154,12 @@ def main() -> int:  # noqa: PLR0915 - one linear script
 
         params = parse_dsn(dsn)
         env = {**os.environ, "PYTHONPATH": str(REPO), "DWH_HOST": params["host"], "DWH_PORT": params["port"],
-               "DWH_USER": params["user"], "DWH_PASSWORD": params["password"], "DWH_DATABASE": "clickstream_dw",
+               "DWH_USER": params["user"], "DWH_PASSWORD": params["password"],
+               "DWH_DATABASE": "clickstream_dw",
                "RAW_BUCKET": BUCKET, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": endpoint}
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "functions.etl", *(["-v"] if args.verbose else []), "run"],
+        verbose = ["-v"] if args.verbose else []
+        proc = subprocess.Popen([sys.executable, "-m", "functions.etl", *verbose, "run"],
                                 env=env, cwd=REPO, stdout=subprocess.PIPE,
                                 stderr=None if args.verbose else subprocess.DEVNULL)
         out = proc.stdout.read()
@@ -178,7 +184,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script
 
         etl_rate, copy_rate = args.events / etl_seconds, args.events / copy_seconds
         print(f"events:        {args.events:,} in {objects} objects")
-        print(f"ETL:           {etl_seconds:.1f} s  ({etl_rate:,.0f} events/s; run itself {summary['seconds']:.1f} s)")
+        print(f"ETL:           {etl_seconds:.1f} s  ({etl_rate:,.0f} events/s;"
+              f" run itself {summary['seconds']:.1f} s)")
         print(f"COPY baseline: {copy_seconds:.1f} s  ({copy_rate:,.0f} events/s)")
         print(f"ratio ETL/COPY (throughput): {etl_rate / copy_rate:.2f}   (target >= 0.6)")
         print(f"ETL peak RSS:  {peak_rss_mb:.0f} MB   (target <= 300 MB)")

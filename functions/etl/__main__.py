@@ -1,4 +1,4 @@
-"""CLI: python -m functions.etl migrate | run [--since ISO] [--until ISO]  (settings from DWH_*, RAW_BUCKET...).
+"""CLI: python -m functions.etl migrate | run [--since ISO] [--until ISO]; settings from the environment.
 
 Progress goes to stderr (one updating line on a terminal, plain lines otherwise); the summary
 is printed to stdout as JSON. Exit status: 0 done (or another run in progress), 1 failed.
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply the warehouse migrations")
     run_parser = sub.add_parser("run", help="load new raw objects into the warehouse")
-    run_parser.add_argument("--since", help="window start, ISO 8601 (default: last loaded hour less the lookback)")
+    run_parser.add_argument("--since",
+                            help="window start, ISO 8601 (default: last loaded hour less the lookback)")
     run_parser.add_argument("--until", help="window end, ISO 8601 (default: now)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each batch's phase timings")
     args = parser.parse_args(argv)

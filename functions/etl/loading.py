@@ -219,7 +219,8 @@ WITH day_events AS (
     SELECT de.day, i.product_id, count(DISTINCT de.event_id) AS purchases, sum(i.quantity) AS units,
            sum(i.quantity * coalesce(i.price, 0)) AS revenue
     FROM day_events de
-    CROSS JOIN LATERAL jsonb_to_recordset(de.order_items) AS i(product_id text, quantity integer, price numeric)
+    CROSS JOIN LATERAL jsonb_to_recordset(de.order_items)
+        AS i(product_id text, quantity integer, price numeric)
     WHERE de.event_name = 'purchase'
     GROUP BY 1, 2
 )
@@ -289,7 +290,7 @@ def rebuild_aggregates(conn) -> None:
 
 
 def record_objects(conn, run_id: int, loaded: list, counts: BatchCounts, rejected: int) -> None:
-    """Manifest and rejects of the batch's objects (`loaded`: (RawObject, ObjectParse) pairs); run counters."""
+    """Manifest rows and rejects of the batch's `loaded` (RawObject, ObjectParse) pairs; run counters."""
     keys = [obj.key for obj, _ in loaded]
     with conn.cursor() as cur:
         # An object reloaded under a new ETag replaces its earlier rejects.
@@ -311,7 +312,8 @@ def record_objects(conn, run_id: int, loaded: list, counts: BatchCounts, rejecte
         )
         cur.execute(
             "UPDATE etl_runs SET files = files + %s, events_loaded = events_loaded + %s,"
-            " duplicates = duplicates + %s, rejected = rejected + %s, sessions_touched = sessions_touched + %s"
+            " duplicates = duplicates + %s, rejected = rejected + %s,"
+            " sessions_touched = sessions_touched + %s"
             " WHERE run_id = %s",
             (len(loaded), counts.inserted, counts.duplicates, rejected, counts.sessions_touched, run_id),
         )

@@ -96,7 +96,7 @@ def _fast_product(p) -> bool:
     return len(p["id"]) >= 1
 
 
-def _fast_order(o) -> bool:
+def _fast_order(o) -> bool:  # noqa: PLR0911 - one check per rule
     if type(o) is not dict or not {"order_id", "revenue", "currency"} <= o.keys():
         return False
     if not o.keys() <= {"order_id", "revenue", "currency", "items"}:
@@ -301,7 +301,8 @@ def normalize(e: dict, x: dict, source_key: str) -> tuple[bytes, Event]:
         _text(product.get("id")), _text(product.get("name")), _text(product.get("category")),
         _text(product.get("brand")), _num(product.get("price")), _num(product.get("discount_price")),
         _text(product.get("url_path")),
-        _text(page.get("url")), _text(page.get("path")), _text(page.get("title")), _text(page.get("referrer")),
+        _text(page.get("url")), _text(page.get("path")), _text(page.get("title")),
+        _text(page.get("referrer")),
     ]
     if order is None:
         fields += ("\\N", "\\N", "\\N", "\\N")
@@ -342,18 +343,21 @@ class ObjectParse:
             text = None
             if raw is not None:
                 # PostgreSQL text holds neither NUL nor invalid UTF-8: keep a readable, bounded copy.
-                text = raw[: RAW_LINE_KEEP * 4].decode("utf-8", "replace")[:RAW_LINE_KEEP].replace("\x00", "\ufffd")
+                text = raw[: RAW_LINE_KEEP * 4].decode("utf-8", "replace")[:RAW_LINE_KEEP]
+                text = text.replace("\x00", "\ufffd")
             self.rejects.append(Reject(line, reason.replace("\x00", "\ufffd")[:1000], text))
 
     def finish(self) -> None:
         unrecorded = self.rejected - len(self.rejects)
         if unrecorded > 0:
-            self.rejects.append(Reject(None, f"{unrecorded} more rejected lines not recorded one by one", None))
+            reason = f"{unrecorded} more rejected lines not recorded one by one"
+            self.rejects.append(Reject(None, reason, None))
         if self.events == 0 and self.rejected > 0:
             self.rejects.append(Reject(None, "no valid event in the object: is it JSON Lines?", None))
 
 
-def iter_raw_lines(chunks: Iterator[bytes], gzipped: bool, result: ObjectParse) -> Iterator[tuple[int, bytes]]:
+def iter_raw_lines(chunks: Iterator[bytes], gzipped: bool,
+                   result: ObjectParse) -> Iterator[tuple[int, bytes]]:
     """(line number, line bytes) from a stream of chunks; gzip decoded incrementally.
 
     Over-long lines, a corrupt or truncated gzip stream are recorded in `result` as rejects.

@@ -164,7 +164,7 @@ class BatchStream:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def load_batch(conn, s3, settings: Settings, run_id: int, objects: list[RawObject],
+def load_batch(conn, s3, settings: Settings, run_id: int, objects: list[RawObject], *,
                on_object: Callable[[RawObject, ObjectParse], None] | None = None) -> dict:
     """Load one batch in one transaction; returns its counts."""
     stream = BatchStream(s3, settings.raw_bucket, objects, settings.max_workers, on_object)
@@ -232,8 +232,8 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
         until = until or now
         run_id = loading.start_run(conn, trigger, since, until)
         try:
-            summary = _load_window(conn, s3 or make_s3_client(settings), settings, run_id, since, until,
-                                   progress, deadline)
+            summary = _load_window(conn, s3 or make_s3_client(settings), settings, run_id,
+                                   window=(since, until), progress=progress, deadline=deadline)
         except BaseException as exc:
             _fail_run(conn, settings, run_id, exc)
             raise
@@ -246,8 +246,9 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
     return summary
 
 
-def _load_window(conn, s3, settings: Settings, run_id: int, since, until, progress: Progress,
+def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, progress: Progress,
                  deadline: float | None) -> dict:
+    since, until = window
     loaded = loading.manifest_etags(conn, since, until)
     objects = new_objects(list_raw_objects(s3, settings.raw_bucket, since, until), loaded)
     pause_point("discovered")
@@ -268,7 +269,7 @@ def _load_window(conn, s3, settings: Settings, run_id: int, since, until, progre
             incomplete = True
             log.warning("time budget used up: %d batch(es) left for the next run", len(plan) - index + 1)
             break
-        counts = load_batch(conn, s3, settings, run_id, batch, on_object)
+        counts = load_batch(conn, s3, settings, run_id, batch, on_object=on_object)
         for name, value in counts.items():
             totals[name] += value
         pause_point("committed")
@@ -281,10 +282,14 @@ def _load_window(conn, s3, settings: Settings, run_id: int, since, until, progre
 def _fail_run(conn, settings: Settings, run_id: int, exc: BaseException) -> None:
     """Best effort: the run row says failed, with the reason (a later run cleans up otherwise)."""
     error = f"{type(exc).__name__}: {exc}"[:4000]
+    fresh = None
     try:
         if conn.closed:
-            conn = loading.connect(settings, dwh_password(settings))
+            conn = fresh = loading.connect(settings, dwh_password(settings))
         loading.abort_batch(conn)
         loading.finish_run(conn, run_id, "failed", error)
     except Exception:
         log.exception("could not mark run %s as failed", run_id)
+    finally:
+        if fresh is not None:
+            fresh.close()

@@ -60,10 +60,11 @@ def make_session(rng: random.Random, start: datetime, *, bot: bool = False, dept
                  logged_in: bool | None = None) -> list[dict]:
     """One shopper's session: page_view -> product_view(s) -> add_to_cart -> begin_checkout -> purchase,
     cut off at a random depth (1..5) like a real funnel."""
+    signed_in = logged_in if logged_in is not None else rng.random() < 0.4
     session = {
-        "rng": rng, "session_id": f"s-{rng.getrandbits(48):012x}", "client_id": f"c-{rng.getrandbits(40):010x}",
-        "user_id": f"u-{rng.getrandbits(32):08x}" if (logged_in if logged_in is not None else rng.random() < 0.4)
-        else None,
+        "rng": rng, "session_id": f"s-{rng.getrandbits(48):012x}",
+        "client_id": f"c-{rng.getrandbits(40):010x}",
+        "user_id": f"u-{rng.getrandbits(32):08x}" if signed_in else None,
         "first": rng.random() < 0.3,
     }
     depth = depth or rng.choice([1, 2, 2, 3, 3, 4, 5])
@@ -158,7 +159,7 @@ def _dec(v) -> Decimal:
     return Decimal(repr(v)) if v is not None else Decimal(0)
 
 
-def recompute(records: list[dict]) -> dict:
+def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, one rule after another
     """sessions, funnel, product and hourly aggregates from the (valid) raw records, per the docs."""
     events = {}
     for r in records:
@@ -243,7 +244,8 @@ def warehouse_state(conn) -> dict:
                     " product_views, entry_page, exit_page, reached_cart, reached_checkout, purchased,"
                     " orders, revenue, is_bot, reached_product FROM sessions")
         keys = ["client_id", "user_id", "started_at", "ended_at", "events", "page_views", "product_views",
-                "entry_page", "exit_page", "reached_cart", "reached_checkout", "purchased", "orders", "revenue",
+                "entry_page", "exit_page", "reached_cart", "reached_checkout", "purchased", "orders",
+                "revenue",
                 "is_bot", "reached_product"]
         sessions = {row[0]: dict(zip(keys, row[1:], strict=True)) for row in cur.fetchall()}
         cur.execute("SELECT day, sessions, sessions_page_view, sessions_product_view, sessions_add_to_cart,"

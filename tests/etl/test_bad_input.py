@@ -76,7 +76,8 @@ def test_an_object_that_is_not_json_lines(settings, s3, bucket, dw):
     events = make_session(random.Random(9), START + timedelta(minutes=3), depth=2)
     pretty = json.dumps(events, indent=2).encode()
     key = put_object(s3, bucket, START, [], body=pretty)
-    binary = put_object(s3, bucket, START, [], body=bytes(b for b in range(256) if b != 10) * 400)  # 100 KiB, no newline
+    no_newline = bytes(b for b in range(256) if b != 10) * 400    # 100 KiB of binary, no line end
+    binary = put_object(s3, bucket, START, [], body=no_newline)
     summary = run(settings, s3=s3, now=NOW)
     assert (summary["files"], summary["events_loaded"]) == (2, 0)
     got = rejects(dw)
@@ -97,8 +98,8 @@ def test_epoch_millis_offsets_and_whitespace_are_normalized(settings, s3, bucket
     put_object(s3, bucket, START, [first, second])
     run(settings, s3=s3, now=NOW)
     with dw.cursor() as cur:
-        cur.execute("SELECT event_timestamp, client_id, user_id, context_product_price FROM clickstream_events"
-                    " ORDER BY event_timestamp")
+        cur.execute("SELECT event_timestamp, client_id, user_id, context_product_price"
+                    " FROM clickstream_events ORDER BY event_timestamp")
         rows = cur.fetchall()
     assert rows[0][:2] == (datetime(2026, 11, 20, 10, 5, tzinfo=UTC), "c-padded")
     assert rows[1][0] == datetime(2026, 11, 20, 10, 6, 0, 123456, tzinfo=UTC)

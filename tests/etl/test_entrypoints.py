@@ -62,7 +62,7 @@ def test_manual_backfill_reloads_only_what_the_manifest_lacks(settings, s3, buck
     assert (summary["files"], summary["events_loaded"]) == (len(old_keys), len(old))
     assert summary["window"] == {"since": "2026-10-01T00:00:00+00:00", "until": "2026-10-01T23:59:59+00:00"}
     assert event_ids(dw) == {r["event_id"] for r in old + recent}
-    with pytest.raises(ValueError, match="until .* is before since"):
+    with pytest.raises(ValueError, match=r"until .* is before since"):
         handler.handler({"since": "2026-10-02T00:00:00Z", "until": "2026-10-01T00:00:00Z"}, None)
 
 

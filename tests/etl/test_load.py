@@ -3,6 +3,7 @@ bad input, and sessions/aggregates against a plain-Python recomputation."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from functions.etl.runner import run
@@ -58,8 +59,6 @@ def test_happy_path_then_rerun_loads_nothing(settings, s3, bucket, dw):
 
 
 def test_one_event_in_two_files_is_loaded_once(settings, s3, bucket, dw):
-    import random
-
     session = make_session(random.Random(7), START + timedelta(minutes=5), depth=5)
     hour = START
     put_object(s3, bucket, hour, session)
@@ -75,8 +74,6 @@ def test_one_event_in_two_files_is_loaded_once(settings, s3, bucket, dw):
 
 
 def test_late_event_updates_its_session_and_day(settings, s3, bucket, dw):
-    import random
-
     rng = random.Random(11)
     session = make_session(rng, START + timedelta(minutes=10), depth=5, logged_in=False)
     first_part, late = session[:-1], session[-1]       # the purchase arrives late

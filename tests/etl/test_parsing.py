@@ -35,7 +35,7 @@ def split(record: dict) -> tuple[dict, dict]:
 
 
 def test_fast_path_is_on_and_accepts_realistic_events():
-    assert parsing.FAST_PATH_ENABLED, "schema changed: re-check fast_event_is_valid, then update the fingerprint"
+    assert parsing.FAST_PATH_ENABLED, "schema changed: re-check fast_event_is_valid, update the fingerprint"
     for record in RECORDS:
         event, enrichment = split(record)
         assert fast_event_is_valid(event), event
@@ -99,7 +99,7 @@ def test_fast_path_never_accepts_what_the_schema_rejects():
 
 def test_schema_valid_oddities_still_load_through_the_slow_path():
     event = dict(RECORDS[0], event_timestamp=1_763_632_800_000.0)   # an integral float is an integer
-    row, parsed = parse_line(json.dumps(event).encode(), "k")
+    _, parsed = parse_line(json.dumps(event).encode(), "k")
     assert parsed.event_timestamp == datetime(2025, 11, 20, 10, 0, tzinfo=UTC)
     leap = dict(RECORDS[0], event_timestamp="2026-12-31T23:59:60Z")
     assert parse_line(json.dumps(leap).encode(), "k")[1].event_timestamp == datetime(2027, 1, 1, tzinfo=UTC)

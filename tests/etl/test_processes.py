@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -53,7 +52,7 @@ def loaded_objects_events(dw, objects: dict[str, list[dict]]) -> list[dict]:
 
 
 def assert_consistent(dw, objects: dict[str, list[dict]]) -> int:
-    """All or nothing per batch: events, sessions and aggregates are exactly those of the manifest's objects."""
+    """All or nothing per batch: events, sessions, aggregates are exactly those of the manifest's objects."""
     events = loaded_objects_events(dw, objects)
     assert event_ids(dw) == {e["event_id"] for e in events}
     expected, actual = recompute(events), warehouse_state(dw)
@@ -90,7 +89,8 @@ def test_two_runs_at_once_one_says_a_run_is_in_progress(etl_env, s3, bucket, dw,
     assert "run is in progress" in err2
     summary = json.loads(out1)
     total = sum(len(v) for v in objects.values())
-    assert (summary["status"], summary["files"], summary["events_loaded"]) == ("succeeded", len(objects), total)
+    assert (summary["status"], summary["files"], summary["events_loaded"]) == (
+        "succeeded", len(objects), total)
     assert len(event_ids(dw)) == total
     assert_consistent(dw, objects)
 
@@ -113,7 +113,7 @@ def test_sigkill_at_every_phase_then_a_rerun_loads_exactly_once(etl_env, s3, buc
             assert committed == committed_before
         committed_before = committed
     final = etl_process(env)
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     total = sum(len(v) for v in objects.values())
     assert assert_consistent(dw, objects) == total
