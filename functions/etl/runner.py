@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg2
+
 from functions.etl import loading
 from functions.etl.config import Settings, dwh_password
 from functions.etl.discovery import RawObject, default_window, list_raw_objects, new_objects
@@ -95,6 +97,7 @@ class BatchStream:
         self._on_object = on_object
         self.loaded: list[tuple[RawObject, ObjectParse]] = []
         self.vanished: list[RawObject] = []
+        self.failure: FetchFailed | None = None   # psycopg2 wraps what read() raises: keep the cause
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(objects))),
                                         thread_name_prefix="etl-fetch")
         for obj in objects:
@@ -156,7 +159,9 @@ class BatchStream:
                 log.warning("%s vanished or changed since it was listed; left for the next run", payload.key)
                 self.vanished.append(payload)
             else:
-                raise FetchFailed(f"reading s3://{self._bucket}/{payload.key} failed: {extra}") from extra
+                self.failure = FetchFailed(f"reading s3://{self._bucket}/{payload.key} failed: {extra}")
+                self.failure.__cause__ = extra
+                raise self.failure
         return b""
 
     def close(self) -> None:
@@ -180,7 +185,12 @@ def load_batch(conn, s3, settings: Settings, run_id: int, objects: list[RawObjec
 
     try:
         loading.begin_batch(conn)
-        loading.copy_rows(conn, stream)
+        try:
+            loading.copy_rows(conn, stream)
+        except psycopg2.Error:
+            if stream.failure is not None:
+                raise stream.failure from stream.failure.__cause__
+            raise
         phase_done("staged")
         counts = loading.insert_events(conn, run_id)
         phase_done("inserted")

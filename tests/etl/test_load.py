@@ -6,7 +6,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from functions.etl.runner import run
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from functions.etl.runner import FetchFailed, run
 from tests.etl.support import (
     event_ids,
     make_session,
@@ -94,3 +97,34 @@ def test_late_event_updates_its_session_and_day(settings, s3, bucket, dw):
         cur.execute("SELECT sessions_purchase FROM agg_funnel_daily")
         assert cur.fetchone() == (1,)
     assert_matches_recomputation(dw, session)
+
+
+class FailingS3:
+    """The real client, except that reading one key fails as a network error would."""
+
+    def __init__(self, s3, bad_key: str):
+        self._s3, self._bad_key = s3, bad_key
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+    def get_object(self, **kwargs):
+        if kwargs["Key"] == self._bad_key:
+            raise EndpointConnectionError(endpoint_url="https://s3.example/")
+        return self._s3.get_object(**kwargs)
+
+
+def test_s3_read_failure_rolls_the_batch_back_and_the_next_run_catches_up(settings, s3, bucket, dw):
+    records = make_traffic(seed=4, start=START, sessions=30, spread=timedelta(hours=1))
+    keys = put_by_hour(s3, bucket, records, per_object=20)
+    with pytest.raises(FetchFailed, match=f"reading s3://{bucket}/{keys[-1]} failed: Could not connect"):
+        etl(settings, FailingS3(s3, keys[-1]))
+    assert event_ids(dw) == set()
+    with dw.cursor() as cur:
+        cur.execute("SELECT status, error LIKE 'FetchFailed: reading s3://%%' FROM etl_runs")
+        assert cur.fetchall() == [("failed", True)]
+        cur.execute("SELECT count(*) FROM etl_file_manifest")
+        assert cur.fetchone() == (0,)
+    summary = etl(settings, s3)
+    assert (summary["files"], summary["events_loaded"]) == (len(keys), len(records))
+    assert_matches_recomputation(dw, records)
