@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[dict], None]
 
 # Test-only: ETL_TEST_PAUSE_AT=<phase> makes the process stop at that phase (of its first
-# batch), write the phase to ETL_TEST_PAUSE_FILE and wait there: ETL_TEST_PAUSE_SECONDS, or
-# until it is killed, so tests can run a second ETL alongside or crash this one at that point.
+# batch), write the phase to ETL_TEST_PAUSE_FILE and wait there until it is killed or, with
+# ETL_TEST_PAUSE_SECONDS, until that file is removed (at most that long), so tests can run a
+# second ETL alongside or crash this one at that point.
 PHASES = ("locked", "discovered", "staged", "inserted", "sessions", "aggregates", "recorded", "committed")
 _paused: set[str] = set()
 
@@ -45,7 +46,9 @@ def pause_point(phase: str) -> None:
     seconds = os.environ.get("ETL_TEST_PAUSE_SECONDS")
     log.warning("ETL_TEST_PAUSE_AT=%s: paused (%s)", phase, f"{seconds} s" if seconds else "until killed")
     if seconds:
-        time.sleep(float(seconds))
+        deadline = time.monotonic() + float(seconds)
+        while time.monotonic() < deadline and (not marker or Path(marker).exists()):
+            time.sleep(0.05)
         return
     while True:
         time.sleep(60)

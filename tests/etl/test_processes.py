@@ -31,7 +31,7 @@ def etl_process(etl_env: dict, *args: str, **extra_env: str) -> subprocess.Popen
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 30) -> str:
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 90) -> str:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None:
@@ -78,10 +78,11 @@ def test_two_runs_at_once_one_says_a_run_is_in_progress(etl_env, s3, bucket, dw,
     objects = write_objects(s3, bucket, seed=21, sessions=60)
     marker = tmp_path / "paused"
     first = etl_process(etl_env, ETL_TEST_PAUSE_AT="staged", ETL_TEST_PAUSE_FILE=str(marker),
-                        ETL_TEST_PAUSE_SECONDS="3")
+                        ETL_TEST_PAUSE_SECONDS="120")
     wait_for(marker, first)          # the first run holds the lock, mid-batch
     second = etl_process(etl_env)
     out2, err2 = second.communicate(timeout=60)
+    marker.unlink()                  # let the first run finish
     out1, err1 = first.communicate(timeout=60)
     assert (first.returncode, second.returncode) == (0, 0), (err1, err2)
     assert json.loads(out2) == {"status": "skipped", "reason": "another ETL run is in progress",
