@@ -29,8 +29,8 @@ from functions.schemas import (
 )
 
 MAX_LINE_BYTES = 64 * 1024          # one event is at most 32 KiB; enrichment adds ~1.5 KiB
-RAW_LINE_KEEP = 2048                # characters of a rejected line kept in etl_rejects
-MAX_REJECTS_RECORDED = 1000         # per object; the rest are counted, not stored
+RAW_LINE_KEEP = 1024                # characters of a rejected line kept in etl_rejects
+MAX_REJECTS_RECORDED = 100          # per object (memory: batch files x this x RAW_LINE_KEEP); rest counted
 READ_CHUNK = 256 * 1024
 
 #: Columns of the staging table, in COPY order.

@@ -85,7 +85,7 @@ def test_an_object_that_is_not_json_lines(settings, s3, bucket, dw):
     assert (key, "no valid event in the object: is it JSON Lines?") in whole_object
     assert any(k == binary and "longer than 65536 bytes" in reason for k, _, reason, _ in got)
     # Bounded raw text per reject, whatever the line.
-    assert max(len(raw or "") for *_, raw in got) <= 2048
+    assert max(len(raw or "") for *_, raw in got) <= 1024
 
 
 def test_epoch_millis_offsets_and_whitespace_are_normalized(settings, s3, bucket, dw):
