@@ -4,6 +4,7 @@
 # wrappers only pass validated parameters and return data frames.
 
 DEFAULT_DB_CONFIG <- "/etc/shiny-server/clickstream-dw.dcf"
+MAX_CONNECTIONS <- 100L
 DB_CONFIG_FIELDS <- c("host", "port", "dbname", "user", "password")
 
 # Reads the connection settings file (Debian control format: "key: value" lines).
@@ -38,7 +39,9 @@ db_connect <- function(cfg = read_db_config()) {
   # RPostgreSQL has no sslmode argument; libpq reads it from the environment.
   Sys.setenv(PGSSLMODE = cfg$sslmode, PGAPPNAME = "clickstream-dashboards", PGCONNECT_TIMEOUT = "10")
   con <- DBI::dbConnect(
-    RPostgreSQL::PostgreSQL(),
+    # The driver is created once per R process; one R process serves every open tab, and the
+    # default allows only 16 connections.
+    RPostgreSQL::PostgreSQL(max.con = MAX_CONNECTIONS),
     host = cfg$host, port = cfg$port, dbname = cfg$dbname,
     user = cfg$user, password = cfg$password
   )
@@ -52,10 +55,9 @@ db_connect <- function(cfg = read_db_config()) {
 # (warehouse restart, idle timeout), so one broken socket does not break a whole session.
 db_handle <- function(connect = db_connect) {
   con <- NULL
+  # RPostgreSQL has no dbIsValid(): a dead connection shows up as a failing query instead.
   get <- function() {
-    if (is.null(con) || !isTRUE(tryCatch(DBI::dbIsValid(con), error = function(e) FALSE))) {
-      con <<- connect()
-    }
+    if (is.null(con)) con <<- connect()
     con
   }
   query <- function(sql, params = list()) {

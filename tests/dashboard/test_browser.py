@@ -1,0 +1,167 @@
+"""End to end: the Shiny app against the known warehouse, every page opened in headless
+Chromium; the numbers on screen must equal the dashboard SQL over the same data.
+Screenshots land in test-artifacts/dashboard/<page>.png."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.dashboard import known_data
+from tests.dashboard.conftest import ARTIFACTS, Warehouse
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
+
+
+def open_page(browser, page: str, kpis: list[str]) -> dict[str, str]:
+    """Shows `page` and waits until its value boxes are filled; returns their raw values."""
+    browser.find_element(By.CSS_SELECTOR, f'.navbar a[data-value="{page}"]').click()
+    selectors = {k: f"#{page}-kpi_{k} .kpi-value" for k in kpis}
+
+    def filled(driver):
+        found = {}
+        for k, css in selectors.items():
+            els = driver.find_elements(By.CSS_SELECTOR, css)
+            if not els or not els[0].is_displayed():
+                return False
+            found[k] = els[0].get_attribute("data-value")
+        return found
+
+    try:
+        values = WebDriverWait(browser, 30, poll_frequency=0.2).until(filled)
+    except TimeoutException:
+        screenshot(browser, f"failed-{page}")
+        raise
+    # Charts are drawn after the value boxes: wait until each shows an image or its empty message.
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(PLOTS_DONE_JS))
+    return values
+
+
+PLOTS_DONE_JS = """
+const plots = document.querySelectorAll('.tab-pane.active .shiny-plot-output');
+return plots.length > 0 && Array.from(plots).every(p =>
+    !p.classList.contains('recalculating') &&
+    (p.querySelector('img[src]') !== null || p.classList.contains('shiny-output-error')));
+"""
+
+
+def table_values(browser, table_id: str, column: str) -> list[str]:
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr"))
+    return [td.get_attribute("data-value")
+            for td in browser.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody td.{column}")]
+
+
+def screenshot(browser, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1400, max(900, min(height + 40, 4000)))
+    browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def num(value: str) -> Decimal:
+    return Decimal(value)
+
+
+@pytest.fixture(scope="module")
+def app(browser, dashboard_url):
+    browser.get(dashboard_url)
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#activity-kpi_events .kpi-value"))
+    return browser
+
+
+def test_opens_on_the_latest_data(app, warehouse: Warehouse):
+    start = app.find_element(By.CSS_SELECTOR, "#activity-range input:first-of-type").get_attribute("value")
+    inputs = app.find_elements(By.CSS_SELECTOR, "#activity-range input")
+    assert (start, inputs[-1].get_attribute("value")) == (FROM.isoformat(), TO.isoformat())
+    meta = app.find_element(By.CSS_SELECTOR, 'meta[name="clickstream-warehouse"]').get_attribute("content")
+    assert meta == "reachable"
+
+
+def test_activity_page(app, warehouse: Warehouse):
+    kpi = open_page(app, "activity", ["events", "sessions", "users", "peak"])
+    [(events, sessions, users, _, peak)] = warehouse.query(
+        "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO))
+    assert (num(kpi["events"]), num(kpi["sessions"]), num(kpi["users"]), num(kpi["peak"])) == \
+        (events, sessions, users, peak)
+    daily = warehouse.query("SELECT events FROM dashboard.activity_daily(%s, %s)", (FROM, TO))
+    assert [num(v) for v in table_values(app, "activity-daily", "events")] == [d for (d,) in daily]
+    # Formatted for people: thousands separators, no raw floats.
+    shown = app.find_element(By.CSS_SELECTOR, "#activity-kpi_events .kpi-value").text
+    assert shown == f"{events:,}"
+    screenshot(app, "1-activity")
+
+
+def test_funnel_page(app, warehouse: Warehouse):
+    kpi = open_page(app, "funnel", ["sessions", "purchases", "conversion", "abandonment"])
+    rows = warehouse.query("SELECT step, sessions, step_rate, overall_rate FROM dashboard.funnel(%s, %s)",
+                           (FROM, TO))
+    assert [num(v) for v in table_values(app, "funnel-steps_table", "sessions")] == [r[1] for r in rows]
+    assert [num(v) for v in table_values(app, "funnel-steps_table", "step_rate")[1:]] == [r[2] for r in rows[1:]]
+    assert num(kpi["purchases"]) == rows[4][1]
+    assert num(kpi["conversion"]) == rows[4][3]
+    [(started,)] = warehouse.query("SELECT sum(sessions) FROM dashboard.funnel_daily(%s, %s)", (FROM, TO))
+    assert num(kpi["sessions"]) == started
+    screenshot(app, "2-funnel")
+
+
+def test_products_page(app, warehouse: Warehouse):
+    kpi = open_page(app, "products", ["views", "cart_rate", "purchases", "revenue"])
+    [(views, rate, purchases, revenue)] = warehouse.query(
+        "SELECT views, add_to_cart_rate, purchases, revenue FROM dashboard.product_summary(%s, %s)", (FROM, TO))
+    assert (num(kpi["views"]), num(kpi["cart_rate"]), num(kpi["purchases"]), num(kpi["revenue"])) == \
+        (views, rate, purchases, revenue)
+    top = warehouse.query("SELECT product_name, views FROM dashboard.product_engagement(%s, %s, NULL, NULL, 25)",
+                          (FROM, TO))
+    WebDriverWait(app, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#products-products tbody tr td"))
+    rows = app.find_elements(By.CSS_SELECTOR, "#products-products tbody tr")
+    shown = [(r.find_elements(By.TAG_NAME, "td")[0].text, int(r.find_elements(By.TAG_NAME, "td")[4].text.replace(",", "")))
+             for r in rows]
+    assert shown == [(name, v) for name, v in top][:10]
+    screenshot(app, "3-products")
+
+
+def test_journeys_page(app, warehouse: Warehouse):
+    kpi = open_page(app, "journeys", ["sessions", "events", "duration", "bounce"])
+    [(sessions, avg_events, duration, bounce, _)] = warehouse.query(
+        "SELECT * FROM dashboard.journey_summary(%s, %s)", (FROM, TO))
+    assert (num(kpi["sessions"]), num(kpi["events"]), num(kpi["duration"]), num(kpi["bounce"])) == \
+        (sessions, avg_events, duration, bounce)
+    paths = warehouse.query("SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 15)", (FROM, TO))
+    assert table_values(app, "journeys-paths_table", "path") == [p for p, _ in paths]
+    assert [num(v) for v in table_values(app, "journeys-paths_table", "sessions")] == [s for _, s in paths]
+    entry = warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 10)", (FROM, TO))
+    assert table_values(app, "journeys-entry_table", "page") == [p for p, _ in entry]
+    screenshot(app, "4-journeys")
+
+
+def test_data_health_page(app, warehouse: Warehouse):
+    kpi = open_page(app, "health", ["last_run", "lag", "loaded", "rejected"])
+    [(status, newest)] = warehouse.query("SELECT status, newest_hour FROM dashboard.etl_last_run()")
+    assert kpi["last_run"] == status
+    assert num(kpi["lag"]) > 0
+    [(files, loaded, rejected, _, _)] = warehouse.query("SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO))
+    assert (num(kpi["loaded"]), num(kpi["rejected"])) == (loaded, rejected)
+    reasons = warehouse.query("SELECT reason, rejects FROM dashboard.etl_rejects_by_reason(%s, %s)", (FROM, TO))
+    assert table_values(app, "health-rejects_table", "reason") == [r for r, _ in reasons]
+    assert [num(v) for v in table_values(app, "health-rejects_table", "rejects")] == [n for _, n in reasons]
+    assert newest.strftime("%Y-%m-%d %H:%M UTC") in app.find_element(By.ID, "health-kpi_lag").text
+    screenshot(app, "5-health")
+
+
+def test_link_with_a_range_and_empty_states(browser, dashboard_url, warehouse: Warehouse):
+    browser.get(f"{dashboard_url}?from={TO}&to={TO}")
+    kpi = open_page(browser, "activity", ["events"])
+    [(events,)] = warehouse.query("SELECT events FROM dashboard.activity_summary(%s, %s)", (TO, TO))
+    assert num(kpi["events"]) == events
+
+    browser.get(f"{dashboard_url}?from=2020-01-01&to=2020-01-07")
+    kpi = open_page(browser, "funnel", ["sessions", "conversion"])
+    assert (kpi["sessions"], kpi["conversion"]) == ("0", "")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#funnel-steps .empty-state"))
+    assert "No sessions in the selected period" in browser.find_element(By.ID, "funnel-steps").text
+    screenshot(browser, "6-empty-period")
