@@ -797,6 +797,20 @@ def warehouse_counts(dsn: str) -> dict:
         return out
 
 
+def dashboard_answers(cfg: DemoConfig, timeout: float = 90) -> bool:
+    """Whether Shiny Server answers 200 at the dashboard URL (it may still be restarting)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(cfg.dashboard_url, timeout=30) as resp:  # noqa: S310 -- loopback
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(2)
+    return False
+
+
 def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | None,
                  wh: Warehouse | None, dashboards: bool) -> dict:
     progress.step(6, "summary")
@@ -837,8 +851,13 @@ def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | 
         rows.append(("conversion rate (sent)", f"{rec['conversion_rate']:.1%} of "
                                                f"{rec['sessions']['human']} shopper sessions"))
     rows.append(("warehouse", wh.label if wh else "none"))
-    rows.append(("dashboard", cfg.dashboard_url if dashboards else
-                 "not available (" + ("DWH_DSN set: no DW host" if cfg.dwh_dsn else "no Shiny host") + ")"))
+    if dashboards:
+        rows.append(("dashboard", cfg.dashboard_url))
+    elif cfg.dwh_dsn:
+        rows.append(("dashboard", "not available (DWH_DSN set: the dashboards live on the DW host)"))
+    else:
+        rows.append(("dashboard", f"NOT ANSWERING at {cfg.dashboard_url}; see `podman exec {DW_CONTAINER} "
+                                  "journalctl -u shiny-server` and /var/log/shiny-server* there"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         progress.info(f"{key:<{width}}  {value}")
@@ -882,7 +901,7 @@ def cmd_up(cfg: DemoConfig) -> int:
         progress.step(4, "traffic")
         progress.skip(4, "no ingest endpoint to send to (see step 3)")
     step_final_etl(cfg, progress, scheduler)
-    shiny_ready = use_dw_host and (REPO / "roles" / "shiny_server" / "tasks" / "main.yml").exists()
+    shiny_ready = use_dw_host and dashboard_answers(cfg)
     step_summary(cfg, progress, outcome, wh, shiny_ready)
     if cfg.keep_running and scheduler is not None:
         pid = managed(cfg, "scheduler").start(
