@@ -1,0 +1,59 @@
+# The wrappers against a real warehouse holding the known data; expected figures come from
+# an independent computation over the same events (tests/dashboard/known_data.py).
+expected <- jsonlite::fromJSON(Sys.getenv("CLICKSTREAM_TEST_EXPECTED"), simplifyVector = TRUE)
+db <- db_handle()
+withr::defer(db$close(), teardown_env())
+from <- expected$from
+to <- expected$to
+
+test_that("activity summary and daily figures", {
+  s <- q_activity_summary(db, from, to)
+  expect_equal(s$events, expected$events)
+  expect_equal(s$sessions, expected$sessions)
+  expect_equal(s$users, expected$users)
+  d <- q_activity_daily(db, from, to)
+  expect_equal(format(d$day), expected$days)
+  expect_equal(sum(d$events), expected$events)
+  expect_s3_class(q_activity_hourly(db, from, to)$hour, "POSIXct")
+})
+
+test_that("the funnel has five steps with the expected sessions", {
+  f <- q_funnel(db, from, to)
+  expect_equal(f$step, c("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase"))
+  expect_equal(f$sessions, expected$funnel)
+  expect_true(is.na(f$step_rate[1]))
+  expect_equal(f$overall_rate[5], round(expected$funnel[5] / expected$funnel[1], 4))
+})
+
+test_that("product filters narrow the products and a hostile value is just a value", {
+  all <- q_product_engagement(db, from, to, ALL_CHOICE, ALL_CHOICE, 50)
+  expect_equal(sum(all$views), expected$product_views)
+  laptops <- q_product_engagement(db, from, to, "Laptops", NULL, 50)
+  expect_true(nrow(laptops) > 0)
+  expect_true(all(laptops$category == "Laptops"))
+  expect_equal(nrow(q_product_engagement(db, from, to, "Laptops' OR '1'='1", NULL, 50)), 0)
+  s <- q_product_summary(db, from, to, "Laptops", "Dell")
+  expect_equal(s$views, expected$dell_laptop_views)
+  expect_true(all(c("Laptops", "Monitors") %in% q_product_filters(db, from, to)$category))
+})
+
+test_that("journeys and data health", {
+  expect_equal(sum(q_journey_paths(db, from, to, 500)$sessions), expected$sessions)
+  expect_equal(q_entry_pages(db, from, to, 1)$page, expected$top_entry_page)
+  expect_equal(q_journey_summary(db, from, to)$sessions, expected$sessions)
+  expect_equal(q_etl_last_run(db)$status, "succeeded")
+  expect_equal(q_etl_summary(db, from, to)$rejected, expected$rejected)
+  expect_equal(sum(q_etl_rejects_by_reason(db, from, to)$rejects), expected$rejected)
+})
+
+test_that("an empty period gives zeros and empty frames, not errors", {
+  s <- q_activity_summary(db, "2001-01-01", "2001-01-31")
+  expect_equal(c(s$events, s$sessions, s$users), c(0, 0, 0))
+  expect_equal(nrow(q_journey_paths(db, "2001-01-01", "2001-01-31")), 0)
+})
+
+test_that("the connection is read-only and reopens after being closed", {
+  expect_error(DBI::dbExecute(db$connection(), "DELETE FROM agg_funnel_daily"))
+  db$close()
+  expect_equal(q_activity_summary(db, from, to)$events, expected$events)
+})
