@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 from psycopg2 import sql
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from functions.warehouse.migrate import apply_migrations
 from tests.dashboard import known_data
@@ -48,8 +50,10 @@ class Warehouse:
     def write_db_config(self, directory: Path) -> Path:
         """The app's settings file, as the role writes it (readable by its owner only)."""
         path = directory / "clickstream-dw.dcf"
-        path.write_text(f"host: {self.host}\nport: {self.port}\ndbname: {self.dbname}\n"
-                        f"user: {self.reader}\npassword: {self.reader_password}\nsslmode: disable\n")
+        path.write_text(
+            f"host: {self.host}\nport: {self.port}\ndbname: {self.dbname}\n"
+            f"user: {self.reader}\npassword: {self.reader_password}\nsslmode: disable\n"
+        )
         path.chmod(0o600)
         return path
 
@@ -63,13 +67,24 @@ def _make_warehouse(cluster: PgCluster, data: known_data.KnownData | None) -> It
         apply_migrations(conn)
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s IN ROLE clickstream_reader")
-                        .format(sql.Identifier(reader)), (password,))
+            cur.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s IN ROLE clickstream_reader").format(
+                    sql.Identifier(reader)
+                ),
+                (password,),
+            )
         conn.autocommit = False
         if data is not None:
             known_data.load(conn, data)
-    yield Warehouse(dsn=dsn, host=params["host"], port=int(params["port"]), dbname=params["dbname"],
-                    reader=reader, reader_password=password, data=data)
+    yield Warehouse(
+        dsn=dsn,
+        host=params["host"],
+        port=int(params["port"]),
+        dbname=params["dbname"],
+        reader=reader,
+        reader_password=password,
+        data=data,
+    )
     cluster.drop_database(params["dbname"])
     with contextlib.closing(psycopg2.connect(cluster.dsn)) as conn:
         conn.autocommit = True
@@ -96,13 +111,24 @@ def empty_warehouse(pg_cluster: PgCluster) -> Iterator[Warehouse]:
 def require_r(*packages: str) -> str:
     rscript = shutil.which("Rscript")
     if not rscript:
-        pytest.fail("Rscript not found: install r-base-core and the r-cran-* packages in requirements/apt.txt")
+        pytest.fail(
+            "Rscript not found: install r-base-core and the r-cran-* packages in requirements/apt.txt"
+        )
     missing = subprocess.run(
-        [rscript, "-e", f"p <- c({', '.join(repr(p) for p in packages)}); "
-                        "cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])"],
-        capture_output=True, text=True, check=True).stdout.split()
+        [
+            rscript,
+            "-e",
+            f"p <- c({', '.join(repr(p) for p in packages)}); "
+            "cat(p[!vapply(p, requireNamespace, logical(1), quietly = TRUE)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     if missing:
-        pytest.fail(f"R packages missing: {', '.join(missing)} (Debian: r-cran-<name>, see requirements/apt.txt)")
+        pytest.fail(
+            f"R packages missing: {', '.join(missing)} (Debian: r-cran-<name>, see requirements/apt.txt)"
+        )
     return rscript
 
 
@@ -146,9 +172,16 @@ def dashboard_url(warehouse: Warehouse) -> Iterator[str]:
     env = {**os.environ, "CLICKSTREAM_DB_CONFIG": str(config), "TZ": "UTC"}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [rscript, "-e", f"shiny::runApp({str(APP_DIR)!r}, port = {port}, host = '127.0.0.1', "
-                            "launch.browser = FALSE)"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp)
+            [
+                rscript,
+                "-e",
+                f"shiny::runApp({str(APP_DIR)!r}, port = {port}, host = '127.0.0.1', launch.browser = FALSE)",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_http(url, proc, log)
@@ -167,19 +200,27 @@ def dashboard_url(warehouse: Warehouse) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     """Headless Debian Chromium driven by Selenium through Debian's chromedriver."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     chromium = shutil.which("chromium")
     driver_path = shutil.which("chromedriver")
     if not chromium or not driver_path:
-        pytest.fail("chromium / chromedriver not found: install chromium and chromium-driver (requirements/apt.txt)")
+        pytest.fail(
+            "chromium / chromedriver not found: install chromium and chromium-driver (requirements/apt.txt)"
+        )
     profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1400,1700"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1700",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(60)

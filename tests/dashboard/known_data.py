@@ -18,6 +18,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from psycopg2 import sql
+
 DAYS = (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4))
 FIRST_DAY, LAST_DAY = DAYS[0], DAYS[-1]
 
@@ -31,12 +33,33 @@ PRODUCTS = (
 )
 
 EVENT_COLUMNS = (
-    "event_id", "event_timestamp", "event_name", "user_id", "user_login_state", "identity_source",
-    "client_id", "session_id", "is_first_visit", "context_product_id", "context_product_name",
-    "context_product_category", "context_product_brand", "context_product_price",
-    "context_product_discount_price", "context_product_url_path", "page_url", "page_path", "page_title",
-    "page_referrer", "order_id", "order_revenue", "order_currency", "order_items", "received_at",
-    "is_bot", "source_key",
+    "event_id",
+    "event_timestamp",
+    "event_name",
+    "user_id",
+    "user_login_state",
+    "identity_source",
+    "client_id",
+    "session_id",
+    "is_first_visit",
+    "context_product_id",
+    "context_product_name",
+    "context_product_category",
+    "context_product_brand",
+    "context_product_price",
+    "context_product_discount_price",
+    "context_product_url_path",
+    "page_url",
+    "page_path",
+    "page_title",
+    "page_referrer",
+    "order_id",
+    "order_revenue",
+    "order_currency",
+    "order_items",
+    "received_at",
+    "is_bot",
+    "source_key",
 )
 FUNNEL_STEPS = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")
 
@@ -57,40 +80,91 @@ class KnownData:
         return [e for e in self.events if e["session_id"] not in bots]
 
 
-def _event(rng: random.Random, ts: datetime, name: str, client: str, session: str, user: str | None,
-           page: str, product: tuple | None = None, order: dict | None = None, bot: bool = False,
-           first: bool = False) -> dict:
+def _event(
+    rng: random.Random,
+    ts: datetime,
+    name: str,
+    *,
+    client: str,
+    session: str,
+    user: str | None,
+    page: str,
+    product: tuple | None = None,
+    order: dict | None = None,
+    bot: bool = False,
+    first: bool = False,
+) -> dict:
     ev = dict.fromkeys(EVENT_COLUMNS)
     ev.update(
         event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        event_timestamp=ts, event_name=name, user_id=user,
+        event_timestamp=ts,
+        event_name=name,
+        user_id=user,
         user_login_state="logged_in" if user else "guest",
         identity_source="cognito" if user else "anonymous",
-        client_id=client, session_id=session, is_first_visit=first,
-        page_url=f"https://shop.example{page}", page_path=page, page_title=page.strip("/") or "Home",
-        page_referrer=None, received_at=ts + timedelta(seconds=2), is_bot=bot,
+        client_id=client,
+        session_id=session,
+        is_first_visit=first,
+        page_url=f"https://shop.example{page}",
+        page_path=page,
+        page_title=page.strip("/") or "Home",
+        page_referrer=None,
+        received_at=ts + timedelta(seconds=2),
+        is_bot=bot,
         source_key=f"events/{ts:%Y/%m/%d/%H}/events-{uuid.UUID(int=rng.getrandbits(128), version=4)}.json",
     )
     if product:
         pid, pname, cat, brand, price = product
-        ev.update(context_product_id=pid, context_product_name=pname, context_product_category=cat,
-                  context_product_brand=brand, context_product_price=price,
-                  context_product_discount_price=price, context_product_url_path=f"/products/{pid.lower()}")
+        ev.update(
+            context_product_id=pid,
+            context_product_name=pname,
+            context_product_category=cat,
+            context_product_brand=brand,
+            context_product_price=price,
+            context_product_discount_price=price,
+            context_product_url_path=f"/products/{pid.lower()}",
+        )
     if order:
-        ev.update(order_id=order["order_id"], order_revenue=order["revenue"], order_currency="USD",
-                  order_items=order["items"])
+        ev.update(
+            order_id=order["order_id"],
+            order_revenue=order["revenue"],
+            order_currency="USD",
+            order_items=order["items"],
+        )
     return ev
 
 
-def _session_events(rng: random.Random, start: datetime, client: str, session: str, user: str | None,
-                    first: bool, bot: bool = False) -> list[dict]:
+def _session_events(
+    rng: random.Random,
+    start: datetime,
+    *,
+    client: str,
+    session: str,
+    user: str | None,
+    first: bool,
+    bot: bool = False,
+) -> list[dict]:
     """One shopper's visit: landing page, some browsing, and the funnel with drop-off."""
     t = start
     out = []
 
     def step(name, page, product=None, order=None, gap=(20, 90)):
         nonlocal t
-        out.append(_event(rng, t, name, client, session, user, page, product, order, bot, first and not out))
+        out.append(
+            _event(
+                rng,
+                t,
+                name,
+                client=client,
+                session=session,
+                user=user,
+                page=page,
+                product=product,
+                order=order,
+                bot=bot,
+                first=first and not out,
+            )
+        )
         t += timedelta(seconds=rng.randint(*gap))
 
     landing = rng.choice(["/", "/", "/category/laptops", "/category/monitors", "/search"])
@@ -113,8 +187,11 @@ def _session_events(rng: random.Random, start: datetime, client: str, session: s
     if rng.random() < 0.3:
         return out
     qty = rng.choice([1, 1, 2])
-    order = {"order_id": f"ORD-{session[-6:]}", "revenue": round(qty * product[4], 2),
-             "items": [{"product_id": product[0], "quantity": qty, "price": product[4]}]}
+    order = {
+        "order_id": f"ORD-{session[-6:]}",
+        "revenue": round(qty * product[4], 2),
+        "items": [{"product_id": product[0], "quantity": qty, "price": product[4]}],
+    }
     step("purchase", "/checkout/complete", None, order)
     return out
 
@@ -131,15 +208,34 @@ def build(seed: int = 20260302) -> KnownData:
             client = rng.choice(clients)
             user = f"user-{client[-3:]}" if rng.random() < 0.4 else None
             start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-                hours=rng.choice([9, 10, 10, 11, 14, 15, 20, 23]), minutes=rng.randint(0, 58),
-                seconds=rng.randint(0, 59))
-            data.events += _session_events(rng, start, client, f"sess-{n:04d}", user, client not in seen_clients)
+                hours=rng.choice([9, 10, 10, 11, 14, 15, 20, 23]),
+                minutes=rng.randint(0, 58),
+                seconds=rng.randint(0, 59),
+            )
+            data.events += _session_events(
+                rng,
+                start,
+                client=client,
+                session=f"sess-{n:04d}",
+                user=user,
+                first=client not in seen_clients,
+            )
             seen_clients.add(client)
     # A crawler: many page views in one session, excluded from every figure.
     bot_start = datetime(DAYS[1].year, DAYS[1].month, DAYS[1].day, 10, 5, tzinfo=UTC)
     for i in range(12):
-        data.events.append(_event(rng, bot_start + timedelta(seconds=3 * i), "page_view", "client-bot",
-                                  "sess-bot", None, f"/products/p{i}", bot=True))
+        data.events.append(
+            _event(
+                rng,
+                bot_start + timedelta(seconds=3 * i),
+                "page_view",
+                client="client-bot",
+                session="sess-bot",
+                user=None,
+                page=f"/products/p{i}",
+                bot=True,
+            )
+        )
     data.events.sort(key=lambda e: (e["event_timestamp"], e["event_id"]))
     _derive(data)
     _bookkeeping(rng, data)
@@ -160,20 +256,31 @@ def _derive(data: KnownData) -> None:
         pages = [e["page_path"] for e in evs if e["page_path"]]
         purchases = [e for e in evs if e["event_name"] == "purchase"]
         users = [e["user_id"] for e in evs if e["user_id"]]
-        data.sessions.append({
-            "session_id": sid, "client_id": evs[0]["client_id"], "user_id": users[-1] if users else None,
-            "started_at": evs[0]["event_timestamp"], "ended_at": evs[-1]["event_timestamp"],
-            "duration_s": (evs[-1]["event_timestamp"] - evs[0]["event_timestamp"]).total_seconds(),
-            "events": len(evs), "page_views": names.count("page_view"),
-            "product_views": names.count("product_view"),
-            "entry_page": pages[0] if pages else None, "exit_page": pages[-1] if pages else None,
-            "landing_referrer": None, "is_first_visit": any(e["is_first_visit"] for e in evs),
-            "logged_in": any(e["user_login_state"] == "logged_in" for e in evs),
-            "reached_product": "product_view" in names, "reached_cart": "add_to_cart" in names,
-            "reached_checkout": "begin_checkout" in names, "purchased": bool(purchases),
-            "orders": len(purchases), "revenue": round(sum(e["order_revenue"] for e in purchases), 2),
-            "is_bot": any(e["is_bot"] for e in evs),
-        })
+        data.sessions.append(
+            {
+                "session_id": sid,
+                "client_id": evs[0]["client_id"],
+                "user_id": users[-1] if users else None,
+                "started_at": evs[0]["event_timestamp"],
+                "ended_at": evs[-1]["event_timestamp"],
+                "duration_s": (evs[-1]["event_timestamp"] - evs[0]["event_timestamp"]).total_seconds(),
+                "events": len(evs),
+                "page_views": names.count("page_view"),
+                "product_views": names.count("product_view"),
+                "entry_page": pages[0] if pages else None,
+                "exit_page": pages[-1] if pages else None,
+                "landing_referrer": None,
+                "is_first_visit": any(e["is_first_visit"] for e in evs),
+                "logged_in": any(e["user_login_state"] == "logged_in" for e in evs),
+                "reached_product": "product_view" in names,
+                "reached_cart": "add_to_cart" in names,
+                "reached_checkout": "begin_checkout" in names,
+                "purchased": bool(purchases),
+                "orders": len(purchases),
+                "revenue": round(sum(e["order_revenue"] for e in purchases), 2),
+                "is_bot": any(e["is_bot"] for e in evs),
+            }
+        )
     human = [s for s in data.sessions if not s["is_bot"]]
     human_ids = {s["session_id"] for s in human}
     names_by_session = {sid: {e["event_name"] for e in evs} for sid, evs in by_session.items()}
@@ -186,9 +293,14 @@ def _derive(data: KnownData) -> None:
             c[f"sessions_{step}"] += step in names_by_session[s["session_id"]]
         c["orders"] += s["orders"]
         c["revenue"] += s["revenue"]
-    data.funnel_daily = [{"day": d, **{k: c[k] for k in (
-        "sessions", *(f"sessions_{s}" for s in FUNNEL_STEPS), "orders")}, "revenue": round(c["revenue"], 2)}
-        for d, c in sorted(funnel.items())]
+    data.funnel_daily = [
+        {
+            "day": d,
+            **{k: c[k] for k in ("sessions", *(f"sessions_{s}" for s in FUNNEL_STEPS), "orders")},
+            "revenue": round(c["revenue"], 2),
+        }
+        for d, c in sorted(funnel.items())
+    ]
 
     products = {p[0]: p for p in PRODUCTS}
     prod: dict[tuple[date, str], Counter] = defaultdict(Counter)
@@ -212,44 +324,111 @@ def _derive(data: KnownData) -> None:
         h["users"].add(e["client_id"])
         h["sessions"].add(e["session_id"])
         h["page_views"] += e["event_name"] == "page_view"
-    data.product_daily = [{
-        "day": d, "product_id": pid, "product_name": products[pid][1], "product_category": products[pid][2],
-        "product_brand": products[pid][3], "views": c["views"], "add_to_carts": c["add_to_carts"],
-        "purchases": c["purchases"], "units": c["units"], "revenue": round(c["revenue"], 2),
-    } for (d, pid), c in sorted(prod.items())]
-    data.activity_hourly = [{"hour": h, "events": v["events"], "users": len(v["users"]),
-                             "sessions": len(v["sessions"]), "page_views": v["page_views"]}
-                            for h, v in sorted(hourly.items())]
+    data.product_daily = [
+        {
+            "day": d,
+            "product_id": pid,
+            "product_name": products[pid][1],
+            "product_category": products[pid][2],
+            "product_brand": products[pid][3],
+            "views": c["views"],
+            "add_to_carts": c["add_to_carts"],
+            "purchases": c["purchases"],
+            "units": c["units"],
+            "revenue": round(c["revenue"], 2),
+        }
+        for (d, pid), c in sorted(prod.items())
+    ]
+    data.activity_hourly = [
+        {
+            "hour": h,
+            "events": v["events"],
+            "users": len(v["users"]),
+            "sessions": len(v["sessions"]),
+            "page_views": v["page_views"],
+        }
+        for h, v in sorted(hourly.items())
+    ]
 
 
 def _bookkeeping(rng: random.Random, data: KnownData) -> None:
     """Three hourly ETL runs (the middle one failed), the files they loaded, some rejects."""
     base = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, tzinfo=UTC) + timedelta(days=1)
     data.runs = [
-        {"run_id": 1, "started_at": base, "finished_at": base + timedelta(seconds=41), "status": "succeeded",
-         "trigger": "scheduled", "files": 0, "events_loaded": 0, "duplicates": 0, "rejected": 0, "error": None},
-        {"run_id": 2, "started_at": base + timedelta(hours=1), "finished_at": base + timedelta(hours=1, seconds=5),
-         "status": "failed", "trigger": "scheduled", "files": 0, "events_loaded": 0, "duplicates": 0,
-         "rejected": 0, "error": "could not connect to the warehouse"},
-        {"run_id": 3, "started_at": base + timedelta(hours=2), "finished_at": base + timedelta(hours=2, seconds=37),
-         "status": "succeeded", "trigger": "scheduled", "files": 0, "events_loaded": 0, "duplicates": 2,
-         "rejected": 0, "error": None},
+        {
+            "run_id": 1,
+            "started_at": base,
+            "finished_at": base + timedelta(seconds=41),
+            "status": "succeeded",
+            "trigger": "scheduled",
+            "files": 0,
+            "events_loaded": 0,
+            "duplicates": 0,
+            "rejected": 0,
+            "error": None,
+        },
+        {
+            "run_id": 2,
+            "started_at": base + timedelta(hours=1),
+            "finished_at": base + timedelta(hours=1, seconds=5),
+            "status": "failed",
+            "trigger": "scheduled",
+            "files": 0,
+            "events_loaded": 0,
+            "duplicates": 0,
+            "rejected": 0,
+            "error": "could not connect to the warehouse",
+        },
+        {
+            "run_id": 3,
+            "started_at": base + timedelta(hours=2),
+            "finished_at": base + timedelta(hours=2, seconds=37),
+            "status": "succeeded",
+            "trigger": "scheduled",
+            "files": 0,
+            "events_loaded": 0,
+            "duplicates": 2,
+            "rejected": 0,
+            "error": None,
+        },
     ]
     by_key = Counter(e["source_key"] for e in data.events)
     for key, count in sorted(by_key.items()):
         y, mo, d, h = key.split("/")[1:5]
         run = rng.choice([1, 3])
-        data.manifest.append({"key": key, "etag": f'"{uuid.UUID(int=rng.getrandbits(128)).hex}"',
-                              "size": 900 * count, "object_hour": datetime(int(y), int(mo), int(d), int(h), tzinfo=UTC),
-                              "events": count, "rejected": 0, "loaded_at": data.runs[run - 1]["finished_at"],
-                              "run_id": run})
-    reasons = ["invalid JSON", "invalid JSON", "event_id: not a UUID", "missing required field: client_id",
-               "event_id: not a UUID", "invalid JSON"]
+        data.manifest.append(
+            {
+                "key": key,
+                "etag": f'"{uuid.UUID(int=rng.getrandbits(128)).hex}"',
+                "size": 900 * count,
+                "object_hour": datetime(int(y), int(mo), int(d), int(h), tzinfo=UTC),
+                "events": count,
+                "rejected": 0,
+                "loaded_at": data.runs[run - 1]["finished_at"],
+                "run_id": run,
+            }
+        )
+    reasons = [
+        "invalid JSON",
+        "invalid JSON",
+        "event_id: not a UUID",
+        "missing required field: client_id",
+        "event_id: not a UUID",
+        "invalid JSON",
+    ]
     for i, reason in enumerate(reasons):
         m = data.manifest[(7 * i) % len(data.manifest)]
         m["rejected"] += 1
-        data.rejects.append({"key": m["key"], "line": 2 + i, "reason": reason, "raw_line": "{bad",
-                             "rejected_at": m["object_hour"] + timedelta(minutes=50), "run_id": m["run_id"]})
+        data.rejects.append(
+            {
+                "key": m["key"],
+                "line": 2 + i,
+                "reason": reason,
+                "raw_line": "{bad",
+                "rejected_at": m["object_hour"] + timedelta(minutes=50),
+                "run_id": m["run_id"],
+            }
+        )
     for run in data.runs:
         mine = [m for m in data.manifest if m["run_id"] == run["run_id"]]
         run["files"] = len(mine)
@@ -286,7 +465,12 @@ def load(conn, data: KnownData) -> None:
         _copy(cur, "agg_activity_hourly", data.activity_hourly, tuple(data.activity_hourly[0]))
         cols = tuple(data.runs[0])
         for run in data.runs:  # run_id is an identity column: COPY cannot set it
-            cur.execute(f"INSERT INTO etl_runs ({', '.join(cols)}) OVERRIDING SYSTEM VALUE "
-                        f"VALUES ({', '.join(['%s'] * len(cols))})", [run[c] for c in cols])
+            cur.execute(
+                sql.SQL("INSERT INTO etl_runs ({}) OVERRIDING SYSTEM VALUE VALUES ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, cols)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+                ),
+                [run[c] for c in cols],
+            )
         _copy(cur, "etl_file_manifest", data.manifest, tuple(data.manifest[0]))
         _copy(cur, "etl_rejects", data.rejects, tuple(data.rejects[0]))

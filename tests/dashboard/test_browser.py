@@ -52,8 +52,10 @@ return plots.length > 0 && Array.from(plots).every(p =>
 
 def table_values(browser, table_id: str, column: str) -> list[str]:
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr"))
-    return [td.get_attribute("data-value")
-            for td in browser.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody td.{column}")]
+    return [
+        td.get_attribute("data-value")
+        for td in browser.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody td.{column}")
+    ]
 
 
 def screenshot(browser, name: str) -> None:
@@ -70,7 +72,9 @@ def num(value: str) -> Decimal:
 @pytest.fixture(scope="module")
 def app(browser, dashboard_url):
     browser.get(dashboard_url)
-    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#activity-kpi_events .kpi-value"))
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#activity-kpi_events .kpi-value")
+    )
     return browser
 
 
@@ -85,9 +89,14 @@ def test_opens_on_the_latest_data(app, warehouse: Warehouse):
 def test_activity_page(app, warehouse: Warehouse):
     kpi = open_page(app, "activity", ["events", "sessions", "users", "peak"])
     [(events, sessions, users, _, peak)] = warehouse.query(
-        "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO))
-    assert (num(kpi["events"]), num(kpi["sessions"]), num(kpi["users"]), num(kpi["peak"])) == \
-        (events, sessions, users, peak)
+        "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
+    )
+    assert (num(kpi["events"]), num(kpi["sessions"]), num(kpi["users"]), num(kpi["peak"])) == (
+        events,
+        sessions,
+        users,
+        peak,
+    )
     daily = warehouse.query("SELECT events FROM dashboard.activity_daily(%s, %s)", (FROM, TO))
     assert [num(v) for v in table_values(app, "activity-daily", "events")] == [d for (d,) in daily]
     # Formatted for people: thousands separators, no raw floats.
@@ -98,10 +107,13 @@ def test_activity_page(app, warehouse: Warehouse):
 
 def test_funnel_page(app, warehouse: Warehouse):
     kpi = open_page(app, "funnel", ["sessions", "purchases", "conversion", "abandonment"])
-    rows = warehouse.query("SELECT step, sessions, step_rate, overall_rate FROM dashboard.funnel(%s, %s)",
-                           (FROM, TO))
+    rows = warehouse.query(
+        "SELECT step, sessions, step_rate, overall_rate FROM dashboard.funnel(%s, %s)", (FROM, TO)
+    )
     assert [num(v) for v in table_values(app, "funnel-steps_table", "sessions")] == [r[1] for r in rows]
-    assert [num(v) for v in table_values(app, "funnel-steps_table", "step_rate")[1:]] == [r[2] for r in rows[1:]]
+    assert [num(v) for v in table_values(app, "funnel-steps_table", "step_rate")[1:]] == [
+        r[2] for r in rows[1:]
+    ]
     assert num(kpi["purchases"]) == rows[4][1]
     assert num(kpi["conversion"]) == rows[4][3]
     [(started,)] = warehouse.query("SELECT sum(sessions) FROM dashboard.funnel_daily(%s, %s)", (FROM, TO))
@@ -112,15 +124,27 @@ def test_funnel_page(app, warehouse: Warehouse):
 def test_products_page(app, warehouse: Warehouse):
     kpi = open_page(app, "products", ["views", "cart_rate", "purchases", "revenue"])
     [(views, rate, purchases, revenue)] = warehouse.query(
-        "SELECT views, add_to_cart_rate, purchases, revenue FROM dashboard.product_summary(%s, %s)", (FROM, TO))
-    assert (num(kpi["views"]), num(kpi["cart_rate"]), num(kpi["purchases"]), num(kpi["revenue"])) == \
-        (views, rate, purchases, revenue)
-    top = warehouse.query("SELECT product_name, views FROM dashboard.product_engagement(%s, %s, NULL, NULL, 25)",
-                          (FROM, TO))
+        "SELECT views, add_to_cart_rate, purchases, revenue FROM dashboard.product_summary(%s, %s)",
+        (FROM, TO),
+    )
+    assert (num(kpi["views"]), num(kpi["cart_rate"]), num(kpi["purchases"]), num(kpi["revenue"])) == (
+        views,
+        rate,
+        purchases,
+        revenue,
+    )
+    top = warehouse.query(
+        "SELECT product_name, views FROM dashboard.product_engagement(%s, %s, NULL, NULL, 25)", (FROM, TO)
+    )
     WebDriverWait(app, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#products-products tbody tr td"))
     rows = app.find_elements(By.CSS_SELECTOR, "#products-products tbody tr")
-    shown = [(r.find_elements(By.TAG_NAME, "td")[0].text, int(r.find_elements(By.TAG_NAME, "td")[4].text.replace(",", "")))
-             for r in rows]
+    shown = [
+        (
+            r.find_elements(By.TAG_NAME, "td")[0].text,
+            int(r.find_elements(By.TAG_NAME, "td")[4].text.replace(",", "")),
+        )
+        for r in rows
+    ]
     assert shown == [(name, v) for name, v in top][:10]
     screenshot(app, "3-products")
 
@@ -128,9 +152,14 @@ def test_products_page(app, warehouse: Warehouse):
 def test_journeys_page(app, warehouse: Warehouse):
     kpi = open_page(app, "journeys", ["sessions", "events", "duration", "bounce"])
     [(sessions, avg_events, duration, bounce, _)] = warehouse.query(
-        "SELECT * FROM dashboard.journey_summary(%s, %s)", (FROM, TO))
-    assert (num(kpi["sessions"]), num(kpi["events"]), num(kpi["duration"]), num(kpi["bounce"])) == \
-        (sessions, avg_events, duration, bounce)
+        "SELECT * FROM dashboard.journey_summary(%s, %s)", (FROM, TO)
+    )
+    assert (num(kpi["sessions"]), num(kpi["events"]), num(kpi["duration"]), num(kpi["bounce"])) == (
+        sessions,
+        avg_events,
+        duration,
+        bounce,
+    )
     paths = warehouse.query("SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 15)", (FROM, TO))
     assert table_values(app, "journeys-paths_table", "path") == [p for p, _ in paths]
     assert [num(v) for v in table_values(app, "journeys-paths_table", "sessions")] == [s for _, s in paths]
@@ -144,9 +173,13 @@ def test_data_health_page(app, warehouse: Warehouse):
     [(status, newest)] = warehouse.query("SELECT status, newest_hour FROM dashboard.etl_last_run()")
     assert kpi["last_run"] == status
     assert num(kpi["lag"]) > 0
-    [(files, loaded, rejected, _, _)] = warehouse.query("SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO))
+    [(_files, loaded, rejected, _, _)] = warehouse.query(
+        "SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO)
+    )
     assert (num(kpi["loaded"]), num(kpi["rejected"])) == (loaded, rejected)
-    reasons = warehouse.query("SELECT reason, rejects FROM dashboard.etl_rejects_by_reason(%s, %s)", (FROM, TO))
+    reasons = warehouse.query(
+        "SELECT reason, rejects FROM dashboard.etl_rejects_by_reason(%s, %s)", (FROM, TO)
+    )
     assert table_values(app, "health-rejects_table", "reason") == [r for r, _ in reasons]
     assert [num(v) for v in table_values(app, "health-rejects_table", "rejects")] == [n for _, n in reasons]
     assert newest.strftime("%Y-%m-%d %H:%M UTC") in app.find_element(By.ID, "health-kpi_lag").text

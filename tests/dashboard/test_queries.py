@@ -18,13 +18,14 @@ FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
 
 
 def human_sessions(data: known_data.KnownData, day_from: date = FROM, day_to: date = TO) -> list[dict]:
-    return [s for s in data.sessions
-            if not s["is_bot"] and day_from <= s["started_at"].date() <= day_to]
+    return [s for s in data.sessions if not s["is_bot"] and day_from <= s["started_at"].date() <= day_to]
 
 
 def steps_of(data: known_data.KnownData, session_id: str) -> list[str]:
-    evs = sorted((e for e in data.events if e["session_id"] == session_id),
-                 key=lambda e: (e["event_timestamp"], e["event_id"]))
+    evs = sorted(
+        (e for e in data.events if e["session_id"] == session_id),
+        key=lambda e: (e["event_timestamp"], e["event_id"]),
+    )
     out: list[str] = []
     for e in evs:
         if not out or out[-1] != e["event_name"]:
@@ -36,7 +37,8 @@ def test_activity_summary_matches_events(warehouse: Warehouse, known):
     events = known.human_events()
     sessions = human_sessions(known)
     [(n_events, n_sessions, users, peak_hour, peak_events)] = warehouse.query(
-        "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO))
+        "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
+    )
     assert n_events == len(events)
     assert n_sessions == len(sessions)
     assert users == len({s["client_id"] for s in sessions})
@@ -47,7 +49,9 @@ def test_activity_summary_matches_events(warehouse: Warehouse, known):
 
 def test_activity_daily_and_hourly(warehouse: Warehouse, known):
     events = known.human_events()
-    daily = warehouse.query("SELECT day, events, users, sessions FROM dashboard.activity_daily(%s, %s)", (FROM, TO))
+    daily = warehouse.query(
+        "SELECT day, events, users, sessions FROM dashboard.activity_daily(%s, %s)", (FROM, TO)
+    )
     assert [d for d, *_ in daily] == list(known_data.DAYS)
     for day, n_events, users, sessions in daily:
         day_sessions = human_sessions(known, day, day)
@@ -55,17 +59,24 @@ def test_activity_daily_and_hourly(warehouse: Warehouse, known):
         assert sessions == len(day_sessions)
         assert users == len({s["client_id"] for s in day_sessions})
     hourly = warehouse.query("SELECT sum(events), count(*) FROM dashboard.activity_hourly(%s, %s)", (TO, TO))
-    assert hourly == [(sum(e["event_timestamp"].date() == TO for e in events),
-                       len({e["event_timestamp"].hour for e in events if e["event_timestamp"].date() == TO}))]
+    assert hourly == [
+        (
+            sum(e["event_timestamp"].date() == TO for e in events),
+            len({e["event_timestamp"].hour for e in events if e["event_timestamp"].date() == TO}),
+        )
+    ]
 
 
 def test_funnel_counts_sessions_per_step_and_rates(warehouse: Warehouse, known):
     sessions = human_sessions(known)
-    names = {s["session_id"]: {e["event_name"] for e in known.events if e["session_id"] == s["session_id"]}
-             for s in sessions}
+    names = {
+        s["session_id"]: {e["event_name"] for e in known.events if e["session_id"] == s["session_id"]}
+        for s in sessions
+    }
     expected = [sum(step in n for n in names.values()) for step in known_data.FUNNEL_STEPS]
-    rows = warehouse.query("SELECT step_no, step, sessions, step_rate, overall_rate FROM dashboard.funnel(%s, %s)",
-                           (FROM, TO))
+    rows = warehouse.query(
+        "SELECT step_no, step, sessions, step_rate, overall_rate FROM dashboard.funnel(%s, %s)", (FROM, TO)
+    )
     assert [r[1] for r in rows] == list(known_data.FUNNEL_STEPS)
     assert [r[2] for r in rows] == expected
     assert rows[0][3] is None
@@ -83,8 +94,11 @@ def test_product_engagement_with_filters(warehouse: Warehouse, known):
     for e in events:
         for item in e["order_items"] or []:
             revenue[item["product_id"]] += Decimal(str(item["price"])) * item["quantity"]
-    rows = warehouse.query("SELECT product_id, views, add_to_carts, add_to_cart_rate, revenue "
-                           "FROM dashboard.product_engagement(%s, %s, NULL, NULL, 50)", (FROM, TO))
+    rows = warehouse.query(
+        "SELECT product_id, views, add_to_carts, add_to_cart_rate, revenue "
+        "FROM dashboard.product_engagement(%s, %s, NULL, NULL, 50)",
+        (FROM, TO),
+    )
     assert {r[0]: r[1] for r in rows} == dict(views)
     for pid, v, c, rate, rev in rows:
         assert c == carts[pid]
@@ -93,31 +107,40 @@ def test_product_engagement_with_filters(warehouse: Warehouse, known):
     assert [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True)
 
     laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops"}
-    rows = warehouse.query("SELECT product_id FROM dashboard.product_engagement(%s, %s, 'Laptops', '', 50)",
-                           (FROM, TO))
+    rows = warehouse.query(
+        "SELECT product_id FROM dashboard.product_engagement(%s, %s, 'Laptops', '', 50)", (FROM, TO)
+    )
     assert {r[0] for r in rows} == laptops & set(views)
     dell_laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops" and p[3] == "Dell"}
     [(products, n_views)] = warehouse.query(
-        "SELECT products, views FROM dashboard.product_summary(%s, %s, 'Laptops', 'Dell')", (FROM, TO))
+        "SELECT products, views FROM dashboard.product_summary(%s, %s, 'Laptops', 'Dell')", (FROM, TO)
+    )
     assert products == len(dell_laptops)
     assert n_views == sum(views[p] for p in dell_laptops)
-    assert warehouse.query("SELECT * FROM dashboard.product_engagement(%s, %s, 'No such', NULL, 5)",
-                           (FROM, TO)) == []
+    assert (
+        warehouse.query("SELECT * FROM dashboard.product_engagement(%s, %s, 'No such', NULL, 5)", (FROM, TO))
+        == []
+    )
 
 
 def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):
     sessions = human_sessions(known)
     paths = Counter(" → ".join(steps_of(known, s["session_id"])) for s in sessions)
-    rows = warehouse.query("SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10, 5000)", (FROM, TO))
+    rows = warehouse.query(
+        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10, 5000)", (FROM, TO)
+    )
     assert dict(rows) == dict(paths)
     entry = Counter(s["entry_page"] for s in sessions)
-    assert dict(warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 50)", (FROM, TO))) \
-        == dict(entry)
+    assert dict(
+        warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 50)", (FROM, TO))
+    ) == dict(entry)
     exits = Counter(s["exit_page"] for s in sessions)
-    assert dict(warehouse.query("SELECT page, sessions FROM dashboard.exit_pages(%s, %s, 50)", (FROM, TO))) \
-        == dict(exits)
-    [(n, bounce)] = warehouse.query("SELECT sessions, bounce_rate FROM dashboard.journey_summary(%s, %s)",
-                                    (FROM, TO))
+    assert dict(
+        warehouse.query("SELECT page, sessions FROM dashboard.exit_pages(%s, %s, 50)", (FROM, TO))
+    ) == dict(exits)
+    [(n, bounce)] = warehouse.query(
+        "SELECT sessions, bounce_rate FROM dashboard.journey_summary(%s, %s)", (FROM, TO)
+    )
     assert n == len(sessions)
     assert bounce == round(Decimal(sum(s["events"] == 1 for s in sessions)) / Decimal(len(sessions)), 4)
 
@@ -127,23 +150,28 @@ def test_journey_paths_are_bounded_to_the_latest_sessions(warehouse: Warehouse, 
     rows = warehouse.query("SELECT sum(sessions) FROM dashboard.journey_paths(%s, %s, 50, 10, 5)", (FROM, TO))
     assert rows == [(5,)]
     transitions = warehouse.query(
-        "SELECT sum(sessions) FROM dashboard.journey_transitions(%s, %s, 5, 5) WHERE step_no = 1", (FROM, TO))
+        "SELECT sum(sessions) FROM dashboard.journey_transitions(%s, %s, 5, 5) WHERE step_no = 1", (FROM, TO)
+    )
     assert transitions == [(len(latest),)]
 
 
 def test_data_health(warehouse: Warehouse, known):
     [(files, loaded, rejected, runs, failed)] = warehouse.query(
-        "SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO))
+        "SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO)
+    )
     assert (files, loaded, rejected) == (len(known.manifest), len(known.events), len(known.rejects))
     assert (runs, failed) == (0, 0), "the runs started the day after the data"
-    [(runs, failed)] = warehouse.query("SELECT runs, failed_runs FROM dashboard.etl_summary(%s, %s)",
-                                       (TO, date(2026, 3, 5)))
+    [(runs, failed)] = warehouse.query(
+        "SELECT runs, failed_runs FROM dashboard.etl_summary(%s, %s)", (TO, date(2026, 3, 5))
+    )
     assert (runs, failed) == (3, 1)
     reasons = Counter(r["reason"] for r in known.rejects)
-    assert dict(warehouse.query("SELECT reason, rejects FROM dashboard.etl_rejects_by_reason(%s, %s)",
-                                (FROM, TO))) == dict(reasons)
+    assert dict(
+        warehouse.query("SELECT reason, rejects FROM dashboard.etl_rejects_by_reason(%s, %s)", (FROM, TO))
+    ) == dict(reasons)
     [(run_id, status, last_success, lag, newest)] = warehouse.query(
-        "SELECT run_id, status, last_success_at, lag_seconds, newest_hour FROM dashboard.etl_last_run()")
+        "SELECT run_id, status, last_success_at, lag_seconds, newest_hour FROM dashboard.etl_last_run()"
+    )
     assert (run_id, status) == (3, "succeeded")
     assert last_success == known.runs[2]["finished_at"]
     assert lag > 0
@@ -153,11 +181,13 @@ def test_data_health(warehouse: Warehouse, known):
 def test_empty_warehouse_gives_zeros_not_errors(empty_warehouse: Warehouse):
     q = empty_warehouse.query
     assert q("SELECT * FROM dashboard.data_bounds()") == [(None, None)]
-    assert q("SELECT events, sessions, users, peak_hour FROM dashboard.activity_summary(%s, %s)",
-             (FROM, TO)) == [(0, 0, 0, None)]
+    assert q(
+        "SELECT events, sessions, users, peak_hour FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
+    ) == [(0, 0, 0, None)]
     assert [r[2] for r in q("SELECT * FROM dashboard.funnel(%s, %s)", (FROM, TO))] == [0] * 5
-    assert q("SELECT products, views, revenue FROM dashboard.product_summary(%s, %s)",
-             (FROM, TO)) == [(0, 0, 0)]
+    assert q("SELECT products, views, revenue FROM dashboard.product_summary(%s, %s)", (FROM, TO)) == [
+        (0, 0, 0)
+    ]
     assert q("SELECT * FROM dashboard.journey_paths(%s, %s)", (FROM, TO)) == []
     assert q("SELECT run_id, lag_seconds FROM dashboard.etl_last_run()") == [(None, None)]
 
@@ -165,15 +195,28 @@ def test_empty_warehouse_gives_zeros_not_errors(empty_warehouse: Warehouse):
 def test_reader_can_call_every_dashboard_function_and_write_nothing(warehouse: Warehouse):
     functions = warehouse.query(
         "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE n.nspname = 'dashboard' ORDER BY 1")
+        "WHERE n.nspname = 'dashboard' ORDER BY 1"
+    )
     assert len(functions) >= 20
-    with contextlib.closing(psycopg2.connect(
-            host=warehouse.host, port=warehouse.port, dbname=warehouse.dbname,
-            user=warehouse.reader, password=warehouse.reader_password)) as conn, conn.cursor() as cur:
+    with (
+        contextlib.closing(
+            psycopg2.connect(
+                host=warehouse.host,
+                port=warehouse.port,
+                dbname=warehouse.dbname,
+                user=warehouse.reader,
+                password=warehouse.reader_password,
+            )
+        ) as conn,
+        conn.cursor() as cur,
+    ):
         for (name,) in functions:
-            cur.execute("SELECT has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p "
-                        "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'dashboard' "
-                        "AND p.proname = %s", (name,))
+            cur.execute(
+                "SELECT has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'dashboard' "
+                "AND p.proname = %s",
+                (name,),
+            )
             assert cur.fetchone() == (True,), name
         cur.execute("SELECT * FROM dashboard.funnel(%s, %s)", (FROM, TO))
         assert len(cur.fetchall()) == 5

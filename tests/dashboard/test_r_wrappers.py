@@ -25,13 +25,17 @@ def expected_figures(data: known_data.KnownData) -> dict:
     events = data.human_events()
     dell_laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops" and p[3] == "Dell"}
     return {
-        "from": known_data.FIRST_DAY.isoformat(), "to": known_data.LAST_DAY.isoformat(),
-        "events": len(events), "sessions": len(sessions), "users": len({s["client_id"] for s in sessions}),
+        "from": known_data.FIRST_DAY.isoformat(),
+        "to": known_data.LAST_DAY.isoformat(),
+        "events": len(events),
+        "sessions": len(sessions),
+        "users": len({s["client_id"] for s in sessions}),
         "days": [d.isoformat() for d in known_data.DAYS],
         "funnel": [sum(step in n for n in names.values()) for step in known_data.FUNNEL_STEPS],
         "product_views": sum(e["event_name"] == "product_view" for e in events),
-        "dell_laptop_views": sum(e["event_name"] == "product_view" and e["context_product_id"] in dell_laptops
-                                 for e in events),
+        "dell_laptop_views": sum(
+            e["event_name"] == "product_view" and e["context_product_id"] in dell_laptops for e in events
+        ),
         "top_entry_page": Counter(s["entry_page"] for s in sessions).most_common(1)[0][0],
         "rejected": len(data.rejects),
     }
@@ -41,10 +45,21 @@ def test_r_query_wrappers(warehouse: Warehouse, known, tmp_path):
     rscript = require_r("testthat", "DBI", "RPostgreSQL", "jsonlite", "withr", "shiny", "ggplot2")
     expected = tmp_path / "expected.json"
     expected.write_text(json.dumps(expected_figures(known)))
-    env = {**os.environ, "CLICKSTREAM_DB_CONFIG": str(warehouse.write_db_config(tmp_path)),
-           "CLICKSTREAM_TEST_EXPECTED": str(expected), "TZ": "UTC"}
-    proc = subprocess.run([rscript, "tests/testthat.R"], cwd=APP_DIR, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    env = {
+        **os.environ,
+        "CLICKSTREAM_DB_CONFIG": str(warehouse.write_db_config(tmp_path)),
+        "CLICKSTREAM_TEST_EXPECTED": str(expected),
+        "TZ": "UTC",
+    }
+    proc = subprocess.run(
+        [rscript, "tests/testthat.R"],
+        cwd=APP_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert "DONE" in output and "Failed" not in output, output

@@ -1,0 +1,352 @@
+"""Dashboard query benchmark: every dashboard.* function over a warehouse of N events.
+
+    python bench/dashboard.py [--events N] [--days D] [--repeat R] [--dsn SUPERUSER_DSN]
+
+Fills a fresh warehouse (the real migrations) with N events of simulated shop sessions
+streamed straight through COPY, derives their sessions and the aggregate tables with set-based
+SQL (the meanings the schema documents; bots excluded), ANALYZEs, then runs each query the
+app issues, with the app's default parameters (the last 30 days of data, no filters), R times
+and prints p50/p95 in ms. Target: every query <= 200 ms p95. Without --dsn a throwaway
+PostgreSQL cluster is started and removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import psycopg2  # noqa: E402
+from psycopg2 import sql  # noqa: E402
+
+from functions.warehouse.migrate import apply_migrations  # noqa: E402
+from tests.support.pgcluster import PgCluster  # noqa: E402
+
+TARGET_P95_MS = 200
+CATEGORIES = ["Laptops", "Desktops", "Monitors", "GPUs", "CPUs", "Keyboards", "Mice", "Storage", "Networking"]
+BRANDS = ["Lenovo", "Dell", "HP", "ASUS", "Acer", "Logitech", "Samsung", "NVIDIA", "AMD"]
+PRODUCTS = [
+    (
+        f"P{i:03d}",
+        f"Product {i}",
+        CATEGORIES[i % len(CATEGORIES)],
+        BRANDS[(i * 7) % len(BRANDS)],
+        round(20 + i * 17.3, 2),
+    )
+    for i in range(96)
+]
+PAGES = ["/", "/deals", "/search", *(f"/category/{c.lower()}" for c in CATEGORIES)]
+COLUMNS = (
+    "event_id",
+    "event_timestamp",
+    "event_name",
+    "user_login_state",
+    "client_id",
+    "session_id",
+    "context_product_id",
+    "context_product_name",
+    "context_product_category",
+    "context_product_brand",
+    "context_product_price",
+    "page_path",
+    "order_id",
+    "order_revenue",
+    "order_items",
+    "received_at",
+    "is_bot",
+    "source_key",
+)
+
+
+def session_template(rng: random.Random) -> list[tuple[str, int, str | None]]:
+    """One visit's (event_name, seconds after start, page) with a shop's drop-off."""
+    out: list[tuple[str, int, str | None]] = []
+    t = 0
+
+    def add(name: str, page: str | None) -> None:
+        nonlocal t
+        out.append((name, t, page))
+        t += rng.randint(5, 120)
+
+    add("page_view", rng.choice(PAGES))
+    if rng.random() < 0.3:
+        return out
+    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+        add("page_view", rng.choice(PAGES))
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        add("product_view", "product")
+    if rng.random() < 0.55:
+        return out
+    add("add_to_cart", "product")
+    if rng.random() < 0.4:
+        return out
+    add("begin_checkout", "/checkout")
+    if rng.random() < 0.35:
+        return out
+    add("purchase", "/checkout/complete")
+    return out
+
+
+class EventStream:
+    """A file-like object yielding COPY text rows for psycopg2's copy_expert, generated lazily."""
+
+    def __init__(self, n: int, days: int, first_day: date, seed: int = 7):
+        self.n, self.produced, self.buffer = n, 0, b""
+        self.rng = random.Random(seed)
+        self.templates = [session_template(self.rng) for _ in range(400)]
+        self.start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+        self.span = days * 86400
+        self.clients = max(1000, n // 25)
+        self.session_no = 0
+
+    def _session(self) -> str:
+        rng = self.rng
+        self.session_no += 1
+        sid = f"s{self.session_no:09d}"
+        client = f"c{rng.randrange(self.clients):08d}"
+        bot = rng.random() < 0.01
+        # Daily rhythm: more traffic in the afternoon and evening (UTC).
+        day = rng.randrange(self.span // 86400)
+        hour = min(23, max(0, int(rng.gauss(15, 5))))
+        start = self.start + timedelta(days=day, hours=hour, seconds=rng.randrange(3600))
+        product = PRODUCTS[rng.randrange(len(PRODUCTS))]
+        pid, pname, cat, brand, price = product
+        key = f"events/{start:%Y/%m/%d/%H}/events-{sid}.json"
+        rows = []
+        for name, offset, page in self.templates[rng.randrange(len(self.templates))]:
+            self.produced += 1
+            ts = (start + timedelta(seconds=offset)).isoformat()
+            eid = f"{self.produced:08x}-0000-4000-8000-{self.session_no:012x}"
+            has_product = name in ("product_view", "add_to_cart")
+            path = f"/products/{pid.lower()}" if page == "product" else page
+            order = (
+                (
+                    f"O{self.session_no}",
+                    str(price),
+                    f'[{{"product_id": "{pid}", "quantity": 1, "price": {price}}}]',
+                )
+                if name == "purchase"
+                else (r"\N", r"\N", r"\N")
+            )
+            rows.append(
+                "\t".join(
+                    (
+                        eid,
+                        ts,
+                        name,
+                        "guest",
+                        client,
+                        sid,
+                        *((pid, pname, cat, brand, str(price)) if has_product else (r"\N",) * 5),
+                        path,
+                        *order,
+                        ts,
+                        "t" if bot else "f",
+                        key,
+                    )
+                )
+            )
+            if self.produced >= self.n:
+                break
+        return "\n".join(rows) + "\n"
+
+    def read(self, size: int = 1 << 16) -> bytes:
+        while len(self.buffer) < size and self.produced < self.n:
+            self.buffer += "".join(self._session() for _ in range(200)).encode()
+        chunk, self.buffer = self.buffer[:size], self.buffer[size:]
+        return chunk
+
+    readline = read
+
+
+DERIVE_SQL = """
+INSERT INTO sessions (session_id, client_id, user_id, started_at, ended_at, duration_s, events, page_views,
+                      product_views, entry_page, exit_page, landing_referrer, is_first_visit, logged_in,
+                      reached_product, reached_cart, reached_checkout, purchased, orders, revenue, is_bot)
+SELECT session_id, min(client_id), max(user_id), min(event_timestamp), max(event_timestamp),
+       extract(epoch FROM max(event_timestamp) - min(event_timestamp)), count(*),
+       count(*) FILTER (WHERE event_name = 'page_view'), count(*) FILTER (WHERE event_name = 'product_view'),
+       (array_agg(page_path ORDER BY event_timestamp))[1],
+       (array_agg(page_path ORDER BY event_timestamp DESC))[1],
+       NULL, bool_or(is_first_visit), bool_or(user_login_state = 'logged_in'),
+       bool_or(event_name = 'product_view'), bool_or(event_name = 'add_to_cart'),
+       bool_or(event_name = 'begin_checkout'), bool_or(event_name = 'purchase'),
+       count(*) FILTER (WHERE event_name = 'purchase'), coalesce(sum(order_revenue), 0), bool_or(is_bot)
+FROM clickstream_events GROUP BY session_id;
+
+INSERT INTO agg_funnel_daily (day, sessions, sessions_page_view, sessions_product_view, sessions_add_to_cart,
+                              sessions_begin_checkout, sessions_purchase, orders, revenue)
+SELECT (started_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE page_views > 0),
+       count(*) FILTER (WHERE reached_product), count(*) FILTER (WHERE reached_cart),
+       count(*) FILTER (WHERE reached_checkout), count(*) FILTER (WHERE purchased), sum(orders), sum(revenue)
+FROM sessions WHERE NOT is_bot GROUP BY 1;
+
+CREATE TEMP TABLE human_events AS
+SELECT e.* FROM clickstream_events e JOIN sessions s USING (session_id) WHERE NOT s.is_bot;
+
+INSERT INTO agg_activity_hourly (hour, events, users, sessions, page_views)
+SELECT date_trunc('hour', event_timestamp), count(*), count(DISTINCT client_id), count(DISTINCT session_id),
+       count(*) FILTER (WHERE event_name = 'page_view')
+FROM human_events GROUP BY 1;
+
+INSERT INTO agg_product_daily (day, product_id, product_name, product_category, product_brand, views,
+                               add_to_carts, purchases, units, revenue)
+SELECT day, product_id, max(name), max(category), max(brand), sum(views), sum(carts), sum(purchases),
+       sum(units), sum(revenue)
+FROM (
+    SELECT (event_timestamp AT TIME ZONE 'UTC')::date AS day, context_product_id AS product_id,
+           context_product_name AS name, context_product_category AS category, context_product_brand AS brand,
+           (event_name = 'product_view')::int AS views, (event_name = 'add_to_cart')::int AS carts,
+           0 AS purchases, 0 AS units, 0::numeric AS revenue
+    FROM human_events WHERE event_name IN ('product_view', 'add_to_cart')
+    UNION ALL
+    SELECT (event_timestamp AT TIME ZONE 'UTC')::date, item->>'product_id', NULL, NULL, NULL, 0, 0, 1,
+           (item->>'quantity')::int, (item->>'quantity')::int * (item->>'price')::numeric
+    FROM human_events, jsonb_array_elements(order_items) AS item WHERE event_name = 'purchase'
+) x
+GROUP BY day, product_id;
+
+INSERT INTO etl_runs (started_at, finished_at, status, trigger, files, events_loaded)
+SELECT h, h + interval '40 seconds', CASE WHEN extract(hour FROM h) = 3 THEN 'failed' ELSE 'succeeded' END,
+       'scheduled', 0, 0
+FROM generate_series((SELECT date_trunc('hour', min(event_timestamp)) FROM clickstream_events),
+                     (SELECT date_trunc('hour', max(event_timestamp)) FROM clickstream_events),
+                     interval '1 hour') AS h;
+
+INSERT INTO etl_file_manifest (key, etag, size, object_hour, events, rejected, loaded_at, run_id)
+SELECT source_key, md5(source_key), count(*) * 600, date_trunc('hour', min(received_at)), count(*), 0,
+       date_trunc('hour', min(received_at)) + interval '1 hour',
+       (SELECT max(run_id) FROM etl_runs)
+FROM clickstream_events GROUP BY source_key;
+
+INSERT INTO etl_rejects (key, line, reason, raw_line, rejected_at, run_id)
+SELECT key, 1,
+       (ARRAY['invalid JSON', 'event_id: not a UUID', 'missing required field: client_id'])
+           [1 + abs(hashtext(key) % 3)],
+       '{bad', loaded_at, run_id
+FROM etl_file_manifest
+WHERE hashtext(key) % 200 = 0;
+"""
+
+
+def queries(first: date, last: date) -> list[tuple[str, str, tuple]]:
+    """What the app runs when each page opens: (label, SQL, parameters)."""
+    frm = max(first, last - timedelta(days=29))
+    rng = (frm, last)
+    return [
+        ("data_bounds", "SELECT * FROM dashboard.data_bounds()", ()),
+        ("activity_summary", "SELECT * FROM dashboard.activity_summary(%s, %s)", rng),
+        ("activity_hourly", "SELECT * FROM dashboard.activity_hourly(%s, %s)", rng),
+        ("activity_daily", "SELECT * FROM dashboard.activity_daily(%s, %s)", rng),
+        ("funnel", "SELECT * FROM dashboard.funnel(%s, %s)", rng),
+        ("funnel_daily", "SELECT * FROM dashboard.funnel_daily(%s, %s)", rng),
+        ("product_filters", "SELECT * FROM dashboard.product_filters(%s, %s)", rng),
+        ("product_summary", "SELECT * FROM dashboard.product_summary(%s, %s, '', '')", rng),
+        ("product_engagement", "SELECT * FROM dashboard.product_engagement(%s, %s, '', '', 25)", rng),
+        (
+            "product_engagement (category)",
+            "SELECT * FROM dashboard.product_engagement(%s, %s, 'Laptops', '', 25)",
+            rng,
+        ),
+        ("category_engagement", "SELECT * FROM dashboard.category_engagement(%s, %s, '')", rng),
+        ("journey_summary", "SELECT * FROM dashboard.journey_summary(%s, %s)", rng),
+        ("journey_paths", "SELECT * FROM dashboard.journey_paths(%s, %s, 15)", rng),
+        ("journey_transitions", "SELECT * FROM dashboard.journey_transitions(%s, %s, 5)", rng),
+        ("entry_pages", "SELECT * FROM dashboard.entry_pages(%s, %s, 10)", rng),
+        ("exit_pages", "SELECT * FROM dashboard.exit_pages(%s, %s, 10)", rng),
+        ("etl_summary", "SELECT * FROM dashboard.etl_summary(%s, %s)", rng),
+        ("etl_loaded_hourly", "SELECT * FROM dashboard.etl_loaded_hourly(%s, %s)", rng),
+        ("etl_rejects_by_reason", "SELECT * FROM dashboard.etl_rejects_by_reason(%s, %s)", rng),
+        ("etl_last_run", "SELECT * FROM dashboard.etl_last_run()", ()),
+    ]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=90, help="days the events spread over")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--dsn", help="superuser DSN of a server to use (a database is created and dropped)")
+    args = parser.parse_args(argv)
+    if args.events < 1000 or args.days < 1 or args.repeat < 1:
+        parser.error("--events >= 1000, --days >= 1 and --repeat >= 1")
+
+    cluster = PgCluster.existing(args.dsn) if args.dsn else PgCluster.start()
+    dbname = f"bench_dashboard_{int(time.time())}"
+    try:
+        dsn = cluster.create_database(dbname)
+        with contextlib.closing(psycopg2.connect(dsn)) as conn:
+            apply_migrations(conn)
+            first_day = date(2026, 1, 1)
+            t0 = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.copy_expert(
+                    sql.SQL("COPY clickstream_events ({}) FROM STDIN")
+                    .format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+                    .as_string(conn),
+                    EventStream(args.events, args.days, first_day),
+                )
+            conn.commit()
+            t1 = time.perf_counter()
+            print(f"COPY {args.events:,} events over {args.days} days: {t1 - t0:.1f} s", flush=True)
+            with conn.cursor() as cur:
+                cur.execute("SET work_mem = '256MB'")
+                cur.execute(DERIVE_SQL)
+            conn.commit()
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("VACUUM ANALYZE")
+                cur.execute(
+                    "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM etl_file_manifest), "
+                    "(SELECT min(day) FROM agg_funnel_daily), (SELECT max(day) FROM agg_funnel_daily)"
+                )
+                n_sessions, n_files, first, last = cur.fetchone()
+            print(
+                f"sessions {n_sessions:,}, files {n_files:,}, aggregates and bookkeeping: "
+                f"{time.perf_counter() - t1:.1f} s",
+                flush=True,
+            )
+
+            print(f"\n{'query (default page range: last 30 days)':<40} {'p50 ms':>9} {'p95 ms':>9}")
+            slow = []
+            with conn.cursor() as cur:
+                for label, statement, params in queries(first, last):
+                    timings = []
+                    for _ in range(args.repeat):
+                        start = time.perf_counter()
+                        cur.execute(statement, params)
+                        cur.fetchall()
+                        timings.append((time.perf_counter() - start) * 1000)
+                    p50, p95 = statistics.median(timings), percentile(timings, 0.95)
+                    flag = "" if p95 <= TARGET_P95_MS else f"  > {TARGET_P95_MS} ms"
+                    if flag:
+                        slow.append(label)
+                    print(f"{label:<40} {p50:>9.1f} {p95:>9.1f}{flag}", flush=True)
+            print(
+                f"\n{len(slow)} of {len(queries(first, last))} queries over the {TARGET_P95_MS} ms p95 target"
+                + (f": {', '.join(slow)}" if slow else "")
+            )
+    finally:
+        with contextlib.suppress(psycopg2.Error):
+            cluster.drop_database(dbname)
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
