@@ -140,6 +140,16 @@ def build(params: BuildParams) -> Template:
             Description="Drop an hourly trigger older than this (the next run covers its window)",
         )
     )
+    async_retries = t.add_parameter(
+        Parameter(
+            "InvocationRetryAttempts",
+            Type="Number",
+            Default=2,
+            MinValue=0,
+            MaxValue=2,
+            Description="Lambda retries of a failed run before it goes to the DLQ",
+        )
+    )
     duration_alarm_ms = t.add_parameter(
         Parameter(
             "DurationAlarmThresholdMs",
@@ -299,7 +309,7 @@ def build(params: BuildParams) -> Template:
             FunctionName=Ref(function),
             Qualifier="$LATEST",
             MaximumEventAgeInSeconds=Ref(max_age),
-            MaximumRetryAttempts=2,
+            MaximumRetryAttempts=Ref(async_retries),
         )
     )
 

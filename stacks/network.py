@@ -103,6 +103,24 @@ def build(params: BuildParams) -> Template:
             Description="Managed prefix list of S3 in this region (egress rules to the S3 gateway endpoint)",
         )
     )
+    sg_names = {
+        title: t.add_parameter(
+            Parameter(
+                title,
+                Type="String",
+                Default=params.name(seed),
+                AllowedPattern=r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$",
+                Description=f"Security group name (seed: {seed})",
+            )
+        )
+        for title, seed in (
+            ("EndpointSecurityGroupName", "sg_vpc_endpoints"),
+            ("OltpSecurityGroupName", "sg_public_WebDB"),
+            ("EtlLambdaSecurityGroupName", "sg_Lambda_ETL"),
+            ("ShinySecurityGroupName", "sg_analytics_Shiny"),
+            ("DwSecurityGroupName", "sg_analytics_ShinyDWH"),
+        )
+    }
     t.add_condition("HasTrustedOltpCidr", Not(Equals(Ref(trusted_oltp_cidr), "")))
     t.add_condition("HasAdminSshCidr", Not(Equals(Ref(admin_cidr), "")))
     t.add_condition("HasShinyAdminCidr", Not(Equals(Ref(shiny_admin_cidr), "")))
@@ -172,7 +190,7 @@ def build(params: BuildParams) -> Template:
     endpoint_sg = t.add_resource(
         ec2.SecurityGroup(
             "EndpointSecurityGroup",
-            GroupName=params.name("sg_vpc_endpoints"),
+            GroupName=Ref(sg_names["EndpointSecurityGroupName"]),
             GroupDescription="Interface VPC endpoints (SSM): HTTPS from the private subnets",
             VpcId=Ref(vpc),
             SecurityGroupIngress=[
@@ -198,7 +216,7 @@ def build(params: BuildParams) -> Template:
     oltp_sg = t.add_resource(
         ec2.SecurityGroup(
             "OltpSecurityGroup",
-            GroupName=params.name("sg_public_WebDB"),
+            GroupName=Ref(sg_names["OltpSecurityGroupName"]),
             GroupDescription="OLTP PostgreSQL host: 5432 from trusted CIDR, 22 from admin CIDR if given",
             VpcId=Ref(vpc),
             # Default egress (all): the public host installs updates from the internet (seed).
@@ -208,7 +226,7 @@ def build(params: BuildParams) -> Template:
     etl_sg = t.add_resource(
         ec2.SecurityGroup(
             "EtlLambdaSecurityGroup",
-            GroupName=params.name("sg_Lambda_ETL"),
+            GroupName=Ref(sg_names["EtlLambdaSecurityGroupName"]),
             GroupDescription="Lambda ETL: no inbound; out to S3 endpoint, SSM endpoints and the DW on 5432",
             VpcId=Ref(vpc),
             SecurityGroupEgress=[
@@ -233,7 +251,7 @@ def build(params: BuildParams) -> Template:
     shiny_sg = t.add_resource(
         ec2.SecurityGroup(
             "ShinySecurityGroup",
-            GroupName=params.name("sg_analytics_Shiny"),
+            GroupName=Ref(sg_names["ShinySecurityGroupName"]),
             GroupDescription="R Shiny on 3838: no inbound by default (Session Manager port forwarding)",
             VpcId=Ref(vpc),
             SecurityGroupEgress=[NO_EGRESS],
@@ -243,7 +261,7 @@ def build(params: BuildParams) -> Template:
     dw_sg = t.add_resource(
         ec2.SecurityGroup(
             "DwSecurityGroup",
-            GroupName=params.name("sg_analytics_ShinyDWH"),
+            GroupName=Ref(sg_names["DwSecurityGroupName"]),
             GroupDescription="DW PostgreSQL: 5432 from the ETL Lambda and Shiny groups only",
             VpcId=Ref(vpc),
             SecurityGroupIngress=[

@@ -495,18 +495,16 @@ def test_two_environments_do_not_clash() -> None:
             for p, v in t["Parameters"].items()
             if p.endswith(("Name", "NamePrefix")) and p not in NOT_RESOURCE_NAMES
         }
-        names[env] |= {
-            (s, k): r["Properties"]["GroupName"]
-            for s, t in templates.items()
-            for k, r in t["Resources"].items()
-            if r["Type"] == "AWS::EC2::SecurityGroup"
-        }
     assert names["dev"].keys() == names["prod"].keys()
     same = {k for k in names["dev"] if names["dev"][k] == names["prod"][k]}
     assert same == set()
     assert names["prod"][("etl", "EtlFunctionName")] == "prod-SBW_Lamda_ETL"
     assert names["prod"][("etl", "NetworkStackName")] == "prod-clickstream-network"
-    assert names["prod"][("network", "DwSecurityGroup")] == "prod-sg_analytics_ShinyDWH"
+    assert names["prod"][("network", "DwSecurityGroupName")] == "prod-sg_analytics_ShinyDWH"
+
+
+def test_builders_follow_the_deployment_order() -> None:
+    assert tuple(BUILDERS) == STACK_ORDER
 
 
 @pytest.mark.parametrize("stack", STACK_ORDER)
