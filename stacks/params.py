@@ -172,6 +172,14 @@ def new_template(description: str) -> Template:
     return template
 
 
+def _check_number(where: str, value: Any, parameter: Parameter) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParamsError(f"{where}: {value!r} is not a number")
+    low, high = getattr(parameter, "MinValue", None), getattr(parameter, "MaxValue", None)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ParamsError(f"{where}: {value} is outside [{low}, {high}]")
+
+
 def finish(template: Template, params: BuildParams, stack: str) -> Template:
     """Apply the parameter-default overrides for `stack`, refusing names the template lacks."""
     overrides = params.parameters.get(stack, {})
@@ -190,5 +198,7 @@ def finish(template: Template, params: BuildParams, stack: str) -> Template:
         pattern = getattr(parameter, "AllowedPattern", None)
         if pattern and not re.fullmatch(pattern, text):
             raise ParamsError(f"parameters.{stack}.{key}: {text!r} does not match {pattern}")
+        if parameter.Type == "Number":
+            _check_number(f"parameters.{stack}.{key}", value, parameter)
         parameter.Default = text if parameter.Type == "String" else value
     return template

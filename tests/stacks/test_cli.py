@@ -69,6 +69,8 @@ def test_params_file_sets_parameter_defaults(tmp_path: Path) -> None:
         ({"parameters": {"network": {"TrustedOltpCidr": "everyone"}}}, "parameters.network.TrustedOltpCidr"),
         ({"parameters": {"network": {"TrustedOltpCidr": ["a"]}}}, "must be a string or number"),
         ({"parameters": {"data": {"RawBucketVersioning": "On"}}}, "is not one of ['Enabled', 'Suspended']"),
+        ({"parameters": {"etl": {"DwPort": 70000}}}, "parameters.etl.DwPort: 70000 is outside [1, 65535]"),
+        ({"parameters": {"etl": {"DwPort": "5432"}}}, "parameters.etl.DwPort: '5432' is not a number"),
         ([1, 2], "top level must be a JSON object"),
     ],
 )
