@@ -58,13 +58,17 @@ def test_activity_daily_and_hourly(warehouse: Warehouse, known):
         assert n_events == sum(e["event_timestamp"].date() == day for e in events)
         assert sessions == len(day_sessions)
         assert users == len({s["client_id"] for s in day_sessions})
-    hourly = warehouse.query("SELECT sum(events), count(*) FROM dashboard.activity_hourly(%s, %s)", (TO, TO))
-    assert hourly == [
-        (
-            sum(e["event_timestamp"].date() == TO for e in events),
-            len({e["event_timestamp"].hour for e in events if e["event_timestamp"].date() == TO}),
-        )
-    ]
+    hourly = warehouse.query(
+        "SELECT sum(events), count(*), count(*) FILTER (WHERE events = 0) "
+        "FROM dashboard.activity_hourly(%s, %s)",
+        (TO, TO),
+    )
+    busy_hours = len({e["event_timestamp"].hour for e in events if e["event_timestamp"].date() == TO})
+    assert hourly == [(sum(e["event_timestamp"].date() == TO for e in events), 24, 24 - busy_hours)]
+    quiet = warehouse.query(
+        "SELECT count(*), sum(events) FROM dashboard.activity_daily('2026-02-01', '2026-02-28')"
+    )
+    assert quiet == [(28, 0)], "days without traffic are listed as zeros"
 
 
 def test_funnel_counts_sessions_per_step_and_rates(warehouse: Warehouse, known):

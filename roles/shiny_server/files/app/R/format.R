@@ -23,7 +23,9 @@ fmt_duration <- function(seconds) {
   ifelse(is.na(s), "\u2013",
          ifelse(s < 60, sprintf("%.0f s", s),
                 ifelse(s < 3600, sprintf("%d min %02d s", as.integer(s %/% 60), as.integer(round(s %% 60))),
-                       sprintf("%d h %02d min", as.integer(s %/% 3600), as.integer((s %% 3600) %/% 60)))))
+                       ifelse(s < 172800,
+                              sprintf("%d h %02d min", as.integer(s %/% 3600), as.integer((s %% 3600) %/% 60)),
+                              sprintf("%d d %d h", as.integer(s %/% 86400), as.integer((s %% 86400) %/% 3600))))))
 }
 
 fmt_time <- function(x) {

@@ -8,7 +8,7 @@ activity_ui <- function(id, range) {
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Events", ns("kpi_events"), "bolt"),
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "teal"),
-      kpi_box("Users (daily, summed)", ns("kpi_users"), "users", "info"),
+      kpi_box("Users", ns("kpi_users"), "users", "info"),
       kpi_box("Busiest hour", ns("kpi_peak"), "chart-line", "warning")
     ),
     card(full_screen = TRUE, card_header("Per hour"), plotOutput(ns("hourly"), height = "300px")),
@@ -25,7 +25,7 @@ activity_server <- function(id, db) {
 
     output$kpi_events <- renderUI(kpi_value(summary()$events))
     output$kpi_sessions <- renderUI(kpi_value(summary()$sessions))
-    output$kpi_users <- renderUI(kpi_value(summary()$users, note = "distinct per day, added up"))
+    output$kpi_users <- renderUI(kpi_value(summary()$users, note = "distinct browsers"))
     output$kpi_peak <- renderUI({
       s <- summary()
       kpi_value(s$peak_hour_events, note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
@@ -36,7 +36,7 @@ activity_server <- function(id, db) {
 
     output$hourly <- renderPlot({
       df <- hourly()
-      validate(need(nrow(df) > 0, "No activity in the selected period."))
+      validate(need(sum(df$events) > 0, "No activity in the selected period."))
       ggplot2::ggplot(long_series(df, "hour", series), ggplot2::aes(x, value, colour = series)) +
         ggplot2::geom_line(linewidth = 0.9) +
         ggplot2::scale_colour_manual(values = series_colors) +
@@ -47,7 +47,7 @@ activity_server <- function(id, db) {
 
     output$daily_chart <- renderPlot({
       df <- daily()
-      validate(need(nrow(df) > 0, "No activity in the selected period."))
+      validate(need(sum(df$events) > 0, "No activity in the selected period."))
       ggplot2::ggplot(long_series(df, "day", series), ggplot2::aes(x, value, fill = series)) +
         ggplot2::geom_col(position = ggplot2::position_dodge(width = 0.8), width = 0.75) +
         ggplot2::scale_fill_manual(values = series_colors) +
@@ -58,7 +58,7 @@ activity_server <- function(id, db) {
 
     output$daily_table <- renderUI({
       df <- daily()
-      if (nrow(df) == 0) return(empty_state("No activity in the selected period."))
+      if (sum(df$events) == 0) return(empty_state("No activity in the selected period."))
       df$day <- format(df$day)
       data_table(df, list(day = col("Day (UTC)"), events = col("Events", fmt_int),
                           sessions = col("Sessions", fmt_int), users = col("Users", fmt_int)),
