@@ -66,6 +66,7 @@ def test_manual_backfill_reloads_only_what_the_manifest_lacks(settings, s3, buck
         handler.handler({"since": "2026-10-02T00:00:00Z", "until": "2026-10-01T00:00:00Z"}, None)
 
 
+@pytest.mark.slow
 def test_password_from_ssm_securestring(etl_env, s3, bucket, monkeypatch):
     ssm = boto3.client("ssm", region_name=REGION, endpoint_url=etl_env["AWS_ENDPOINT_URL"])
     name = f"/clickstream/dwh/{etl_env['DWH_USER']}"
@@ -87,6 +88,7 @@ def test_password_from_ssm_securestring(etl_env, s3, bucket, monkeypatch):
         handler.handler({"detail-type": "Scheduled Event"}, None)
 
 
+@pytest.mark.slow
 def test_cli_migrate_and_run_print_plain_progress_when_not_a_terminal(etl_env, pg_dsn, s3, bucket, dw):
     records = make_traffic(seed=35, start=datetime(2026, 11, 20, 10, tzinfo=UTC), sessions=20,
                            spread=timedelta(hours=2))
