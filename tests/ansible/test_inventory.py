@@ -1,0 +1,186 @@
+"""The inventories: inventories/aws against moto's EC2 (server mode), inventories/local as written.
+
+`ansible-inventory` runs as a subprocess, exactly as a user runs it; the amazon.aws.aws_ec2 plugin
+is pointed at the moto server through AWS_URL / AWS_ENDPOINT_URL with dummy credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_INVENTORY = str(Path(sys.executable).with_name("ansible-inventory"))
+REGION = "ap-southeast-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("ansible-home")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_", "EC2_"))
+    }
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # dummy credentials for moto
+        AWS_DEFAULT_REGION=REGION,
+        AWS_URL=moto_endpoint,
+        AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_CONFIG_FILE=str(home / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / "aws-credentials"),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
+        HOME=str(home),
+    )
+    return env
+
+
+def tags(**kv: str) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in kv.items()]
+
+
+@pytest.fixture(scope="module")
+def instances(moto_endpoint: str, aws_env: dict[str, str]) -> dict[str, str]:
+    """Instances tagged as the hosts stack tags them, plus some the inventory must ignore."""
+    ec2 = boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+
+    def launch(instance_tags: list[dict[str, str]]) -> str:
+        spec = {"ResourceType": "instance", "Tags": instance_tags}
+        reply = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=[spec])
+        return reply["Instances"][0]["InstanceId"]
+
+    stack = {"project": "clickstream", "clickstream:stack": "hosts", "clickstream:env": "dev"}
+    ids = {
+        "oltp": launch(tags(Name="SBW_EC2_WebDB", **stack, **{"clickstream:role": "oltp"})),
+        "dw": launch(tags(Name="SBW_EC2_ShinyDWH", **stack, **{"clickstream:role": "dw"})),
+        "unrelated": launch(tags(Name="someone-elses-host")),
+        "stopped_dw": launch(tags(Name="old-dw", **{"clickstream:role": "dw", "clickstream:env": "dev"})),
+    }
+    ec2.stop_instances(InstanceIds=[ids["stopped_dw"]])
+    return ids
+
+
+def plain(value: object) -> object:
+    """JSON from ansible-inventory with its {"__ansible_unsafe": v} markers replaced by v."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def ansible_inventory(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ANSIBLE_INVENTORY, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_aws_inventory_groups_hosts_by_the_hosts_stack_tags(
+    aws_env: dict[str, str], instances: dict[str, str]
+) -> None:
+    done = ansible_inventory(aws_env, "-i", "inventories/aws", "--list")
+    assert done.returncode == 0, done.stderr
+    inventory = plain(json.loads(done.stdout))
+    hostvars = inventory["_meta"]["hostvars"]
+
+    def members(group: str) -> set[str]:
+        return set(inventory.get(group, {}).get("hosts", []))
+
+    assert set(hostvars) == {"SBW_EC2_WebDB", "SBW_EC2_ShinyDWH"}
+    assert members("oltp") == {"SBW_EC2_WebDB"}
+    assert members("postgres_dw") == {"SBW_EC2_ShinyDWH"}
+    assert members("shiny_server") == {"SBW_EC2_ShinyDWH"}
+    assert members("agents") == {"SBW_EC2_WebDB", "SBW_EC2_ShinyDWH"}
+    assert members("env_dev") == {"SBW_EC2_WebDB", "SBW_EC2_ShinyDWH"}
+
+    oltp, dw = hostvars["SBW_EC2_WebDB"], hostvars["SBW_EC2_ShinyDWH"]
+    assert oltp["ansible_host"] == instances["oltp"]
+    assert dw["ansible_host"] == instances["dw"]
+    for host in (oltp, dw):
+        assert host["ansible_aws_ssm_region"] == REGION
+        assert host["platform_env"] == "dev"
+
+
+@pytest.mark.slow
+def test_aws_inventory_graph_and_connection_vars(aws_env: dict[str, str], instances: dict[str, str]) -> None:
+    graph = ansible_inventory(aws_env, "-i", "inventories/aws", "--graph")
+    assert graph.returncode == 0, graph.stderr
+    lines = [line.strip(" |-") for line in graph.stdout.splitlines()]
+    # Each group header is followed by its hosts.
+    for group, expected in {
+        "@oltp:": ["SBW_EC2_WebDB"],
+        "@postgres_dw:": ["SBW_EC2_ShinyDWH"],
+        "@shiny_server:": ["SBW_EC2_ShinyDWH"],
+    }.items():
+        at = lines.index(group)
+        assert lines[at + 1 : at + 1 + len(expected)] == expected
+    assert "someone-elses-host" not in graph.stdout
+    assert "old-dw" not in graph.stdout
+
+    env = {**aws_env, "CLICKSTREAM_SSM_BUCKET": "dev-clickstream-ssm-xfer-123456789012-ap-southeast-1"}
+    host = ansible_inventory(env, "-i", "inventories/aws", "--host", "SBW_EC2_ShinyDWH")
+    assert host.returncode == 0, host.stderr
+    dw = plain(json.loads(host.stdout))
+    assert dw["ansible_connection"] == "amazon.aws.aws_ssm"
+    assert dw["ansible_become"] is True
+    assert dw["ansible_host"] == instances["dw"]
+
+
+def test_local_inventory_matches_the_contract() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+    done = ansible_inventory(env, "-i", "inventories/local", "--list")
+    assert done.returncode == 0, done.stderr
+    inventory = plain(json.loads(done.stdout))
+    hostvars = inventory["_meta"]["hostvars"]
+    assert set(inventory["oltp"]["hosts"]) == {"oltp"}
+    assert set(inventory["postgres_dw"]["hosts"]) == {"dw"}
+    assert set(inventory["shiny_server"]["hosts"]) == {"dw"}
+    assert set(inventory["agents"]["hosts"]) == {"oltp", "dw"}
+    assert hostvars["oltp"]["ansible_host"] == "clickstream-oltp"
+    assert hostvars["dw"]["ansible_host"] == "clickstream-dw"
+    for host in hostvars.values():
+        assert host["ansible_connection"] == "containers.podman.podman"
+        assert host["agents_enabled"] is False
