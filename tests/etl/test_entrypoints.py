@@ -3,6 +3,7 @@ the discovery window."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import boto3
 import pytest
 
 from functions.etl import config, handler
+from functions.etl.__main__ import ProgressPrinter
 from functions.etl.config import ConfigError, Settings
 from functions.etl.discovery import default_window, hour_prefixes, key_hour
 from functions.etl.runner import run
@@ -159,3 +161,20 @@ def test_discovery_window_and_prefixes():
     assert parse_window("2026-11-21", None)[0] == datetime(2026, 11, 21, tzinfo=UTC)
     with pytest.raises(ValueError, match="until without since"):
         parse_window(None, "2026-11-21")
+
+
+def test_progress_on_a_terminal_is_one_updating_line():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    printer = ProgressPrinter(out)
+    printer({"phase": "discovered", "files_total": 2, "batches": 1})
+    printer({"phase": "object", "files_done": 1, "files_total": 2, "events": 10, "rejected": 1})
+    printer({"phase": "object", "files_done": 2, "files_total": 2, "events": 5, "rejected": 0})
+    printer({"phase": "batch", "batch": 1, "batches": 1, "files": 2, "events_loaded": 15, "duplicates": 0,
+             "rejected": 1})
+    text = out.getvalue()
+    assert "\rfiles 2/2  events 15  rejected 1" in text
+    assert text.endswith("batch 1/1 committed: 2 files, 15 events loaded, 0 duplicates, 1 rejected\n")
