@@ -29,7 +29,9 @@ from stacks.params import (
 
 STACK = "ingest"
 HANDLER = "functions.ingest.handler.handler"
-ROUTE_KEY = "POST /clickstream"
+# ANY, not POST: the function itself answers other methods with the contract's 405 (a POST-only
+# route would make API Gateway answer 404). Preflight OPTIONS is answered by the CORS configuration.
+ROUTE_KEY = "ANY /clickstream"
 
 ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
@@ -155,7 +157,8 @@ def build(params: BuildParams) -> Template:
             CorsConfiguration=apigatewayv2.Cors(
                 AllowOrigins=Ref(origins),
                 AllowMethods=["POST", "OPTIONS"],
-                AllowHeaders=["content-type"],
+                # content-encoding: browsers may send gzip bodies (the contract accepts them).
+                AllowHeaders=["content-type", "content-encoding"],
                 MaxAge=3600,
             ),
             Tags={"project": "clickstream", "clickstream:env": params.env},
@@ -219,7 +222,7 @@ def build(params: BuildParams) -> Template:
             Action="lambda:InvokeFunction",
             Principal="apigateway.amazonaws.com",
             SourceArn=Sub(
-                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/POST/clickstream"
+                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/*/clickstream"
             ),
         )
     )

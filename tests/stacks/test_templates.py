@@ -358,7 +358,9 @@ def test_ingest_function_and_http_api(templates: dict[str, dict]) -> None:
     api = props(ingest, "HttpApi")
     assert api["ProtocolType"] == "HTTP"
     assert api["CorsConfiguration"]["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
-    assert props(ingest, "ClickstreamRoute")["RouteKey"] == "POST /clickstream"
+    # gzip bodies from fetch() need content-encoding allowed in the preflight
+    assert set(api["CorsConfiguration"]["AllowHeaders"]) >= {"content-type", "content-encoding"}
+    assert props(ingest, "ClickstreamRoute")["RouteKey"] == "ANY /clickstream"
     integration = props(ingest, "IngestIntegration")
     assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "2.0")
     stage = props(ingest, "DefaultStage")
@@ -366,7 +368,7 @@ def test_ingest_function_and_http_api(templates: dict[str, dict]) -> None:
     assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
     assert stage["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
     permission = props(ingest, "ApiInvokePermission")
-    assert permission["SourceArn"]["Fn::Sub"].endswith(":${HttpApi}/*/POST/clickstream")
+    assert permission["SourceArn"]["Fn::Sub"].endswith(":${HttpApi}/*/*/clickstream")
     assert props(ingest, "IngestLogGroup")["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
