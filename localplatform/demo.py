@@ -527,6 +527,7 @@ def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None
                                 stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         recap = False
+        last_shown = time.monotonic()
         for line in proc.stdout:
             fh.write(line)
             fh.flush()
@@ -534,6 +535,11 @@ def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None
                 recap = True
             if line.startswith("PLAY [") or (recap and re.match(r"^\S+\s+: ok=", line)):
                 progress.info(line.rstrip().rstrip("*").rstrip())
+                last_shown = time.monotonic()
+            elif line.startswith("TASK [") and time.monotonic() - last_shown > 15:
+                # A heartbeat, not every task: package installs take minutes on a fresh host.
+                progress.info("  " + line.rstrip().rstrip("*").rstrip())
+                last_shown = time.monotonic()
         code = proc.wait()
     if code != 0:
         raise DemoError(f"ansible-playbook failed (exit {code}); last lines of {_rel(log)}:\n"
