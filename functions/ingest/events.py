@@ -1,27 +1,18 @@
 """Validate submitted events against the JSON Schema and turn the valid ones into raw lines.
 
-The schema file in ``functions/schemas`` is the single source of truth. jsonschema-rs (a Rust
-implementation of draft 2020-12, about 100 times faster here) compiles it at import and answers
-yes/no for every event. python-jsonschema (``functions.schemas.first_error``, the reasons the
-ETL reports too) is imported on the first invalid event only, which keeps it off the cold
-start. Where the two disagree, the stricter answer wins: python's ``re`` lets ``$`` match
-before a final newline, ECMA-262 (what JSON Schema specifies, and jsonschema-rs follows) does not.
+The schema file in ``functions/schemas`` is the single source of truth; its
+``validate_event`` answers with jsonschema-rs (compiled at import) and imports python-jsonschema
+(the reasons) on the first invalid event only, which keeps it off the cold start.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cache, partial
-from pathlib import Path
-
-import jsonschema_rs
 
 from functions.ingest.request import MAX_EVENT_BYTES
+from functions.schemas import validate_event
 
-#: The same file functions.schemas loads (SCHEMA_PATH), read here without importing jsonschema.
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "clickstream-event.v1.json"
-FAST_EVENT_VALIDATOR = jsonschema_rs.validator_for(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 #: Reasons quote client values; keep the 202/400 answer bounded.
 MAX_REASON_CHARS = 300
 
@@ -39,33 +30,6 @@ class Batch:
     @property
     def accepted(self) -> int:
         return len(self.lines)
-
-
-@cache
-def _python_first_error():
-    from functions.schemas import EVENT_VALIDATOR, first_error  # noqa: PLC0415 - see the module docstring
-
-    return partial(first_error, EVENT_VALIDATOR)
-
-
-def schema_error(event) -> str | None:
-    """Why ``event`` breaks the schema (field and rule), or None when it is valid."""
-    try:
-        if FAST_EVENT_VALIDATOR.is_valid(event):
-            return None
-        fast_says_invalid = True
-    except (ValueError, TypeError, OverflowError):  # a value Rust cannot represent: ask python
-        fast_says_invalid = False
-    try:
-        reason = _python_first_error()(event)
-    except RecursionError:
-        return "(event): nested too deeply (rule: type)"
-    if reason is None and fast_says_invalid:
-        error = next(iter(FAST_EVENT_VALIDATOR.iter_errors(event)))
-        path = ".".join(str(part) for part in error.instance_path) or "(event)"
-        rule = error.schema_path[-1] if error.schema_path else "schema"
-        reason = f"{path}: {error.message} (rule: {rule})"
-    return reason
 
 
 def _truncate(reason: str) -> str:
@@ -86,13 +50,13 @@ def _encode(event: dict) -> tuple[bytes | None, str | None]:
 def check_event(event) -> tuple[bytes | None, str | None]:
     """(compact UTF-8 JSON of a valid event, None) or (None, reason)."""
     if type(event) is not dict:
-        return None, schema_error(event)
+        return None, validate_event(event)
     encoded, reason = _encode(event)
     if encoded is not None and len(encoded) > MAX_EVENT_BYTES:
         encoded, reason = None, (f"(event): {len(encoded)} bytes, over the {MAX_EVENT_BYTES}-byte "
                                  "event cap (rule: size)")
     if encoded is not None:
-        reason = schema_error(event)
+        reason = validate_event(event)
     return (encoded, None) if reason is None else (None, reason)
 
 

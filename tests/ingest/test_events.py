@@ -12,11 +12,10 @@ from functions.ingest.events import (
     build_batch,
     check_event,
     enrichment_suffix,
-    schema_error,
     to_json_lines,
 )
 from functions.ingest.request import MAX_EVENT_BYTES
-from functions.schemas import ENRICHMENT_FIELDS, ENRICHMENT_VALIDATOR, EVENT_VALIDATOR
+from functions.schemas import ENRICHMENT_FIELDS, ENRICHMENT_VALIDATOR, EVENT_VALIDATOR, validate_event
 from tests.ingest.helpers import TIME_EPOCH_MS, make_event
 
 ENRICHMENT = enrichment(time_epoch_ms=TIME_EPOCH_MS, request_id="req-1", source_ip="203.0.113.77",
@@ -27,7 +26,7 @@ ENRICHMENT = enrichment(time_epoch_ms=TIME_EPOCH_MS, request_id="req-1", source_
                                   "begin_checkout", "purchase", "login", "sign_up", "click",
                                   "newsletter_open"])
 def test_valid_events_pass(name):
-    assert schema_error(make_event(name)) is None
+    assert validate_event(make_event(name)) is None
     encoded, reason = check_event(make_event(name))
     assert reason is None and json.loads(encoded)["event_name"] == name
 
@@ -47,32 +46,35 @@ def test_valid_events_pass(name):
     ({k: v for k, v in make_event().items() if k != "session_id"}, "(event)", "required"),
 ])
 def test_invalid_events_name_field_and_rule(event, field, rule):
-    reason = schema_error(event)
+    reason = validate_event(event)
     assert reason is not None
     assert reason.startswith(f"{field}:")
     assert f"(rule: {rule})" in reason
 
 
-def test_the_fast_validator_reads_the_shared_schema_file():
-    from functions.ingest.events import SCHEMA_FILE  # noqa: PLC0415
-    from functions.schemas import EVENT_SCHEMA, SCHEMA_PATH  # noqa: PLC0415
+def test_ingest_validates_with_the_shared_schema_module():
+    from functions.ingest import events  # noqa: PLC0415
+    from functions.schemas import EVENT_SCHEMA, FAST_EVENT_VALIDATOR, SCHEMA_PATH  # noqa: PLC0415
 
-    assert SCHEMA_PATH.resolve() == SCHEMA_FILE
-    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == EVENT_SCHEMA
+    assert events.validate_event is validate_event
+    assert SCHEMA_PATH.name == "clickstream-event.v1.json"
+    assert json.loads(SCHEMA_PATH.read_text(encoding="utf-8")) == EVENT_SCHEMA
+    assert FAST_EVENT_VALIDATOR.is_valid(make_event())
+    assert not FAST_EVENT_VALIDATOR.is_valid(make_event(event_name="Page View"))
 
 
 def test_trailing_newline_is_refused_although_python_re_would_accept_it():
     event = make_event(event_name="page_view\n")
     assert EVENT_VALIDATOR.is_valid(event)  # python's re: "$" matches before a final newline
-    reason = schema_error(event)
+    reason = validate_event(event)
     assert reason is not None and reason.startswith("event_name:")
     assert "(rule: pattern)" in reason
 
 
 def test_values_rust_cannot_hold_fall_back_to_python():
     event = make_event(properties={"big": 10**40})
-    assert schema_error(event) is None
-    assert schema_error(make_event(event_timestamp=10**40)).startswith("event_timestamp:")
+    assert validate_event(event) is None
+    assert validate_event(make_event(event_timestamp=10**40)).startswith("event_timestamp:")
 
 
 @pytest.mark.parametrize(("value", "needle"), [(float("nan"), "finite"), (float("inf"), "finite"),

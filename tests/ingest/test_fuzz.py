@@ -16,10 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.ingest import handler as handler_module
-from functions.ingest.events import FAST_EVENT_VALIDATOR, schema_error
 from functions.ingest.handler import handler
 from functions.ingest.raw_store import StoreError
-from functions.schemas import ENRICHMENT_FIELDS, ENRICHMENT_VALIDATOR, EVENT_VALIDATOR
+from functions.schemas import (
+    ENRICHMENT_FIELDS,
+    ENRICHMENT_VALIDATOR,
+    EVENT_VALIDATOR,
+    FAST_EVENT_VALIDATOR,
+    validate_event,
+)
 from tests.ingest.helpers import MemorySink, apigw_event
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -141,9 +146,9 @@ def test_fast_validator_never_accepts_what_python_jsonschema_refuses(event):
     try:
         fast_valid = FAST_EVENT_VALIDATOR.is_valid(event)
     except (ValueError, TypeError, OverflowError):
-        fast_valid = None  # a value Rust cannot hold: schema_error asks python instead
+        fast_valid = None  # a value Rust cannot hold: validate_event asks python instead
     python_valid = EVENT_VALIDATOR.is_valid(event)
     if fast_valid:
         assert python_valid
-    reason = schema_error(event)
+    reason = validate_event(event)
     assert (reason is None) == (python_valid and fast_valid is not False)
