@@ -138,7 +138,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
                 key = hour.strftime("events/%Y/%m/%d/%H/") + f"events-{uuid.uuid4()}.json"
                 s3.put_object(Bucket=BUCKET, Key=key, Body=b"\n".join(lines) + b"\n")
                 for line in lines:
-                    rows.write(parse_line(line, key)[0])
+                    rows.write(parse_line(line, key))
                 objects += 1
 
             for event in generate(args.events, args.hours):

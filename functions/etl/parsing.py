@@ -1,20 +1,16 @@
 """Raw JSON Lines -> validated, normalized warehouse rows (as COPY text) or rejects.
 
 A raw line is the client's event plus ingest's enrichment fields. Each line is split into
-those two parts and each part validated against the shared contract (functions.schemas).
-Validation takes a fast path first: `fast_event_is_valid` is a hand-written check of contract
-v1 that only ever answers "certainly valid"; anything else goes to jsonschema, which decides
-and names the reason. The fast path switches itself off when the schema file changes, so it
-can never accept what the schema rejects.
+those two parts and each part validated against the shared contract (functions.schemas):
+jsonschema-rs answers yes/no, python-jsonschema names the reason of an invalid one.
 
 Normalization: timestamps to UTC, prices as exact decimals, strings trimmed (empty -> NULL).
+This runs once per event, so it avoids per-field function calls where it can.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from functions.schemas import (
     ENRICHMENT_FIELDS,
-    ENRICHMENT_VALIDATOR,
-    EVENT_SCHEMA,
-    EVENT_VALIDATOR,
-    first_error,
+    FAST_ENRICHMENT_VALIDATOR,
+    FAST_EVENT_VALIDATOR,
+    validate_enrichment,
+    validate_event,
 )
 
 MAX_LINE_BYTES = 64 * 1024          # one event is at most 32 KiB; enrichment adds ~1.5 KiB
@@ -44,145 +40,6 @@ COLUMNS = (
     "received_at", "ingest_request_id", "source_ip", "user_agent", "is_bot", "source_key",
 )
 
-
-
-def schema_fingerprint() -> str:
-    """sha256 of the schema's canonical JSON (formatting changes keep it, rule changes do not)."""
-    return hashlib.sha256(json.dumps(EVENT_SCHEMA, sort_keys=True).encode()).hexdigest()
-
-
-# The fingerprint of the schema the fast path below was written against (contract v1).
-FAST_PATH_SCHEMA_SHA256 = "26e7711dd5f5c0f82d47d8f4e3eb4c55b77ce0115886749922b19678b9f79854"
-FAST_PATH_ENABLED = schema_fingerprint() == FAST_PATH_SCHEMA_SHA256
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").fullmatch
-_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}").fullmatch
-_CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
-_TIMESTAMP = re.compile(
-    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)"
-    r"(\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
-).fullmatch
-_EVENT_KEYS = frozenset({
-    "event_id", "event_timestamp", "event_name", "user_id", "user_login_state", "identity_source",
-    "client_id", "session_id", "is_first_visit", "page", "context", "properties",
-})
-_PAGE_LIMITS = {"url": 2048, "path": 2048, "title": 512, "referrer": 2048}
-_PRODUCT_LIMITS = {"id": 128, "name": 512, "category": 128, "brand": 128, "url_path": 2048}
-_PRODUCT_EVENTS = frozenset({"product_view", "add_to_cart", "remove_from_cart"})
-_EPOCH_MS_MIN, _EPOCH_MS_MAX = 946684800000, 4102444800000
-
-
-def _is_number(v) -> bool:
-    return (type(v) is int or type(v) is float) and v >= 0
-
-
-def _str_max(v, limit: int) -> bool:
-    return type(v) is str and len(v) <= limit
-
-
-def _fast_product(p) -> bool:
-    if type(p) is not dict or "id" not in p:
-        return False
-    for k, v in p.items():
-        limit = _PRODUCT_LIMITS.get(k)
-        if limit is not None:
-            if not _str_max(v, limit):
-                return False
-        elif k in ("price", "discount_price"):
-            if not _is_number(v):
-                return False
-        else:
-            return False
-    return len(p["id"]) >= 1
-
-
-def _fast_order(o) -> bool:  # noqa: PLR0911 - one check per rule
-    if type(o) is not dict or not {"order_id", "revenue", "currency"} <= o.keys():
-        return False
-    if not o.keys() <= {"order_id", "revenue", "currency", "items"}:
-        return False
-    oid = o["order_id"]
-    if type(oid) is not str or not 1 <= len(oid) <= 128 or not _is_number(o["revenue"]):
-        return False
-    if type(o["currency"]) is not str or not _CURRENCY(o["currency"]):
-        return False
-    items = o.get("items", [])
-    if type(items) is not list or len(items) > 500:
-        return False
-    for item in items:
-        if type(item) is not dict or not item.keys() <= {"product_id", "quantity", "price"}:
-            return False
-        pid, qty = item.get("product_id"), item.get("quantity")
-        if type(pid) is not str or not 1 <= len(pid) <= 128 or type(qty) is not int or qty < 1:
-            return False
-        if "price" in item and not _is_number(item["price"]):
-            return False
-    return True
-
-
-def fast_event_is_valid(e: dict) -> bool:  # noqa: PLR0911, PLR0912 - one check per rule, flat on purpose
-    """True only when `e` certainly satisfies contract v1; False means "ask jsonschema"."""
-    if not FAST_PATH_ENABLED or not e.keys() <= _EVENT_KEYS:
-        return False
-    try:
-        eid, ts, name = e["event_id"], e["event_timestamp"], e["event_name"]
-        state, cid, sid = e["user_login_state"], e["client_id"], e["session_id"]
-    except KeyError:
-        return False
-    if type(eid) is not str or not _UUID(eid) or type(name) is not str or not _EVENT_NAME(name):
-        return False
-    if type(ts) is str:
-        if len(ts) > 40 or not _TIMESTAMP(ts):
-            return False
-    elif type(ts) is not int or not _EPOCH_MS_MIN <= ts <= _EPOCH_MS_MAX:
-        return False
-    if state not in ("guest", "logged_in") or type(state) is not str:
-        return False
-    if type(cid) is not str or not 1 <= len(cid) <= 128 or type(sid) is not str or not 1 <= len(sid) <= 128:
-        return False
-    uid = e.get("user_id")
-    if uid is not None and not _str_max(uid, 128):
-        return False
-    ids = e.get("identity_source")
-    if ids is not None and not _str_max(ids, 64):
-        return False
-    if "is_first_visit" in e and type(e["is_first_visit"]) is not bool:
-        return False
-    if "properties" in e and type(e["properties"]) is not dict:
-        return False
-    page = e.get("page")
-    if page is not None or "page" in e:
-        if type(page) is not dict:
-            return False
-        for k, v in page.items():
-            limit = _PAGE_LIMITS.get(k)
-            if limit is None or not _str_max(v, limit):
-                return False
-    context = e.get("context")
-    if context is not None or "context" in e:
-        if type(context) is not dict or not context.keys() <= {"product", "order"}:
-            return False
-        if "product" in context and not _fast_product(context["product"]):
-            return False
-        if "order" in context and not _fast_order(context["order"]):
-            return False
-    if name in _PRODUCT_EVENTS and (context is None or "product" not in context):
-        return False
-    return not (name == "purchase" and (context is None or "order" not in context))
-
-
-def fast_enrichment_is_valid(x: dict) -> bool:
-    if not FAST_PATH_ENABLED or not x.keys() <= ENRICHMENT_FIELDS:
-        return False
-    ra, rid = x.get("received_at"), x.get("ingest_request_id")
-    if not _str_max(ra, 40) or not _str_max(rid, 128):
-        return False
-    ip, ua = x.get("source_ip"), x.get("user_agent")
-    if ip is not None and not _str_max(ip, 64):
-        return False
-    if ua is not None and not _str_max(ua, 1024):
-        return False
-    return "is_bot" not in x or type(x["is_bot"]) is bool
 
 
 class RejectedLine(ValueError):
@@ -224,7 +81,7 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _text(v) -> str:
-    """A trimmed string as a COPY text field; empty -> NULL."""
+    """A trimmed string as a COPY text field (escaped); empty -> NULL."""
     if v is None:
         return "\\N"
     v = v.strip()
@@ -235,9 +92,12 @@ def _text(v) -> str:
     return v
 
 
-def _num(v) -> str:
-    # repr of a float is the shortest exact round-trip form; PostgreSQL numeric reads it exactly.
-    return "\\N" if v is None else repr(v)
+def _plain(v) -> str:
+    """_text for a line without any backslash: no string in it can hold \\, tab, CR or LF
+    (JSON must escape them), so only trimming is left."""
+    if v is None:
+        return "\\N"
+    return v.strip() or "\\N"
 
 
 def _json(v) -> str:
@@ -246,25 +106,18 @@ def _json(v) -> str:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":")).translate(_COPY_ESCAPES)
 
 
-def _ts(d: datetime) -> str:
-    return d.isoformat()
+_EMPTY: dict = {}
+_ENRICHMENT_KEYS = tuple(ENRICHMENT_FIELDS)
 
 
-@dataclass
-class Event:
-    """The normalized values a test or the sessionizer needs, besides the COPY row."""
-
-    event_id: str
-    event_timestamp: datetime
-    event_name: str
-    session_id: str
-    client_id: str
-
-
-def parse_line(raw: bytes, source_key: str) -> tuple[bytes, Event]:
-    """One raw line -> (COPY text row incl. newline, Event); raises RejectedLine with the reason."""
-    if b"\\u0000" in raw:
-        raise RejectedLine("NUL character (\\u0000) in a string: PostgreSQL text cannot hold it")
+def parse_line(raw: bytes, source_key: str) -> bytes:
+    """One raw line -> its COPY text row (incl. newline); raises RejectedLine with the reason."""
+    if b"\\" in raw:
+        if b"\\u0000" in raw:
+            raise RejectedLine("NUL character (\\u0000) in a string: PostgreSQL text cannot hold it")
+        text = _text
+    else:
+        text = _plain
     try:
         record = _DECODE(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -273,52 +126,61 @@ def parse_line(raw: bytes, source_key: str) -> tuple[bytes, Event]:
         raise RejectedLine(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
     if type(record) is not dict:
         raise RejectedLine(f"not a JSON object but a JSON {type(record).__name__}")
-    event = {k: v for k, v in record.items() if k not in ENRICHMENT_FIELDS}
-    enrichment = {k: v for k, v in record.items() if k in ENRICHMENT_FIELDS}
-    if not fast_event_is_valid(event) and (reason := first_error(EVENT_VALIDATOR, event)):
-        raise RejectedLine(reason)
-    if not fast_enrichment_is_valid(enrichment) and (reason := first_error(ENRICHMENT_VALIDATOR, enrichment)):
-        raise RejectedLine(reason)
-    return normalize(event, enrichment, source_key)
+    pop = record.pop
+    enrichment = {k: pop(k) for k in _ENRICHMENT_KEYS if k in record}
+    try:
+        valid = FAST_EVENT_VALIDATOR.is_valid(record) and FAST_ENRICHMENT_VALIDATOR.is_valid(enrichment)
+    except (ValueError, TypeError, OverflowError):   # a value Rust cannot hold: validate_* decide
+        valid = False
+    if not valid:
+        reason = validate_event(record) or validate_enrichment(enrichment)
+        if reason:
+            raise RejectedLine(reason)
+    return normalize(record, enrichment, source_key, text)
 
 
-def normalize(e: dict, x: dict, source_key: str) -> tuple[bytes, Event]:
-    """A valid (event, enrichment) pair -> (COPY row, Event)."""
-    event_ts = parse_timestamp(e["event_timestamp"], "event_timestamp")
-    received = parse_timestamp(x["received_at"], "received_at")
+def normalize(e: dict, x: dict, source_key: str, text=_text) -> bytes:
+    """A valid (event, enrichment) pair -> its COPY row; ``text`` formats a string field."""
     client_id, session_id = e["client_id"].strip(), e["session_id"].strip()
     if not client_id or not session_id:
         raise RejectedLine("client_id/session_id: blank after trimming whitespace")
-    event_id = e["event_id"].strip().lower()
-    page = e.get("page") or {}
-    context = e.get("context") or {}
-    product = context.get("product") or {}
-    order = context.get("order")
+    page = e.get("page") or _EMPTY
+    context = e.get("context")
+    if context:
+        product = context.get("product") or _EMPTY
+        order = context.get("order")
+    else:
+        product, order = _EMPTY, None
+    get = product.get
+    # repr of a float is the shortest exact round-trip form; PostgreSQL numeric reads it exactly.
+    price, discount = get("price"), get("discount_price")
     fields = [
-        event_id, _ts(event_ts), e["event_name"], _text(e.get("user_id")), e["user_login_state"],
-        _text(e.get("identity_source")), _text(client_id), _text(session_id),
-        "t" if e.get("is_first_visit") else "f",
-        _text(product.get("id")), _text(product.get("name")), _text(product.get("category")),
-        _text(product.get("brand")), _num(product.get("price")), _num(product.get("discount_price")),
-        _text(product.get("url_path")),
-        _text(page.get("url")), _text(page.get("path")), _text(page.get("title")),
-        _text(page.get("referrer")),
+        e["event_id"].strip().lower(),
+        parse_timestamp(e["event_timestamp"], "event_timestamp").isoformat(),
+        e["event_name"], text(e.get("user_id")), e["user_login_state"], text(e.get("identity_source")),
+        text(client_id), text(session_id), "t" if e.get("is_first_visit") else "f",
+        text(get("id")), text(get("name")), text(get("category")), text(get("brand")),
+        "\\N" if price is None else repr(price), "\\N" if discount is None else repr(discount),
+        text(get("url_path")),
     ]
+    get = page.get
+    fields += (text(get("url")), text(get("path")), text(get("title")), text(get("referrer")))
     if order is None:
         fields += ("\\N", "\\N", "\\N", "\\N")
     else:
-        fields += (_text(order["order_id"]), _num(order["revenue"]), order["currency"],
+        fields += (text(order["order_id"]), repr(order["revenue"]), order["currency"],
                    _json(order.get("items", [])))
+    properties = e.get("properties")
     fields += (
-        _json(e.get("properties")), _ts(received), _text(x["ingest_request_id"]),
-        _text(x.get("source_ip")), _text(x.get("user_agent")), "t" if x.get("is_bot") else "f",
+        "\\N" if properties is None else _json(properties),
+        parse_timestamp(x["received_at"], "received_at").isoformat(), text(x["ingest_request_id"]),
+        text(x.get("source_ip")), text(x.get("user_agent")), "t" if x.get("is_bot") else "f",
         _text(source_key),
     )
     try:
-        row = ("\t".join(fields) + "\n").encode("utf-8")
+        return ("\t".join(fields) + "\n").encode("utf-8")
     except UnicodeEncodeError:
         raise RejectedLine("invalid Unicode: a lone surrogate escape in a string") from None
-    return row, Event(event_id, event_ts, e["event_name"], session_id, client_id)
 
 
 @dataclass
@@ -426,7 +288,7 @@ def parse_object(chunks: Iterator[bytes], key: str, gzipped: bool, result: Objec
             continue
         result.lines += 1
         try:
-            row, _ = parse_line(line, key)
+            row = parse_line(line, key)
         except RejectedLine as exc:
             result.reject(lineno, str(exc), line)
             continue
