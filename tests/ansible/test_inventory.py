@@ -182,3 +182,24 @@ def test_local_inventory_matches_the_contract() -> None:
     for host in hostvars.values():
         assert host["ansible_connection"] == "containers.podman.podman"
         assert host["agents_enabled"] is False
+
+
+@pytest.mark.parametrize("inventory", ["inventories/local", "inventories/aws"])
+def test_site_playbook_parses_with_each_inventory(inventory: str, aws_env: dict[str, str]) -> None:
+    """site.yml, every role it names and the inventory's group_vars load (no hosts contacted)."""
+    done = subprocess.run(
+        [
+            str(Path(ANSIBLE_INVENTORY).with_name("ansible-playbook")),
+            "--syntax-check",
+            "-i",
+            inventory,
+            "playbooks/site.yml",
+        ],
+        cwd=REPO,
+        env={**aws_env, "ANSIBLE_ROLES_PATH": str(REPO / "roles")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
