@@ -1,8 +1,9 @@
 """Warehouse side of a run: connection, run lock, run bookkeeping, and one batch's transaction.
 
 A batch is loaded in ONE transaction: COPY into a temp staging table, insert the new events
-(ON CONFLICT (event_id) DO NOTHING), rebuild the touched sessions and the aggregates of the
-touched days/hours, write the manifest and rejects of its objects, add to the run's counters.
+(ON CONFLICT (event_id) DO NOTHING), rebuild the touched sessions, recompute the touched hours
+and add the touched sessions' change to the daily aggregates, write the manifest and rejects of
+its objects, add to the run's counters.
 A crash anywhere leaves all of the batch or none of it.
 """
 
@@ -110,29 +111,34 @@ CREATE_STAGING = f"""
 CREATE TEMP TABLE etl_staging ON COMMIT DROP AS
     SELECT {_COLS} FROM clickstream_events WITH NO DATA;
 CREATE TEMP TABLE etl_touched_sessions (session_id text PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE etl_new_events (event_id uuid PRIMARY KEY, event_timestamp timestamptz NOT NULL)
+    ON COMMIT DROP;
 """  # noqa: S608 - fixed column names
 
 COPY_STAGING = f"COPY etl_staging ({_COLS}) FROM STDIN"
 
+# The events actually inserted (not duplicates) and their sessions: what the rebuilds start from.
 INSERT_EVENTS = f"""
 WITH inserted AS (
     INSERT INTO clickstream_events ({_COLS}, etl_run_id)
     SELECT {_COLS}, %(run_id)s FROM etl_staging
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING session_id
+    RETURNING event_id, event_timestamp, session_id
+), new_events AS (
+    INSERT INTO etl_new_events (event_id, event_timestamp) SELECT event_id, event_timestamp FROM inserted
+    RETURNING 1
 ), touched AS (
     INSERT INTO etl_touched_sessions (session_id) SELECT DISTINCT session_id FROM inserted
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM etl_staging), (SELECT count(*) FROM inserted), (SELECT count(*) FROM touched)
+SELECT (SELECT count(*) FROM etl_staging), (SELECT count(*) FROM new_events), (SELECT count(*) FROM touched)
 """  # noqa: S608 - fixed column names
 
-# Funnel days: the start days of the touched sessions before AND after their rebuild (a late
-# event can move a session's start into an earlier day).
+# The touched sessions are kept as they were (etl_old_sessions) so that the aggregates change
+# by (new contribution - old contribution) of those sessions only, never by a rescan of a day.
 REBUILD_SESSIONS = """
-CREATE TEMP TABLE etl_funnel_days ON COMMIT DROP AS
-    SELECT DISTINCT (s.started_at AT TIME ZONE 'UTC')::date AS day
-    FROM sessions s JOIN etl_touched_sessions t USING (session_id);
+CREATE TEMP TABLE etl_old_sessions ON COMMIT DROP AS
+    SELECT s.* FROM sessions s JOIN etl_touched_sessions t USING (session_id);
 
 DELETE FROM sessions s USING etl_touched_sessions t WHERE s.session_id = t.session_id;
 
@@ -167,22 +173,23 @@ SELECT
     bool_or(e.is_bot)
 FROM clickstream_events e JOIN etl_touched_sessions t USING (session_id)
 GROUP BY e.session_id;
-
-INSERT INTO etl_funnel_days
-    SELECT DISTINCT (s.started_at AT TIME ZONE 'UTC')::date
-    FROM sessions s JOIN etl_touched_sessions t USING (session_id);
-
--- Hours/days whose event aggregates change: every event of a touched session counts, since
--- one late bot event turns its whole session (and so all its events) into bot traffic.
-CREATE TEMP TABLE etl_touched_hours ON COMMIT DROP AS
-    SELECT DISTINCT date_trunc('hour', e.event_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour
-    FROM clickstream_events e JOIN etl_touched_sessions t USING (session_id);
-CREATE TEMP TABLE etl_event_days ON COMMIT DROP AS
-    SELECT DISTINCT (hour AT TIME ZONE 'UTC')::date AS day FROM etl_touched_hours;
-ANALYZE etl_touched_hours, etl_event_days;
+ANALYZE etl_old_sessions, etl_new_events;
 """
 
-REBUILD_AGGREGATES = """
+# Hourly activity counts distinct users/sessions, which do not add up: its touched hours are
+# recomputed. They are the hours of the new events, plus every hour of a session whose bot flag
+# changed (one late bot event turns all of its session's events into bot traffic).
+REBUILD_HOURLY = """
+CREATE TEMP TABLE etl_touched_hours ON COMMIT DROP AS
+    SELECT date_trunc('hour', n.event_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour
+    FROM etl_new_events n
+    UNION
+    SELECT date_trunc('hour', e.event_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+    FROM etl_old_sessions o
+    JOIN sessions s ON s.session_id = o.session_id AND s.is_bot <> o.is_bot
+    JOIN clickstream_events e ON e.session_id = o.session_id;
+ANALYZE etl_touched_hours;
+
 DELETE FROM agg_activity_hourly a USING etl_touched_hours h WHERE a.hour = h.hour;
 INSERT INTO agg_activity_hourly (hour, events, users, sessions, page_views)
 SELECT h.hour, count(*), count(DISTINCT e.client_id), count(DISTINCT e.session_id),
@@ -192,60 +199,112 @@ JOIN clickstream_events e
   ON e.event_timestamp >= h.hour AND e.event_timestamp < h.hour + interval '1 hour'
 JOIN sessions s ON s.session_id = e.session_id AND NOT s.is_bot
 GROUP BY h.hour;
-
-DELETE FROM agg_product_daily a USING etl_event_days d WHERE a.day = d.day;
-WITH day_events AS (
-    SELECT d.day, e.event_id, e.event_timestamp, e.event_name, e.context_product_id, e.context_product_name,
-           e.context_product_category, e.context_product_brand, e.order_items
-    FROM etl_event_days d
-    JOIN clickstream_events e
-      ON e.event_timestamp >= d.day::timestamp AT TIME ZONE 'UTC'
-     AND e.event_timestamp < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-    JOIN sessions s ON s.session_id = e.session_id AND NOT s.is_bot
-), engagement AS (
-    SELECT * FROM day_events
-    WHERE event_name IN ('product_view', 'add_to_cart') AND context_product_id IS NOT NULL
-), counts AS (
-    SELECT day, context_product_id AS product_id,
-           count(*) FILTER (WHERE event_name = 'product_view') AS views,
-           count(*) FILTER (WHERE event_name = 'add_to_cart') AS add_to_carts
-    FROM engagement GROUP BY 1, 2
-), attributes AS (
-    SELECT DISTINCT ON (day, context_product_id)
-           day, context_product_id AS product_id, context_product_name AS name,
-           context_product_category AS category, context_product_brand AS brand
-    FROM engagement ORDER BY day, context_product_id, event_timestamp DESC, event_id DESC
-), bought AS (
-    SELECT de.day, i.product_id, count(DISTINCT de.event_id) AS purchases, sum(i.quantity) AS units,
-           sum(i.quantity * coalesce(i.price, 0)) AS revenue
-    FROM day_events de
-    CROSS JOIN LATERAL jsonb_to_recordset(de.order_items)
-        AS i(product_id text, quantity integer, price numeric)
-    WHERE de.event_name = 'purchase'
-    GROUP BY 1, 2
-)
-INSERT INTO agg_product_daily (day, product_id, product_name, product_category, product_brand,
-                               views, add_to_carts, purchases, units, revenue)
-SELECT k.day, k.product_id, a.name, a.category, a.brand, coalesce(c.views, 0), coalesce(c.add_to_carts, 0),
-       coalesce(b.purchases, 0), coalesce(b.units, 0), coalesce(b.revenue, 0)
-FROM (SELECT day, product_id FROM counts UNION SELECT day, product_id FROM bought) k
-LEFT JOIN counts c USING (day, product_id)
-LEFT JOIN bought b USING (day, product_id)
-LEFT JOIN attributes a USING (day, product_id);
-
-DELETE FROM agg_funnel_daily f USING (SELECT DISTINCT day FROM etl_funnel_days) d WHERE f.day = d.day;
-INSERT INTO agg_funnel_daily (day, sessions, sessions_page_view, sessions_product_view, sessions_add_to_cart,
-                              sessions_begin_checkout, sessions_purchase, orders, revenue)
-SELECT d.day, count(*), count(*) FILTER (WHERE s.page_views > 0), count(*) FILTER (WHERE s.reached_product),
-       count(*) FILTER (WHERE s.reached_cart), count(*) FILTER (WHERE s.reached_checkout),
-       count(*) FILTER (WHERE s.purchased), sum(s.orders), sum(s.revenue)
-FROM (SELECT DISTINCT day FROM etl_funnel_days) d
-JOIN sessions s
-  ON s.started_at >= d.day::timestamp AT TIME ZONE 'UTC'
- AND s.started_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-WHERE NOT s.is_bot
-GROUP BY d.day;
 """
+
+# Product and funnel counters are sums over sessions: add the touched sessions' contribution
+# as rebuilt (non-bot sessions, all their events) and subtract what they contributed before
+# (their old events under their old bot flag). A key left with nothing counted is deleted, as
+# a full recomputation would not have it.
+PRODUCT_DELTA = """
+CREATE TEMP TABLE etl_product_delta ON COMMIT DROP AS
+WITH contributing AS (
+    SELECT 1 AS sign, e.event_id, e.event_timestamp, e.event_name, e.context_product_id, e.order_items
+    FROM etl_touched_sessions t
+    JOIN sessions s ON s.session_id = t.session_id AND NOT s.is_bot
+    JOIN clickstream_events e ON e.session_id = t.session_id
+    UNION ALL
+    SELECT -1, e.event_id, e.event_timestamp, e.event_name, e.context_product_id, e.order_items
+    FROM etl_old_sessions o
+    JOIN clickstream_events e ON e.session_id = o.session_id
+    WHERE NOT o.is_bot AND NOT EXISTS (SELECT FROM etl_new_events n WHERE n.event_id = e.event_id)
+), per_event AS (
+    SELECT sign, (event_timestamp AT TIME ZONE 'UTC')::date AS day, context_product_id AS product_id,
+           (event_name = 'product_view')::int AS views, (event_name = 'add_to_cart')::int AS add_to_carts,
+           0 AS purchases, 0::bigint AS units, 0::numeric AS revenue
+    FROM contributing
+    WHERE event_name IN ('product_view', 'add_to_cart') AND context_product_id IS NOT NULL
+    UNION ALL
+    SELECT c.sign, (c.event_timestamp AT TIME ZONE 'UTC')::date, i.product_id,
+           0, 0, 1, sum(i.quantity), sum(i.quantity * coalesce(i.price, 0))
+    FROM contributing c
+    CROSS JOIN LATERAL jsonb_to_recordset(c.order_items)
+        AS i(product_id text, quantity integer, price numeric)
+    WHERE c.event_name = 'purchase'
+    GROUP BY c.sign, c.event_id, 2, i.product_id
+)
+SELECT day, product_id, sum(sign * views) AS views, sum(sign * add_to_carts) AS add_to_carts,
+       sum(sign * purchases) AS purchases, sum(sign * units) AS units, sum(sign * revenue) AS revenue
+FROM per_event
+GROUP BY day, product_id;
+ANALYZE etl_product_delta;
+
+INSERT INTO agg_product_daily AS a (day, product_id, views, add_to_carts, purchases, units, revenue)
+SELECT day, product_id, views, add_to_carts, purchases, units, revenue FROM etl_product_delta
+ON CONFLICT (day, product_id) DO UPDATE
+    SET views = a.views + EXCLUDED.views, add_to_carts = a.add_to_carts + EXCLUDED.add_to_carts,
+        purchases = a.purchases + EXCLUDED.purchases, units = a.units + EXCLUDED.units,
+        revenue = a.revenue + EXCLUDED.revenue, updated_at = now();
+
+DELETE FROM agg_product_daily a USING etl_product_delta d
+WHERE a.day = d.day AND a.product_id = d.product_id
+  AND a.views = 0 AND a.add_to_carts = 0 AND a.purchases = 0;
+
+-- Name, category and brand: from the key's latest engagement event of the day (non-bot).
+UPDATE agg_product_daily a
+SET product_name = l.name, product_category = l.category, product_brand = l.brand
+FROM etl_product_delta d
+LEFT JOIN LATERAL (
+    SELECT e.context_product_name AS name, e.context_product_category AS category,
+           e.context_product_brand AS brand
+    FROM clickstream_events e
+    JOIN sessions s ON s.session_id = e.session_id AND NOT s.is_bot
+    WHERE e.event_name IN ('product_view', 'add_to_cart') AND e.context_product_id IS NOT NULL
+      AND e.context_product_id = d.product_id
+      AND e.event_timestamp >= d.day::timestamp AT TIME ZONE 'UTC'
+      AND e.event_timestamp < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+    ORDER BY e.event_timestamp DESC, e.event_id DESC
+    LIMIT 1
+) l ON true
+WHERE a.day = d.day AND a.product_id = d.product_id;
+"""
+
+FUNNEL_DELTA = """
+CREATE TEMP TABLE etl_funnel_delta ON COMMIT DROP AS
+SELECT (started_at AT TIME ZONE 'UTC')::date AS day, sum(sign) AS sessions,
+       sum(sign * (page_views > 0)::int) AS sessions_page_view,
+       sum(sign * reached_product::int) AS sessions_product_view,
+       sum(sign * reached_cart::int) AS sessions_add_to_cart,
+       sum(sign * reached_checkout::int) AS sessions_begin_checkout,
+       sum(sign * purchased::int) AS sessions_purchase,
+       sum(sign * orders) AS orders, sum(sign * revenue) AS revenue
+FROM (
+    SELECT 1 AS sign, s.started_at, s.page_views, s.reached_product, s.reached_cart, s.reached_checkout,
+           s.purchased, s.orders, s.revenue
+    FROM etl_touched_sessions t JOIN sessions s ON s.session_id = t.session_id AND NOT s.is_bot
+    UNION ALL
+    SELECT -1, started_at, page_views, reached_product, reached_cart, reached_checkout, purchased, orders,
+           revenue
+    FROM etl_old_sessions WHERE NOT is_bot
+) contributing
+GROUP BY 1;
+
+INSERT INTO agg_funnel_daily AS f (day, sessions, sessions_page_view, sessions_product_view,
+                                   sessions_add_to_cart, sessions_begin_checkout, sessions_purchase,
+                                   orders, revenue)
+SELECT * FROM etl_funnel_delta
+ON CONFLICT (day) DO UPDATE
+    SET sessions = f.sessions + EXCLUDED.sessions,
+        sessions_page_view = f.sessions_page_view + EXCLUDED.sessions_page_view,
+        sessions_product_view = f.sessions_product_view + EXCLUDED.sessions_product_view,
+        sessions_add_to_cart = f.sessions_add_to_cart + EXCLUDED.sessions_add_to_cart,
+        sessions_begin_checkout = f.sessions_begin_checkout + EXCLUDED.sessions_begin_checkout,
+        sessions_purchase = f.sessions_purchase + EXCLUDED.sessions_purchase,
+        orders = f.orders + EXCLUDED.orders, revenue = f.revenue + EXCLUDED.revenue, updated_at = now();
+
+DELETE FROM agg_funnel_daily f USING etl_funnel_delta d WHERE f.day = d.day AND f.sessions = 0;
+"""
+
+REBUILD_AGGREGATES = REBUILD_HOURLY + PRODUCT_DELTA + FUNNEL_DELTA
 
 
 @dataclass
