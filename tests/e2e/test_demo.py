@@ -180,7 +180,7 @@ def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
     # Conversion funnel (its tab loads when opened)
     from selenium.webdriver.common.by import By  # noqa: PLC0415
 
-    browser.find_element(By.CSS_SELECTOR, "a[data-value='funnel']").click()
+    browser.find_element(By.CSS_SELECTOR, '.navbar a[data-value="funnel"]').click()
     funnel = rec["funnel_sessions"]
     assert int(_value(browser, "#funnel-kpi_sessions .kpi-value")) == rec["sessions"]["human"]
     assert int(_value(browser, "#funnel-kpi_purchases .kpi-value")) == funnel["purchase"]
