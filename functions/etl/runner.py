@@ -3,6 +3,10 @@
 Objects are fetched by a bounded pool of threads (botocore's connection pool sized to match)
 and streamed line by line; parsed rows flow through a bounded queue straight into COPY, so
 memory stays bounded by (queue size x chunk size) whatever the number or size of objects.
+
+Once a batch's rows are staged, the next batch's objects start being fetched and parsed (into
+their bounded queue) while PostgreSQL inserts, sessionizes and aggregates the current one: the
+Python work overlaps the database's instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ def pause_point(phase: str) -> None:
         return
     _paused.add(phase)
     marker = os.environ.get("ETL_TEST_PAUSE_FILE")
-    if marker:
-        Path(marker).write_text(phase)
+    if marker:   # written then renamed, so a watcher never reads it half-written
+        partial = Path(f"{marker}.partial")
+        partial.write_text(phase)
+        partial.replace(marker)
     seconds = os.environ.get("ETL_TEST_PAUSE_SECONDS")
     log.warning("ETL_TEST_PAUSE_AT=%s: paused (%s)", phase, f"{seconds} s" if seconds else "until killed")
     if seconds:
@@ -89,12 +95,14 @@ class _Stopped(Exception):
 class BatchStream:
     """A file-like object for COPY: rows of the batch's objects, fetched and parsed in worker threads."""
 
-    QUEUE_CHUNKS_PER_WORKER = 2
+    #: Parsed chunks (of about 2000 rows, ~1 MB) held ahead of COPY: what the next batch can get
+    #: ready while the current one is in the database, and the bound on that memory.
+    QUEUE_CHUNKS = 48
 
     def __init__(self, s3, bucket: str, objects: list[RawObject], workers: int,
                  on_object: Callable[[RawObject, ObjectParse], None] | None = None):
         self._s3, self._bucket, self._objects = s3, bucket, objects
-        self._queue: queue.Queue = queue.Queue(maxsize=workers * self.QUEUE_CHUNKS_PER_WORKER)
+        self._queue: queue.Queue = queue.Queue(maxsize=max(self.QUEUE_CHUNKS, workers))
         self._stop = threading.Event()
         self._pending = len(objects)
         self._on_object = on_object
@@ -172,10 +180,13 @@ class BatchStream:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def load_batch(conn, s3, settings: Settings, run_id: int, objects: list[RawObject], *,
-               on_object: Callable[[RawObject, ObjectParse], None] | None = None) -> dict:
-    """Load one batch in one transaction; returns its counts."""
-    stream = BatchStream(s3, settings.raw_bucket, objects, settings.max_workers, on_object)
+def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject], *,
+               on_staged: Callable[[], None] | None = None) -> dict:
+    """Load one batch (its rows coming from `stream`) in one transaction; returns its counts.
+
+    `on_staged` runs once the rows are in the staging table (the runner starts the next batch's
+    fetching there). The stream is closed whatever happens.
+    """
     timings: dict[str, float] = {}
     clock = time.monotonic()
 
@@ -194,6 +205,8 @@ def load_batch(conn, s3, settings: Settings, run_id: int, objects: list[RawObjec
             if stream.failure is not None:
                 raise stream.failure from stream.failure.__cause__
             raise
+        if on_staged is not None:
+            on_staged()
         phase_done("staged")
         counts = loading.insert_events(conn, run_id)
         phase_done("inserted")
@@ -276,18 +289,33 @@ def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, pr
         progress({"phase": "object", "files_done": files_seen, "files_total": len(objects),
                   "events": result.events, "rejected": result.rejected})
 
+    def open_stream(objects_of_batch: list[RawObject]) -> BatchStream:
+        return BatchStream(s3, settings.raw_bucket, objects_of_batch, settings.max_workers, on_object)
+
     incomplete = False
-    for index, batch in enumerate(plan, 1):
-        if deadline is not None and time.monotonic() > deadline:
-            incomplete = True
-            log.warning("time budget used up: %d batch(es) left for the next run", len(plan) - index + 1)
-            break
-        counts = load_batch(conn, s3, settings, run_id, batch, on_object=on_object)
-        for name, value in counts.items():
-            totals[name] += value
-        pause_point("committed")
-        progress({"phase": "batch", "batch": index, "batches": len(plan), **totals})
-        log.info("batch %d/%d committed: %s", index, len(plan), counts)
+    upcoming: BatchStream | None = None   # the next batch's stream, started while this one loads
+    try:
+        for index, batch in enumerate(plan, 1):
+            if deadline is not None and time.monotonic() > deadline:
+                incomplete = True
+                log.warning("time budget used up: %d batch(es) left for the next run", len(plan) - index + 1)
+                break
+            stream, upcoming = upcoming or open_stream(batch), None
+
+            def start_next(index: int = index) -> None:
+                nonlocal upcoming
+                if index < len(plan) and (deadline is None or time.monotonic() <= deadline):
+                    upcoming = open_stream(plan[index])
+
+            counts = load_batch(conn, stream, run_id, batch, on_staged=start_next)
+            for name, value in counts.items():
+                totals[name] += value
+            pause_point("committed")
+            progress({"phase": "batch", "batch": index, "batches": len(plan), **totals})
+            log.info("batch %d/%d committed: %s", index, len(plan), counts)
+    finally:
+        if upcoming is not None:
+            upcoming.close()
     totals["incomplete"] = incomplete
     return totals
 

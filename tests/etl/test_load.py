@@ -4,6 +4,7 @@ bad input, and sessions/aggregates against a plain-Python recomputation."""
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -128,3 +129,47 @@ def test_s3_read_failure_rolls_the_batch_back_and_the_next_run_catches_up(settin
     summary = etl(settings, s3)
     assert (summary["files"], summary["events_loaded"]) == (len(keys), len(records))
     assert_matches_recomputation(dw, records)
+
+
+def test_late_events_change_sessions_and_aggregates_as_a_recomputation_would(settings, s3, bucket, dw):
+    """Aggregates are updated by the touched sessions' change, not recomputed: late events that
+    add to a session, turn it into a bot session, rename a product or move its start to the
+    previous day must leave exactly what a recomputation from all the raw lines gives."""
+    rng = random.Random(2323)   # not the traffic seed: its event ids would repeat
+    records = make_traffic(seed=23, start=START, sessions=60, spread=timedelta(hours=3), bot_share=0.1)
+    sessions: dict[str, list[dict]] = {}
+    for record in records:
+        sessions.setdefault(record["session_id"], []).append(record)
+    held_back, late = [], []
+    for index, events in enumerate(sessions.values()):
+        def copy_of(event: dict, **changes) -> dict:
+            return {**event, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), **changes}
+
+        if index % 3 == 0 and len(events) > 1:
+            held_back.append(events[-1])                                   # simply late
+        elif index % 5 == 1:
+            late.append(copy_of(events[0], is_bot=True, user_agent="Googlebot/2.1"))   # turns bot
+        elif index % 5 == 2:
+            views = [e for e in events if e["event_name"] == "product_view"]
+            if views:
+                product = {**views[-1]["context"]["product"], "name": "Renamed product"}
+                late.append(copy_of(views[-1], context={"product": product},
+                                    event_timestamp=iso_after(events[-1]["event_timestamp"], seconds=1)))
+        elif index % 5 == 3:
+            earlier = iso_after(events[0]["event_timestamp"], hours=-23)          # previous day
+            late.append(copy_of(events[0], event_timestamp=earlier))
+    on_time = [r for r in records if r not in held_back]
+    put_by_hour(s3, bucket, on_time, per_object=30)
+    etl(settings, s3)
+    assert_matches_recomputation(dw, on_time)
+
+    put_object(s3, bucket, START + timedelta(hours=3), held_back + late)
+    summary = etl(settings, s3)
+    assert (summary["events_loaded"], summary["rejected"]) == (len(held_back) + len(late), 0), summary
+    assert len(late) > 10 and held_back
+    assert_matches_recomputation(dw, records + late)
+
+
+def iso_after(timestamp: str, **delta) -> str:
+    moment = datetime.fromisoformat(timestamp) + timedelta(**delta)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
