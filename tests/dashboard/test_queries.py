@@ -36,12 +36,15 @@ def steps_of(data: known_data.KnownData, session_id: str) -> list[str]:
 def test_activity_summary_matches_events(warehouse: Warehouse, known):
     events = known.human_events()
     sessions = human_sessions(known)
-    [(n_events, n_sessions, users, peak_hour, peak_events)] = warehouse.query(
+    [(n_events, n_sessions, peak_users, peak_hour, peak_events)] = warehouse.query(
         "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
     )
     assert n_events == len(events)
     assert n_sessions == len(sessions)
-    assert users == len({s["client_id"] for s in sessions})
+    users_per_hour: dict = {}
+    for e in events:
+        users_per_hour.setdefault(e["event_timestamp"].replace(minute=0, second=0), set()).add(e["client_id"])
+    assert peak_users == max(len(u) for u in users_per_hour.values())
     per_hour = Counter(e["event_timestamp"].replace(minute=0, second=0) for e in events)
     assert peak_events == max(per_hour.values())
     assert per_hour[peak_hour] == peak_events
@@ -50,14 +53,17 @@ def test_activity_summary_matches_events(warehouse: Warehouse, known):
 def test_activity_daily_and_hourly(warehouse: Warehouse, known):
     events = known.human_events()
     daily = warehouse.query(
-        "SELECT day, events, users, sessions FROM dashboard.activity_daily(%s, %s)", (FROM, TO)
+        "SELECT day, events, peak_hour_users, sessions FROM dashboard.activity_daily(%s, %s)", (FROM, TO)
     )
     assert [d for d, *_ in daily] == list(known_data.DAYS)
-    for day, n_events, users, sessions in daily:
-        day_sessions = human_sessions(known, day, day)
+    for day, n_events, peak_users, sessions in daily:
         assert n_events == sum(e["event_timestamp"].date() == day for e in events)
-        assert sessions == len(day_sessions)
-        assert users == len({s["client_id"] for s in day_sessions})
+        assert sessions == len(human_sessions(known, day, day))
+        hours: dict = {}
+        for e in events:
+            if e["event_timestamp"].date() == day:
+                hours.setdefault(e["event_timestamp"].hour, set()).add(e["client_id"])
+        assert peak_users == max(len(u) for u in hours.values())
     hourly = warehouse.query(
         "SELECT sum(events), count(*), count(*) FILTER (WHERE events = 0) "
         "FROM dashboard.activity_hourly(%s, %s)",
@@ -157,6 +163,15 @@ def test_journey_paths_are_bounded_to_the_latest_sessions(warehouse: Warehouse, 
         "SELECT sum(sessions) FROM dashboard.journey_transitions(%s, %s, 5, 5) WHERE step_no = 1", (FROM, TO)
     )
     assert transitions == [(len(latest),)]
+    entry = Counter(s["entry_page"] for s in latest)
+    assert dict(
+        warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 50, 5)", (FROM, TO))
+    ) == dict(entry)
+    [(total, sampled, avg_events)] = warehouse.query(
+        "SELECT sessions, sampled, avg_events FROM dashboard.journey_summary(%s, %s, 5)", (FROM, TO)
+    )
+    assert (total, sampled) == (len(human_sessions(known)), 5)
+    assert avg_events == round(Decimal(sum(s["events"] for s in latest)) / 5, 2)
 
 
 def test_data_health(warehouse: Warehouse, known):
@@ -186,7 +201,8 @@ def test_empty_warehouse_gives_zeros_not_errors(empty_warehouse: Warehouse):
     q = empty_warehouse.query
     assert q("SELECT * FROM dashboard.data_bounds()") == [(None, None)]
     assert q(
-        "SELECT events, sessions, users, peak_hour FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
+        "SELECT events, sessions, peak_hour_users, peak_hour FROM dashboard.activity_summary(%s, %s)",
+        (FROM, TO),
     ) == [(0, 0, 0, None)]
     assert [r[2] for r in q("SELECT * FROM dashboard.funnel(%s, %s)", (FROM, TO))] == [0] * 5
     assert q("SELECT products, views, revenue FROM dashboard.product_summary(%s, %s)", (FROM, TO)) == [

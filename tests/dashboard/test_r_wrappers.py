@@ -23,13 +23,16 @@ def expected_figures(data: known_data.KnownData) -> dict:
         if e["session_id"] in names:
             names[e["session_id"]].add(e["event_name"])
     events = data.human_events()
+    users_per_hour: dict = {}
+    for e in events:
+        users_per_hour.setdefault(e["event_timestamp"].replace(minute=0, second=0), set()).add(e["client_id"])
     dell_laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops" and p[3] == "Dell"}
     return {
         "from": known_data.FIRST_DAY.isoformat(),
         "to": known_data.LAST_DAY.isoformat(),
         "events": len(events),
         "sessions": len(sessions),
-        "users": len({s["client_id"] for s in sessions}),
+        "peak_hour_users": max(len(u) for u in users_per_hour.values()),
         "days": [d.isoformat() for d in known_data.DAYS],
         "funnel": [sum(step in n for n in names.values()) for step in known_data.FUNNEL_STEPS],
         "product_views": sum(e["event_name"] == "product_view" for e in events),

@@ -8,7 +8,7 @@ activity_ui <- function(id, range) {
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Events", ns("kpi_events"), "bolt"),
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "teal"),
-      kpi_box("Users", ns("kpi_users"), "users", "info"),
+      kpi_box("Peak users in an hour", ns("kpi_users"), "users", "info"),
       kpi_box("Busiest hour", ns("kpi_peak"), "chart-line", "warning")
     ),
     card(full_screen = TRUE, card_header("Per hour"), plotOutput(ns("hourly"), height = "300px")),
@@ -25,13 +25,14 @@ activity_server <- function(id, db) {
 
     output$kpi_events <- renderUI(kpi_value(summary()$events))
     output$kpi_sessions <- renderUI(kpi_value(summary()$sessions))
-    output$kpi_users <- renderUI(kpi_value(summary()$users, note = "distinct browsers"))
+    output$kpi_users <- renderUI(kpi_value(summary()$peak_hour_users, note = "distinct browsers in the busiest hour"))
     output$kpi_peak <- renderUI({
       s <- summary()
       kpi_value(s$peak_hour_events, note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
     })
 
     series <- c(events = "Events", sessions = "Sessions", users = "Users")
+    daily_series <- c(events = "Events", sessions = "Sessions", peak_hour_users = "Peak hourly users")
     series_colors <- unname(PALETTE[c("primary", "teal", "amber")])
 
     output$hourly <- renderPlot({
@@ -48,7 +49,7 @@ activity_server <- function(id, db) {
     output$daily_chart <- renderPlot({
       df <- daily()
       validate(need(sum(df$events) > 0, "No activity in the selected period."))
-      ggplot2::ggplot(long_series(df, "day", series), ggplot2::aes(x, value, fill = series)) +
+      ggplot2::ggplot(long_series(df, "day", daily_series), ggplot2::aes(x, value, fill = series)) +
         ggplot2::geom_col(position = ggplot2::position_dodge(width = 0.8), width = 0.75) +
         ggplot2::scale_fill_manual(values = series_colors) +
         ggplot2::scale_y_continuous(labels = label_int) +
@@ -61,7 +62,8 @@ activity_server <- function(id, db) {
       if (sum(df$events) == 0) return(empty_state("No activity in the selected period."))
       df$day <- format(df$day)
       data_table(df, list(day = col("Day (UTC)"), events = col("Events", fmt_int),
-                          sessions = col("Sessions", fmt_int), users = col("Users", fmt_int)),
+                          sessions = col("Sessions", fmt_int),
+                          peak_hour_users = col("Peak hourly users", fmt_int)),
                  id = session$ns("daily"))
     })
   })

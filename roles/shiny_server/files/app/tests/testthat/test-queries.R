@@ -10,7 +10,7 @@ test_that("activity summary and daily figures", {
   s <- q_activity_summary(db, from, to)
   expect_equal(s$events, expected$events)
   expect_equal(s$sessions, expected$sessions)
-  expect_equal(s$users, expected$users)
+  expect_equal(s$peak_hour_users, expected$peak_hour_users)
   d <- q_activity_daily(db, from, to)
   expect_equal(format(d$day), expected$days)
   expect_equal(sum(d$events), expected$events)
@@ -48,7 +48,7 @@ test_that("journeys and data health", {
 
 test_that("an empty period gives zeros and empty frames, not errors", {
   s <- q_activity_summary(db, "2001-01-01", "2001-01-31")
-  expect_equal(c(s$events, s$sessions, s$users), c(0, 0, 0))
+  expect_equal(c(s$events, s$sessions, s$peak_hour_users), c(0, 0, 0))
   expect_equal(nrow(q_journey_paths(db, "2001-01-01", "2001-01-31")), 0)
 })
 
