@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg2
+import psycopg2.errors
 from psycopg2.extras import execute_values
 
 from functions.etl.config import Settings
@@ -35,7 +36,8 @@ def connect(settings: Settings, password: str | None):
         conn = psycopg2.connect(
             host=settings.dwh_host, port=settings.dwh_port, user=settings.dwh_user,
             dbname=settings.dwh_database, password=password, connect_timeout=settings.connect_timeout,
-            application_name="clickstream-etl", options="-c timezone=UTC",
+            # temp_buffers: the batch's staging table stays in the session's memory.
+            application_name="clickstream-etl", options="-c timezone=UTC -c temp_buffers=128MB",
             keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
         )
     except psycopg2.OperationalError as exc:
@@ -110,19 +112,23 @@ _COLS = ", ".join(COLUMNS)
 CREATE_STAGING = f"""
 CREATE TEMP TABLE etl_staging ON COMMIT DROP AS
     SELECT {_COLS} FROM clickstream_events WITH NO DATA;
-CREATE TEMP TABLE etl_touched_sessions (session_id text PRIMARY KEY) ON COMMIT DROP;
-CREATE TEMP TABLE etl_new_events (event_id uuid PRIMARY KEY, event_timestamp timestamptz NOT NULL)
+-- Distinct by construction (see INSERT_EVENTS); joined by hash after ANALYZE, so no index.
+CREATE TEMP TABLE etl_touched_sessions (session_id text NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE etl_new_events (event_id uuid NOT NULL, event_timestamp timestamptz NOT NULL)
     ON COMMIT DROP;
 """  # noqa: S608 - fixed column names
 
 COPY_STAGING = f"COPY etl_staging ({_COLS}) FROM STDIN"
 
 # The events actually inserted (not duplicates) and their sessions: what the rebuilds start from.
-INSERT_EVENTS = f"""
+# First tried as a plain INSERT (cheaper than ON CONFLICT's speculative insertion, which writes
+# an extra WAL record per row); a unique violation rolls back to a savepoint and the batch is
+# inserted with ON CONFLICT (event_id) DO NOTHING, which skips duplicates in the table and in the batch.
+_INSERT_EVENTS = """
 WITH inserted AS (
-    INSERT INTO clickstream_events ({_COLS}, etl_run_id)
-    SELECT {_COLS}, %(run_id)s FROM etl_staging
-    ON CONFLICT (event_id) DO NOTHING
+    INSERT INTO clickstream_events ({cols}, etl_run_id)
+    SELECT {cols}, %(run_id)s FROM etl_staging
+    {on_conflict}
     RETURNING event_id, event_timestamp, session_id
 ), new_events AS (
     INSERT INTO etl_new_events (event_id, event_timestamp) SELECT event_id, event_timestamp FROM inserted
@@ -132,7 +138,10 @@ WITH inserted AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM etl_staging), (SELECT count(*) FROM new_events), (SELECT count(*) FROM touched)
-"""  # noqa: S608 - fixed column names
+"""
+INSERT_EVENTS = _INSERT_EVENTS.format(cols=_COLS, on_conflict="")
+INSERT_EVENTS_SKIPPING_DUPLICATES = _INSERT_EVENTS.format(
+    cols=_COLS, on_conflict="ON CONFLICT (event_id) DO NOTHING")
 
 # The touched sessions are kept as they were (etl_old_sessions) so that the aggregates change
 # by (new contribution - old contribution) of those sessions only, never by a rescan of a day.
@@ -332,8 +341,15 @@ def copy_rows(conn, stream) -> None:
 def insert_events(conn, run_id: int) -> BatchCounts:
     with conn.cursor() as cur:
         cur.execute("ANALYZE etl_staging")
-        cur.execute(INSERT_EVENTS, {"run_id": run_id})
+        cur.execute("SAVEPOINT etl_insert")
+        try:
+            cur.execute(INSERT_EVENTS, {"run_id": run_id})
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT etl_insert")
+            log.info("the batch repeats events already loaded (or itself): inserting with ON CONFLICT")
+            cur.execute(INSERT_EVENTS_SKIPPING_DUPLICATES, {"run_id": run_id})
         staged, inserted, touched = cur.fetchone()
+        cur.execute("RELEASE SAVEPOINT etl_insert")
     return BatchCounts(staged, inserted, touched)
 
 
