@@ -218,7 +218,8 @@ INSERT INTO etl_runs (started_at, finished_at, status, trigger, files, events_lo
 SELECT h, h + interval '40 seconds', CASE WHEN extract(hour FROM h) = 3 THEN 'failed' ELSE 'succeeded' END,
        'scheduled', 0, 0
 FROM generate_series((SELECT date_trunc('hour', min(event_timestamp)) FROM clickstream_events),
-                     (SELECT date_trunc('hour', max(event_timestamp)) FROM clickstream_events),
+                     (SELECT date_trunc('hour', max(event_timestamp)) + interval '1 hour'
+                      FROM clickstream_events),
                      interval '1 hour') AS h;
 
 INSERT INTO etl_file_manifest (key, etag, size, object_hour, events, rejected, loaded_at, run_id)
@@ -226,6 +227,11 @@ SELECT source_key, md5(source_key), count(*) * 600, date_trunc('hour', min(recei
        date_trunc('hour', min(received_at)) + interval '1 hour',
        (SELECT max(run_id) FROM etl_runs)
 FROM clickstream_events GROUP BY source_key;
+
+UPDATE etl_runs r SET files = m.files, events_loaded = m.events
+FROM (SELECT object_hour + interval '1 hour' AS run_hour, count(*) AS files, sum(events) AS events
+      FROM etl_file_manifest GROUP BY 1) m
+WHERE r.started_at = m.run_hour AND r.status = 'succeeded';
 
 INSERT INTO etl_rejects (key, line, reason, raw_line, rejected_at, run_id)
 SELECT key, 1,

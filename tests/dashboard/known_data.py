@@ -352,8 +352,8 @@ def _derive(data: KnownData) -> None:
 
 
 def _bookkeeping(rng: random.Random, data: KnownData) -> None:
-    """Three hourly ETL runs (the middle one failed), the files they loaded, some rejects."""
-    base = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, tzinfo=UTC) + timedelta(days=1)
+    """Three hourly ETL runs on the last day (the middle one failed), the files they loaded, rejects."""
+    base = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, 21, tzinfo=UTC)
     data.runs = [
         {
             "run_id": 1,
@@ -425,7 +425,7 @@ def _bookkeeping(rng: random.Random, data: KnownData) -> None:
                 "line": 2 + i,
                 "reason": reason,
                 "raw_line": "{bad",
-                "rejected_at": m["object_hour"] + timedelta(minutes=50),
+                "rejected_at": data.runs[m["run_id"] - 1]["started_at"] + timedelta(seconds=20),
                 "run_id": m["run_id"],
             }
         )

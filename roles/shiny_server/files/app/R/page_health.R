@@ -3,7 +3,7 @@
 health_ui <- function(id, range) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, "What the hourly ETL loaded, by the hour the raw files were received (UTC)."),
+    filter_bar(ns, range, "What the hourly ETL runs loaded and rejected, by the hour they ran (UTC)."),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Last ETL run", ns("kpi_last_run"), "rotate"),
@@ -55,7 +55,7 @@ health_server <- function(id, db) {
         ggplot2::geom_col(width = 2400) +
         ggplot2::scale_fill_manual(values = unname(PALETTE[c("teal", "rose")])) +
         ggplot2::scale_y_continuous(labels = label_int) +
-        ggplot2::labs(x = "hour received (UTC)", y = "per hour") +
+        ggplot2::labs(x = "hour of the run (UTC)", y = "per hour") +
         theme_dash()
     }, res = 96)
 
