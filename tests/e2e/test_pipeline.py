@@ -18,6 +18,7 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from functions.warehouse.migrate import apply_migrations
 from localplatform import demo, traffic
 from localplatform.scheduler import EtlScheduler
+from tests.e2e.expected import expected_daily
 from tests.support.pgcluster import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -69,10 +70,12 @@ def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
                     cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
-def _query(dsn: str, query: str, args: tuple = ()) -> list[tuple]:
+def _query(dsn: str, query: str, args: tuple = ()) -> list[dict]:
+    """Rows as dicts by column name, so a reordered function result still compares right."""
     with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
         cur.execute(query, args)
-        return cur.fetchall()
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _range(record: dict) -> tuple[date, date]:
@@ -86,11 +89,12 @@ def test_every_valid_event_is_loaded_and_the_invalid_ones_rejected_at_ingest(pip
     assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
     assert rec["responses"]["rejected"] == rec["sent"]["invalid_events"]
     assert rec["responses"]["failed_requests"] == 0
-    (loaded, bots, rejects, failed), = _query(pipeline["writer_dsn"], """
-        SELECT (SELECT count(*) FROM clickstream_events),
-               (SELECT count(*) FROM clickstream_events WHERE is_bot),
-               (SELECT count(*) FROM etl_rejects),
-               (SELECT count(*) FROM etl_runs WHERE status <> 'succeeded')""")
+    [row] = _query(pipeline["writer_dsn"], """
+        SELECT (SELECT count(*) FROM clickstream_events) AS loaded,
+               (SELECT count(*) FROM clickstream_events WHERE is_bot) AS bots,
+               (SELECT count(*) FROM etl_rejects) AS rejects,
+               (SELECT count(*) FROM etl_runs WHERE status <> 'succeeded') AS failed""")
+    loaded, bots, rejects, failed = row["loaded"], row["bots"], row["rejects"], row["failed"]
     assert (loaded, bots, rejects, failed) == (rec["sent"]["valid_events"], rec["sent"]["bot_events"], 0, 0)
     assert len(pipeline["scheduler"].runs) >= 2, "the ETL ran on its schedule and once at the end"
 
@@ -98,29 +102,25 @@ def test_every_valid_event_is_loaded_and_the_invalid_ones_rejected_at_ingest(pip
 def test_dashboard_functions_equal_the_generators_record(pipeline):
     rec, dsn = pipeline["record"], pipeline["reader_dsn"]
     first, last = _range(rec)
-    (events, sessions, users, _peak_hour, peak_events), = _query(
-        dsn, "SELECT * FROM dashboard.activity_summary(%s, %s)", (first, last))
-    assert events == rec["sent"]["human_events"]
-    assert sessions == rec["sessions"]["human"]
-    assert users == rec["clients"]["human"]
-    assert peak_events == max(h["events"] for h in rec["activity_by_hour"].values())
+    by_hour = rec["activity_by_hour"]
+    [summary] = _query(dsn, "SELECT * FROM dashboard.activity_summary(%s, %s)", (first, last))
+    assert summary["events"] == rec["sent"]["human_events"]
+    assert summary["sessions"] == rec["sessions"]["human"]
+    assert summary["peak_hour_users"] == max(h["clients"] for h in by_hour.values())
+    assert summary["peak_hour_events"] == max(h["events"] for h in by_hour.values())
 
-    funnel = {step: n for _no, step, n, _r1, _r2 in
-              _query(dsn, "SELECT * FROM dashboard.funnel(%s, %s)", (first, last))}
+    funnel = {r["step"]: r["sessions"] for r in _query(dsn, "SELECT * FROM dashboard.funnel(%s, %s)",
+                                                           (first, last))}
     assert funnel == rec["funnel_sessions"]
 
-    hourly = {hour.strftime("%Y-%m-%dT%H:00:00Z"): (ev, us, se) for hour, ev, us, se in
-              _query(dsn, "SELECT * FROM dashboard.activity_hourly(%s, %s)", (first, last))}
-    by_hour = rec["activity_by_hour"]
-    assert hourly == {h: (v["events"], v["clients"], v["sessions"]) for h, v in by_hour.items()}
+    hourly = {r["hour"].strftime("%Y-%m-%dT%H:00:00Z"): (r["events"], r["users"], r["sessions"])
+              for r in _query(dsn, "SELECT * FROM dashboard.activity_hourly(%s, %s)", (first, last))}
+    assert {h: v for h, v in hourly.items() if v != (0, 0, 0)} == \
+        {h: (v["events"], v["clients"], v["sessions"]) for h, v in by_hour.items()}
 
-    daily = {d.isoformat(): (ev, us, se) for d, ev, us, se in
-             _query(dsn, "SELECT * FROM dashboard.activity_daily(%s, %s)", (first, last))}
-    by_start = rec["sessions_by_start_day"]
-    expected = {d: (rec["activity_by_day"].get(d, {}).get("events", 0), by_start.get(d, {}).get("clients", 0),
-                    by_start.get(d, {}).get("sessions", 0))
-                for d in rec["activity_by_day"].keys() | by_start.keys()}
-    assert daily == expected
+    daily = {r["day"].isoformat(): {k: r[k] for k in ("events", "sessions", "peak_hour_users")}
+             for r in _query(dsn, "SELECT * FROM dashboard.activity_daily(%s, %s)", (first, last))}
+    assert daily == expected_daily(rec, first, last)
 
 
 def test_resending_the_same_traffic_changes_nothing(pipeline):
