@@ -16,7 +16,10 @@ read_db_config <- function(path = Sys.getenv("CLICKSTREAM_DB_CONFIG", DEFAULT_DB
   if (file.access(path, 4) != 0) {
     stop(sprintf("warehouse settings file %s is not readable by this user", path), call. = FALSE)
   }
-  fields <- read.dcf(path, all = TRUE)
+  # "# ..." lines (the file's managed-by header) are comments; read.dcf itself has none.
+  lines <- readLines(path, warn = FALSE)
+  lines <- lines[!grepl("^\\s*#", lines)]
+  fields <- read.dcf(textConnection(paste(lines, collapse = "\n")), all = TRUE)
   if (nrow(fields) != 1) {
     stop(sprintf("warehouse settings file %s must hold exactly one record", path), call. = FALSE)
   }

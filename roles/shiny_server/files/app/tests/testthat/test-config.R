@@ -5,7 +5,8 @@ write_config <- function(lines) {
 }
 
 test_that("a complete settings file is read, port as a number, sslmode defaulted", {
-  cfg <- read_db_config(write_config(c("host: db", "port: 5433", "dbname: dw", "user: r", "password: p:w d")))
+  cfg <- read_db_config(write_config(c("# Ansible managed", "host: db", "port: 5433", "dbname: dw", "user: r",
+                                       "# the reader's password", "password: p:w d")))
   expect_equal(cfg$host, "db")
   expect_identical(cfg$port, 5433L)
   expect_equal(cfg$password, "p:w d")
