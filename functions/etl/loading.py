@@ -108,14 +108,19 @@ def run_counts(conn, run_id: int) -> dict:
 
 
 _COLS = ", ".join(COLUMNS)
+# What sessions and aggregates are built from: kept for the batch's new events (from the
+# INSERT's RETURNING) so the rebuilds need not look them up again in clickstream_events.
+_EVENT_COLS = ("event_id, event_timestamp, event_name, session_id, client_id, user_id, user_login_state,"
+               " is_first_visit, page_path, page_referrer, context_product_id, order_revenue, order_items,"
+               " is_bot")
 
 CREATE_STAGING = f"""
 CREATE TEMP TABLE etl_staging ON COMMIT DROP AS
     SELECT {_COLS} FROM clickstream_events WITH NO DATA;
 -- Distinct by construction (see INSERT_EVENTS); joined by hash after ANALYZE, so no index.
 CREATE TEMP TABLE etl_touched_sessions (session_id text NOT NULL) ON COMMIT DROP;
-CREATE TEMP TABLE etl_new_events (event_id uuid NOT NULL, event_timestamp timestamptz NOT NULL)
-    ON COMMIT DROP;
+CREATE TEMP TABLE etl_new_events ON COMMIT DROP AS
+    SELECT {_EVENT_COLS} FROM clickstream_events WITH NO DATA;
 """  # noqa: S608 - fixed column names
 
 COPY_STAGING = f"COPY etl_staging ({_COLS}) FROM STDIN"
@@ -129,9 +134,9 @@ WITH inserted AS (
     INSERT INTO clickstream_events ({cols}, etl_run_id)
     SELECT {cols}, %(run_id)s FROM etl_staging
     {on_conflict}
-    RETURNING event_id, event_timestamp, session_id
+    RETURNING {event_cols}
 ), new_events AS (
-    INSERT INTO etl_new_events (event_id, event_timestamp) SELECT event_id, event_timestamp FROM inserted
+    INSERT INTO etl_new_events ({event_cols}) SELECT {event_cols} FROM inserted
     RETURNING 1
 ), touched AS (
     INSERT INTO etl_touched_sessions (session_id) SELECT DISTINCT session_id FROM inserted
@@ -139,15 +144,26 @@ WITH inserted AS (
 )
 SELECT (SELECT count(*) FROM etl_staging), (SELECT count(*) FROM new_events), (SELECT count(*) FROM touched)
 """
-INSERT_EVENTS = _INSERT_EVENTS.format(cols=_COLS, on_conflict="")
+INSERT_EVENTS = _INSERT_EVENTS.format(cols=_COLS, event_cols=_EVENT_COLS, on_conflict="")
 INSERT_EVENTS_SKIPPING_DUPLICATES = _INSERT_EVENTS.format(
-    cols=_COLS, on_conflict="ON CONFLICT (event_id) DO NOTHING")
+    cols=_COLS, event_cols=_EVENT_COLS, on_conflict="ON CONFLICT (event_id) DO NOTHING")
 
 # The touched sessions are kept as they were (etl_old_sessions) so that the aggregates change
 # by (new contribution - old contribution) of those sessions only, never by a rescan of a day.
-REBUILD_SESSIONS = """
+REBUILD_SESSIONS = f"""
 CREATE TEMP TABLE etl_old_sessions ON COMMIT DROP AS
     SELECT s.* FROM sessions s JOIN etl_touched_sessions t USING (session_id);
+ANALYZE etl_old_sessions, etl_new_events;
+
+-- All events of the touched sessions: the new ones, plus the earlier ones of sessions that
+-- existed before (few: late events), found through the session_id index.
+CREATE TEMP TABLE etl_session_events ON COMMIT DROP AS
+    SELECT {_EVENT_COLS}, true AS is_new FROM etl_new_events
+    UNION ALL
+    SELECT {", ".join("e." + c.strip() for c in _EVENT_COLS.split(","))}, false
+    FROM etl_old_sessions o JOIN clickstream_events e ON e.session_id = o.session_id
+    WHERE NOT EXISTS (SELECT FROM etl_new_events n WHERE n.event_id = e.event_id);
+ANALYZE etl_session_events;
 
 DELETE FROM sessions s USING etl_touched_sessions t WHERE s.session_id = t.session_id;
 
@@ -180,10 +196,9 @@ SELECT
     count(*) FILTER (WHERE e.event_name = 'purchase'),
     coalesce(sum(e.order_revenue) FILTER (WHERE e.event_name = 'purchase'), 0),
     bool_or(e.is_bot)
-FROM clickstream_events e JOIN etl_touched_sessions t USING (session_id)
+FROM etl_session_events e
 GROUP BY e.session_id;
-ANALYZE etl_old_sessions, etl_new_events;
-"""
+"""  # noqa: S608 - fixed column names
 
 # Hourly activity counts distinct users/sessions, which do not add up: its touched hours are
 # recomputed. They are the hours of the new events, plus every hour of a session whose bot flag
@@ -196,7 +211,7 @@ CREATE TEMP TABLE etl_touched_hours ON COMMIT DROP AS
     SELECT date_trunc('hour', e.event_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
     FROM etl_old_sessions o
     JOIN sessions s ON s.session_id = o.session_id AND s.is_bot <> o.is_bot
-    JOIN clickstream_events e ON e.session_id = o.session_id;
+    JOIN etl_session_events e ON e.session_id = o.session_id;
 ANALYZE etl_touched_hours;
 
 DELETE FROM agg_activity_hourly a USING etl_touched_hours h WHERE a.hour = h.hour;
@@ -218,14 +233,13 @@ PRODUCT_DELTA = """
 CREATE TEMP TABLE etl_product_delta ON COMMIT DROP AS
 WITH contributing AS (
     SELECT 1 AS sign, e.event_id, e.event_timestamp, e.event_name, e.context_product_id, e.order_items
-    FROM etl_touched_sessions t
-    JOIN sessions s ON s.session_id = t.session_id AND NOT s.is_bot
-    JOIN clickstream_events e ON e.session_id = t.session_id
+    FROM etl_session_events e
+    JOIN sessions s ON s.session_id = e.session_id AND NOT s.is_bot
     UNION ALL
     SELECT -1, e.event_id, e.event_timestamp, e.event_name, e.context_product_id, e.order_items
     FROM etl_old_sessions o
-    JOIN clickstream_events e ON e.session_id = o.session_id
-    WHERE NOT o.is_bot AND NOT EXISTS (SELECT FROM etl_new_events n WHERE n.event_id = e.event_id)
+    JOIN etl_session_events e ON e.session_id = o.session_id AND NOT e.is_new
+    WHERE NOT o.is_bot
 ), per_event AS (
     SELECT sign, (event_timestamp AT TIME ZONE 'UTC')::date AS day, context_product_id AS product_id,
            (event_name = 'product_view')::int AS views, (event_name = 'add_to_cart')::int AS add_to_carts,
