@@ -5,8 +5,8 @@
                             [--upload-code] [--dry-run]
 
 `deploy` needs AWS credentials and the AWS CLI; it wraps `aws cloudformation deploy`. Before the
-first stack it creates the warehouse login passwords as SSM SecureString parameters (a random
-password, only when the parameter is absent; the value is never printed).
+first stack it creates the database login passwords (warehouse and shop) as SSM SecureString
+parameters (a random password, only when the parameter is absent; the value is never printed).
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ import boto3
 
 from stacks import BUILDERS
 from stacks.params import (
-    DW_LOGIN_ROLES,
     STACK_ORDER,
     BuildParams,
     ParamsError,
-    dw_password_parameter_name,
+    password_parameters,
 )
 
 ORDER_FILE = "deploy-order.json"
@@ -62,15 +61,18 @@ def missing_parameters(template: dict[str, Any]) -> list[str]:
     return sorted(k for k, v in template.get("Parameters", {}).items() if "Default" not in v)
 
 
-def ensure_dw_passwords(ssm: Any, env: str, *, log=print) -> list[str]:
-    """Create each warehouse login's SecureString parameter if absent; return the names created."""
+def ensure_password_parameters(ssm: Any, env: str, *, log=print) -> list[str]:
+    """Create each database login's SecureString parameter if absent; return the names created.
+
+    CloudFormation cannot create SecureStrings, so this runs before the stacks; an existing
+    parameter is kept (the database already uses it) and no value is ever printed.
+    """
     created = []
-    for role in DW_LOGIN_ROLES:
-        name = dw_password_parameter_name(env, role)
+    for name, description in password_parameters(env):
         try:
             ssm.put_parameter(
                 Name=name,
-                Description=f"Password of the clickstream warehouse login {role} ({env})",
+                Description=description,
                 Value=secrets.token_urlsafe(32),
                 Type="SecureString",
                 Overwrite=False,
@@ -175,9 +177,9 @@ def deploy(
 
     if {"hosts", "etl"} & set(stacks):
         if clients:
-            ensure_dw_passwords(clients["ssm"], params.env)
+            ensure_password_parameters(clients["ssm"], params.env)
         else:
-            names = ", ".join(dw_password_parameter_name(params.env, r) for r in DW_LOGIN_ROLES)
+            names = ", ".join(name for name, _ in password_parameters(params.env))
             print(f"(dry run) would create if absent: {names}")
 
     for stack in stacks:

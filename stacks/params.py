@@ -42,6 +42,8 @@ ENV_TAG = "clickstream:env"
 
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
 DW_LOGIN_ROLES: tuple[str, ...] = ("etl_writer", "dashboard_reader")
+# The shop's application login on the OLTP host (roles/oltp; inventories/aws reads its password).
+OLTP_APP_LOGIN = "shop_app"
 
 _ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 _TOP_LEVEL_KEYS = {"env", "region", "parameters"}
@@ -54,6 +56,28 @@ class ParamsError(ValueError):
 def dw_password_parameter_name(env: str, login_role: str) -> str:
     """SSM parameter holding the password of a warehouse login role."""
     return f"/clickstream/{env}/dw/{login_role}/password"
+
+
+def oltp_password_parameter_name(env: str, login_role: str = OLTP_APP_LOGIN) -> str:
+    """SSM parameter holding the password of an OLTP database login (read by inventories/aws)."""
+    return f"/clickstream/{env}/oltp/{login_role}/password"
+
+
+def password_parameters(env: str) -> list[tuple[str, str]]:
+    """(SSM parameter name, description) of every database password `deploy` creates if absent."""
+    return [
+        *(
+            (
+                dw_password_parameter_name(env, role),
+                f"Password of the clickstream warehouse login {role} ({env})",
+            )
+            for role in DW_LOGIN_ROLES
+        ),
+        (
+            oltp_password_parameter_name(env),
+            f"Password of the clickstream shop database login {OLTP_APP_LOGIN} ({env})",
+        ),
+    ]
 
 
 @dataclass(frozen=True)

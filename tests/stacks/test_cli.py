@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stacks.__main__ import ensure_dw_passwords, main, s3_prefix_list_id, upload_code
-from stacks.params import STACK_ORDER, BuildParams, ParamsError
+from stacks.__main__ import ensure_password_parameters, main, s3_prefix_list_id, upload_code
+from stacks.params import STACK_ORDER, BuildParams, ParamsError, password_parameters
 
 REGION = "ap-southeast-1"
 
@@ -110,16 +110,18 @@ def test_deploy_dry_run_prints_the_commands_in_order(tmp_path: Path, capsys: pyt
     ]
     assert all("--capabilities CAPABILITY_IAM" in c for c in commands)
     assert "would create if absent: /clickstream/dev/dw/etl_writer/password" in out
+    assert "/clickstream/dev/oltp/shop_app/password" in out
 
 
 @mock_aws
-def test_dw_passwords_created_once_and_never_printed() -> None:
+def test_database_passwords_created_once_and_never_printed() -> None:
     ssm = boto3.client("ssm", region_name=REGION)
     lines: list[str] = []
-    created = ensure_dw_passwords(ssm, "dev", log=lines.append)
+    created = ensure_password_parameters(ssm, "dev", log=lines.append)
     assert created == [
         "/clickstream/dev/dw/etl_writer/password",
         "/clickstream/dev/dw/dashboard_reader/password",
+        "/clickstream/dev/oltp/shop_app/password",
     ]
     values = {}
     for name in created:
@@ -128,12 +130,12 @@ def test_dw_passwords_created_once_and_never_printed() -> None:
         assert len(parameter["Value"]) >= 40
         values[name] = parameter["Value"]
         assert not any(parameter["Value"] in line for line in lines)
-    assert len(set(values.values())) == 2
+    assert len(set(values.values())) == 3
     # A second deploy keeps the passwords the warehouse already uses.
-    assert ensure_dw_passwords(ssm, "dev", log=lines.append) == []
+    assert ensure_password_parameters(ssm, "dev", log=lines.append) == []
     for name, value in values.items():
         assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == value
-    assert lines[-1] == "SSM parameter /clickstream/dev/dw/dashboard_reader/password: exists, kept"
+    assert lines[-1] == "SSM parameter /clickstream/dev/oltp/shop_app/password: exists, kept"
 
 
 @mock_aws
@@ -211,3 +213,11 @@ def test_deploy_runs_aws_cloudformation_deploy_per_stack(
         "Parameter"
     ]
     assert value["Value"] not in out
+
+
+def test_password_parameters_are_the_ones_the_aws_inventory_reads() -> None:
+    group_vars = Path(__file__).resolve().parents[2] / "inventories" / "aws" / "group_vars"
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted(group_vars.glob("*.yml")))
+    for name, _ in password_parameters("dev"):
+        lookup = name.replace("/clickstream/dev/", "'/clickstream/' ~ platform_env ~ '/", 1)
+        assert f"{lookup}'" in text, name
