@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from troposphere import (
     Base64,
+    Equals,
     GetAtt,
+    Join,
     Parameter,
     Ref,
     Sub,
@@ -36,6 +38,20 @@ from stacks.params import (
 
 STACK = "hosts"
 
+# Log groups the CloudWatch agent writes (roles/agents: agents_log_group_prefix is
+# /clickstream/<platform_env>, platform_env being the clickstream:env tag).
+AGENT_LOG_GROUPS: tuple[str, ...] = ("postgresql", "shiny-server")
+# What the agent does with a log group: create it, set its retention (retention_in_days), write.
+AGENT_LOG_ACTIONS: tuple[str, ...] = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
+)
+# The postgres_dw role's nightly pg_dump (boto3 upload_file: multipart for large dumps).
+BACKUP_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:AbortMultipartUpload")
+
 DEBIAN_12_AMI_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
 
 # Debian's AMIs lack the SSM agent; the private host has no internet route, so the agent comes
@@ -58,6 +74,18 @@ def build(params: BuildParams) -> Template:
     t = new_template("Clickstream hosts: OLTP EC2 (public) and DW + Shiny EC2 (private), SSM transfer bucket")
     network = stack_name_parameter(t, params, "network")
 
+    data = stack_name_parameter(t, params, "data")
+    backups = t.add_parameter(
+        Parameter(
+            "EnableDwBackups",
+            Type="String",
+            Default="false",
+            AllowedValues=["true", "false"],
+            Description="Allow the hosts to write pg_dump backups to the raw bucket's backups/ prefix "
+            "(postgres_dw_backup_enabled)",
+        )
+    )
+    t.add_condition("DwBackupsEnabled", Equals(Ref(backups), "true"))
     ami = t.add_parameter(
         Parameter(
             "AmiParameter",
@@ -174,7 +202,52 @@ def build(params: BuildParams) -> Template:
             },
             # Session Manager's own managed policy: what the agent needs and nothing of ours.
             ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore")],
+            # The CloudWatch agent only ships logs (no metrics section in its config, so no
+            # cloudwatch:PutMetricData), to its own log groups: narrower than CloudWatchAgentServerPolicy.
+            Policies=[
+                iam.Policy(
+                    PolicyName="cloudwatch-agent-logs",
+                    PolicyDocument={
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "ShipAgentLogs",
+                                "Effect": "Allow",
+                                "Action": list(AGENT_LOG_ACTIONS),
+                                "Resource": [
+                                    Sub(
+                                        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                                        f"/clickstream/${{EnvironmentTag}}/{group}{suffix}"
+                                    )
+                                    for group in AGENT_LOG_GROUPS
+                                    for suffix in ("", ":*")
+                                ],
+                            }
+                        ],
+                    },
+                )
+            ],
             Tags=standard_tags(params, STACK),
+        )
+    )
+    # Separate, conditional policy: it exists only while backups are switched on.
+    t.add_resource(
+        iam.PolicyType(
+            "DwBackupPolicy",
+            Condition="DwBackupsEnabled",
+            PolicyName="dw-backups-to-raw-bucket",
+            Roles=[Ref(host_role)],
+            PolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "WriteDwBackups",
+                        "Effect": "Allow",
+                        "Action": list(BACKUP_ACTIONS),
+                        "Resource": Join("", [import_from(data, "RawBucketArn"), "/backups/*"]),
+                    }
+                ],
+            },
         )
     )
     profile = t.add_resource(iam.InstanceProfile("HostInstanceProfile", Roles=[Ref(host_role)]))

@@ -103,6 +103,16 @@ def build(params: BuildParams) -> Template:
             Description="Managed prefix list of S3 in this region (egress rules to the S3 gateway endpoint)",
         )
     )
+    logs_endpoint_param = t.add_parameter(
+        Parameter(
+            "EnableLogsEndpoint",
+            Type="String",
+            Default="true",
+            AllowedValues=["true", "false"],
+            Description="CloudWatch Logs interface endpoint in the analytics subnet, so the CloudWatch "
+            "agent on the private DW host can ship logs; false = no endpoint (no log shipping from it)",
+        )
+    )
     sg_names = {
         title: t.add_parameter(
             Parameter(
@@ -125,6 +135,7 @@ def build(params: BuildParams) -> Template:
     t.add_condition("HasAdminSshCidr", Not(Equals(Ref(admin_cidr), "")))
     t.add_condition("HasShinyAdminCidr", Not(Equals(Ref(shiny_admin_cidr), "")))
 
+    t.add_condition("LogsEndpointEnabled", Equals(Ref(logs_endpoint_param), "true"))
     t.add_condition("HasAvailabilityZone", Not(Equals(Ref(az_param), "")))
     az = If("HasAvailabilityZone", Ref(az_param), Select(0, GetAZs("")))
 
@@ -355,32 +366,7 @@ def build(params: BuildParams) -> Template:
         )
     )
 
-    # --- endpoints ---------------------------------------------------------------------------
-    t.add_resource(
-        ec2.VPCEndpoint(
-            "S3GatewayEndpoint",
-            VpcId=Ref(vpc),
-            ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
-            VpcEndpointType="Gateway",
-            RouteTableIds=[Ref(analytics_rt), Ref(etl_rt)],
-        )
-    )
-    for title, service in (
-        ("SsmEndpoint", "ssm"),
-        ("SsmMessagesEndpoint", "ssmmessages"),
-        ("Ec2MessagesEndpoint", "ec2messages"),
-    ):
-        t.add_resource(
-            ec2.VPCEndpoint(
-                title,
-                VpcId=Ref(vpc),
-                ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
-                VpcEndpointType="Interface",
-                PrivateDnsEnabled=True,
-                SubnetIds=[Ref(analytics_subnet)],
-                SecurityGroupIds=[Ref(endpoint_sg)],
-            )
-        )
+    _add_endpoints(t, vpc, analytics_subnet, [analytics_rt, etl_rt], endpoint_sg)
 
     # --- exports -----------------------------------------------------------------------------
     export(t, "VpcId", Ref(vpc), "VPC id")
@@ -394,3 +380,41 @@ def build(params: BuildParams) -> Template:
     export(t, "EtlLambdaSecurityGroupId", Ref(etl_sg), "Lambda ETL security group (sg_Lambda_ETL)")
     export(t, "EndpointSecurityGroupId", Ref(endpoint_sg), "Interface endpoints' security group")
     return finish(t, params, STACK)
+
+
+def _add_endpoints(
+    t: Template,
+    vpc: ec2.VPC,
+    analytics_subnet: ec2.Subnet,
+    private_route_tables: list[ec2.RouteTable],
+    endpoint_sg: ec2.SecurityGroup,
+) -> None:
+    """S3 gateway endpoint on the private route tables; interface endpoints in the analytics subnet."""
+    t.add_resource(
+        ec2.VPCEndpoint(
+            "S3GatewayEndpoint",
+            VpcId=Ref(vpc),
+            ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+            VpcEndpointType="Gateway",
+            RouteTableIds=[Ref(rt) for rt in private_route_tables],
+        )
+    )
+    for title, service, condition in (
+        ("SsmEndpoint", "ssm", None),
+        ("SsmMessagesEndpoint", "ssmmessages", None),
+        ("Ec2MessagesEndpoint", "ec2messages", None),
+        # The CloudWatch agent ships PostgreSQL and Shiny logs (roles/agents).
+        ("LogsEndpoint", "logs", "LogsEndpointEnabled"),
+    ):
+        endpoint = ec2.VPCEndpoint(
+            title,
+            VpcId=Ref(vpc),
+            ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
+            VpcEndpointType="Interface",
+            PrivateDnsEnabled=True,
+            SubnetIds=[Ref(analytics_subnet)],
+            SecurityGroupIds=[Ref(endpoint_sg)],
+        )
+        if condition:
+            endpoint.Condition = condition
+        t.add_resource(endpoint)

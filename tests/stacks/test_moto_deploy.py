@@ -67,7 +67,10 @@ def aws() -> Iterator[dict[str, Any]]:
         clients["s3"].put_object(Bucket=CODE_BUCKET, Key="lambda/lambda-etl.zip", Body=_handler_zip())
 
         params = BuildParams(
-            parameters={"hosts": {"AmiParameter": AMI_PARAMETER}, "etl": {"LambdaCodeBucket": CODE_BUCKET}}
+            parameters={
+                "hosts": {"AmiParameter": AMI_PARAMETER, "EnableDwBackups": True},
+                "etl": {"LambdaCodeBucket": CODE_BUCKET},
+            }
         )
         statuses, outputs, templates = {}, {}, {}
         for stack in DEPLOYED:
@@ -150,7 +153,7 @@ def test_interface_endpoints_with_private_dns(aws: dict) -> None:
     interface = {
         e["ServiceName"].rsplit(".", 1)[1]: e for e in endpoints if e["VpcEndpointType"] == "Interface"
     }
-    assert set(interface) == {"ssm", "ssmmessages", "ec2messages"}
+    assert set(interface) == {"ssm", "ssmmessages", "ec2messages", "logs"}
     assert all(e["PrivateDnsEnabled"] for e in interface.values())
 
 
@@ -292,3 +295,17 @@ def test_iam_roles_as_deployed(aws: dict) -> None:
     [host_role] = [n for n in roles if n.startswith("dev-clickstream-hosts-HostRole")]
     trust = roles[host_role]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+
+
+def test_host_role_policies_as_deployed(aws: dict) -> None:
+    iam = aws["clients"]["iam"]
+    [host_role] = [r["RoleName"] for r in iam.list_roles()["Roles"] if "-hosts-HostRole" in r["RoleName"]]
+    documents = {}
+    for name in iam.list_role_policies(RoleName=host_role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=host_role, PolicyName=name)["PolicyDocument"]
+        documents[name] = ast.literal_eval(document) if isinstance(document, str) else document
+    assert set(documents) == {"cloudwatch-agent-logs", "dw-backups-to-raw-bucket"}
+    [logs] = documents["cloudwatch-agent-logs"]["Statement"]
+    assert f"arn:aws:logs:{REGION}:123456789012:log-group:/clickstream/dev/postgresql:*" in logs["Resource"]
+    [backup] = documents["dw-backups-to-raw-bucket"]["Statement"]
+    assert backup["Resource"] == f"arn:aws:s3:::{aws['outputs']['data']['RawBucketName']}/backups/*"

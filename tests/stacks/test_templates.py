@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from stacks import BUILDERS
 from stacks.etl import ENI_DESCRIBE_ACTIONS
+from stacks.hosts import AGENT_LOG_GROUPS
 from stacks.params import ENV_TAG, ROLE_TAG, STACK_ORDER, BuildParams
 from tests.stacks.support import props, resources_of, walk
 
@@ -89,12 +91,31 @@ def test_endpoints_keep_private_traffic_inside_the_vpc(templates: dict[str, dict
         for e in endpoints.values()
         if e["Properties"]["VpcEndpointType"] == "Interface"
     }
-    assert set(interface) == {"ssm", "ssmmessages", "ec2messages"}
+    assert set(interface) == {"ssm", "ssmmessages", "ec2messages", "logs"}
     for p in interface.values():
         assert p["PrivateDnsEnabled"] is True
         assert p["SubnetIds"] == [{"Ref": "AnalyticsSubnet"}]
         assert p["SecurityGroupIds"] == [{"Ref": "EndpointSecurityGroup"}]
     assert props(net, "Vpc")["EnableDnsHostnames"] is True
+
+
+def test_logs_endpoint_is_on_by_default_and_can_be_switched_off(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    assert net["Resources"]["LogsEndpoint"]["Condition"] == "LogsEndpointEnabled"
+    assert net["Conditions"]["LogsEndpointEnabled"] == {"Fn::Equals": [{"Ref": "EnableLogsEndpoint"}, "true"]}
+    assert default_of(net, "EnableLogsEndpoint") == "true"
+    off = BUILDERS["network"](BuildParams(parameters={"network": {"EnableLogsEndpoint": False}})).to_dict()
+    assert default_of(off, "EnableLogsEndpoint") == "false"
+    # The DW host reaches the endpoints' group on 443 already (Session Manager).
+    dw_egress = props(net, "DwSecurityGroup")["SecurityGroupEgress"]
+    assert {"Ref": "EndpointSecurityGroup"} in [r.get("DestinationSecurityGroupId") for r in dw_egress]
+
+
+def test_s3_gateway_endpoint_has_full_access_policy(templates: dict[str, dict]) -> None:
+    # No endpoint policy = full access: the hosts fetch the agents from AWS's regional download
+    # buckets and use the raw and aws_ssm transfer buckets through it. A policy added later must
+    # allow those (see docs/stacks.md).
+    assert "PolicyDocument" not in props(templates["network"], "S3GatewayEndpoint")
 
 
 def _ingress_rules(template: dict, group: str) -> list[dict]:
@@ -280,6 +301,9 @@ def _iam_statements(templates: dict[str, dict]):
             for policy in resource["Properties"].get("Policies", []):
                 for statement in policy["PolicyDocument"]["Statement"]:
                     yield stack, logical_id, statement
+        elif resource["Type"] == "AWS::IAM::Policy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                yield stack, logical_id, statement
 
 
 def test_iam_has_no_wildcard_actions_and_scoped_resources(templates: dict[str, dict]) -> None:
@@ -314,6 +338,48 @@ def test_managed_policies_are_only_session_managers(templates: dict[str, dict]) 
             {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"},
         )
     ]
+
+
+def test_host_role_ships_only_the_agents_log_groups(templates: dict[str, dict]) -> None:
+    roles_agents = Path(__file__).resolve().parents[2] / "roles" / "agents"
+    defaults = (roles_agents / "defaults" / "main.yml").read_text(encoding="utf-8")
+    agent_config = (roles_agents / "templates" / "amazon-cloudwatch-agent.yml.j2").read_text(encoding="utf-8")
+    assert 'agents_log_group_prefix: "/clickstream/{{ platform_env' in defaults
+    assert set(re.findall(r"agents_log_group_prefix ~ '/([a-z-]+)'", agent_config)) == set(AGENT_LOG_GROUPS)
+    # The agent sends no metrics, so the role gets no cloudwatch:PutMetricData.
+    assert not re.search(r"^metrics:", agent_config, re.MULTILINE)
+
+    [policy] = props(templates["hosts"], "HostRole")["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "logs:PutRetentionPolicy",
+    ]
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    prefix += "/clickstream/${EnvironmentTag}/"
+    assert sorted(r["Fn::Sub"] for r in statement["Resource"]) == sorted(
+        f"{prefix}{group}{suffix}" for group in AGENT_LOG_GROUPS for suffix in ("", ":*")
+    )
+    all_actions = [a for _, _, st in _iam_statements(templates) for a in st["Action"]]
+    assert "cloudwatch:PutMetricData" not in all_actions
+
+
+def test_dw_backups_policy_exists_only_when_enabled(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    assert default_of(hosts, "EnableDwBackups") == "false"
+    assert hosts["Conditions"]["DwBackupsEnabled"] == {"Fn::Equals": [{"Ref": "EnableDwBackups"}, "true"]}
+    policy = hosts["Resources"]["DwBackupPolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Condition"] == "DwBackupsEnabled"
+    assert policy["Properties"]["Roles"] == [{"Ref": "HostRole"}]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+    assert statement["Resource"] == {
+        "Fn::Join": ["", [{"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}, "/backups/*"]]
+    }
 
 
 def test_ingest_role_may_only_put_events(templates: dict[str, dict]) -> None:
