@@ -1,7 +1,9 @@
 """Network stack: VPC, the seed's three subnets, route tables, VPC endpoints, security groups.
 
-No NAT gateway: the private subnets have local routes only, reach S3 through the gateway
-endpoint and Systems Manager through interface endpoints (flows 9-15 of the seeds).
+No NAT gateway by default: the private subnets have local routes only, reach S3 through the
+gateway endpoint and Systems Manager and CloudWatch Logs through interface endpoints (flows 9-15
+of the seeds). `ProvisioningEgress=true` adds a temporary NAT route for the analytics subnet
+while Ansible installs packages on the DW host.
 """
 
 from __future__ import annotations
@@ -42,6 +44,33 @@ def _cidr_parameter(template: Template, name: str, default: str, description: st
     return template.add_parameter(
         Parameter(name, Type="String", Default=default, AllowedPattern=CIDR_PATTERN, Description=description)
     )
+
+
+def _add_switches(t: Template) -> None:
+    """On/off parameters and their conditions: the logs endpoint and provisioning egress."""
+    logs_endpoint_param = t.add_parameter(
+        Parameter(
+            "EnableLogsEndpoint",
+            Type="String",
+            Default="true",
+            AllowedValues=["true", "false"],
+            Description="CloudWatch Logs interface endpoint in the analytics subnet, so the CloudWatch "
+            "agent on the private DW host can ship logs; false = no endpoint (no log shipping from it)",
+        )
+    )
+    provisioning_egress = t.add_parameter(
+        Parameter(
+            "ProvisioningEgress",
+            Type="String",
+            Default="false",
+            AllowedValues=["true", "false"],
+            Description="Temporary internet egress for the private DW host while Ansible installs "
+            "packages: a NAT gateway in the public subnet and a default route in the analytics route "
+            "table only. Deploy with true, run the playbook, redeploy with false (it costs per hour)",
+        )
+    )
+    t.add_condition("LogsEndpointEnabled", Equals(Ref(logs_endpoint_param), "true"))
+    t.add_condition("ProvisioningEgressEnabled", Equals(Ref(provisioning_egress), "true"))
 
 
 def build(params: BuildParams) -> Template:
@@ -103,16 +132,7 @@ def build(params: BuildParams) -> Template:
             Description="Managed prefix list of S3 in this region (egress rules to the S3 gateway endpoint)",
         )
     )
-    logs_endpoint_param = t.add_parameter(
-        Parameter(
-            "EnableLogsEndpoint",
-            Type="String",
-            Default="true",
-            AllowedValues=["true", "false"],
-            Description="CloudWatch Logs interface endpoint in the analytics subnet, so the CloudWatch "
-            "agent on the private DW host can ship logs; false = no endpoint (no log shipping from it)",
-        )
-    )
+    _add_switches(t)
     sg_names = {
         title: t.add_parameter(
             Parameter(
@@ -135,7 +155,6 @@ def build(params: BuildParams) -> Template:
     t.add_condition("HasAdminSshCidr", Not(Equals(Ref(admin_cidr), "")))
     t.add_condition("HasShinyAdminCidr", Not(Equals(Ref(shiny_admin_cidr), "")))
 
-    t.add_condition("LogsEndpointEnabled", Equals(Ref(logs_endpoint_param), "true"))
     t.add_condition("HasAvailabilityZone", Not(Equals(Ref(az_param), "")))
     az = If("HasAvailabilityZone", Ref(az_param), Select(0, GetAZs("")))
 
@@ -367,6 +386,14 @@ def build(params: BuildParams) -> Template:
     )
 
     _add_endpoints(t, vpc, analytics_subnet, [analytics_rt, etl_rt], endpoint_sg)
+    _add_provisioning_egress(
+        t,
+        params,
+        igw_attachment=igw_attachment,
+        public_subnet=public_subnet,
+        analytics_rt=analytics_rt,
+        dw_sg=dw_sg,
+    )
 
     # --- exports -----------------------------------------------------------------------------
     export(t, "VpcId", Ref(vpc), "VPC id")
@@ -418,3 +445,58 @@ def _add_endpoints(
         if condition:
             endpoint.Condition = condition
         t.add_resource(endpoint)
+
+
+def _add_provisioning_egress(
+    t: Template,
+    params: BuildParams,
+    *,
+    igw_attachment: ec2.VPCGatewayAttachment,
+    public_subnet: ec2.Subnet,
+    analytics_rt: ec2.RouteTable,
+    dw_sg: ec2.SecurityGroup,
+) -> None:
+    """Opt-in (ProvisioningEgress) NAT route for the analytics subnet, so apt on the DW host can
+    reach Debian's mirrors during provisioning. The ETL subnet never gets it."""
+    condition = "ProvisioningEgressEnabled"
+    eip = t.add_resource(
+        ec2.EIP(
+            "ProvisioningNatEip",
+            Condition=condition,
+            DependsOn=igw_attachment.title,
+            Domain="vpc",
+            Tags=standard_tags(params, STACK, Name=params.name("SBW_Project-provisioning-nat")),
+        )
+    )
+    nat = t.add_resource(
+        ec2.NatGateway(
+            "ProvisioningNatGateway",
+            Condition=condition,
+            AllocationId=GetAtt(eip, "AllocationId"),
+            SubnetId=Ref(public_subnet),
+            Tags=standard_tags(params, STACK, Name=params.name("SBW_Project-provisioning-nat")),
+        )
+    )
+    t.add_resource(
+        ec2.Route(
+            "AnalyticsProvisioningRoute",
+            Condition=condition,
+            RouteTableId=Ref(analytics_rt),
+            DestinationCidrBlock="0.0.0.0/0",
+            NatGatewayId=Ref(nat),
+        )
+    )
+    # The DW group's egress otherwise stops at the endpoints: apt speaks HTTP and HTTPS.
+    for title, port in (("DwProvisioningHttpEgress", 80), ("DwProvisioningHttpsEgress", 443)):
+        t.add_resource(
+            ec2.SecurityGroupEgress(
+                title,
+                Condition=condition,
+                GroupId=Ref(dw_sg),
+                IpProtocol="tcp",
+                FromPort=port,
+                ToPort=port,
+                CidrIp="0.0.0.0/0",
+                Description=f"Package downloads on {port} while provisioning (ProvisioningEgress)",
+            )
+        )

@@ -48,19 +48,80 @@ def test_subnets_follow_seed_002(templates: dict[str, dict]) -> None:
     )
 
 
+# Resources that exist only with ProvisioningEgress=true (off by default).
+PROVISIONING_EGRESS = {
+    "ProvisioningNatEip",
+    "ProvisioningNatGateway",
+    "AnalyticsProvisioningRoute",
+    "DwProvisioningHttpEgress",
+    "DwProvisioningHttpsEgress",
+}
+
+
+def deployed_by_default(template: dict) -> dict[str, dict]:
+    """The resources CloudFormation creates with the parameter defaults (conditions evaluated)."""
+    off_by_default = (
+        {"ProvisioningEgressEnabled"} if default_of(template, "ProvisioningEgress") == "false" else set()
+    )
+    return {k: r for k, r in template["Resources"].items() if r.get("Condition") not in off_by_default}
+
+
 def test_no_nat_gateway_anywhere(templates: dict[str, dict]) -> None:
-    for stack, logical_id, resource in all_resources(templates):
-        assert resource["Type"] not in ("AWS::EC2::NatGateway", "AWS::EC2::TransitGateway"), (
-            stack,
-            logical_id,
+    assert default_of(templates["network"], "ProvisioningEgress") == "false"
+    for stack, template in templates.items():
+        resources = deployed_by_default(template) if stack == "network" else template["Resources"]
+        for logical_id, resource in resources.items():
+            assert resource["Type"] not in (
+                "AWS::EC2::NatGateway",
+                "AWS::EC2::TransitGateway",
+                "AWS::EC2::EIP",
+            ) or (stack, logical_id) == ("hosts", "OltpElasticIp"), (stack, logical_id)
+            if resource["Type"] == "AWS::EC2::Route":
+                assert "NatGatewayId" not in resource["Properties"], (stack, logical_id)
+            if resource["Type"] == "AWS::EC2::SecurityGroupEgress":
+                assert "CidrIp" not in resource["Properties"], (stack, logical_id)
+
+
+def test_provisioning_egress_routes_only_the_analytics_subnet(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    assert net["Conditions"]["ProvisioningEgressEnabled"] == {
+        "Fn::Equals": [{"Ref": "ProvisioningEgress"}, "true"]
+    }
+    conditional = {
+        k for k, r in net["Resources"].items() if r.get("Condition") == "ProvisioningEgressEnabled"
+    }
+    assert conditional == PROVISIONING_EGRESS
+    nat = props(net, "ProvisioningNatGateway")
+    assert nat["SubnetId"] == {"Ref": "PublicSubnet"}
+    assert nat["AllocationId"] == {"Fn::GetAtt": ["ProvisioningNatEip", "AllocationId"]}
+    route = props(net, "AnalyticsProvisioningRoute")
+    assert (route["RouteTableId"], route["DestinationCidrBlock"], route["NatGatewayId"]) == (
+        {"Ref": "AnalyticsRouteTable"},
+        "0.0.0.0/0",
+        {"Ref": "ProvisioningNatGateway"},
+    )
+    # With the switch on, the ETL route table still has no default route.
+    nat_routes = [
+        r["Properties"]["RouteTableId"]
+        for r in resources_of(net, "AWS::EC2::Route").values()
+        if "NatGatewayId" in r["Properties"]
+    ]
+    assert nat_routes == [{"Ref": "AnalyticsRouteTable"}]
+    for title, port in (("DwProvisioningHttpEgress", 80), ("DwProvisioningHttpsEgress", 443)):
+        egress = props(net, title)
+        assert (egress["GroupId"], egress["FromPort"], egress["ToPort"]) == (
+            {"Ref": "DwSecurityGroup"},
+            port,
+            port,
         )
-        if resource["Type"] == "AWS::EC2::Route":
-            assert "NatGatewayId" not in resource["Properties"], (stack, logical_id)
+    on = BUILDERS["network"](BuildParams(parameters={"network": {"ProvisioningEgress": True}})).to_dict()
+    assert default_of(on, "ProvisioningEgress") == "true"
+    assert set(on["Resources"]) - set(deployed_by_default(on)) == set()
 
 
 def test_only_the_public_route_table_has_a_default_route(templates: dict[str, dict]) -> None:
     net = templates["network"]
-    routes = resources_of(net, "AWS::EC2::Route")
+    routes = {k: r for k, r in deployed_by_default(net).items() if r["Type"] == "AWS::EC2::Route"}
     assert {
         k: (r["Properties"]["RouteTableId"], r["Properties"]["DestinationCidrBlock"])
         for k, r in routes.items()
