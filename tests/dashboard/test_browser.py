@@ -152,7 +152,7 @@ def test_products_page(app, warehouse: Warehouse):
 def test_journeys_page(app, warehouse: Warehouse):
     kpi = open_page(app, "journeys", ["sessions", "events", "duration", "bounce"])
     [(sessions, _sampled, avg_events, duration, bounce, _)] = warehouse.query(
-        "SELECT * FROM dashboard.journey_summary(%s, %s)", (FROM, TO)
+        "SELECT * FROM dashboard.journey_summary(%s, %s, 2000)", (FROM, TO)
     )
     assert (num(kpi["sessions"]), num(kpi["events"]), num(kpi["duration"]), num(kpi["bounce"])) == (
         sessions,
@@ -160,10 +160,12 @@ def test_journeys_page(app, warehouse: Warehouse):
         duration,
         bounce,
     )
-    paths = warehouse.query("SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 15)", (FROM, TO))
+    paths = warehouse.query(
+        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 15, 6, 2000)", (FROM, TO)
+    )
     assert table_values(app, "journeys-paths_table", "path") == [p for p, _ in paths]
     assert [num(v) for v in table_values(app, "journeys-paths_table", "sessions")] == [s for _, s in paths]
-    entry = warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 10)", (FROM, TO))
+    entry = warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 10, 2000)", (FROM, TO))
     assert table_values(app, "journeys-entry_table", "page") == [p for p, _ in entry]
     screenshot(app, "4-journeys")
 

@@ -147,18 +147,29 @@ q_category_engagement <- function(db, from, to, brand = NULL) {
   range_call(db, "category_engagement", from, to, list(filter_value(brand)), "::text")
 }
 
-q_journey_summary <- function(db, from, to) range_call(db, "journey_summary", from, to)
-q_journey_paths <- function(db, from, to, limit = 15) {
-  range_call(db, "journey_paths", from, to, list(check_limit(limit)), "::int")
+# Journeys read the events of a bounded sample: the period's latest JOURNEY_SAMPLE sessions.
+JOURNEY_SAMPLE <- 2000L
+
+q_journey_summary <- function(db, from, to, max_sessions = JOURNEY_SAMPLE) {
+  range_call(db, "journey_summary", from, to, list(check_limit(max_sessions, "max_sessions", 100000L)), "::int")
 }
-q_journey_transitions <- function(db, from, to, max_steps = 5) {
-  range_call(db, "journey_transitions", from, to, list(check_limit(max_steps, "max_steps", 10L)), "::int")
+q_journey_paths <- function(db, from, to, limit = 15, max_sessions = JOURNEY_SAMPLE) {
+  range_call(db, "journey_paths", from, to,
+             list(check_limit(limit), "6", check_limit(max_sessions, "max_sessions", 100000L)),
+             c("::int", "::int", "::int"))
 }
-q_entry_pages <- function(db, from, to, limit = 10) {
-  range_call(db, "entry_pages", from, to, list(check_limit(limit)), "::int")
+q_journey_transitions <- function(db, from, to, max_steps = 5, max_sessions = JOURNEY_SAMPLE) {
+  range_call(db, "journey_transitions", from, to,
+             list(check_limit(max_steps, "max_steps", 10L), check_limit(max_sessions, "max_sessions", 100000L)),
+             c("::int", "::int"))
 }
-q_exit_pages <- function(db, from, to, limit = 10) {
-  range_call(db, "exit_pages", from, to, list(check_limit(limit)), "::int")
+q_entry_pages <- function(db, from, to, limit = 10, max_sessions = JOURNEY_SAMPLE) {
+  range_call(db, "entry_pages", from, to, list(check_limit(limit), check_limit(max_sessions, "max_sessions", 100000L)),
+             c("::int", "::int"))
+}
+q_exit_pages <- function(db, from, to, limit = 10, max_sessions = JOURNEY_SAMPLE) {
+  range_call(db, "exit_pages", from, to, list(check_limit(limit), check_limit(max_sessions, "max_sessions", 100000L)),
+             c("::int", "::int"))
 }
 
 q_etl_summary <- function(db, from, to) range_call(db, "etl_summary", from, to)

@@ -3,8 +3,9 @@
 journeys_ui <- function(id, range) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, paste("Sessions by the UTC day they started; bots excluded. Averages, paths and",
-                                "pages use the period's latest 3,000 sessions; repeated events in a row count once.")),
+    filter_bar(ns, range, paste0("Sessions by the UTC day they started; bots excluded. Averages, paths and ",
+                                 "pages use the period's latest ", fmt_int(JOURNEY_SAMPLE),
+                                 " sessions; repeated events in a row count once.")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
