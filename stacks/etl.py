@@ -28,6 +28,7 @@ from troposphere import (
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
     LAMBDA_ASSUME_ROLE,
+    lambda_function,
     lambda_parameters,
     log_group,
     log_write_statement,
@@ -272,35 +273,26 @@ def build(params: BuildParams) -> Template:
             Tags=standard_tags(params, STACK),
         )
     )
-    function = t.add_resource(
-        awslambda.Function(
-            "EtlFunction",
-            DependsOn=[group.title],
-            FunctionName=Ref(fn.name),
-            Description="Loads new raw clickstream objects into the PostgreSQL warehouse",
-            Handler=HANDLER,
-            Runtime=Ref(fn.runtime),
-            Architectures=[Ref(fn.architecture)],
-            Code=awslambda.Code(S3Bucket=Ref(fn.code_bucket), S3Key=Ref(fn.code_key)),
-            MemorySize=Ref(fn.memory),
-            Timeout=Ref(fn.timeout),
-            Role=GetAtt(role, "Arn"),
-            ReservedConcurrentExecutions=1,  # one run at a time: runs must not overlap on the same window
-            VpcConfig=awslambda.VPCConfig(SubnetIds=[etl_subnet], SecurityGroupIds=[etl_sg]),
-            DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq, "Arn")),
-            Environment=awslambda.Environment(
-                Variables={
-                    "DWH_HOST": If("DwHostFromHostsStack", import_from(hosts, "DwPrivateIp"), Ref(dw_host)),
-                    "DWH_PORT": Ref(dw_port),
-                    "DWH_USER": Ref(dw_user),
-                    "DWH_DATABASE": Ref(dw_database),
-                    "DWH_PASSWORD_PARAM": Ref(dw_password_param),
-                    "RAW_BUCKET": import_from(data, "RawBucketName"),
-                }
-            ),
-            TracingConfig=awslambda.TracingConfig(Mode="PassThrough"),
-            Tags=standard_tags(params, STACK),
-        )
+    function = lambda_function(
+        t,
+        "EtlFunction",
+        fn,
+        group=group,
+        role=role,
+        description="Loads new raw clickstream objects into the PostgreSQL warehouse",
+        handler=HANDLER,
+        environment={
+            "DWH_HOST": If("DwHostFromHostsStack", import_from(hosts, "DwPrivateIp"), Ref(dw_host)),
+            "DWH_PORT": Ref(dw_port),
+            "DWH_USER": Ref(dw_user),
+            "DWH_DATABASE": Ref(dw_database),
+            "DWH_PASSWORD_PARAM": Ref(dw_password_param),
+            "RAW_BUCKET": import_from(data, "RawBucketName"),
+        },
+        tags=standard_tags(params, STACK),
+        ReservedConcurrentExecutions=1,  # one run at a time: runs must not overlap on the same window
+        VpcConfig=awslambda.VPCConfig(SubnetIds=[etl_subnet], SecurityGroupIds=[etl_sg]),
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq, "Arn")),
     )
     checkov_skip(function, *COMMON_LAMBDA_SKIPS)
     t.add_resource(

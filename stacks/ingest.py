@@ -12,6 +12,7 @@ from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
     LAMBDA_ASSUME_ROLE,
     LOG_RETENTION_DAYS,
+    lambda_function,
     lambda_parameters,
     log_group,
     log_write_statement,
@@ -111,23 +112,16 @@ def build(params: BuildParams) -> Template:
             Tags=standard_tags(params, STACK),
         )
     )
-    function = t.add_resource(
-        awslambda.Function(
-            "IngestFunction",
-            DependsOn=[group.title],
-            FunctionName=Ref(fn.name),
-            Description="Validates and enriches clickstream events, writes them to the raw bucket",
-            Handler=HANDLER,
-            Runtime=Ref(fn.runtime),
-            Architectures=[Ref(fn.architecture)],
-            Code=awslambda.Code(S3Bucket=Ref(fn.code_bucket), S3Key=Ref(fn.code_key)),
-            MemorySize=Ref(fn.memory),
-            Timeout=Ref(fn.timeout),
-            Role=GetAtt(role, "Arn"),
-            Environment=awslambda.Environment(Variables={"RAW_BUCKET": import_from(data, "RawBucketName")}),
-            TracingConfig=awslambda.TracingConfig(Mode="PassThrough"),
-            Tags=standard_tags(params, STACK),
-        )
+    function = lambda_function(
+        t,
+        "IngestFunction",
+        fn,
+        group=group,
+        role=role,
+        description="Validates and enriches clickstream events, writes them to the raw bucket",
+        handler=HANDLER,
+        environment={"RAW_BUCKET": import_from(data, "RawBucketName")},
+        tags=standard_tags(params, STACK),
     )
     checkov_skip(
         function,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Parameter, Ref, Sub, Template, logs
+from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Sub, Tags, Template, awslambda, iam, logs
 
 from stacks.params import checkov_skip
 
@@ -169,3 +169,39 @@ def log_write_statement(group: logs.LogGroup) -> dict:
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": GetAtt(group, "Arn"),  # log-group:<name>:* covers its streams
     }
+
+
+def lambda_function(
+    t: Template,
+    title: str,
+    p: LambdaParameters,
+    *,
+    group: logs.LogGroup,
+    role: iam.Role,
+    description: str,
+    handler: str,
+    environment: dict[str, str | AWSHelperFn],
+    tags: Tags,
+    **extra: object,
+) -> awslambda.Function:
+    """The function from its parameters, writing to its own log group (created first) with pass-through
+    tracing; `extra` holds what only one function sets (VPC, reserved concurrency, DLQ)."""
+    return t.add_resource(
+        awslambda.Function(
+            title,
+            DependsOn=[group.title],
+            FunctionName=Ref(p.name),
+            Description=description,
+            Handler=handler,
+            Runtime=Ref(p.runtime),
+            Architectures=[Ref(p.architecture)],
+            Code=awslambda.Code(S3Bucket=Ref(p.code_bucket), S3Key=Ref(p.code_key)),
+            MemorySize=Ref(p.memory),
+            Timeout=Ref(p.timeout),
+            Role=GetAtt(role, "Arn"),
+            **extra,
+            Environment=awslambda.Environment(Variables=environment),
+            TracingConfig=awslambda.TracingConfig(Mode="PassThrough"),
+            Tags=tags,
+        )
+    )
