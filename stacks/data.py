@@ -13,6 +13,7 @@ from troposphere import (
     Parameter,
     Ref,
     Sub,
+    Tags,
     Template,
     s3,
 )
@@ -49,6 +50,34 @@ def sse_s3() -> s3.BucketEncryption:
                 BucketKeyEnabled=True,
             )
         ]
+    )
+
+
+def bucket_owner_enforced() -> s3.OwnershipControls:
+    """ACLs disabled: the bucket owner owns every object, access is by policy only."""
+    return s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")])
+
+
+def private_bucket(title: str, name: Sub, *, expire_days: Ref, lifecycle_id: str, tags: Tags) -> s3.Bucket:
+    """An SSE-S3 encrypted, non-public, owner-enforced bucket whose objects (and abandoned multipart
+    uploads) expire: for short-lived data that needs no versions."""
+    return s3.Bucket(
+        title,
+        BucketName=name,
+        BucketEncryption=sse_s3(),
+        PublicAccessBlockConfiguration=public_access_block(),
+        OwnershipControls=bucket_owner_enforced(),
+        LifecycleConfiguration=s3.LifecycleConfiguration(
+            Rules=[
+                s3.LifecycleRule(
+                    Id=lifecycle_id,
+                    Status="Enabled",
+                    ExpirationInDays=expire_days,
+                    AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
+                )
+            ]
+        ),
+        Tags=tags,
     )
 
 
@@ -112,28 +141,14 @@ def build(params: BuildParams) -> Template:
     )
     t.add_condition("NeverTransitionToIa", Equals(Ref(ia_days), 0))
 
+    # Server access logging requires SSE-S3 (not SSE-KMS) on the target bucket: private_bucket's default.
     log_bucket = t.add_resource(
-        s3.Bucket(
+        private_bucket(
             "AccessLogBucket",
-            BucketName=Sub("${RawBucketNamePrefix}-logs-${AWS::AccountId}-${AWS::Region}"),
-            BucketEncryption=sse_s3(),  # server access logging requires SSE-S3 on the target
-            PublicAccessBlockConfiguration=public_access_block(),
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-            ),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="expire-access-logs",
-                        Status="Enabled",
-                        ExpirationInDays=Ref(log_days),
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
-                            DaysAfterInitiation=1
-                        ),
-                    )
-                ]
-            ),
-            Tags=tags,
+            Sub("${RawBucketNamePrefix}-logs-${AWS::AccountId}-${AWS::Region}"),
+            expire_days=Ref(log_days),
+            lifecycle_id="expire-access-logs",
+            tags=tags,
         )
     )
     checkov_skip(
@@ -150,9 +165,7 @@ def build(params: BuildParams) -> Template:
             BucketName=Sub("${RawBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"),
             BucketEncryption=sse_s3(),
             PublicAccessBlockConfiguration=public_access_block(),
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-            ),
+            OwnershipControls=bucket_owner_enforced(),
             VersioningConfiguration=s3.VersioningConfiguration(Status=Ref(versioning)),
             LoggingConfiguration=s3.LoggingConfiguration(
                 DestinationBucketName=Ref(log_bucket), LogFilePrefix="raw-bucket/"

@@ -22,7 +22,7 @@ from troposphere import (
     s3,
 )
 
-from stacks.data import public_access_block, sse_s3, tls_only_statement
+from stacks.data import private_bucket, tls_only_statement
 from stacks.params import (
     ENV_TAG,
     ROLE_TAG,
@@ -331,27 +331,12 @@ def build(params: BuildParams) -> Template:
     )
 
     transfer_bucket = t.add_resource(
-        s3.Bucket(
+        private_bucket(
             "SsmTransferBucket",
-            BucketName=Sub("${TransferBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"),
-            BucketEncryption=sse_s3(),
-            PublicAccessBlockConfiguration=public_access_block(),
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-            ),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="expire-transfers",
-                        Status="Enabled",
-                        ExpirationInDays=Ref(transfer_days),
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
-                            DaysAfterInitiation=1
-                        ),
-                    )
-                ]
-            ),
-            Tags=standard_tags(params, STACK),
+            Sub("${TransferBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"),
+            expire_days=Ref(transfer_days),
+            lifecycle_id="expire-transfers",
+            tags=standard_tags(params, STACK),
         )
     )
     checkov_skip(
