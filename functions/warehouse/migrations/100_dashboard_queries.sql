@@ -1,9 +1,10 @@
 -- The dashboards' queries, one SQL function per figure or table the app shows, in schema
 -- "dashboard". The R app only calls these; the Python tests and bench/dashboard.py run the
 -- very same functions. Every function takes an inclusive range of UTC days (p_from, p_to).
--- Headline numbers come from the aggregate tables (agg_*); sessions is read where a figure
--- needs whole sessions (distinct users, entry/exit pages); raw events are read only for the
--- journey paths, and then only for a bounded number of sessions.
+-- Headline numbers come from the aggregate tables (agg_*); no query reads all of a period's
+-- sessions, so every one stays fast at tens of millions of events (bench/dashboard.py):
+-- journey figures come from a bounded sample of the period's latest sessions, and raw events
+-- are read only for that sample's paths.
 -- Bot traffic is excluded everywhere, as in the aggregates.
 
 CREATE SCHEMA dashboard;
@@ -33,46 +34,45 @@ END;
 -- 1. Activity trends
 -- ---------------------------------------------------------------------------------------------
 
+-- Every hour of the range, quiet hours as zeros, so a chart shows a gap in traffic as a drop
+-- to zero instead of a line drawn across it.
 CREATE FUNCTION dashboard.activity_hourly(p_from date, p_to date)
 RETURNS TABLE (hour timestamptz, events bigint, users bigint, sessions bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT a.hour, a.events::bigint, a.users::bigint, a.sessions::bigint
-    FROM agg_activity_hourly a
-    WHERE a.hour >= dashboard.range_start(p_from) AND a.hour < dashboard.range_end(p_to)
-    ORDER BY a.hour;
+    SELECT h.hour, coalesce(a.events, 0)::bigint, coalesce(a.users, 0)::bigint, coalesce(a.sessions, 0)::bigint
+    FROM generate_series(dashboard.range_start(p_from), dashboard.range_end(p_to) - interval '1 hour',
+                         interval '1 hour') AS h(hour)
+    LEFT JOIN agg_activity_hourly a ON a.hour = h.hour
+    ORDER BY h.hour;
 END;
 
--- Per UTC day: events summed from the hourly aggregate, sessions (by start day) from the
--- daily funnel, users = distinct client ids of the day's non-bot sessions.
+-- Every day of the range (quiet days as zeros): events from the hourly aggregate, sessions
+-- (by start day) from the daily funnel, peak_hour_users = the day's busiest hour's users.
 CREATE FUNCTION dashboard.activity_daily(p_from date, p_to date)
-RETURNS TABLE (day date, events bigint, users bigint, sessions bigint)
+RETURNS TABLE (day date, events bigint, peak_hour_users bigint, sessions bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH ev AS (
-        SELECT (a.hour AT TIME ZONE 'UTC')::date AS day, sum(a.events)::bigint AS events
+        SELECT (a.hour AT TIME ZONE 'UTC')::date AS day, sum(a.events)::bigint AS events,
+               max(a.users)::bigint AS peak_users
         FROM agg_activity_hourly a
         WHERE a.hour >= dashboard.range_start(p_from) AND a.hour < dashboard.range_end(p_to)
         GROUP BY 1
-    ), us AS (
-        SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day, count(DISTINCT s.client_id)::bigint AS users
-        FROM sessions s
-        WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
-          AND NOT s.is_bot
-        GROUP BY 1
     )
-    SELECT d.day, coalesce(ev.events, 0), coalesce(us.users, 0), coalesce(f.sessions, 0)::bigint
-    FROM (SELECT day FROM ev UNION SELECT day FROM us UNION
-          SELECT f2.day FROM agg_funnel_daily f2 WHERE f2.day BETWEEN p_from AND p_to) d
-    LEFT JOIN ev ON ev.day = d.day
-    LEFT JOIN us ON us.day = d.day
-    LEFT JOIN agg_funnel_daily f ON f.day = d.day
+    SELECT d.day::date, coalesce(ev.events, 0), coalesce(ev.peak_users, 0), coalesce(f.sessions, 0)::bigint
+    FROM generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') AS d(day)
+    LEFT JOIN ev ON ev.day = d.day::date
+    LEFT JOIN agg_funnel_daily f ON f.day = d.day::date
     ORDER BY d.day;
 END;
 
--- Headline figures of the period; users are distinct over the whole period.
+-- Headline figures of the period. Distinct users over a period would need every session of
+-- it, so the user figure is the peak hourly users (distinct client ids in one hour, from
+-- agg_activity_hourly); exact distinct users per day need a daily aggregate from the ETL.
 CREATE FUNCTION dashboard.activity_summary(p_from date, p_to date)
-RETURNS TABLE (events bigint, sessions bigint, users bigint, peak_hour timestamptz, peak_hour_events bigint)
+RETURNS TABLE (events bigint, sessions bigint, peak_hour_users bigint, peak_hour timestamptz,
+               peak_hour_events bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT
@@ -80,9 +80,8 @@ BEGIN ATOMIC
           WHERE a.hour >= dashboard.range_start(p_from) AND a.hour < dashboard.range_end(p_to)),
         (SELECT coalesce(sum(f.sessions), 0)::bigint FROM agg_funnel_daily f
           WHERE f.day BETWEEN p_from AND p_to),
-        (SELECT count(DISTINCT s.client_id)::bigint FROM sessions s
-          WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
-            AND NOT s.is_bot),
+        (SELECT coalesce(max(a.users), 0)::bigint FROM agg_activity_hourly a
+          WHERE a.hour >= dashboard.range_start(p_from) AND a.hour < dashboard.range_end(p_to)),
         peak.hour, peak.events
     FROM (SELECT NULL::int) one
     LEFT JOIN LATERAL (
@@ -205,66 +204,73 @@ BEGIN ATOMIC
 END;
 
 -- ---------------------------------------------------------------------------------------------
--- 4. User journeys (non-bot sessions by the UTC day they started)
+-- 4. User journeys (non-bot sessions by the UTC day they started). The summary, entry and
+--    exit pages and the paths come from the same bounded sample: the period's latest
+--    p_max_sessions non-bot sessions (default 3,000); the session count is the period's total
+--    from agg_funnel_daily.
 -- ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION dashboard.journey_summary(p_from date, p_to date)
-RETURNS TABLE (sessions bigint, avg_events numeric, avg_duration_s numeric, bounce_rate numeric,
-               purchase_rate numeric)
+-- The period's latest p_max_sessions non-bot sessions (by start), newest first.
+CREATE FUNCTION dashboard.latest_sessions(p_from date, p_to date, p_max_sessions int DEFAULT 3000)
+RETURNS SETOF sessions
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT count(*)::bigint,
+    SELECT s.* FROM sessions s
+    WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
+      AND NOT s.is_bot
+    ORDER BY s.started_at DESC, s.session_id
+    LIMIT greatest(coalesce(p_max_sessions, 3000), 1);
+END;
+
+-- sessions = all of the period's sessions; sampled = how many the averages are taken over.
+CREATE FUNCTION dashboard.journey_summary(p_from date, p_to date, p_max_sessions int DEFAULT 3000)
+RETURNS TABLE (sessions bigint, sampled bigint, avg_events numeric, avg_duration_s numeric,
+               bounce_rate numeric, purchase_rate numeric)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT (SELECT coalesce(sum(f.sessions), 0)::bigint FROM agg_funnel_daily f WHERE f.day BETWEEN p_from AND p_to),
+           count(*)::bigint,
            round(avg(s.events), 2),
            round(avg(s.duration_s), 1),
            round(avg(CASE WHEN s.events <= 1 THEN 1 ELSE 0 END), 4),
            round(avg(CASE WHEN s.purchased THEN 1 ELSE 0 END), 4)
-    FROM sessions s
-    WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
-      AND NOT s.is_bot;
+    FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s;
 END;
 
-CREATE FUNCTION dashboard.entry_pages(p_from date, p_to date, p_limit int DEFAULT 10)
+CREATE FUNCTION dashboard.entry_pages(p_from date, p_to date, p_limit int DEFAULT 10,
+                                      p_max_sessions int DEFAULT 3000)
 RETURNS TABLE (page text, sessions bigint, share numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT coalesce(s.entry_page, '(unknown)'), count(*)::bigint,
            round(count(*)::numeric / sum(count(*)) OVER (), 4)
-    FROM sessions s
-    WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
-      AND NOT s.is_bot
+    FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s
     GROUP BY 1
     ORDER BY 2 DESC, 1
     LIMIT greatest(coalesce(p_limit, 10), 1);
 END;
 
-CREATE FUNCTION dashboard.exit_pages(p_from date, p_to date, p_limit int DEFAULT 10)
+CREATE FUNCTION dashboard.exit_pages(p_from date, p_to date, p_limit int DEFAULT 10,
+                                     p_max_sessions int DEFAULT 3000)
 RETURNS TABLE (page text, sessions bigint, share numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     SELECT coalesce(s.exit_page, '(unknown)'), count(*)::bigint,
            round(count(*)::numeric / sum(count(*)) OVER (), 4)
-    FROM sessions s
-    WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
-      AND NOT s.is_bot
+    FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s
     GROUP BY 1
     ORDER BY 2 DESC, 1
     LIMIT greatest(coalesce(p_limit, 10), 1);
 END;
 
--- The event sequence of each of the period's latest p_max_sessions non-bot sessions, with
--- repeats of the same event in a row collapsed (page_view, page_view -> page_view).
--- Bounded so that a wide date range never scans millions of raw events.
-CREATE FUNCTION dashboard.session_steps(p_from date, p_to date, p_max_sessions int DEFAULT 5000)
+-- The event sequence of each sampled session, with repeats of the same event in a row
+-- collapsed (page_view, page_view -> page_view).
+CREATE FUNCTION dashboard.session_steps(p_from date, p_to date, p_max_sessions int DEFAULT 3000)
 RETURNS TABLE (session_id text, purchased boolean, steps text[])
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH picked AS (
-        SELECT s.session_id, s.purchased
-        FROM sessions s
-        WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
-          AND NOT s.is_bot
-        ORDER BY s.started_at DESC, s.session_id
-        LIMIT greatest(coalesce(p_max_sessions, 5000), 1)
+        SELECT s.session_id, s.purchased FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s
     ), ordered AS (
         SELECT e.session_id, e.event_name, e.event_timestamp, e.event_id,
                lag(e.event_name) OVER (PARTITION BY e.session_id ORDER BY e.event_timestamp, e.event_id) AS prev
@@ -281,7 +287,7 @@ END;
 
 -- The most common paths (first p_steps steps; a longer session's path ends in "…").
 CREATE FUNCTION dashboard.journey_paths(p_from date, p_to date, p_limit int DEFAULT 15,
-                                        p_steps int DEFAULT 6, p_max_sessions int DEFAULT 5000)
+                                        p_steps int DEFAULT 6, p_max_sessions int DEFAULT 3000)
 RETURNS TABLE (path text, steps int, sessions bigint, share numeric, purchase_rate numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -304,7 +310,7 @@ END;
 -- Step-to-step transitions of the same sessions, for the Sankey diagram: sessions whose
 -- step step_no was from_event and step step_no + 1 was to_event ("(exit)" = session ended).
 CREATE FUNCTION dashboard.journey_transitions(p_from date, p_to date, p_max_steps int DEFAULT 5,
-                                              p_max_sessions int DEFAULT 5000)
+                                              p_max_sessions int DEFAULT 3000)
 RETURNS TABLE (step_no int, from_event text, to_event text, sessions bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -317,19 +323,21 @@ BEGIN ATOMIC
 END;
 
 -- ---------------------------------------------------------------------------------------------
--- 5. Data health (ETL bookkeeping)
+-- 5. Data health (ETL bookkeeping). Loads come from etl_runs (one row per hourly run), not the
+--    file manifest (one row per raw object, millions of them).
 -- ---------------------------------------------------------------------------------------------
 
--- Events loaded per hour the raw objects were received (the key's hour prefix).
+-- What each hour's runs loaded (by the hour the run started).
 CREATE FUNCTION dashboard.etl_loaded_hourly(p_from date, p_to date)
 RETURNS TABLE (hour timestamptz, files bigint, events bigint, rejected bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT m.object_hour, count(*)::bigint, sum(m.events)::bigint, sum(m.rejected)::bigint
-    FROM etl_file_manifest m
-    WHERE m.object_hour >= dashboard.range_start(p_from) AND m.object_hour < dashboard.range_end(p_to)
-    GROUP BY m.object_hour
-    ORDER BY m.object_hour;
+    SELECT date_trunc('hour', r.started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+           sum(r.files)::bigint, sum(r.events_loaded)::bigint, sum(r.rejected)::bigint
+    FROM etl_runs r
+    WHERE r.started_at >= dashboard.range_start(p_from) AND r.started_at < dashboard.range_end(p_to)
+    GROUP BY 1
+    ORDER BY 1;
 END;
 
 CREATE FUNCTION dashboard.etl_rejects_by_reason(p_from date, p_to date, p_limit int DEFAULT 20)
@@ -344,19 +352,16 @@ BEGIN ATOMIC
     LIMIT greatest(coalesce(p_limit, 20), 1);
 END;
 
--- Loads of the period by the hour the objects were received, and runs started in it.
+-- Totals of the runs started in the period.
 CREATE FUNCTION dashboard.etl_summary(p_from date, p_to date)
 RETURNS TABLE (files bigint, events_loaded bigint, rejected bigint, runs bigint, failed_runs bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT m.files, m.events, m.rejected, r.runs, r.failed
-    FROM (SELECT count(*)::bigint AS files, coalesce(sum(events), 0)::bigint AS events,
-                 coalesce(sum(rejected), 0)::bigint AS rejected
-          FROM etl_file_manifest
-          WHERE object_hour >= dashboard.range_start(p_from) AND object_hour < dashboard.range_end(p_to)) m,
-         (SELECT count(*)::bigint AS runs, count(*) FILTER (WHERE status = 'failed')::bigint AS failed
-          FROM etl_runs
-          WHERE started_at >= dashboard.range_start(p_from) AND started_at < dashboard.range_end(p_to)) r;
+    SELECT coalesce(sum(r.files), 0)::bigint, coalesce(sum(r.events_loaded), 0)::bigint,
+           coalesce(sum(r.rejected), 0)::bigint, count(*)::bigint,
+           count(*) FILTER (WHERE r.status = 'failed')::bigint
+    FROM etl_runs r
+    WHERE r.started_at >= dashboard.range_start(p_from) AND r.started_at < dashboard.range_end(p_to);
 END;
 
 -- The latest run whatever its state, the latest successful one, and how far behind the
