@@ -197,6 +197,11 @@ SELECT date_trunc('hour', event_timestamp), count(*), count(DISTINCT client_id),
        count(*) FILTER (WHERE event_name = 'page_view')
 FROM human_events GROUP BY 1;
 
+INSERT INTO agg_activity_daily (day, events, users, sessions, page_views)
+SELECT (event_timestamp AT TIME ZONE 'UTC')::date, count(*), count(DISTINCT client_id),
+       count(DISTINCT session_id), count(*) FILTER (WHERE event_name = 'page_view')
+FROM human_events GROUP BY 1;
+
 INSERT INTO agg_product_daily (day, product_id, product_name, product_category, product_brand, views,
                                add_to_carts, purchases, units, revenue)
 SELECT day, product_id, max(name), max(category), max(brand), sum(views), sum(carts), sum(purchases),

@@ -207,9 +207,10 @@ FROM etl_session_events e
 GROUP BY e.session_id;
 """  # noqa: S608 - fixed column names
 
-# Hourly activity counts distinct users/sessions, which do not add up: its touched hours are
-# recomputed. They are the hours of the new events, plus every hour of a session whose bot flag
-# changed (one late bot event turns all of its session's events into bot traffic).
+# Hourly and daily activity count distinct users/sessions, which do not add up: the touched
+# hours, and the days they fall in, are recomputed. They are the hours of the new events, plus
+# every hour of a session whose bot flag changed (one late bot event turns all of its session's
+# events into bot traffic).
 REBUILD_HOURLY = """
 CREATE TEMP TABLE etl_touched_hours ON COMMIT DROP AS
     SELECT date_trunc('hour', n.event_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour
@@ -230,6 +231,21 @@ JOIN clickstream_events e
   ON e.event_timestamp >= h.hour AND e.event_timestamp < h.hour + interval '1 hour'
 JOIN sessions s ON s.session_id = e.session_id AND NOT s.is_bot
 GROUP BY h.hour;
+
+-- The same counts per UTC day, for the days of the touched hours.
+CREATE TEMP TABLE etl_touched_days ON COMMIT DROP AS
+    SELECT DISTINCT (h.hour AT TIME ZONE 'UTC')::date AS day FROM etl_touched_hours h;
+
+DELETE FROM agg_activity_daily a USING etl_touched_days d WHERE a.day = d.day;
+INSERT INTO agg_activity_daily (day, events, users, sessions, page_views)
+SELECT d.day, count(*), count(DISTINCT e.client_id), count(DISTINCT e.session_id),
+       count(*) FILTER (WHERE e.event_name = 'page_view')
+FROM etl_touched_days d
+JOIN clickstream_events e
+  ON e.event_timestamp >= d.day::timestamp AT TIME ZONE 'UTC'
+ AND e.event_timestamp < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+JOIN sessions s ON s.session_id = e.session_id AND NOT s.is_bot
+GROUP BY d.day;
 """
 
 # Product and funnel counters are sums over sessions: add the touched sessions' contribution

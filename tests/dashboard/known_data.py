@@ -71,6 +71,7 @@ class KnownData:
     funnel_daily: list[dict] = field(default_factory=list)
     product_daily: list[dict] = field(default_factory=list)
     activity_hourly: list[dict] = field(default_factory=list)
+    activity_daily: list[dict] = field(default_factory=list)
     runs: list[dict] = field(default_factory=list)
     manifest: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
@@ -305,6 +306,7 @@ def _derive(data: KnownData) -> None:
     products = {p[0]: p for p in PRODUCTS}
     prod: dict[tuple[date, str], Counter] = defaultdict(Counter)
     hourly: dict[datetime, dict] = {}
+    daily: dict[date, dict] = {}
     for e in data.events:
         if e["session_id"] not in human_ids:
             continue
@@ -319,11 +321,12 @@ def _derive(data: KnownData) -> None:
                 c["units"] += item["quantity"]
                 c["revenue"] += item["quantity"] * item["price"]
         hour = e["event_timestamp"].replace(minute=0, second=0, microsecond=0)
-        h = hourly.setdefault(hour, {"events": 0, "users": set(), "sessions": set(), "page_views": 0})
-        h["events"] += 1
-        h["users"].add(e["client_id"])
-        h["sessions"].add(e["session_id"])
-        h["page_views"] += e["event_name"] == "page_view"
+        for h in (hourly.setdefault(hour, {"events": 0, "users": set(), "sessions": set(), "page_views": 0}),
+                  daily.setdefault(d, {"events": 0, "users": set(), "sessions": set(), "page_views": 0})):
+            h["events"] += 1
+            h["users"].add(e["client_id"])
+            h["sessions"].add(e["session_id"])
+            h["page_views"] += e["event_name"] == "page_view"
     data.product_daily = [
         {
             "day": d,
@@ -348,6 +351,16 @@ def _derive(data: KnownData) -> None:
             "page_views": v["page_views"],
         }
         for h, v in sorted(hourly.items())
+    ]
+    data.activity_daily = [
+        {
+            "day": d,
+            "events": v["events"],
+            "users": len(v["users"]),
+            "sessions": len(v["sessions"]),
+            "page_views": v["page_views"],
+        }
+        for d, v in sorted(daily.items())
     ]
 
 
@@ -463,6 +476,7 @@ def load(conn, data: KnownData) -> None:
         _copy(cur, "agg_funnel_daily", data.funnel_daily, tuple(data.funnel_daily[0]))
         _copy(cur, "agg_product_daily", data.product_daily, tuple(data.product_daily[0]))
         _copy(cur, "agg_activity_hourly", data.activity_hourly, tuple(data.activity_hourly[0]))
+        _copy(cur, "agg_activity_daily", data.activity_daily, tuple(data.activity_daily[0]))
         cols = tuple(data.runs[0])
         for run in data.runs:  # run_id is an identity column: COPY cannot set it
             cur.execute(

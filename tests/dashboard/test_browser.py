@@ -88,8 +88,9 @@ def test_opens_on_the_latest_data(app, warehouse: Warehouse):
 
 def test_activity_page(app, warehouse: Warehouse):
     kpi = open_page(app, "activity", ["events", "sessions", "users", "peak"])
-    [(events, sessions, users, _, peak)] = warehouse.query(
-        "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
+    [(events, sessions, users, peak)] = warehouse.query(
+        "SELECT events, sessions, peak_hour_users, peak_hour_events FROM dashboard.activity_summary(%s, %s)",
+        (FROM, TO),
     )
     assert (num(kpi["events"]), num(kpi["sessions"]), num(kpi["users"]), num(kpi["peak"])) == (
         events,
@@ -97,8 +98,9 @@ def test_activity_page(app, warehouse: Warehouse):
         users,
         peak,
     )
-    daily = warehouse.query("SELECT events FROM dashboard.activity_daily(%s, %s)", (FROM, TO))
-    assert [num(v) for v in table_values(app, "activity-daily", "events")] == [d for (d,) in daily]
+    daily = warehouse.query("SELECT events, users FROM dashboard.activity_daily(%s, %s)", (FROM, TO))
+    assert [num(v) for v in table_values(app, "activity-daily", "events")] == [e for e, _ in daily]
+    assert [num(v) for v in table_values(app, "activity-daily", "users")] == [u for _, u in daily]
     # Formatted for people: thousands separators, no raw floats.
     shown = app.find_element(By.CSS_SELECTOR, "#activity-kpi_events .kpi-value").text
     assert shown == f"{events:,}"

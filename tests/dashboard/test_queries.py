@@ -36,7 +36,7 @@ def steps_of(data: known_data.KnownData, session_id: str) -> list[str]:
 def test_activity_summary_matches_events(warehouse: Warehouse, known):
     events = known.human_events()
     sessions = human_sessions(known)
-    [(n_events, n_sessions, peak_users, peak_hour, peak_events)] = warehouse.query(
+    [(n_events, n_sessions, peak_users, peak_hour, peak_events, peak_day_users, peak_day)] = warehouse.query(
         "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
     )
     assert n_events == len(events)
@@ -48,16 +48,28 @@ def test_activity_summary_matches_events(warehouse: Warehouse, known):
     per_hour = Counter(e["event_timestamp"].replace(minute=0, second=0) for e in events)
     assert peak_events == max(per_hour.values())
     assert per_hour[peak_hour] == peak_events
+    users_per_day: dict = {}
+    for e in events:
+        users_per_day.setdefault(e["event_timestamp"].date(), set()).add(e["client_id"])
+    assert peak_day_users == max(len(u) for u in users_per_day.values())
+    assert len(users_per_day[peak_day]) == peak_day_users
+    assert peak_day == min(d for d, u in users_per_day.items() if len(u) == peak_day_users)
+    # Distinct users of a day are not the sum of its hours' users (a shopper back later that
+    # day counts once): the data must show that, or the daily table would test nothing.
+    assert any(len(users_per_day[d]) < sum(len(u) for h, u in users_per_hour.items() if h.date() == d)
+               for d in users_per_day)
 
 
 def test_activity_daily_and_hourly(warehouse: Warehouse, known):
     events = known.human_events()
     daily = warehouse.query(
-        "SELECT day, events, peak_hour_users, sessions FROM dashboard.activity_daily(%s, %s)", (FROM, TO)
+        "SELECT day, events, users, peak_hour_users, sessions FROM dashboard.activity_daily(%s, %s)",
+        (FROM, TO),
     )
     assert [d for d, *_ in daily] == list(known_data.DAYS)
-    for day, n_events, peak_users, sessions in daily:
+    for day, n_events, users, peak_users, sessions in daily:
         assert n_events == sum(e["event_timestamp"].date() == day for e in events)
+        assert users == len({e["client_id"] for e in events if e["event_timestamp"].date() == day})
         assert sessions == len(human_sessions(known, day, day))
         hours: dict = {}
         for e in events:
@@ -75,6 +87,9 @@ def test_activity_daily_and_hourly(warehouse: Warehouse, known):
         "SELECT count(*), sum(events) FROM dashboard.activity_daily('2026-02-01', '2026-02-28')"
     )
     assert quiet == [(28, 0)], "days without traffic are listed as zeros"
+    assert warehouse.query(
+        "SELECT count(*) FROM dashboard.activity_daily('2026-02-01', '2026-02-28') WHERE users <> 0"
+    ) == [(0,)]
 
 
 def test_funnel_counts_sessions_per_step_and_rates(warehouse: Warehouse, known):
@@ -204,9 +219,10 @@ def test_empty_warehouse_gives_zeros_not_errors(empty_warehouse: Warehouse):
     q = empty_warehouse.query
     assert q("SELECT * FROM dashboard.data_bounds()") == [(None, None)]
     assert q(
-        "SELECT events, sessions, peak_hour_users, peak_hour FROM dashboard.activity_summary(%s, %s)",
+        "SELECT events, sessions, peak_hour_users, peak_hour, peak_day_users, peak_day"
+        " FROM dashboard.activity_summary(%s, %s)",
         (FROM, TO),
-    ) == [(0, 0, 0, None)]
+    ) == [(0, 0, 0, None, 0, None)]
     assert [r[2] for r in q("SELECT * FROM dashboard.funnel(%s, %s)", (FROM, TO))] == [0] * 5
     assert q("SELECT products, views, revenue FROM dashboard.product_summary(%s, %s)", (FROM, TO)) == [
         (0, 0, 0)

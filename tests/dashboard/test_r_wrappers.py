@@ -34,6 +34,8 @@ def expected_figures(data: known_data.KnownData) -> dict:
         "sessions": len(sessions),
         "peak_hour_users": max(len(u) for u in users_per_hour.values()),
         "days": [d.isoformat() for d in known_data.DAYS],
+        "daily_users": [len({e["client_id"] for e in events if e["event_timestamp"].date() == d})
+                        for d in known_data.DAYS],
         "funnel": [sum(step in n for n in names.values()) for step in known_data.FUNNEL_STEPS],
         "product_views": sum(e["event_name"] == "product_view" for e in events),
         "dell_laptop_views": sum(

@@ -13,6 +13,7 @@ def expected_daily(rec: dict, first: date, last: date) -> dict[str, dict]:
         key = day.isoformat()
         hours = [h for k, h in rec["activity_by_hour"].items() if k.startswith(key)]
         out[key] = {"events": rec["activity_by_day"].get(key, {}).get("events", 0),
+                    "users": rec["activity_by_day"].get(key, {}).get("clients", 0),
                     "sessions": rec["sessions_by_start_day"].get(key, {}).get("sessions", 0),
                     "peak_hour_users": max((h["clients"] for h in hours), default=0)}
         day += timedelta(days=1)

@@ -173,9 +173,10 @@ def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
     peak_users = max(h["clients"] for h in by_hour.values())
     assert int(_value(browser, "#activity-kpi_users .kpi-value")) == peak_users
     assert int(_value(browser, "#activity-kpi_peak .kpi-value")) == max(h["events"] for h in by_hour.values())
-    daily = _table(browser, "#activity-daily", "day", ("events", "sessions", "peak_hour_users"))
+    daily_columns = ("events", "users", "sessions", "peak_hour_users")
+    daily = _table(browser, "#activity-daily", "day", daily_columns)
     expected = expected_daily(rec, date.fromisoformat(first), date.fromisoformat(last))
-    assert daily == {d: tuple(str(v[k]) for k in ("events", "sessions", "peak_hour_users"))
+    assert daily == {d: tuple(str(v[k]) for k in daily_columns)
                      for d, v in expected.items()}
 
     # Conversion funnel (its tab loads when opened)

@@ -118,7 +118,7 @@ def test_dashboard_functions_equal_the_generators_record(pipeline):
     assert {h: v for h, v in hourly.items() if v != (0, 0, 0)} == \
         {h: (v["events"], v["clients"], v["sessions"]) for h, v in by_hour.items()}
 
-    daily = {r["day"].isoformat(): {k: r[k] for k in ("events", "sessions", "peak_hour_users")}
+    daily = {r["day"].isoformat(): {k: r[k] for k in ("events", "users", "sessions", "peak_hour_users")}
              for r in _query(dsn, "SELECT * FROM dashboard.activity_daily(%s, %s)", (first, last))}
     assert daily == expected_daily(rec, first, last)
 

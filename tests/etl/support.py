@@ -160,7 +160,7 @@ def _dec(v) -> Decimal:
 
 
 def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, one rule after another
-    """sessions, funnel, product and hourly aggregates from the (valid) raw records, per the docs."""
+    """sessions, funnel, product, hourly and daily aggregates from the (valid) raw records, per the docs."""
     events = {}
     for r in records:
         events.setdefault(r["event_id"].lower(), r)
@@ -199,17 +199,18 @@ def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, 
         f[6] += s["orders"]
         f[7] += s["revenue"]
     hourly = defaultdict(lambda: {"events": 0, "users": set(), "sessions": set(), "page_views": 0})
+    daily = defaultdict(lambda: {"events": 0, "users": set(), "sessions": set(), "page_views": 0})
     product = defaultdict(lambda: {"views": 0, "add_to_carts": 0, "purchases": 0, "units": 0,
                                    "revenue": Decimal(0), "latest": None})
     for sid, evs in by_session.items():
         if sessions[sid]["is_bot"]:
             continue
         for at, eid, r in evs:
-            h = hourly[at.replace(minute=0, second=0, microsecond=0)]
-            h["events"] += 1
-            h["users"].add(r["client_id"])
-            h["sessions"].add(sid)
-            h["page_views"] += r["event_name"] == "page_view"
+            for h in (hourly[at.replace(minute=0, second=0, microsecond=0)], daily[at.date()]):
+                h["events"] += 1
+                h["users"].add(r["client_id"])
+                h["sessions"].add(sid)
+                h["page_views"] += r["event_name"] == "page_view"
             day = at.date()
             if r["event_name"] in ("product_view", "add_to_cart"):
                 p = r["context"]["product"]
@@ -231,6 +232,8 @@ def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, 
         "funnel": {day: tuple(v) for day, v in funnel.items()},
         "hourly": {h: (v["events"], len(v["users"]), len(v["sessions"]), v["page_views"])
                    for h, v in hourly.items()},
+        "daily": {d: (v["events"], len(v["users"]), len(v["sessions"]), v["page_views"])
+                  for d, v in daily.items()},
         "product": {k: ((v["latest"][1] if v["latest"] else (None, None, None)),
                         v["views"], v["add_to_carts"], v["purchases"], v["units"], v["revenue"])
                     for k, v in product.items()},
@@ -253,10 +256,12 @@ def warehouse_state(conn) -> dict:
         funnel = {row[0]: tuple(row[1:]) for row in cur.fetchall()}
         cur.execute("SELECT hour, events, users, sessions, page_views FROM agg_activity_hourly")
         hourly = {row[0]: tuple(row[1:]) for row in cur.fetchall()}
+        cur.execute("SELECT day, events, users, sessions, page_views FROM agg_activity_daily")
+        daily = {row[0]: tuple(row[1:]) for row in cur.fetchall()}
         cur.execute("SELECT day, product_id, product_name, product_category, product_brand, views,"
                     " add_to_carts, purchases, units, revenue FROM agg_product_daily")
         product = {(r[0], r[1]): ((r[2], r[3], r[4]), *r[5:]) for r in cur.fetchall()}
-    return {"sessions": sessions, "funnel": funnel, "hourly": hourly, "product": product}
+    return {"sessions": sessions, "funnel": funnel, "hourly": hourly, "daily": daily, "product": product}
 
 
 def event_ids(conn) -> set[str]:

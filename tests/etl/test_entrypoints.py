@@ -133,6 +133,7 @@ def test_late_bot_event_turns_its_session_into_bot_traffic(settings, s3, bucket,
     assert actual["sessions"][victim["session_id"]]["is_bot"] is True
     assert actual["funnel"] == expected["funnel"]
     assert actual["hourly"] == expected["hourly"]
+    assert actual["daily"] == expected["daily"]
     assert actual["product"] == expected["product"]
 
 

@@ -58,6 +58,7 @@ def assert_consistent(dw, objects: dict[str, list[dict]]) -> int:
     expected, actual = recompute(events), warehouse_state(dw)
     assert actual["funnel"] == expected["funnel"]
     assert actual["hourly"] == expected["hourly"]
+    assert actual["daily"] == expected["daily"]
     assert actual["product"] == expected["product"]
     assert actual["sessions"].keys() == expected["sessions"].keys()
     return len(events)

@@ -18,7 +18,7 @@ from functions.warehouse.migrate import MIGRATIONS_DIR, MigrationError, apply_mi
 
 ISSUE_TABLES = {
     "clickstream_events", "sessions", "agg_funnel_daily", "agg_product_daily", "agg_activity_hourly",
-    "etl_file_manifest", "etl_rejects", "etl_runs",
+    "agg_activity_daily", "etl_file_manifest", "etl_rejects", "etl_runs",
 }
 
 

@@ -32,7 +32,7 @@ activity_server <- function(id, db) {
     })
 
     series <- c(events = "Events", sessions = "Sessions", users = "Users")
-    daily_series <- c(events = "Events", sessions = "Sessions", peak_hour_users = "Peak hourly users")
+    daily_series <- c(events = "Events", sessions = "Sessions", users = "Users (distinct per day)")
     series_colors <- unname(PALETTE[c("primary", "teal", "amber")])
 
     output$hourly <- renderPlot({
@@ -62,6 +62,7 @@ activity_server <- function(id, db) {
       if (sum(df$events) == 0) return(empty_state("No activity in the selected period."))
       df$day <- format(df$day)
       data_table(df, list(day = col("Day (UTC)"), events = col("Events", fmt_int),
+                          users = col("Users (distinct in the day)", fmt_int),
                           sessions = col("Sessions", fmt_int),
                           peak_hour_users = col("Peak hourly users", fmt_int)),
                  id = session$ns("daily"))

@@ -14,6 +14,7 @@ test_that("activity summary and daily figures", {
   d <- q_activity_daily(db, from, to)
   expect_equal(format(d$day), expected$days)
   expect_equal(sum(d$events), expected$events)
+  expect_equal(d$users, expected$daily_users)
   expect_s3_class(q_activity_hourly(db, from, to)$hour, "POSIXct")
 })
 
