@@ -4,9 +4,10 @@ Objects are fetched by a bounded pool of threads (botocore's connection pool siz
 and streamed line by line; parsed rows flow through a bounded queue straight into COPY, so
 memory stays bounded by (queue size x chunk size) whatever the number or size of objects.
 
-Once a batch's rows are staged, the next batch's objects start being fetched and parsed (into
-their bounded queue) while PostgreSQL inserts, sessionizes and aggregates the current one: the
-Python work overlaps the database's instead of waiting for it.
+A batch reaches the database in parts of PART_BYTES: PostgreSQL inserts one part while the
+worker threads parse the next, and once a batch's last part is in, the next batch's objects
+start being fetched and parsed (into their bounded queue) while PostgreSQL sessionizes and
+aggregates the current one: the Python work overlaps the database's instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def batches(objects: list[RawObject], max_files: int, max_bytes: int) -> Iterato
         yield batch
 
 
+#: COPY text of one part of a batch (~30,000 rows): small enough that parsing the next part
+#: overlaps inserting this one from the start, large enough that per-statement costs vanish.
+PART_BYTES = 16 * 1024 * 1024
+
+
 class FetchFailed(RuntimeError):
     """Reading a raw object failed: the batch is rolled back and the run fails (the next one retries)."""
 
@@ -106,6 +112,7 @@ class BatchStream:
         self._stop = threading.Event()
         self._pending = len(objects)
         self._on_object = on_object
+        self.finished = False     # every object done: read() returns b"" from now on
         self.loaded: list[tuple[RawObject, ObjectParse]] = []
         self.vanished: list[RawObject] = []
         self.failure: FetchFailed | None = None   # psycopg2 wraps what read() raises: keep the cause
@@ -173,19 +180,36 @@ class BatchStream:
                 self.failure = FetchFailed(f"reading s3://{self._bucket}/{payload.key} failed: {extra}")
                 self.failure.__cause__ = extra
                 raise self.failure
+        self.finished = True
         return b""
+
+    def part(self, limit: int) -> _Part:
+        """A file-like view for one COPY: this stream's rows up to about `limit` bytes."""
+        return _Part(self, limit)
 
     def close(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _Part:
+    def __init__(self, stream: BatchStream, limit: int):
+        self._stream, self._limit, self.sent = stream, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.sent >= self._limit:
+            return b""
+        data = self._stream.read(size)
+        self.sent += len(data)
+        return data
+
+
 def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject], *,
                on_staged: Callable[[], None] | None = None) -> dict:
     """Load one batch (its rows coming from `stream`) in one transaction; returns its counts.
 
-    `on_staged` runs once the rows are in the staging table (the runner starts the next batch's
-    fetching there). The stream is closed whatever happens.
+    `on_staged` runs once the last part is in the staging table (the runner starts the next
+    batch's fetching there). The stream is closed whatever happens.
     """
     timings: dict[str, float] = {}
     clock = time.monotonic()
@@ -193,23 +217,25 @@ def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject],
     def phase_done(phase: str) -> None:
         nonlocal clock
         now = time.monotonic()
-        timings[phase] = round(now - clock, 3)
+        timings[phase] = round(timings.get(phase, 0.0) + now - clock, 3)
         clock = now
         pause_point(phase)
 
     try:
         loading.begin_batch(conn)
-        try:
-            loading.copy_rows(conn, stream)
-        except psycopg2.Error:
-            if stream.failure is not None:
-                raise stream.failure from stream.failure.__cause__
-            raise
-        if on_staged is not None:
-            on_staged()
-        phase_done("staged")
-        counts = loading.insert_events(conn, run_id)
-        phase_done("inserted")
+        counts = loading.BatchCounts()
+        while not stream.finished:
+            try:
+                loading.copy_rows(conn, stream.part(PART_BYTES))
+            except psycopg2.Error:
+                if stream.failure is not None:
+                    raise stream.failure from stream.failure.__cause__
+                raise
+            if stream.finished and on_staged is not None:
+                on_staged()
+            phase_done("staged")
+            counts.add(loading.insert_events(conn, run_id))
+            phase_done("inserted")
         loading.rebuild_sessions(conn)
         phase_done("sessions")
         loading.rebuild_aggregates(conn)
