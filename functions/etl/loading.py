@@ -2,9 +2,10 @@
 
 A batch is loaded in ONE transaction. Its rows arrive in parts (tens of thousands of rows):
 each part is COPYed into a temp staging table and its new events inserted (ON CONFLICT
-(event_id) DO NOTHING) while the next part is still being parsed. Then: rebuild the touched sessions, recompute the touched hours
-and add the touched sessions' change to the daily aggregates, write the manifest and rejects of
-its objects, add to the run's counters.
+(event_id) DO NOTHING) while the next part is still being parsed. Then: rebuild the touched
+sessions, recount the touched hours and days, add the touched sessions' change to the daily
+funnel and product aggregates, write the manifest and rejects of its objects, add to the run's
+counters.
 A crash anywhere leaves all of the batch or none of it.
 """
 
@@ -154,6 +155,10 @@ INSERT_EVENTS = _INSERT_EVENTS.format(cols=_COLS, event_cols=_EVENT_COLS, on_con
 INSERT_EVENTS_SKIPPING_DUPLICATES = _INSERT_EVENTS.format(
     cols=_COLS, event_cols=_EVENT_COLS, on_conflict="ON CONFLICT (event_id) DO NOTHING")
 
+# All events of the touched sessions, `is_new` for those this batch inserted.
+SESSION_EVENTS = (f"(SELECT {_EVENT_COLS}, true AS is_new FROM etl_new_events"  # noqa: S608 - fixed names
+                  f" UNION ALL SELECT {_EVENT_COLS}, false FROM etl_earlier_events)")
+
 # The touched sessions are kept as they were (etl_old_sessions) so that the aggregates change
 # by (new contribution - old contribution) of those sessions only, never by a rescan of a day.
 REBUILD_SESSIONS = f"""
@@ -161,20 +166,19 @@ CREATE TEMP TABLE etl_old_sessions ON COMMIT DROP AS
     SELECT s.* FROM sessions s JOIN etl_touched_sessions t USING (session_id);
 ANALYZE etl_old_sessions, etl_new_events;
 
--- All events of the touched sessions: the new ones, plus the earlier ones of sessions that
--- existed before (few: late events), found through the session_id index.
+-- The earlier events of the touched sessions that existed before (few: late events), found
+-- through the session_id index. With the new events they are all of those sessions' events
+-- (SESSION_EVENTS: a UNION ALL, not one table, as copying the new events cost a second).
 -- MATERIALIZED: join the few old sessions to the index first; left to itself the planner may
 -- anti-join the whole table against the new events before (it did, at 15 s a batch).
-CREATE TEMP TABLE etl_session_events ON COMMIT DROP AS
+CREATE TEMP TABLE etl_earlier_events ON COMMIT DROP AS
     WITH earlier AS MATERIALIZED (
         SELECT {", ".join("e." + c.strip() for c in _EVENT_COLS.split(","))}
         FROM etl_old_sessions o JOIN clickstream_events e ON e.session_id = o.session_id
     )
-    SELECT {_EVENT_COLS}, true AS is_new FROM etl_new_events
-    UNION ALL
-    SELECT {_EVENT_COLS}, false FROM earlier
+    SELECT {_EVENT_COLS} FROM earlier
     WHERE NOT EXISTS (SELECT FROM etl_new_events n WHERE n.event_id = earlier.event_id);
-ANALYZE etl_session_events;
+ANALYZE etl_earlier_events;
 
 DELETE FROM sessions s USING etl_touched_sessions t WHERE s.session_id = t.session_id;
 
@@ -207,7 +211,7 @@ SELECT
     count(*) FILTER (WHERE e.event_name = 'purchase'),
     coalesce(sum(e.order_revenue) FILTER (WHERE e.event_name = 'purchase'), 0),
     bool_or(e.is_bot)
-FROM etl_session_events e
+FROM {SESSION_EVENTS} e
 GROUP BY e.session_id;
 """  # noqa: S608 - fixed column names
 
@@ -221,7 +225,7 @@ DELETE FROM activity_session_hours a USING etl_touched_sessions t WHERE a.sessio
 INSERT INTO activity_session_hours (hour, session_id, client_id, events, page_views, is_bot)
 SELECT date_trunc('hour', e.event_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', s.session_id, e.client_id,
        count(*), count(*) FILTER (WHERE e.event_name = 'page_view'), s.is_bot
-FROM etl_session_events e
+FROM {SESSION_EVENTS} e
 JOIN sessions s ON s.session_id = e.session_id
 GROUP BY 1, s.session_id, e.client_id;
 
@@ -232,7 +236,7 @@ CREATE TEMP TABLE etl_touched_hours ON COMMIT DROP AS
     SELECT date_trunc('hour', e.event_timestamp AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
     FROM etl_old_sessions o
     JOIN sessions s ON s.session_id = o.session_id AND s.is_bot <> o.is_bot
-    JOIN etl_session_events e ON e.session_id = o.session_id;
+    JOIN {SESSION_EVENTS} e ON e.session_id = o.session_id;
 ANALYZE etl_touched_hours;
 
 DELETE FROM agg_activity_hourly a USING etl_touched_hours h WHERE a.hour = h.hour;
@@ -264,12 +268,12 @@ PRODUCT_DELTA = """
 CREATE TEMP TABLE etl_product_delta ON COMMIT DROP AS
 WITH contributing AS (
     SELECT 1 AS sign, e.event_id, e.event_timestamp, e.event_name, e.context_product_id, e.order_items
-    FROM etl_session_events e
+    FROM {SESSION_EVENTS} e
     JOIN sessions s ON s.session_id = e.session_id AND NOT s.is_bot
     UNION ALL
     SELECT -1, e.event_id, e.event_timestamp, e.event_name, e.context_product_id, e.order_items
     FROM etl_old_sessions o
-    JOIN etl_session_events e ON e.session_id = o.session_id AND NOT e.is_new
+    JOIN {SESSION_EVENTS} e ON e.session_id = o.session_id AND NOT e.is_new
     WHERE NOT o.is_bot
 ), per_event AS (
     SELECT sign, (event_timestamp AT TIME ZONE 'UTC')::date AS day, context_product_id AS product_id,
@@ -358,7 +362,8 @@ ON CONFLICT (day) DO UPDATE
 DELETE FROM agg_funnel_daily f USING etl_funnel_delta d WHERE f.day = d.day AND f.sessions = 0;
 """
 
-REBUILD_AGGREGATES = REBUILD_HOURLY + PRODUCT_DELTA + FUNNEL_DELTA
+REBUILD_AGGREGATES = (REBUILD_HOURLY + PRODUCT_DELTA + FUNNEL_DELTA).replace(
+    "{SESSION_EVENTS}", SESSION_EVENTS)
 
 
 @dataclass
