@@ -6,6 +6,12 @@ jsonschema-rs answers yes/no, python-jsonschema names the reason of an invalid o
 
 Normalization: timestamps to UTC, prices as exact decimals, strings trimmed (empty -> NULL).
 This runs once per event, so it avoids per-field function calls where it can.
+
+Two paths give the same row or reason for any line. The fast path (orjson, one jsonschema-rs
+call for the whole line, normalization inlined) only ever returns rows: on any doubt, an orjson
+error, an invalid event, a reject, or a value orjson may read differently from the stdlib, it
+leaves the line to the exact path (stdlib json, the split validators, ``normalize``), which
+alone decides every reject.
 """
 
 from __future__ import annotations
@@ -16,8 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import jsonschema_rs
+import orjson
+
 from functions.schemas import (
     ENRICHMENT_FIELDS,
+    ENRICHMENT_SCHEMA,
+    EVENT_SCHEMA,
     FAST_ENRICHMENT_VALIDATOR,
     FAST_EVENT_VALIDATOR,
     validate_enrichment,
@@ -77,6 +88,33 @@ def parse_timestamp(value, field_name: str) -> datetime:
         raise RejectedLine(f"{field_name}: timestamp out of range: {value!r}") from None
 
 
+_fromisoformat = datetime.fromisoformat
+#: For a value "YYYY-MM-DDTHH:MM:SS.f{1,6}Z" of length n: what follows value[:-1] in its
+#: canonical form (isoformat of an aware UTC datetime): zeros up to 6 fraction digits, "+00:00".
+_UTC_TAILS = {n: "0" * (27 - n) + "+00:00" for n in range(22, 28)}
+
+
+def _utc_text(value, field_name: str) -> str:
+    """``parse_timestamp(value, field_name).isoformat()``, cheaply for "YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z".
+
+    Of that exact shape, one that fromisoformat accepts (a real date, hour < 24, second < 60) has
+    the canonical form: its first 19 characters, the fraction padded to 6 digits unless it is 0,
+    "+00:00". Any other value (offsets, lowercase, a space, 7+ fraction digits, leap second, epoch
+    ms, an error) takes parse_timestamp. _plain_row inlines this.
+    """
+    if (type(value) is str and 19 < (n := len(value)) < 28 and value[-1] == "Z"
+            and (((marks := value[4:20:3]) == "--T::." and n > 21) or (marks == "--T::Z" and n == 20))
+            and (value[11] != "2" or value[12] < "4")):   # "24:00" is next day's 00:00 in new Pythons
+        try:
+            parsed = _fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is UTC:
+                return value[:-1] + _UTC_TAILS[n] if parsed.microsecond else value[:19] + "+00:00"
+    return parse_timestamp(value, field_name).isoformat()
+
+
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -100,14 +138,74 @@ def _plain(v) -> str:
     return v.strip() or "\\N"
 
 
+#: json.dumps(v, ensure_ascii=False, separators=(",", ":")), without building an encoder per call.
+_JSON_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(v) -> str:
     if v is None:
         return "\\N"
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":")).translate(_COPY_ESCAPES)
+    return _JSON_ENCODE(v).translate(_COPY_ESCAPES)
 
 
 _EMPTY: dict = {}
 _ENRICHMENT_KEYS = tuple(ENRICHMENT_FIELDS)
+
+
+def _line_validator():
+    """``is_valid`` of a whole line (event and enrichment in one object) for the fast path.
+
+    One jsonschema-rs validator over the event schema with the enrichment's properties and
+    required fields added answers exactly as the two validators on the split parts do, as long
+    as both schemas are closed objects with disjoint properties, the enrichment schema has no
+    references and the event schema's allOf branches only look at the event's own properties.
+    Checked here; if the contract ever grows beyond that, the split is done on a copy instead.
+    """
+    event, enrichment = EVENT_SCHEMA, ENRICHMENT_SCHEMA
+    own = set(event.get("properties", ()))
+
+    def local(branch) -> bool:   # an if/then/else of allOf: properties/required of the event's own
+        return (type(branch) is dict and set(branch) <= {"properties", "required"}
+                and set(branch.get("properties", ())) <= own and set(branch.get("required", ())) <= own)
+
+    def has_keyword(node, prefix: str) -> bool:
+        if isinstance(node, dict):
+            return any(k.startswith(prefix) or has_keyword(v, prefix) for k, v in node.items())
+        return isinstance(node, list) and any(has_keyword(v, prefix) for v in node)
+
+    provable = (
+        set(event) <= {"$schema", "$id", "title", "description", "type", "additionalProperties",
+                       "required", "properties", "allOf", "$defs"}
+        and set(enrichment) <= {"description", "type", "additionalProperties", "required", "properties"}
+        and event.get("type") == enrichment.get("type") == "object"
+        and event.get("additionalProperties") is False and enrichment.get("additionalProperties") is False
+        and not own & set(enrichment.get("properties", ()))
+        and not has_keyword(enrichment, "$")
+        and all(type(item) is dict and set(item) <= {"if", "then", "else"} and all(map(local, item.values()))
+                for item in event.get("allOf", ()))
+    )
+    if provable:
+        merged = dict(event, properties={**event["properties"], **enrichment["properties"]},
+                      required=[*event.get("required", ()), *enrichment.get("required", ())])
+        return jsonschema_rs.Draft202012Validator(merged).is_valid
+
+    event_valid, enrichment_valid = FAST_EVENT_VALIDATOR.is_valid, FAST_ENRICHMENT_VALIDATOR.is_valid
+
+    def split_is_valid(record: dict) -> bool:
+        return (event_valid({k: v for k, v in record.items() if k not in ENRICHMENT_FIELDS})
+                and enrichment_valid({k: v for k, v in record.items() if k in ENRICHMENT_FIELDS}))
+
+    return split_is_valid
+
+
+_LINE_IS_VALID = _line_validator()
+_orjson_loads = orjson.loads
+
+#: The stdlib reads an integer beyond 64 bits exactly, orjson as a float: a row with a number of
+#: magnitude 1e16 or more (repr with "e+") takes the exact path. So does a line whose free-form
+#: properties may nest too deep for the stdlib's recursion limit (orjson allows 1024 levels).
+_DEEP_LINE_BYTES = 1000         # nesting depth 500 needs at least 1000 bytes of brackets
+_DEEP_OPENERS = 500
 
 
 def parse_line(raw: bytes, source_key: str) -> bytes:
@@ -115,9 +213,19 @@ def parse_line(raw: bytes, source_key: str) -> bytes:
     if b"\\" in raw:
         if b"\\u0000" in raw:
             raise RejectedLine("NUL character (\\u0000) in a string: PostgreSQL text cannot hold it")
-        text = _text
+        text, fast_row = _text, _escaped_row
     else:
-        text = _plain
+        text, fast_row = _plain, _plain_row
+    try:
+        record = _orjson_loads(raw)
+        row = fast_row(record, source_key, raw) if type(record) is dict and _LINE_IS_VALID(record) else None
+    except Exception:   # any orjson error, a reject, anything odd: the exact path decides
+        row = None
+    return _exact_row(raw, source_key, text) if row is None else row
+
+
+def _exact_row(raw: bytes, source_key: str, text) -> bytes:
+    """The stdlib path: what decides every reject, and every line the fast path leaves."""
     try:
         record = _DECODE(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -156,7 +264,7 @@ def normalize(e: dict, x: dict, source_key: str, text=_text) -> bytes:
     price, discount = get("price"), get("discount_price")
     fields = [
         e["event_id"].strip().lower(),
-        parse_timestamp(e["event_timestamp"], "event_timestamp").isoformat(),
+        _utc_text(e["event_timestamp"], "event_timestamp"),
         e["event_name"], text(e.get("user_id")), e["user_login_state"], text(e.get("identity_source")),
         text(client_id), text(session_id), "t" if e.get("is_first_visit") else "f",
         text(get("id")), text(get("name")), text(get("category")), text(get("brand")),
@@ -173,7 +281,7 @@ def normalize(e: dict, x: dict, source_key: str, text=_text) -> bytes:
     properties = e.get("properties")
     fields += (
         "\\N" if properties is None else _json(properties),
-        parse_timestamp(x["received_at"], "received_at").isoformat(), text(x["ingest_request_id"]),
+        _utc_text(x["received_at"], "received_at"), text(x["ingest_request_id"]),
         text(x.get("source_ip")), text(x.get("user_agent")), "t" if x.get("is_bot") else "f",
         _text(source_key),
     )
@@ -181,6 +289,125 @@ def normalize(e: dict, x: dict, source_key: str, text=_text) -> bytes:
         return ("\t".join(fields) + "\n").encode("utf-8")
     except UnicodeEncodeError:
         raise RejectedLine("invalid Unicode: a lone surrogate escape in a string") from None
+
+
+#: Columns holding numbers: price, discount price, revenue, order items, properties.
+_NUMBER_COLUMNS = tuple(COLUMNS.index(c) for c in (
+    "context_product_price", "context_product_discount_price", "order_revenue", "order_items", "properties"))
+
+
+def _escaped_row(record: dict, source_key: str, raw: bytes) -> bytes | None:
+    """The fast path's row of a valid line with a backslash (``normalize``), or None."""
+    if (record.get("properties") is not None and len(raw) >= _DEEP_LINE_BYTES
+            and raw.count(b"[") + raw.count(b"{") >= _DEEP_OPENERS):
+        return None
+    row = normalize(record, record, source_key, _text)
+    fields = row.split(b"\t")
+    for i in _NUMBER_COLUMNS:
+        if b"e+" in fields[i]:
+            return None
+    return row
+
+
+_key_fields: dict[str, str] = {}
+_NULL_PRODUCT = ("\\N",) * 7
+_NULL_ORDER = ("\\N",) * 4
+
+
+def _plain_row(e: dict, source_key: str, raw: bytes) -> bytes | None:  # noqa: PLR0911, PLR0912, PLR0915
+    """``normalize(e, e, source_key, _plain)`` of a valid line without a backslash, its field
+    calls inlined; None (or an exception) where the exact path must decide: any reject, a number
+    orjson may have read differently (see _DEEP_LINE_BYTES)."""
+    N = "\\N"
+    client_id, session_id = e["client_id"].strip(), e["session_id"].strip()
+    if not client_id or not session_id:
+        return None
+    # _utc_text, twice inlined; fromisoformat's ValueError: the exact path decides.
+    ts = e["event_timestamp"]
+    if (type(ts) is str and 19 < (n := len(ts)) < 28 and ts[-1] == "Z"
+            and (((marks := ts[4:20:3]) == "--T::." and n > 21) or (marks == "--T::Z" and n == 20))
+            and (ts[11] != "2" or ts[12] < "4")):
+        parsed = _fromisoformat(ts)
+        if parsed.tzinfo is not UTC:
+            return None
+        ts = ts[:-1] + _UTC_TAILS[n] if parsed.microsecond else ts[:19] + "+00:00"
+    else:
+        ts = _utc_text(ts, "event_timestamp")
+    received = e["received_at"]
+    if (type(received) is str and 19 < (n := len(received)) < 28 and received[-1] == "Z"
+            and (((marks := received[4:20:3]) == "--T::." and n > 21) or (marks == "--T::Z" and n == 20))
+            and (received[11] != "2" or received[12] < "4")):
+        parsed = _fromisoformat(received)
+        if parsed.tzinfo is not UTC:
+            return None
+        received = received[:-1] + _UTC_TAILS[n] if parsed.microsecond else received[:19] + "+00:00"
+    else:
+        received = _utc_text(received, "received_at")
+    context = e.get("context")
+    if context:
+        product = context.get("product")
+        order = context.get("order")
+    else:
+        product = order = None
+    if product:
+        get = product.get
+        price, discount = get("price"), get("discount_price")
+        price = N if price is None else repr(price)
+        discount = N if discount is None else repr(discount)
+        if "e+" in price or "e+" in discount:
+            return None
+        product = (
+            N if (v := get("id")) is None else (v.strip() or N),
+            N if (v := get("name")) is None else (v.strip() or N),
+            N if (v := get("category")) is None else (v.strip() or N),
+            N if (v := get("brand")) is None else (v.strip() or N),
+            price, discount,
+            N if (v := get("url_path")) is None else (v.strip() or N),
+        )
+    else:
+        product = _NULL_PRODUCT
+    if order is None:
+        order = _NULL_ORDER
+    else:
+        revenue, items = repr(order["revenue"]), _json(order.get("items", []))
+        if "e+" in revenue or "e+" in items:
+            return None
+        order = (order["order_id"].strip() or N, revenue, order["currency"], items)
+    properties = e.get("properties")
+    if properties is None:
+        properties = N
+    else:
+        if len(raw) >= _DEEP_LINE_BYTES and raw.count(b"[") + raw.count(b"{") >= _DEEP_OPENERS:
+            return None
+        properties = _json(properties)
+        if "e+" in properties:
+            return None
+    key = _key_fields.get(source_key)
+    if key is None:
+        if len(_key_fields) > 256:
+            _key_fields.clear()
+        key = _key_fields[source_key] = _text(source_key) + "\n"
+    get = (e.get("page") or _EMPTY).get
+    eget = e.get
+    return "\t".join([
+        e["event_id"].strip().lower(), ts, e["event_name"],
+        N if (v := eget("user_id")) is None else (v.strip() or N),
+        e["user_login_state"],
+        N if (v := eget("identity_source")) is None else (v.strip() or N),
+        client_id, session_id, "t" if eget("is_first_visit") else "f",
+        *product,
+        N if (v := get("url")) is None else (v.strip() or N),
+        N if (v := get("path")) is None else (v.strip() or N),
+        N if (v := get("title")) is None else (v.strip() or N),
+        N if (v := get("referrer")) is None else (v.strip() or N),
+        *order,
+        properties, received,
+        e["ingest_request_id"].strip() or N,
+        N if (v := eget("source_ip")) is None else (v.strip() or N),
+        N if (v := eget("user_agent")) is None else (v.strip() or N),
+        "t" if eget("is_bot") else "f",
+        key,
+    ]).encode()   # UnicodeEncodeError (a lone surrogate escape needs a backslash): exact path
 
 
 @dataclass
