@@ -75,9 +75,13 @@ def parse_timestamp(value, field_name: str) -> datetime:
         # RFC 3339 allows second 60 (leap second); count it as the next second, as PostgreSQL does.
         if len(text) > 19 and text[17:19] == "60":
             try:
-                parsed = datetime.fromisoformat(text[:17] + "59" + text[19:]) + timedelta(seconds=1)
+                parsed = datetime.fromisoformat(text[:17] + "59" + text[19:])
             except ValueError:
                 raise RejectedLine(f"{field_name}: not an RFC 3339 timestamp: {value!r}") from None
+            try:
+                parsed += timedelta(seconds=1)
+            except OverflowError:   # 9999-12-31T23:59:60: the next second is past year 9999
+                raise RejectedLine(f"{field_name}: timestamp out of range: {value!r}") from None
         else:
             raise RejectedLine(f"{field_name}: not an RFC 3339 timestamp: {value!r}") from None
     if parsed.tzinfo is None:
@@ -276,7 +280,8 @@ def normalize(e: dict, x: dict, source_key: str, text=_text) -> bytes:
     if order is None:
         fields += ("\\N", "\\N", "\\N", "\\N")
     else:
-        fields += (text(order["order_id"]), repr(order["revenue"]), order["currency"],
+        # currency through text() too: python-jsonschema's "^[A-Z]{3}$" (re.search) lets "USD\n" by.
+        fields += (text(order["order_id"]), repr(order["revenue"]), text(order["currency"]),
                    _json(order.get("items", [])))
     properties = e.get("properties")
     fields += (

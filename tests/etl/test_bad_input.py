@@ -105,3 +105,15 @@ def test_epoch_millis_offsets_and_whitespace_are_normalized(settings, s3, bucket
     assert rows[1][0] == datetime(2026, 11, 20, 10, 6, 0, 123456, tzinfo=UTC)
     assert rows[1][2] is None
     assert rows[1][3] == 10
+
+
+def test_a_leap_second_past_year_9999_is_rejected_not_a_crash(settings, s3, bucket, dw):
+    good = make_session(random.Random(5), START + timedelta(minutes=1), depth=2)
+    lines = [good[0], dict(good[1], event_timestamp="9999-12-31T23:59:60Z")]
+    key = put_object(s3, bucket, START, lines)
+    summary = run(settings, s3=s3, now=NOW)
+    assert (summary["events_loaded"], summary["rejected"]) == (1, 1)
+    [(got_key, line, reason, _)] = rejects(dw)
+    assert (got_key, line) == (key, 2)
+    assert reason.startswith("event_timestamp: timestamp out of range")
+

@@ -203,9 +203,13 @@ def reference_parse_timestamp(value, field_name: str) -> datetime:
     except ValueError:
         if len(text) > 19 and text[17:19] == "60":
             try:
-                parsed = datetime.fromisoformat(text[:17] + "59" + text[19:]) + timedelta(seconds=1)
+                parsed = datetime.fromisoformat(text[:17] + "59" + text[19:])
             except ValueError:
                 raise RejectedLine(f"{field_name}: not an RFC 3339 timestamp: {value!r}") from None
+            try:   # fixed since the copy: 9999-12-31T23:59:60 used to raise OverflowError
+                parsed += timedelta(seconds=1)
+            except OverflowError:
+                raise RejectedLine(f"{field_name}: timestamp out of range: {value!r}") from None
         else:
             raise RejectedLine(f"{field_name}: not an RFC 3339 timestamp: {value!r}") from None
     if parsed.tzinfo is None:
