@@ -92,6 +92,22 @@ def generate(n: int, hours: int, seed: int = 42):
             produced += 1
 
 
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU (user + system) a process used so far; with `children`, plus its reaped children's
+    (the postmaster's: every backend that has exited)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid(cluster: PgCluster) -> int | None:
+    if cluster.datadir is None:
+        return None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+    return None
+
+
 def start_moto() -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -157,6 +173,9 @@ def main() -> int:  # noqa: PLR0915 - one linear script
                "DWH_USER": params["user"], "DWH_PASSWORD": params["password"],
                "DWH_DATABASE": "clickstream_dw",
                "RAW_BUCKET": BUCKET, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": endpoint}
+        postmaster = postmaster_pid(cluster)
+        pg_cpu_before = cpu_seconds(postmaster, children=True) if postmaster else None
+        moto_cpu_before = cpu_seconds(moto.pid)
         started = time.monotonic()
         verbose = ["-v"] if args.verbose else []
         proc = subprocess.Popen([sys.executable, "-m", "functions.etl", *verbose, "run"],
@@ -171,6 +190,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         summary = json.loads(out)
         assert summary["events_loaded"] == args.events, summary
         peak_rss_mb = usage.ru_maxrss / 1024
+        etl_cpu = usage.ru_utime + usage.ru_stime
+        moto_cpu = cpu_seconds(moto.pid) - moto_cpu_before
+        time.sleep(0.5)    # the ETL's backends have exited and been reaped by now
+        pg_cpu = cpu_seconds(postmaster, children=True) - pg_cpu_before if postmaster else None
 
         with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE copy_baseline (LIKE clickstream_events INCLUDING ALL)")
@@ -189,6 +212,9 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         print(f"COPY baseline: {copy_seconds:.1f} s  ({copy_rate:,.0f} events/s)")
         print(f"ratio ETL/COPY (throughput): {etl_rate / copy_rate:.2f}   (target >= 0.6)")
         print(f"ETL peak RSS:  {peak_rss_mb:.0f} MB   (target <= 300 MB)")
+        pg_text = "n/a (external server)" if pg_cpu is None else f"{pg_cpu:.1f} s"
+        print(f"CPU during the ETL: ETL process {etl_cpu:.1f} s, PostgreSQL {pg_text},"
+              f" S3 emulator {moto_cpu:.1f} s, on {os.cpu_count()} cores")
         return 0
     finally:
         moto.terminate()

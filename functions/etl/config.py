@@ -14,6 +14,7 @@ DEFAULTS = {
     "ETL_MAX_WORKERS": "8",
     "ETL_BATCH_MAX_FILES": "500",
     "ETL_BATCH_MAX_BYTES": str(256 * 1024 * 1024),
+    "ETL_LANES": "2",
     "DWH_CONNECT_TIMEOUT": "10",
 }
 
@@ -36,6 +37,7 @@ class Settings:
     max_workers: int = 8
     batch_max_files: int = 500
     batch_max_bytes: int = 256 * 1024 * 1024
+    lanes: int = 2              # warehouse connections loading batches side by side (runner._Pipeline)
     connect_timeout: int = 10
 
     @classmethod
@@ -72,6 +74,7 @@ class Settings:
             max_workers=integer("ETL_MAX_WORKERS", 1, 64),
             batch_max_files=integer("ETL_BATCH_MAX_FILES", 1, 100_000),
             batch_max_bytes=integer("ETL_BATCH_MAX_BYTES", 1024, 16 * 1024**3),
+            lanes=integer("ETL_LANES", 1, 2),
             connect_timeout=integer("DWH_CONNECT_TIMEOUT", 1, 300),
         )
 

@@ -39,12 +39,16 @@ Progress = Callable[[dict], None]
 # second ETL alongside or crash this one at that point.
 PHASES = ("locked", "discovered", "staged", "inserted", "sessions", "aggregates", "recorded", "committed")
 _paused: set[str] = set()
+_paused_lock = threading.Lock()
 
 
 def pause_point(phase: str) -> None:
-    if os.environ.get("ETL_TEST_PAUSE_AT") != phase or phase in _paused:
+    if os.environ.get("ETL_TEST_PAUSE_AT") != phase:
         return
-    _paused.add(phase)
+    with _paused_lock:          # two lanes may reach a phase at once: pause the first only
+        if phase in _paused:
+            return
+        _paused.add(phase)
     marker = os.environ.get("ETL_TEST_PAUSE_FILE")
     if marker:   # written then renamed, so a watcher never reads it half-written
         partial = Path(f"{marker}.partial")
@@ -204,13 +208,30 @@ class _Part:
         return data
 
 
+class BatchOrder:
+    """Hooks that keep concurrent batches in plan order (no-ops for a lone batch).
+
+    before_insert: wait until the previous batch inserted all of its events;
+    after_insert: this batch inserted all of its events;
+    before_derive: wait until the previous batch committed (its events and sessions are then
+    visible to this batch's rebuilds);
+    after_commit: this batch committed.
+    """
+
+    def before_insert(self) -> None: ...
+    def after_insert(self) -> None: ...
+    def before_derive(self) -> None: ...
+    def after_commit(self) -> None: ...
+
+
 def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject], *,
-               on_staged: Callable[[], None] | None = None) -> dict:
+               order: BatchOrder | None = None) -> dict:
     """Load one batch (its rows coming from `stream`) in one transaction; returns its counts.
 
-    `on_staged` runs once the last part is in the staging table (the runner starts the next
-    batch's fetching there). The stream is closed whatever happens.
+    `order` coordinates it with the batch loading alongside it (see _Pipeline). The stream is
+    closed whatever happens.
     """
+    order = order or BatchOrder()
     timings: dict[str, float] = {}
     clock = time.monotonic()
 
@@ -222,6 +243,8 @@ def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject],
         pause_point(phase)
 
     try:
+        order.before_insert()
+        clock = time.monotonic()      # waiting for the other lane is not this batch's work
         loading.begin_batch(conn)
         counts = loading.BatchCounts()
         while not stream.finished:
@@ -231,11 +254,12 @@ def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject],
                 if stream.failure is not None:
                     raise stream.failure from stream.failure.__cause__
                 raise
-            if stream.finished and on_staged is not None:
-                on_staged()
             phase_done("staged")
             counts.add(loading.insert_events(conn, run_id))
             phase_done("inserted")
+        order.after_insert()
+        order.before_derive()
+        clock = time.monotonic()
         loading.rebuild_sessions(conn)
         phase_done("sessions")
         loading.rebuild_aggregates(conn)
@@ -245,6 +269,7 @@ def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject],
             loading.record_objects(conn, run_id, stream.loaded, counts, rejected)
         phase_done("recorded")
         loading.commit_batch(conn)
+        order.after_commit()
     except BaseException:
         loading.abort_batch(conn)
         raise
@@ -298,6 +323,70 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
     return summary
 
 
+class _Abandoned(Exception):
+    """This batch cannot commit: an earlier one failed (the run's error is that one's)."""
+
+
+class _Pipeline:
+    """The run's batches, taken in plan order by up to two lanes (connections).
+
+    While one lane sessionizes and aggregates batch k, the other inserts batch k+1: the
+    database works on two cores. Batch k+1 starts inserting only once batch k inserted all of
+    its events, so an earlier batch never waits for a later one's row locks (a later batch's
+    duplicate of an earlier one's event waits for that commit instead); its rebuilds wait for
+    batch k's commit. Batches therefore commit in plan order, and a failed batch stops every
+    later one: what is loaded is always a prefix of the plan.
+    """
+
+    def __init__(self, plan: list[list[RawObject]], deadline: float | None):
+        self.plan, self.deadline = plan, deadline
+        self.inserted = [threading.Event() for _ in plan]
+        self.committed = [threading.Event() for _ in plan]
+        self.failed = threading.Event()
+        self.incomplete = False
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """The next batch's index, or None: all taken, a batch failed, or the time is up."""
+        with self._lock:
+            if self.failed.is_set() or self._next >= len(self.plan):
+                return None
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                if not self.incomplete:
+                    self.incomplete = True
+                    log.warning("time budget used up: %d batch(es) left for the next run",
+                                len(self.plan) - self._next)
+                return None
+            index, self._next = self._next, self._next + 1
+            return index
+
+    def _wait(self, events: list[threading.Event], index: int) -> None:
+        if index == 0:
+            return
+        while not events[index - 1].wait(0.2):
+            if self.failed.is_set():
+                raise _Abandoned
+
+    def order(self, index: int) -> BatchOrder:
+        pipeline = self
+
+        class _Order(BatchOrder):
+            def before_insert(self) -> None:
+                pipeline._wait(pipeline.inserted, index)
+
+            def after_insert(self) -> None:
+                pipeline.inserted[index].set()
+
+            def before_derive(self) -> None:
+                pipeline._wait(pipeline.committed, index)
+
+            def after_commit(self) -> None:
+                pipeline.committed[index].set()
+
+        return _Order()
+
+
 def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, progress: Progress,
                  deadline: float | None) -> dict:
     since, until = window
@@ -306,43 +395,55 @@ def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, pr
     pause_point("discovered")
     plan = list(batches(objects, settings.batch_max_files, settings.batch_max_bytes))
     totals = {"files": 0, "events_loaded": 0, "duplicates": 0, "rejected": 0, "sessions_touched": 0}
-    progress({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
+    progress_lock = threading.Lock()      # lanes report from their own threads
+
+    def report(event: dict) -> None:
+        with progress_lock:
+            progress(event)
+
+    report({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
     files_seen = 0
 
     def on_object(_obj: RawObject, result: ObjectParse) -> None:
         nonlocal files_seen
-        files_seen += 1
-        progress({"phase": "object", "files_done": files_seen, "files_total": len(objects),
-                  "events": result.events, "rejected": result.rejected})
+        with progress_lock:
+            files_seen += 1
+            progress({"phase": "object", "files_done": files_seen, "files_total": len(objects),
+                      "events": result.events, "rejected": result.rejected})
 
-    def open_stream(objects_of_batch: list[RawObject]) -> BatchStream:
-        return BatchStream(s3, settings.raw_bucket, objects_of_batch, settings.max_workers, on_object)
+    pipeline = _Pipeline(plan, deadline)
 
-    incomplete = False
-    upcoming: BatchStream | None = None   # the next batch's stream, started while this one loads
-    try:
-        for index, batch in enumerate(plan, 1):
-            if deadline is not None and time.monotonic() > deadline:
-                incomplete = True
-                log.warning("time budget used up: %d batch(es) left for the next run", len(plan) - index + 1)
-                break
-            stream, upcoming = upcoming or open_stream(batch), None
-
-            def start_next(index: int = index) -> None:
-                nonlocal upcoming
-                if index < len(plan) and (deadline is None or time.monotonic() <= deadline):
-                    upcoming = open_stream(plan[index])
-
-            counts = load_batch(conn, stream, run_id, batch, on_staged=start_next)
-            for name, value in counts.items():
-                totals[name] += value
+    def lane(lane_conn) -> None:
+        while (index := pipeline.take()) is not None:
+            batch = plan[index]
+            stream = BatchStream(s3, settings.raw_bucket, batch, settings.max_workers, on_object)
+            try:
+                counts = load_batch(lane_conn, stream, run_id, batch, order=pipeline.order(index))
+            except BaseException:
+                pipeline.failed.set()
+                raise
+            with progress_lock:
+                for name, value in counts.items():
+                    totals[name] += value
+                progress({"phase": "batch", "batch": index + 1, "batches": len(plan), **totals})
+            log.info("batch %d/%d committed: %s", index + 1, len(plan), counts)
             pause_point("committed")
-            progress({"phase": "batch", "batch": index, "batches": len(plan), **totals})
-            log.info("batch %d/%d committed: %s", index, len(plan), counts)
+
+    lanes = [conn]
+    try:
+        if len(plan) > 1 and settings.lanes > 1:
+            lanes.append(loading.connect(settings, dwh_password(settings)))
+        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="etl-lane") as pool:
+            futures = [pool.submit(lane, lane_conn) for lane_conn in lanes]
+            errors = [exc for exc in (f.exception() for f in futures) if exc is not None]
     finally:
-        if upcoming is not None:
-            upcoming.close()
-    totals["incomplete"] = incomplete
+        for extra in lanes[1:]:
+            extra.close()
+    # The first real failure is the run's error; the batches it abandoned are not.
+    errors = [exc for exc in errors if not isinstance(exc, _Abandoned)] or errors
+    if errors:
+        raise errors[0]
+    totals["incomplete"] = pipeline.incomplete
     return totals
 
 

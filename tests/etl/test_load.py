@@ -3,6 +3,8 @@ bad input, and sessions/aggregates against a plain-Python recomputation."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -177,3 +179,71 @@ def test_late_events_change_sessions_and_aggregates_as_a_recomputation_would(set
 def iso_after(timestamp: str, **delta) -> str:
     moment = datetime.fromisoformat(timestamp) + timedelta(**delta)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.timeout(180, method="thread")    # a lock cycle between the lanes would hang, not fail
+def test_two_lanes_load_one_batch_per_object_with_duplicates_across_batches(settings, s3, bucket, dw):
+    """Two connections load alternate batches (one object each here): a session spread over
+    many batches, and events repeated in neighbouring batches, still end exactly once and as a
+    recomputation gives; the run's counters add up over both lanes."""
+    lanes = dataclasses.replace(settings, batch_max_files=1, lanes=2)
+    records = make_traffic(seed=31, start=START, sessions=50, spread=timedelta(hours=2))
+    keys = put_by_hour(s3, bucket, records, per_object=15)
+    repeated = 0
+    rng = random.Random(31)
+    for _ in range(6):      # retried requests: events already in other objects, same hours
+        again = rng.sample(records, 8)
+        put_object(s3, bucket, START + timedelta(hours=rng.randint(0, 1)), again)
+        repeated += len(again)
+    summary = etl(lanes, s3)
+    assert summary["status"] == "succeeded"
+    assert (summary["files"], summary["events_loaded"], summary["duplicates"]) == (
+        len(keys) + 6, len(records), repeated)
+    assert summary["sessions_touched"] >= len({r["session_id"] for r in records})
+    assert event_ids(dw) == {r["event_id"] for r in records}
+    assert_matches_recomputation(dw, records)
+    with dw.cursor() as cur:
+        cur.execute("SELECT files, events_loaded, duplicates FROM etl_runs")
+        assert cur.fetchall() == [(len(keys) + 6, len(records), repeated)]
+
+
+def test_two_lanes_a_failed_batch_keeps_only_the_batches_before_it(settings, s3, bucket, dw):
+    lanes = dataclasses.replace(settings, batch_max_files=1, lanes=2)
+    records = make_traffic(seed=32, start=START, sessions=40, spread=timedelta(hours=2))
+    keys = sorted(put_by_hour(s3, bucket, records, per_object=10))
+    bad = keys[3]
+    with pytest.raises(FetchFailed, match=f"reading s3://{bucket}/{bad} failed"):
+        etl(lanes, FailingS3(s3, bad))
+    with dw.cursor() as cur:
+        cur.execute("SELECT key FROM etl_file_manifest ORDER BY key")
+        loaded = [r[0] for r in cur.fetchall()]
+    assert loaded == keys[:len(loaded)] and 1 <= len(loaded) <= 3    # a prefix, the failed one not in it
+    by_key = {key: json_lines(s3, bucket, key) for key in keys}
+    loaded_records = [r for key in loaded for r in by_key[key]]
+    assert event_ids(dw) == {r["event_id"] for r in loaded_records}
+    assert_matches_recomputation(dw, loaded_records)
+    summary = etl(lanes, s3)
+    assert (summary["files"], summary["events_loaded"]) == (len(keys) - len(loaded),
+                                                            len(records) - len(loaded_records))
+    assert_matches_recomputation(dw, records)
+
+
+def json_lines(s3, bucket: str, key: str) -> list[dict]:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+# Without the insert order the two lanes wait for each other forever (a PostgreSQL row lock one
+# way, a Python event the other): "thread" ends the whole session with both stacks printed.
+@pytest.mark.timeout(60, method="thread")
+def test_two_lanes_a_later_batch_repeating_an_earlier_ones_last_event_does_not_deadlock(
+        settings, s3, bucket, dw):
+    lanes = dataclasses.replace(settings, batch_max_files=1, lanes=2)
+    records = make_traffic(seed=33, start=START + timedelta(minutes=1), sessions=1500,
+                           spread=timedelta(minutes=50))
+    last = records[-1]
+    put_object(s3, bucket, START, records, name="a-big.json")       # batch 1: last event inserted last
+    put_object(s3, bucket, START, [last], name="b-retry.json")      # batch 2: the same event, at once
+    summary = etl(lanes, s3)
+    assert (summary["files"], summary["events_loaded"], summary["duplicates"]) == (2, len(records), 1)
+    assert_matches_recomputation(dw, records)
