@@ -6,8 +6,9 @@ Writes N events (sessions of a shop's funnel) as hourly JSON Lines objects of M 
 S3 emulator (moto, in its own process), runs the ETL (`python -m functions.etl run`, its own
 process) into a throwaway PostgreSQL, then COPYs the same rows into an empty copy of
 clickstream_events (same indexes) as the baseline. Prints events/s, the ratio ETL/COPY
-(throughput) and the ETL process's peak RSS. Targets: ratio >= 0.6, 1 M events <= 60 s,
-peak RSS <= 300 MB.
+(throughput), the ETL process's peak RSS, and the CPU the ETL process, PostgreSQL and the S3
+emulator used during the run (how busy the cores were). Targets: ratio >= 0.6, 1 M events
+<= 60 s, peak RSS <= 300 MB.
 """
 
 from __future__ import annotations
