@@ -104,7 +104,7 @@ def _utc_text(value, field_name: str) -> str:
     Of that exact shape, one that fromisoformat accepts (a real date, hour < 24, second < 60) has
     the canonical form: its first 19 characters, the fraction padded to 6 digits unless it is 0,
     "+00:00". Any other value (offsets, lowercase, a space, 7+ fraction digits, leap second, epoch
-    ms, an error) takes parse_timestamp. _plain_row inlines this.
+    ms, an error) takes parse_timestamp.
     """
     if (type(value) is str and 19 < (n := len(value)) < 28 and value[-1] == "Z"
             and (((marks := value[4:20:3]) == "--T::." and n > 21) or (marks == "--T::Z" and n == 20))
@@ -319,7 +319,7 @@ _NULL_PRODUCT = ("\\N",) * 7
 _NULL_ORDER = ("\\N",) * 4
 
 
-def _plain_row(e: dict, source_key: str, raw: bytes) -> bytes | None:  # noqa: PLR0911, PLR0912, PLR0915
+def _plain_row(e: dict, source_key: str, raw: bytes) -> bytes | None:  # noqa: PLR0912
     """``normalize(e, e, source_key, _plain)`` of a valid line without a backslash, its field
     calls inlined; None (or an exception) where the exact path must decide: any reject, a number
     orjson may have read differently (see _DEEP_LINE_BYTES)."""
@@ -327,27 +327,8 @@ def _plain_row(e: dict, source_key: str, raw: bytes) -> bytes | None:  # noqa: P
     client_id, session_id = e["client_id"].strip(), e["session_id"].strip()
     if not client_id or not session_id:
         return None
-    # _utc_text, twice inlined; fromisoformat's ValueError: the exact path decides.
-    ts = e["event_timestamp"]
-    if (type(ts) is str and 19 < (n := len(ts)) < 28 and ts[-1] == "Z"
-            and (((marks := ts[4:20:3]) == "--T::." and n > 21) or (marks == "--T::Z" and n == 20))
-            and (ts[11] != "2" or ts[12] < "4")):
-        parsed = _fromisoformat(ts)
-        if parsed.tzinfo is not UTC:
-            return None
-        ts = ts[:-1] + _UTC_TAILS[n] if parsed.microsecond else ts[:19] + "+00:00"
-    else:
-        ts = _utc_text(ts, "event_timestamp")
-    received = e["received_at"]
-    if (type(received) is str and 19 < (n := len(received)) < 28 and received[-1] == "Z"
-            and (((marks := received[4:20:3]) == "--T::." and n > 21) or (marks == "--T::Z" and n == 20))
-            and (received[11] != "2" or received[12] < "4")):
-        parsed = _fromisoformat(received)
-        if parsed.tzinfo is not UTC:
-            return None
-        received = received[:-1] + _UTC_TAILS[n] if parsed.microsecond else received[:19] + "+00:00"
-    else:
-        received = _utc_text(received, "received_at")
+    ts = _utc_text(e["event_timestamp"], "event_timestamp")
+    received = _utc_text(e["received_at"], "received_at")
     context = e.get("context")
     if context:
         product = context.get("product")
