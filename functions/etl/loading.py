@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # Arbitrary but fixed: the key every ETL run locks on ("clkstetl").
 ETL_LOCK_KEY = 0x636C6B7374657471
+ETL_LANE_LOCK_KEY = ETL_LOCK_KEY + 1
 STALE_RUN_ERROR = "interrupted: the run ended without finishing (process killed or timed out)"
 
 
@@ -60,15 +61,29 @@ def connect(settings: Settings, password: str | None):
 
 
 def try_lock(conn) -> bool:
-    """The run lock (session-level, so it outlives each batch's transaction and dies with the connection)."""
+    """The run lock (session-level, so it outlives each batch's transaction and dies with the connection).
+
+    A run's second lane (runner._Pipeline) has its own connection, which holds the lane lock
+    shared (join_run): should the first connection die alone, that lane still finishes or
+    abandons its batch, and no new run may start beside it until then.
+    """
     with conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s)", (ETL_LOCK_KEY,))
-        return cur.fetchone()[0]
+        if not cur.fetchone()[0]:
+            return False
+        cur.execute("SELECT pg_try_advisory_lock(%s)", (ETL_LANE_LOCK_KEY,))
+        if not cur.fetchone()[0]:       # a lane of an earlier run is still at work
+            cur.execute("SELECT pg_advisory_unlock(%s)", (ETL_LOCK_KEY,))
+            return False
+        cur.execute("SELECT pg_advisory_unlock(%s)", (ETL_LANE_LOCK_KEY,))
+        cur.execute("SELECT pg_advisory_lock_shared(%s)", (ETL_LANE_LOCK_KEY,))
+        return True
 
 
-def unlock(conn) -> None:
+def join_run(conn) -> None:
+    """A further lane's connection: hold the lane lock shared for as long as it lives."""
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_unlock(%s)", (ETL_LOCK_KEY,))
+        cur.execute("SELECT pg_advisory_lock_shared(%s)", (ETL_LANE_LOCK_KEY,))
 
 
 def close_stale_runs(conn) -> int:

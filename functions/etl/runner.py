@@ -433,6 +433,7 @@ def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, pr
     try:
         if len(plan) > 1 and settings.lanes > 1:
             lanes.append(loading.connect(settings, dwh_password(settings)))
+            loading.join_run(lanes[-1])
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="etl-lane") as pool:
             futures = [pool.submit(lane, lane_conn) for lane_conn in lanes]
             errors = [exc for exc in (f.exception() for f in futures) if exc is not None]

@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 
 from functions.etl.config import Settings
-from functions.etl.loading import STALE_RUN_ERROR, WarehouseUnavailable
+from functions.etl.loading import ETL_LANE_LOCK_KEY, STALE_RUN_ERROR, WarehouseUnavailable
 from functions.etl.runner import PHASES, run
 from tests.etl.support import event_ids, make_traffic, put_by_hour, recompute, warehouse_state
 from tests.support.pgcluster import free_port
@@ -151,3 +151,19 @@ def test_wrong_password_is_a_clear_error(settings, s3, monkeypatch):
     with pytest.raises(WarehouseUnavailable, match="password authentication failed") as caught:
         run(settings, s3=s3)
     assert isinstance(caught.value.__cause__, psycopg2.OperationalError)
+
+
+def test_a_lane_outliving_its_runs_first_connection_keeps_new_runs_out(settings, s3, bucket, dw):
+    """A run's second lane holds the lane lock shared; were the run's first connection (the
+    run lock) to die alone, a new run must still see a run in progress until that lane ends."""
+    objects = write_objects(s3, bucket, seed=24, sessions=5)
+    with dw.cursor() as cur:          # stands in for the surviving lane of a run whose lock is gone
+        cur.execute("SELECT pg_advisory_lock_shared(%s)", (ETL_LANE_LOCK_KEY,))
+    assert run(settings, s3=s3)["status"] == "skipped"
+    with dw.cursor() as cur:
+        cur.execute("SELECT count(*) FROM etl_runs")
+        assert cur.fetchone() == (0,)
+        cur.execute("SELECT pg_advisory_unlock_shared(%s)", (ETL_LANE_LOCK_KEY,))
+    summary = run(settings, s3=s3)
+    assert (summary["status"], summary["events_loaded"]) == (
+        "succeeded", sum(len(v) for v in objects.values()))
