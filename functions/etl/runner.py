@@ -5,9 +5,9 @@ and streamed line by line; parsed rows flow through a bounded queue straight int
 memory stays bounded by (queue size x chunk size) whatever the number or size of objects.
 
 A batch reaches the database in parts of PART_BYTES: PostgreSQL inserts one part while the
-worker threads parse the next, and once a batch's last part is in, the next batch's objects
-start being fetched and parsed (into their bounded queue) while PostgreSQL sessionizes and
-aggregates the current one: the Python work overlaps the database's instead of waiting for it.
+worker threads parse the next. Two lanes (connections) take the batches in plan order, so one
+batch is fetched, parsed and inserted while the previous one is sessionized and aggregated
+(see _Pipeline): the Python work and the database's overlap instead of waiting for each other.
 """
 
 from __future__ import annotations
@@ -361,30 +361,30 @@ class _Pipeline:
             index, self._next = self._next, self._next + 1
             return index
 
-    def _wait(self, events: list[threading.Event], index: int) -> None:
+    def wait(self, events: list[threading.Event], index: int) -> None:
+        """Until batch index-1 has set its event; _Abandoned once any batch failed."""
         if index == 0:
             return
         while not events[index - 1].wait(0.2):
             if self.failed.is_set():
                 raise _Abandoned
 
-    def order(self, index: int) -> BatchOrder:
-        pipeline = self
 
-        class _Order(BatchOrder):
-            def before_insert(self) -> None:
-                pipeline._wait(pipeline.inserted, index)
+class _InPlanOrder(BatchOrder):
+    def __init__(self, pipeline: _Pipeline, index: int):
+        self._pipeline, self._index = pipeline, index
 
-            def after_insert(self) -> None:
-                pipeline.inserted[index].set()
+    def before_insert(self) -> None:
+        self._pipeline.wait(self._pipeline.inserted, self._index)
 
-            def before_derive(self) -> None:
-                pipeline._wait(pipeline.committed, index)
+    def after_insert(self) -> None:
+        self._pipeline.inserted[self._index].set()
 
-            def after_commit(self) -> None:
-                pipeline.committed[index].set()
+    def before_derive(self) -> None:
+        self._pipeline.wait(self._pipeline.committed, self._index)
 
-        return _Order()
+    def after_commit(self) -> None:
+        self._pipeline.committed[self._index].set()
 
 
 def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, progress: Progress,
@@ -395,13 +395,8 @@ def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, pr
     pause_point("discovered")
     plan = list(batches(objects, settings.batch_max_files, settings.batch_max_bytes))
     totals = {"files": 0, "events_loaded": 0, "duplicates": 0, "rejected": 0, "sessions_touched": 0}
-    progress_lock = threading.Lock()      # lanes report from their own threads
-
-    def report(event: dict) -> None:
-        with progress_lock:
-            progress(event)
-
-    report({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
+    progress({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
+    progress_lock = threading.Lock()      # from here on the lanes report from their own threads
     files_seen = 0
 
     def on_object(_obj: RawObject, result: ObjectParse) -> None:
@@ -418,7 +413,7 @@ def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, pr
             batch = plan[index]
             stream = BatchStream(s3, settings.raw_bucket, batch, settings.max_workers, on_object)
             try:
-                counts = load_batch(lane_conn, stream, run_id, batch, order=pipeline.order(index))
+                counts = load_batch(lane_conn, stream, run_id, batch, order=_InPlanOrder(pipeline, index))
             except BaseException:
                 pipeline.failed.set()
                 raise
