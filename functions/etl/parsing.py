@@ -212,6 +212,11 @@ _DEEP_LINE_BYTES = 1000         # nesting depth 500 needs at least 1000 bytes of
 _DEEP_OPENERS = 500
 
 
+def _may_nest_too_deep(raw: bytes) -> bool:
+    """Whether the line has enough brackets to nest past what the stdlib decoder can read."""
+    return len(raw) >= _DEEP_LINE_BYTES and raw.count(b"[") + raw.count(b"{") >= _DEEP_OPENERS
+
+
 def parse_line(raw: bytes, source_key: str) -> bytes:
     """One raw line -> its COPY text row (incl. newline); raises RejectedLine with the reason."""
     if b"\\" in raw:
@@ -303,8 +308,7 @@ _NUMBER_COLUMNS = tuple(COLUMNS.index(c) for c in (
 
 def _escaped_row(record: dict, source_key: str, raw: bytes) -> bytes | None:
     """The fast path's row of a valid line with a backslash (``normalize``), or None."""
-    if (record.get("properties") is not None and len(raw) >= _DEEP_LINE_BYTES
-            and raw.count(b"[") + raw.count(b"{") >= _DEEP_OPENERS):
+    if record.get("properties") is not None and _may_nest_too_deep(raw):
         return None
     row = normalize(record, record, source_key, _text)
     fields = row.split(b"\t")
@@ -363,7 +367,7 @@ def _plain_row(e: dict, source_key: str, raw: bytes) -> bytes | None:  # noqa: P
     if properties is None:
         properties = N
     else:
-        if len(raw) >= _DEEP_LINE_BYTES and raw.count(b"[") + raw.count(b"{") >= _DEEP_OPENERS:
+        if _may_nest_too_deep(raw):
             return None
         properties = _json(properties)
         if "e+" in properties:
