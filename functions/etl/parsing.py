@@ -230,7 +230,12 @@ def parse_line(raw: bytes, source_key: str) -> bytes:
         row = fast_row(record, source_key, raw) if type(record) is dict and _LINE_IS_VALID(record) else None
     except Exception:   # any orjson error, a reject, anything odd: the exact path decides
         row = None
-    return _exact_row(raw, source_key, text) if row is None else row
+    if row is not None:
+        return row
+    try:
+        return _exact_row(raw, source_key, text)
+    except RecursionError:   # the stdlib decoder (and encoder) recurse once per nesting level
+        raise RejectedLine("not valid JSON for this loader: nested more than ~1000 levels deep") from None
 
 
 def _exact_row(raw: bytes, source_key: str, text) -> bytes:

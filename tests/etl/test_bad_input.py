@@ -117,3 +117,14 @@ def test_a_leap_second_past_year_9999_is_rejected_not_a_crash(settings, s3, buck
     assert (got_key, line) == (key, 2)
     assert reason.startswith("event_timestamp: timestamp out of range")
 
+
+
+def test_json_nested_too_deep_for_the_decoder_is_rejected_not_a_crash(settings, s3, bucket, dw):
+    good = make_session(random.Random(7), START + timedelta(minutes=1), depth=2)
+    deep = json.dumps(good[1])[:-1] + ', "properties": ' + '{"a":' * 3000 + "1" + "}" * 3000 + "}"
+    key = put_object(s3, bucket, START, [good[0], deep])
+    summary = run(settings, s3=s3, now=NOW)
+    assert (summary["status"], summary["events_loaded"], summary["rejected"]) == ("succeeded", 1, 1)
+    [(got_key, line, reason, _)] = rejects(dw)
+    assert (got_key, line) == (key, 2)
+    assert "nested more than ~1000 levels deep" in reason

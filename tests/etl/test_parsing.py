@@ -286,6 +286,13 @@ def reference_normalize(e: dict, x: dict, source_key: str, text=_reference_text)
 
 
 def reference_parse_line(raw: bytes, source_key: str) -> bytes:
+    try:
+        return _reference_parse_line(raw, source_key)
+    except RecursionError:   # fixed since the copy: deep nesting used to stop the whole run
+        raise RejectedLine("not valid JSON for this loader: nested more than ~1000 levels deep") from None
+
+
+def _reference_parse_line(raw: bytes, source_key: str) -> bytes:
     if b"\\" in raw:
         if b"\\u0000" in raw:
             raise RejectedLine("NUL character (\\u0000) in a string: PostgreSQL text cannot hold it")
@@ -472,8 +479,9 @@ def test_parse_line_gives_the_reference_row_or_reason_for_every_line():
             expected = outcome(reference_parse_line, raw, key)
             assert outcome(parse_line, raw, key) == expected, (raw[:300], key)
         kinds[expected[0]] = kinds.get(expected[0], 0) + 1
-    # The corpus exercises rows and rejects alike (so the comparison can fail either way).
-    assert kinds["row"] > 4000 and kinds["reject"] > 2000 and kinds["error"] >= 2, kinds
+    # The corpus exercises rows and rejects alike (so the comparison can fail either way), and
+    # no line raises anything but a reject (deep nesting and the 9999 leap second used to).
+    assert kinds["row"] > 4000 and kinds["reject"] > 2000 and "error" not in kinds, kinds
 
 
 def test_the_fast_path_takes_the_benchmark_lines(monkeypatch):
