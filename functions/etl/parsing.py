@@ -153,6 +153,25 @@ def _json(v) -> str:
 
 
 _EMPTY: dict = {}
+#: An order item's quantity is counted as a PostgreSQL integer (jsonb_to_recordset, units).
+MAX_QUANTITY = 2**31 - 1
+
+
+def _order_items(order: dict) -> list:
+    """The order's items, each quantity a JSON integer the warehouse can count.
+
+    The contract's "integer" admits 2.0 (stored as 2) and numbers of any size: a quantity above
+    MAX_QUANTITY is a reject, as the aggregates could not add it up.
+    """
+    items = order.get("items", [])
+    for i, item in enumerate(items):
+        quantity = item["quantity"]
+        if quantity > MAX_QUANTITY:
+            raise RejectedLine(f"context.order.items[{i}].quantity: {quantity!r} is more than {MAX_QUANTITY},"
+                               " the most the warehouse counts")
+        if type(quantity) is not int:
+            items = [*items[:i], {**item, "quantity": int(quantity)}, *items[i + 1:]]
+    return items
 _ENRICHMENT_KEYS = tuple(ENRICHMENT_FIELDS)
 
 
@@ -292,7 +311,7 @@ def normalize(e: dict, x: dict, source_key: str, text=_text) -> bytes:
     else:
         # currency through text() too: python-jsonschema's "^[A-Z]{3}$" (re.search) lets "USD\n" by.
         fields += (text(order["order_id"]), repr(order["revenue"]), text(order["currency"]),
-                   _json(order.get("items", [])))
+                   _json(_order_items(order)))
     properties = e.get("properties")
     fields += (
         "\\N" if properties is None else _json(properties),
@@ -364,7 +383,7 @@ def _plain_row(e: dict, source_key: str, raw: bytes) -> bytes | None:  # noqa: P
     if order is None:
         order = _NULL_ORDER
     else:
-        revenue, items = repr(order["revenue"]), _json(order.get("items", []))
+        revenue, items = repr(order["revenue"]), _json(_order_items(order))
         if "e+" in revenue or "e+" in items:
             return None
         order = (order["order_id"].strip() or N, revenue, order["currency"], items)

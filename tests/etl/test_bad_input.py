@@ -128,3 +128,31 @@ def test_json_nested_too_deep_for_the_decoder_is_rejected_not_a_crash(settings, 
     [(got_key, line, reason, _)] = rejects(dw)
     assert (got_key, line) == (key, 2)
     assert "nested more than ~1000 levels deep" in reason
+
+
+def test_order_item_quantities_the_contract_allows_do_not_stop_the_aggregates(settings, s3, bucket, dw):
+    """The contract's integer quantity admits 2.0 and numbers of any size. 2.0 counts as 2; two
+    items of two billion add up past 2^31 - 1; a quantity above it is a reject. Each of these
+    used to fail the batch's product aggregates, and every rerun."""
+    def purchase(seed: int, quantity) -> dict:
+        [event] = [e for e in make_session(random.Random(seed), START + timedelta(minutes=seed), depth=5)
+                   if e["event_name"] == "purchase"]
+        order = event["context"]["order"]
+        order["items"] = [{"product_id": "P-BULK", "quantity": quantity, "price": 1}]
+        return event
+
+    lines = [purchase(11, 2.0), purchase(12, 2_000_000_000), purchase(14, 2_000_000_000),
+             purchase(15, 3_000_000_000)]
+    key = put_object(s3, bucket, START, lines)
+    summary = run(settings, s3=s3, now=NOW)
+    assert (summary["status"], summary["events_loaded"], summary["rejected"]) == ("succeeded", 3, 1)
+    [(got_key, line, reason, _)] = rejects(dw)
+    assert (got_key, line) == (key, 4)
+    assert reason == ("context.order.items[0].quantity: 3000000000 is more than 2147483647,"
+                      " the most the warehouse counts")
+    with dw.cursor() as cur:
+        cur.execute("SELECT purchases, units, revenue FROM agg_product_daily WHERE product_id = 'P-BULK'")
+        assert cur.fetchall() == [(3, 4_000_000_002, 4_000_000_002)]
+        cur.execute("SELECT order_items -> 0 -> 'quantity' FROM clickstream_events"
+                    " WHERE order_items -> 0 ->> 'quantity' NOT LIKE '2000%'")
+        assert cur.fetchall() == [(2,)]

@@ -270,8 +270,15 @@ def reference_normalize(e: dict, x: dict, source_key: str, text=_reference_text)
     if order is None:
         fields += ("\\N", "\\N", "\\N", "\\N")
     else:
-        fields += (text(order["order_id"]), repr(order["revenue"]), order["currency"],
-                   _reference_json(order.get("items", [])))
+        # fixed since the copy: a quantity that is a float (2.0) or too big for integer
+        # stopped the batch's aggregates, and every rerun (same rule as parsing._order_items)
+        items = order.get("items", [])
+        for i, item in enumerate(items):
+            if item["quantity"] > 2**31 - 1:
+                raise RejectedLine(f"context.order.items[{i}].quantity: {item['quantity']!r} is more than"
+                                   f" {2**31 - 1}, the most the warehouse counts")
+        items = [{**item, "quantity": int(item["quantity"])} for item in items]
+        fields += (text(order["order_id"]), repr(order["revenue"]), order["currency"], _reference_json(items))
     properties = e.get("properties")
     fields += (
         "\\N" if properties is None else _reference_json(properties),
