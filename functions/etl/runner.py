@@ -71,8 +71,9 @@ def make_s3_client(settings: Settings):
 
     return boto3.client(
         "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url,
-        config=Config(max_pool_connections=settings.max_workers, connect_timeout=5, read_timeout=60,
-                      retries={"max_attempts": 5, "mode": "standard"}),
+        # Each lane's batch fetches with its own max_workers threads, all through this client.
+        config=Config(max_pool_connections=settings.max_workers * settings.lanes, connect_timeout=5,
+                      read_timeout=60, retries={"max_attempts": 5, "mode": "standard"}),
     )
 
 
