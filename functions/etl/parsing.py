@@ -61,7 +61,17 @@ def _no_constants(name: str):
     raise RejectedLine(f"not valid JSON: {name} is not a JSON number")
 
 
-_DECODE = json.JSONDecoder(parse_constant=_no_constants).decode
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one beyond a double's range (1e400) would become Infinity,
+    which neither a numeric column's CHECK nor jsonb's JSON can take: a reject."""
+    value = float(text)
+    if value in (_INFINITY, -_INFINITY):
+        raise RejectedLine(f"number out of range: {text[:40]} (a double's range ends near 1.8e308)")
+    return value
+
+
+_INFINITY = float("inf")
+_DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite_float).decode
 
 
 def parse_timestamp(value, field_name: str) -> datetime:

@@ -156,3 +156,16 @@ def test_order_item_quantities_the_contract_allows_do_not_stop_the_aggregates(se
         cur.execute("SELECT order_items -> 0 -> 'quantity' FROM clickstream_events"
                     " WHERE order_items -> 0 ->> 'quantity' NOT LIKE '2000%'")
         assert cur.fetchall() == [(2,)]
+
+
+def test_a_number_beyond_a_double_is_rejected_not_a_crash(settings, s3, bucket, dw):
+    """1e400 is valid JSON; read as a float it is Infinity, which jsonb refuses: the COPY failed
+    the batch, and every rerun. It is a reject naming the number; the other lines load."""
+    good = make_session(random.Random(9), START + timedelta(minutes=1), depth=2)
+    huge = json.dumps(good[1])[:-1] + ', "properties": {"weight_kg": 1e400}}'
+    key = put_object(s3, bucket, START, [good[0], huge])
+    summary = run(settings, s3=s3, now=NOW)
+    assert (summary["status"], summary["events_loaded"], summary["rejected"]) == ("succeeded", 1, 1)
+    [(got_key, line, reason, _)] = rejects(dw)
+    assert (got_key, line) == (key, 2)
+    assert reason == "number out of range: 1e400 (a double's range ends near 1.8e308)"

@@ -124,6 +124,7 @@ def test_schema_valid_oddities_load():
     (b'{"a": 1', "not valid JSON"),
     (b'"just a string"', "not a JSON object but a JSON str"),
     (b'{"x": Infinity}', "Infinity is not a JSON number"),
+    (b'{"x": -1e400}', r"number out of range: -1e400 \(a double's range ends near 1.8e308\)"),
     (b'{"event_id": "a\\u0000b"}', "NUL character"),
 ])
 def test_reasons_name_the_problem(line, reason):
