@@ -173,6 +173,8 @@ def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, 
         names = [r["event_name"] for _, _, r in evs]
         paths = [r.get("page", {}).get("path") for _, _, r in evs if r.get("page", {}).get("path")]
         users = [r.get("user_id") for _, _, r in evs if r.get("user_id")]
+        referrers = [ref for _, _, r in evs if (ref := r.get("page", {}).get("referrer"))]
+        duration = evs[-1][0] - evs[0][0]
         purchases = [r for _, _, r in evs if r["event_name"] == "purchase"]
         sessions[sid] = {
             "client_id": evs[0][2]["client_id"], "user_id": users[-1] if users else None,
@@ -184,6 +186,11 @@ def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, 
             "revenue": sum((_dec(r["context"]["order"]["revenue"]) for r in purchases), Decimal(0)),
             "is_bot": any(r.get("is_bot", False) for _, _, r in evs),
             "reached_product": "product_view" in names,
+            "landing_referrer": referrers[0] if referrers else None,
+            "is_first_visit": any(r.get("is_first_visit", False) for _, _, r in evs),
+            "logged_in": any(r["user_login_state"] == "logged_in" for _, _, r in evs),
+            "duration_s": Decimal(duration.days * 86400 + duration.seconds)
+            + Decimal(duration.microseconds) / 10**6,
         }
     funnel = defaultdict(lambda: [0] * 6 + [0, Decimal(0)])
     for s in sessions.values():
@@ -245,11 +252,12 @@ def warehouse_state(conn) -> dict:
     with conn.cursor() as cur:
         cur.execute("SELECT session_id, client_id, user_id, started_at, ended_at, events, page_views,"
                     " product_views, entry_page, exit_page, reached_cart, reached_checkout, purchased,"
-                    " orders, revenue, is_bot, reached_product FROM sessions")
+                    " orders, revenue, is_bot, reached_product, landing_referrer, is_first_visit, logged_in,"
+                    " duration_s FROM sessions")
         keys = ["client_id", "user_id", "started_at", "ended_at", "events", "page_views", "product_views",
                 "entry_page", "exit_page", "reached_cart", "reached_checkout", "purchased", "orders",
-                "revenue",
-                "is_bot", "reached_product"]
+                "revenue", "is_bot", "reached_product", "landing_referrer", "is_first_visit", "logged_in",
+                "duration_s"]
         sessions = {row[0]: dict(zip(keys, row[1:], strict=True)) for row in cur.fetchall()}
         cur.execute("SELECT day, sessions, sessions_page_view, sessions_product_view, sessions_add_to_cart,"
                     " sessions_begin_checkout, sessions_purchase, orders, revenue FROM agg_funnel_daily")

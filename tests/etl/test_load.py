@@ -7,14 +7,16 @@ import dataclasses
 import json
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from functions.etl import runner
 from functions.etl.runner import FetchFailed, run
 from tests.etl.support import (
     event_ids,
+    iso,
     make_session,
     make_traffic,
     put_by_hour,
@@ -247,3 +249,76 @@ def test_two_lanes_a_later_batch_repeating_an_earlier_ones_last_event_does_not_d
     summary = etl(lanes, s3)
     assert (summary["files"], summary["events_loaded"], summary["duplicates"]) == (2, len(records), 1)
     assert_matches_recomputation(dw, records)
+
+
+def awkward_traffic(seed: int, sessions: int) -> list[dict]:
+    """Sessions that test every session rule: events sharing a timestamp (event_id decides),
+    written out of order, some without a page, path or referrer, a user id that appears and
+    changes, a second client id, a bot event late in the session, epoch-ms and offset
+    timestamps, an hour and a day boundary, orders repeating a product or listing none."""
+    rng = random.Random(seed)
+    base = datetime(2026, 11, 20, 23, 40, tzinfo=UTC)
+    india = timezone(timedelta(hours=5, minutes=30))
+    records = []
+    for n in range(sessions):
+        sid, clients = f"s-awk-{n}", [f"c-{n}-a", f"c-{n}-b"]
+        start = base + timedelta(minutes=rng.randint(0, 40), milliseconds=rng.randint(0, 999))
+        for i in range(rng.randint(1, 12)):
+            at = start + timedelta(seconds=rng.choice([0, 0, 1, 7, 30 * i, 600 * i]))
+            name = rng.choice(["page_view", "page_view", "product_view", "add_to_cart", "begin_checkout",
+                               "purchase", "search"])
+            user = rng.choice([None, None, f"u-{n}", f"u-{n}-other"])
+            record = {
+                "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "event_timestamp": rng.choice([iso(at), int(at.timestamp() * 1000),
+                                               at.astimezone(india).isoformat(timespec="milliseconds")]),
+                "event_name": name, "user_id": user, "user_login_state": "logged_in" if user else "guest",
+                "client_id": rng.choice(clients) if i else clients[0], "session_id": sid,
+                "is_first_visit": rng.random() < 0.2,
+                "received_at": iso(at + timedelta(seconds=1)), "ingest_request_id": f"r-{n}-{i}",
+                "is_bot": i > 2 and rng.random() < 0.08,
+            }
+            page = {}
+            if rng.random() < 0.7:
+                page["path"] = rng.choice(["/", "/p/cpu", "/cart", "/checkout"])
+            if rng.random() < 0.4:
+                page["referrer"] = rng.choice(["https://search.example/", "https://mail.example/"])
+            if page or rng.random() < 0.5:
+                record["page"] = page
+            if name in ("product_view", "add_to_cart"):
+                pid = rng.choice(["P1", "P2", "P3"])
+                record["context"] = {"product": {"id": pid, "name": f"Product {pid} v{rng.randint(1, 3)}",
+                                                 "price": 10.5}}
+            elif name == "purchase":
+                items = [{"product_id": rng.choice(["P1", "P2"]), "quantity": rng.randint(1, 3),
+                          "price": rng.choice([10.5, 0.1, 7])} for _ in range(rng.randint(0, 3))]
+                record["context"] = {"order": {"order_id": f"o-{n}-{i}", "currency": "EUR", "items": items,
+                                               "revenue": rng.choice([21, 0.3, 9.99])}}
+            records.append(record)
+    rng.shuffle(records)
+    return records
+
+
+def test_awkward_sessions_match_a_recomputation_column_by_column(settings, s3, bucket, dw, monkeypatch):
+    """Every session rule (first/last event by timestamp then event_id, first/last non-null
+    value, flags, duration) on awkward sessions spread over many small parts and two lanes,
+    with retried and late events, against the plain-Python recomputation."""
+    monkeypatch.setattr(runner, "PART_BYTES", 4000)       # a few objects a part
+    lanes = dataclasses.replace(settings, batch_max_files=5, lanes=2)
+    records = awkward_traffic(seed=77, sessions=80)
+    late_sessions = {f"s-awk-{n}" for n in range(0, 80, 8)}
+    late = [r for r in records if r["session_id"] in late_sessions][::2]
+    first = [r for r in records if r not in late]
+    retried = random.Random(78).sample(first, 4)
+    put_by_hour(s3, bucket, first, per_object=6)
+    put_object(s3, bucket, START, retried, name="retried.json")
+    assert etl(lanes, s3)["events_loaded"] == len(first)
+    assert_matches_recomputation(dw, first)
+    put_by_hour(s3, bucket, late + retried[:2], per_object=6)
+    assert etl(lanes, s3)["events_loaded"] == len(late)
+    assert_matches_recomputation(dw, records)
+    expected = recompute(records)
+    assert len(expected["sessions"]) == 80 and len(expected["daily"]) == 2
+    sessions = expected["sessions"].values()     # the awkward cases are there
+    assert any(s["is_bot"] for s in sessions) and any(s["entry_page"] is None for s in sessions)
+    assert any(s["landing_referrer"] is None and s["events"] > 1 for s in sessions)
