@@ -61,6 +61,9 @@ def _no_constants(name: str):
     raise RejectedLine(f"not valid JSON: {name} is not a JSON number")
 
 
+_INFINITY = float("inf")
+
+
 def _finite_float(text: str) -> float:
     """A JSON number as a float; one beyond a double's range (1e400) would become Infinity,
     which neither a numeric column's CHECK nor jsonb's JSON can take: a reject."""
@@ -70,7 +73,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_INFINITY = float("inf")
 _DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite_float).decode
 
 
@@ -182,6 +184,8 @@ def _order_items(order: dict) -> list:
         if type(quantity) is not int:
             items = [*items[:i], {**item, "quantity": int(quantity)}, *items[i + 1:]]
     return items
+
+
 _ENRICHMENT_KEYS = tuple(ENRICHMENT_FIELDS)
 
 
