@@ -177,13 +177,12 @@ def _order_items(order: dict) -> list:
     """
     items = order.get("items", [])
     for i, item in enumerate(items):
-        quantity = item["quantity"]
-        if quantity > MAX_QUANTITY:
-            raise RejectedLine(f"context.order.items[{i}].quantity: {quantity!r} is more than {MAX_QUANTITY},"
-                               " the most the warehouse counts")
-        if type(quantity) is not int:
-            items = [*items[:i], {**item, "quantity": int(quantity)}, *items[i + 1:]]
-    return items
+        if item["quantity"] > MAX_QUANTITY:
+            raise RejectedLine(f"context.order.items[{i}].quantity: {item['quantity']!r} is more than"
+                               f" {MAX_QUANTITY}, the most the warehouse counts")
+    if all(type(item["quantity"]) is int for item in items):
+        return items
+    return [{**item, "quantity": int(item["quantity"])} for item in items]
 
 
 _ENRICHMENT_KEYS = tuple(ENRICHMENT_FIELDS)
