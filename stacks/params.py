@@ -177,19 +177,6 @@ def checkov_skip(resource: AWSObject, *skips: tuple[str, str]) -> AWSObject:
     return resource
 
 
-def cfn_lint_ignore(resource: AWSObject, *rules: tuple[str, str]) -> AWSObject:
-    """Suppress cfn-lint rules on one resource, each with its justification kept alongside."""
-    metadata = dict(getattr(resource, "Metadata", {}) or {})
-    lint = dict(metadata.get("cfn-lint", {}))
-    config = dict(lint.get("config", {}))
-    config["ignore_checks"] = [*config.get("ignore_checks", []), *(r for r, _ in rules)]
-    lint["config"] = config
-    lint["justification"] = {**lint.get("justification", {}), **dict(rules)}
-    metadata["cfn-lint"] = lint
-    resource.Metadata = metadata
-    return resource
-
-
 def new_template(description: str) -> Template:
     template = Template(Description=description)
     template.set_version("2010-09-09")
