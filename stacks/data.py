@@ -18,7 +18,8 @@ from troposphere import (
     s3,
 )
 
-from stacks.params import BuildParams, checkov_skip, export, finish, new_template, standard_tags
+from stacks.params import BuildParams
+from stacks.template import checkov_skip, export, finish, new_template, standard_tags
 
 STACK = "data"
 

@@ -33,10 +33,9 @@ from stacks.lambdas import (
     log_group,
     log_write_statement,
 )
-from stacks.params import (
-    BuildParams,
+from stacks.params import BuildParams, dw_password_parameter_name
+from stacks.template import (
     checkov_skip,
-    dw_password_parameter_name,
     export,
     finish,
     import_from,

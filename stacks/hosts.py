@@ -23,10 +23,8 @@ from troposphere import (
 )
 
 from stacks.data import private_bucket, tls_only_statement
-from stacks.params import (
-    ENV_TAG,
-    ROLE_TAG,
-    BuildParams,
+from stacks.params import ENV_TAG, ROLE_TAG, BuildParams
+from stacks.template import (
     checkov_skip,
     export,
     finish,

@@ -17,8 +17,8 @@ from stacks.lambdas import (
     log_group,
     log_write_statement,
 )
-from stacks.params import (
-    BuildParams,
+from stacks.params import BuildParams
+from stacks.template import (
     checkov_skip,
     export,
     finish,

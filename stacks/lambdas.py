@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Sub, Tags, Template, awslambda, iam, logs
 
-from stacks.params import checkov_skip
+from stacks.template import checkov_skip
 
 LOG_RETENTION_DAYS = [
     1,

@@ -7,14 +7,8 @@ import json
 from troposphere import Equals, GetAtt, Parameter, Ref, Sub, Template, cloudwatch, ec2, iam, logs
 
 from stacks.lambdas import LOG_RETENTION_DAYS
-from stacks.params import (
-    BuildParams,
-    finish,
-    import_from,
-    new_template,
-    stack_name_parameter,
-    standard_tags,
-)
+from stacks.params import BuildParams
+from stacks.template import finish, import_from, new_template, stack_name_parameter, standard_tags
 
 STACK = "monitoring"
 

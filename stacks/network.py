@@ -23,7 +23,8 @@ from troposphere import (
     ec2,
 )
 
-from stacks.params import BuildParams, export, finish, new_template, standard_tags
+from stacks.params import BuildParams
+from stacks.template import export, finish, new_template, standard_tags
 
 STACK = "network"
 

@@ -20,15 +20,8 @@ from troposphere import (
     cognito,
 )
 
-from stacks.params import (
-    BuildParams,
-    export,
-    finish,
-    import_from,
-    new_template,
-    stack_name_parameter,
-    standard_tags,
-)
+from stacks.params import BuildParams
+from stacks.template import export, finish, import_from, new_template, stack_name_parameter, standard_tags
 
 STACK = "web"
 
