@@ -18,23 +18,13 @@ from troposphere import (
     s3,
 )
 
+from stacks.iam import allow, policy_document, service_principal, tls_only_statement
 from stacks.params import BuildParams
 from stacks.template import checkov_skip, export, finish, new_template, standard_tags
 
 STACK = "data"
 
 BUCKET_PREFIX_PATTERN = r"^[a-z0-9][a-z0-9-]{2,29}$"
-
-
-def tls_only_statement(bucket: s3.Bucket) -> dict:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
 
 
 def public_access_block() -> s3.PublicAccessBlockConfiguration:
@@ -207,30 +197,26 @@ def build(params: BuildParams) -> Template:
         s3.BucketPolicy(
             "RawBucketPolicy",
             Bucket=Ref(raw_bucket),
-            PolicyDocument={"Version": "2012-10-17", "Statement": [tls_only_statement(raw_bucket)]},
+            PolicyDocument=policy_document(tls_only_statement(raw_bucket)),
         )
     )
     t.add_resource(
         s3.BucketPolicy(
             "AccessLogBucketPolicy",
             Bucket=Ref(log_bucket),
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    tls_only_statement(log_bucket),
-                    {
-                        "Sid": "S3ServerAccessLogsFromRawBucket",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "logging.s3.amazonaws.com"},
-                        "Action": "s3:PutObject",
-                        "Resource": Sub("${AccessLogBucket.Arn}/raw-bucket/*"),
-                        "Condition": {
-                            "ArnLike": {"aws:SourceArn": GetAtt(raw_bucket, "Arn")},
-                            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                        },
+            PolicyDocument=policy_document(
+                tls_only_statement(log_bucket),
+                allow(
+                    "s3:PutObject",
+                    Sub("${AccessLogBucket.Arn}/raw-bucket/*"),
+                    sid="S3ServerAccessLogsFromRawBucket",
+                    principal=service_principal("logging.s3.amazonaws.com"),
+                    condition={
+                        "ArnLike": {"aws:SourceArn": GetAtt(raw_bucket, "Arn")},
+                        "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
                     },
-                ],
-            },
+                ),
+            ),
         )
     )
 

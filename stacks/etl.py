@@ -21,17 +21,16 @@ from troposphere import (
     awslambda,
     cloudwatch,
     events,
-    iam,
     sqs,
 )
 
+from stacks.iam import allow, lambda_vpc_statements, policy_document, regional_arn, service_principal
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
-    LAMBDA_ASSUME_ROLE,
     lambda_function,
     lambda_parameters,
+    lambda_role,
     log_group,
-    log_write_statement,
 )
 from stacks.params import BuildParams, dw_password_parameter_name
 from stacks.template import (
@@ -46,9 +45,6 @@ from stacks.template import (
 
 STACK = "etl"
 HANDLER = "functions.etl.handler.handler"
-
-# Actions that do not support resource-level permissions: "*" is the only valid Resource.
-ENI_DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeVpcs"]
 
 
 def build(params: BuildParams) -> Template:
@@ -197,79 +193,32 @@ def build(params: BuildParams) -> Template:
     )
 
     group = log_group(t, "EtlLogGroup", fn)
-    ec2_arn = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
     role = t.add_resource(
-        iam.Role(
+        lambda_role(
             "EtlRole",
-            AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE,
-            Policies=[
-                iam.Policy(
-                    PolicyName="etl-read-raw-load-dw",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            log_write_statement(group),
-                            {
-                                "Sid": "ListRawEvents",
-                                "Effect": "Allow",
-                                "Action": "s3:ListBucket",
-                                "Resource": raw_bucket_arn,
-                                "Condition": {"StringLike": {"s3:prefix": ["events/", "events/*"]}},
-                            },
-                            {
-                                "Sid": "ReadRawEvents",
-                                "Effect": "Allow",
-                                "Action": "s3:GetObject",
-                                "Resource": Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
-                            },
-                            {
-                                "Sid": "ReadDwPassword",
-                                "Effect": "Allow",
-                                "Action": "ssm:GetParameter",
-                                "Resource": Sub(
-                                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
-                                    ":parameter${DwPasswordParameterName}"
-                                ),
-                            },
-                            {
-                                "Sid": "DeadLetterFailedInvocations",
-                                "Effect": "Allow",
-                                "Action": "sqs:SendMessage",
-                                "Resource": GetAtt(dlq, "Arn"),
-                            },
-                            {
-                                "Sid": "CreateEniInEtlSubnet",
-                                "Effect": "Allow",
-                                "Action": "ec2:CreateNetworkInterface",
-                                "Resource": [
-                                    Sub(f"{ec2_arn}:subnet/${{Subnet}}", Subnet=etl_subnet),
-                                    Sub(f"{ec2_arn}:security-group/${{Sg}}", Sg=etl_sg),
-                                    Sub(f"{ec2_arn}:network-interface/*"),
-                                ],
-                            },
-                            {
-                                # Lambda's documented requirement: these must cover every ENI of the account
-                                # and region, whose ids are not known in advance.
-                                "Sid": "ManageLambdaEnis",
-                                "Effect": "Allow",
-                                "Action": [
-                                    "ec2:DeleteNetworkInterface",
-                                    "ec2:AssignPrivateIpAddresses",
-                                    "ec2:UnassignPrivateIpAddresses",
-                                ],
-                                "Resource": Sub(f"{ec2_arn}:*/*"),
-                            },
-                            {
-                                "Sid": "DescribeVpcNetworking",
-                                "Effect": "Allow",
-                                "Action": ENI_DESCRIBE_ACTIONS,
-                                "Resource": "*",
-                            },
-                        ],
-                    },
-                )
+            group,
+            policy_name="etl-read-raw-load-dw",
+            statements=[
+                allow(
+                    "s3:ListBucket",
+                    raw_bucket_arn,
+                    sid="ListRawEvents",
+                    condition={"StringLike": {"s3:prefix": ["events/", "events/*"]}},
+                ),
+                allow(
+                    "s3:GetObject",
+                    Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
+                    sid="ReadRawEvents",
+                ),
+                allow(
+                    "ssm:GetParameter",
+                    regional_arn("ssm", "parameter${DwPasswordParameterName}"),
+                    sid="ReadDwPassword",
+                ),
+                allow("sqs:SendMessage", GetAtt(dlq, "Arn"), sid="DeadLetterFailedInvocations"),
+                *lambda_vpc_statements(etl_subnet, etl_sg),
             ],
-            Tags=standard_tags(params, STACK),
+            tags=standard_tags(params, STACK),
         )
     )
     function = lambda_function(
@@ -336,19 +285,15 @@ def build(params: BuildParams) -> Template:
         sqs.QueuePolicy(
             "EtlDeadLetterQueuePolicy",
             Queues=[Ref(dlq)],
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "ScheduleRuleDeadLetters",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sqs:SendMessage",
-                        "Resource": GetAtt(dlq, "Arn"),
-                        "Condition": {"ArnEquals": {"aws:SourceArn": GetAtt(rule, "Arn")}},
-                    }
-                ],
-            },
+            PolicyDocument=policy_document(
+                allow(
+                    "sqs:SendMessage",
+                    GetAtt(dlq, "Arn"),
+                    sid="ScheduleRuleDeadLetters",
+                    principal=service_principal("events.amazonaws.com"),
+                    condition={"ArnEquals": {"aws:SourceArn": GetAtt(rule, "Arn")}},
+                )
+            ),
         )
     )
 

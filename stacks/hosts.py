@@ -22,7 +22,15 @@ from troposphere import (
     s3,
 )
 
-from stacks.data import private_bucket, tls_only_statement
+from stacks.data import private_bucket
+from stacks.iam import (
+    allow,
+    aws_managed_policy,
+    policy_document,
+    regional_arn,
+    service_role,
+    tls_only_statement,
+)
 from stacks.params import ENV_TAG, ROLE_TAG, BuildParams
 from stacks.template import (
     checkov_skip,
@@ -186,46 +194,29 @@ def build(params: BuildParams) -> Template:
     )
 
     host_role = t.add_resource(
-        iam.Role(
+        service_role(
             "HostRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            service="ec2.amazonaws.com",
             # Session Manager's own managed policy: what the agent needs and nothing of ours.
-            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore")],
+            managed=[aws_managed_policy("AmazonSSMManagedInstanceCore")],
             # The CloudWatch agent only ships logs (no metrics section in its config, so no
             # cloudwatch:PutMetricData), to its own log groups: narrower than CloudWatchAgentServerPolicy.
-            Policies=[
-                iam.Policy(
-                    PolicyName="cloudwatch-agent-logs",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "ShipAgentLogs",
-                                "Effect": "Allow",
-                                "Action": list(AGENT_LOG_ACTIONS),
-                                "Resource": [
-                                    Sub(
-                                        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-                                        f"/clickstream/${{EnvironmentTag}}/{group}{suffix}"
-                                    )
-                                    for group in AGENT_LOG_GROUPS
-                                    for suffix in ("", ":*")
-                                ],
-                            }
+            policies={
+                "cloudwatch-agent-logs": [
+                    allow(
+                        list(AGENT_LOG_ACTIONS),
+                        [
+                            regional_arn(
+                                "logs", f"log-group:/clickstream/${{EnvironmentTag}}/{group}{suffix}"
+                            )
+                            for group in AGENT_LOG_GROUPS
+                            for suffix in ("", ":*")
                         ],
-                    },
-                )
-            ],
-            Tags=standard_tags(params, STACK),
+                        sid="ShipAgentLogs",
+                    )
+                ]
+            },
+            tags=standard_tags(params, STACK),
         )
     )
     # Separate, conditional policy: it exists only while backups are switched on.
@@ -235,17 +226,13 @@ def build(params: BuildParams) -> Template:
             Condition="DwBackupsEnabled",
             PolicyName="dw-backups-to-raw-bucket",
             Roles=[Ref(host_role)],
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "WriteDwBackups",
-                        "Effect": "Allow",
-                        "Action": list(BACKUP_ACTIONS),
-                        "Resource": Join("", [import_from(data, "RawBucketArn"), "/backups/*"]),
-                    }
-                ],
-            },
+            PolicyDocument=policy_document(
+                allow(
+                    list(BACKUP_ACTIONS),
+                    Join("", [import_from(data, "RawBucketArn"), "/backups/*"]),
+                    sid="WriteDwBackups",
+                )
+            ),
         )
     )
     profile = t.add_resource(iam.InstanceProfile("HostInstanceProfile", Roles=[Ref(host_role)]))
@@ -354,7 +341,7 @@ def build(params: BuildParams) -> Template:
         s3.BucketPolicy(
             "SsmTransferBucketPolicy",
             Bucket=Ref(transfer_bucket),
-            PolicyDocument={"Version": "2012-10-17", "Statement": [tls_only_statement(transfer_bucket)]},
+            PolicyDocument=policy_document(tls_only_statement(transfer_bucket)),
         )
     )
 

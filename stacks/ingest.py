@@ -6,16 +6,16 @@ events/YYYY/MM/DD/HH/events-<uuid>.json into the raw bucket.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Parameter, Ref, Sub, Template, apigatewayv2, awslambda, iam, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, Template, apigatewayv2, awslambda, logs
 
+from stacks.iam import allow
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
-    LAMBDA_ASSUME_ROLE,
     LOG_RETENTION_DAYS,
     lambda_function,
     lambda_parameters,
+    lambda_role,
     log_group,
-    log_write_statement,
 )
 from stacks.params import BuildParams
 from stacks.template import (
@@ -89,27 +89,18 @@ def build(params: BuildParams) -> Template:
     raw_bucket_arn = import_from(data, "RawBucketArn")
     group = log_group(t, "IngestLogGroup", fn)
     role = t.add_resource(
-        iam.Role(
+        lambda_role(
             "IngestRole",
-            AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE,
-            Policies=[
-                iam.Policy(
-                    PolicyName="ingest-write-raw-events",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            log_write_statement(group),
-                            {
-                                "Sid": "PutRawEventsOnly",
-                                "Effect": "Allow",
-                                "Action": "s3:PutObject",
-                                "Resource": Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
-                            },
-                        ],
-                    },
+            group,
+            policy_name="ingest-write-raw-events",
+            statements=[
+                allow(
+                    "s3:PutObject",
+                    Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
+                    sid="PutRawEventsOnly",
                 )
             ],
-            Tags=standard_tags(params, STACK),
+            tags=standard_tags(params, STACK),
         )
     )
     function = lambda_function(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Sub, Tags, Template, awslambda, iam, logs
 
+from stacks.iam import allow, service_role
 from stacks.template import checkov_skip
 
 LOG_RETENTION_DAYS = [
@@ -32,13 +34,6 @@ LOG_RETENTION_DAYS = [
     3288,
     3653,
 ]
-
-LAMBDA_ASSUME_ROLE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
 
 COMMON_LAMBDA_SKIPS = (
     (
@@ -162,13 +157,21 @@ def log_group(t: Template, title: str, p: LambdaParameters) -> logs.LogGroup:
     return t.add_resource(group)
 
 
-def log_write_statement(group: logs.LogGroup) -> dict:
-    return {
-        "Sid": "WriteOwnLogs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": GetAtt(group, "Arn"),  # log-group:<name>:* covers its streams
-    }
+def lambda_role(
+    title: str, group: logs.LogGroup, *, policy_name: str, statements: Sequence[dict], tags: Tags
+) -> iam.Role:
+    """The function's role: write to its own log group, and `statements`."""
+    write_own_logs = allow(
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        GetAtt(group, "Arn"),  # log-group:<name>:* covers its streams
+        sid="WriteOwnLogs",
+    )
+    return service_role(
+        title,
+        service="lambda.amazonaws.com",
+        policies={policy_name: [write_own_logs, *statements]},
+        tags=tags,
+    )
 
 
 def lambda_function(

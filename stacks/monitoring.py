@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from troposphere import Equals, GetAtt, Parameter, Ref, Sub, Template, cloudwatch, ec2, iam, logs
+from troposphere import Equals, GetAtt, Parameter, Ref, Sub, Template, cloudwatch, ec2, logs
 
+from stacks.iam import allow, service_role
 from stacks.lambdas import LOG_RETENTION_DAYS
 from stacks.params import BuildParams
 from stacks.template import finish, import_from, new_template, stack_name_parameter, standard_tags
@@ -139,40 +140,20 @@ def build(params: BuildParams) -> Template:
     )
     t.add_resource(group)
     role = t.add_resource(
-        iam.Role(
+        service_role(
             "FlowLogRole",
             Condition="FlowLogsEnabled",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
-                    }
-                ],
+            service="vpc-flow-logs.amazonaws.com",
+            trust_condition={"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+            policies={
+                "write-flow-log-group": [
+                    allow(
+                        ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        GetAtt(group, "Arn"),
+                    )
+                ]
             },
-            Policies=[
-                iam.Policy(
-                    PolicyName="write-flow-log-group",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "logs:CreateLogStream",
-                                    "logs:PutLogEvents",
-                                    "logs:DescribeLogStreams",
-                                ],
-                                "Resource": GetAtt(group, "Arn"),
-                            }
-                        ],
-                    },
-                )
-            ],
-            Tags=standard_tags(params, STACK),
+            tags=standard_tags(params, STACK),
         )
     )
     t.add_resource(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from stacks import BUILDERS
-from stacks.etl import ENI_DESCRIBE_ACTIONS
 from stacks.hosts import AGENT_LOG_GROUPS
+from stacks.iam import ENI_DESCRIBE_ACTIONS
 from stacks.params import ENV_TAG, ROLE_TAG, STACK_ORDER, BuildParams
 from tests.stacks.support import props, resources_of, walk
 
