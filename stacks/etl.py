@@ -8,13 +8,15 @@ one SQS dead-letter queue; alarms watch errors, duration and that queue.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 from troposphere import (
     Equals,
     GetAtt,
     If,
-    Not,
+    ImportValue,
     NoValue,
-    Parameter,
     Ref,
     Sub,
     Template,
@@ -27,6 +29,7 @@ from troposphere import (
 from stacks.iam import allow, lambda_vpc_statements, policy_document, regional_arn, service_principal
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
+    LambdaParameters,
     lambda_function,
     lambda_parameters,
     lambda_role,
@@ -39,19 +42,39 @@ from stacks.template import (
     finish,
     import_from,
     new_template,
+    number_parameter,
+    optional_parameter,
     stack_name_parameter,
     standard_tags,
+    string_parameter,
 )
 
 STACK = "etl"
 HANDLER = "functions.etl.handler.handler"
+LOGIN_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+
+
+@dataclass(frozen=True)
+class Imports:
+    """What the ETL takes from the earlier stacks."""
+
+    etl_subnet: ImportValue
+    etl_security_group: ImportValue
+    raw_bucket_arn: ImportValue
+    raw_bucket_name: ImportValue
+    dw_private_ip: ImportValue
 
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream ETL: hourly EventBridge rule -> Lambda ETL (VPC) -> PostgreSQL warehouse")
-    network = stack_name_parameter(t, params, "network")
-    data = stack_name_parameter(t, params, "data")
-    hosts = stack_name_parameter(t, params, "hosts")
+    network, data, hosts = (stack_name_parameter(t, params, s) for s in ("network", "data", "hosts"))
+    imports = Imports(
+        etl_subnet=import_from(network, "EtlSubnetId"),
+        etl_security_group=import_from(network, "EtlLambdaSecurityGroupId"),
+        raw_bucket_arn=import_from(data, "RawBucketArn"),
+        raw_bucket_name=import_from(data, "RawBucketName"),
+        dw_private_ip=import_from(hosts, "DwPrivateIp"),
+    )
     fn = lambda_parameters(
         t,
         prefix="Etl",
@@ -60,117 +83,19 @@ def build(params: BuildParams) -> Template:
         memory=512,
         timeout=300,
     )
-    rule_name = t.add_parameter(
-        Parameter(
-            "ScheduleRuleName",
-            Type="String",
-            Default=params.name("SBW_ETL_HOURLY_RULE"),
-            AllowedPattern=r"^[.\-_A-Za-z0-9]{1,64}$",
-            Description="EventBridge rule name",
-        )
-    )
-    schedule = t.add_parameter(
-        Parameter(
-            "ScheduleExpression",
-            Type="String",
-            Default="rate(1 hour)",
-            AllowedPattern=r"^(rate|cron)\(.+\)$",
-            Description="How often the ETL runs",
-        )
-    )
-    dw_host = t.add_parameter(
-        Parameter(
-            "DwHost",
-            Type="String",
-            Default="",
-            Description="DWH_HOST; empty = the DW host's private IP exported by the hosts stack",
-        )
-    )
-    dw_port = t.add_parameter(
-        Parameter("DwPort", Type="Number", Default=5432, MinValue=1, MaxValue=65535, Description="DWH_PORT")
-    )
-    dw_user = t.add_parameter(
-        Parameter(
-            "DwUser",
-            Type="String",
-            Default="etl_writer",
-            AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
-            Description="DWH_USER (a member of clickstream_writer)",
-        )
-    )
-    dw_database = t.add_parameter(
-        Parameter(
-            "DwDatabase",
-            Type="String",
-            Default="clickstream_dw",
-            AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
-            Description="DWH_DATABASE",
-        )
-    )
-    dw_password_param = t.add_parameter(
-        Parameter(
-            "DwPasswordParameterName",
-            Type="String",
-            Default=dw_password_parameter_name(params.env, "etl_writer"),
-            AllowedPattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
-            Description="SSM SecureString parameter holding DWH_USER's password (DWH_PASSWORD_PARAM)",
-        )
-    )
-    retries = t.add_parameter(
-        Parameter(
-            "ScheduleRetryAttempts",
-            Type="Number",
-            Default=2,
-            MinValue=0,
-            MaxValue=185,
-            Description="EventBridge delivery retries before the event goes to the DLQ",
-        )
-    )
-    max_age = t.add_parameter(
-        Parameter(
-            "MaxEventAgeSeconds",
-            Type="Number",
-            Default=3600,
-            MinValue=60,
-            MaxValue=21600,
-            Description="Drop an hourly trigger older than this (the next run covers its window)",
-        )
-    )
-    async_retries = t.add_parameter(
-        Parameter(
-            "InvocationRetryAttempts",
-            Type="Number",
-            Default=2,
-            MinValue=0,
-            MaxValue=2,
-            Description="Lambda retries of a failed run before it goes to the DLQ",
-        )
-    )
-    duration_alarm_ms = t.add_parameter(
-        Parameter(
-            "DurationAlarmThresholdMs",
-            Type="Number",
-            Default=240000,
-            MinValue=1000,
-            Description="Alarm when a run's maximum duration exceeds this (keep below the timeout)",
-        )
-    )
-    alarm_topic = t.add_parameter(
-        Parameter(
-            "AlarmTopicArn",
-            Type="String",
-            Default="",
-            AllowedPattern=r"^$|^arn:aws[a-z-]*:sns:.+$",
-            Description="SNS topic notified by the alarms; empty = alarms only change state",
-        )
-    )
-    t.add_condition("DwHostFromHostsStack", Equals(Ref(dw_host), ""))
-    t.add_condition("HasAlarmTopic", Not(Equals(Ref(alarm_topic), "")))
+    dlq = _dead_letter_queue(t, params)
+    function = _function(t, params, fn, dlq, imports)
+    rule = _schedule(t, params, function, dlq)
+    _alarms(t, function, dlq)
+    export(t, "EtlFunctionName", Ref(function), "Lambda ETL function name")
+    export(t, "EtlFunctionArn", GetAtt(function, "Arn"), "Lambda ETL function ARN")
+    export(t, "EtlScheduleRuleName", Ref(rule), "EventBridge rule starting the ETL")
+    export(t, "EtlDeadLetterQueueName", GetAtt(dlq, "QueueName"), "ETL dead-letter queue")
+    return finish(t, params, STACK)
 
-    raw_bucket_arn = import_from(data, "RawBucketArn")
-    etl_subnet = import_from(network, "EtlSubnetId")
-    etl_sg = import_from(network, "EtlLambdaSecurityGroupId")
 
+def _dead_letter_queue(t: Template, params: BuildParams) -> sqs.Queue:
+    """Where failed schedule deliveries and failed asynchronous invocations land."""
     dlq = t.add_resource(
         sqs.Queue(
             "EtlDeadLetterQueue",
@@ -191,8 +116,43 @@ def build(params: BuildParams) -> Template:
             "is not worth its cost for trigger envelopes.",
         ),
     )
+    return dlq
 
+
+def _warehouse_environment(t: Template, params: BuildParams, imports: Imports) -> dict:
+    """The DWH_* variables: where the warehouse is and which login the ETL uses."""
+    dw_host = string_parameter(
+        t, "DwHost", "", "DWH_HOST; empty = the DW host's private IP exported by the hosts stack"
+    )
+    t.add_condition("DwHostFromHostsStack", Equals(Ref(dw_host), ""))
+    dw_port = number_parameter(t, "DwPort", 5432, "DWH_PORT", minimum=1, maximum=65535)
+    dw_user = string_parameter(
+        t, "DwUser", "etl_writer", "DWH_USER (a member of clickstream_writer)", pattern=LOGIN_PATTERN
+    )
+    dw_database = string_parameter(t, "DwDatabase", "clickstream_dw", "DWH_DATABASE", pattern=LOGIN_PATTERN)
+    dw_password_param = string_parameter(
+        t,
+        "DwPasswordParameterName",
+        dw_password_parameter_name(params.env, "etl_writer"),
+        "SSM SecureString parameter holding DWH_USER's password (DWH_PASSWORD_PARAM)",
+        pattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
+    )
+    return {
+        "DWH_HOST": If("DwHostFromHostsStack", imports.dw_private_ip, Ref(dw_host)),
+        "DWH_PORT": Ref(dw_port),
+        "DWH_USER": Ref(dw_user),
+        "DWH_DATABASE": Ref(dw_database),
+        "DWH_PASSWORD_PARAM": Ref(dw_password_param),
+    }
+
+
+def _function(
+    t: Template, params: BuildParams, fn: LambdaParameters, dlq: sqs.Queue, imports: Imports
+) -> awslambda.Function:
+    """The function in the ETL subnet, its log group and its role: list and read the raw
+    events, read its password parameter, dead-letter failed runs, manage its network interfaces."""
     group = log_group(t, "EtlLogGroup", fn)
+    raw_bucket_arn = imports.raw_bucket_arn
     role = t.add_resource(
         lambda_role(
             "EtlRole",
@@ -216,7 +176,7 @@ def build(params: BuildParams) -> Template:
                     sid="ReadDwPassword",
                 ),
                 allow("sqs:SendMessage", GetAtt(dlq, "Arn"), sid="DeadLetterFailedInvocations"),
-                *lambda_vpc_statements(etl_subnet, etl_sg),
+                *lambda_vpc_statements(imports.etl_subnet, imports.etl_security_group),
             ],
             tags=standard_tags(params, STACK),
         )
@@ -230,19 +190,57 @@ def build(params: BuildParams) -> Template:
         description="Loads new raw clickstream objects into the PostgreSQL warehouse",
         handler=HANDLER,
         environment={
-            "DWH_HOST": If("DwHostFromHostsStack", import_from(hosts, "DwPrivateIp"), Ref(dw_host)),
-            "DWH_PORT": Ref(dw_port),
-            "DWH_USER": Ref(dw_user),
-            "DWH_DATABASE": Ref(dw_database),
-            "DWH_PASSWORD_PARAM": Ref(dw_password_param),
-            "RAW_BUCKET": import_from(data, "RawBucketName"),
+            **_warehouse_environment(t, params, imports),
+            "RAW_BUCKET": imports.raw_bucket_name,
         },
         tags=standard_tags(params, STACK),
         ReservedConcurrentExecutions=1,  # one run at a time: runs must not overlap on the same window
-        VpcConfig=awslambda.VPCConfig(SubnetIds=[etl_subnet], SecurityGroupIds=[etl_sg]),
+        VpcConfig=awslambda.VPCConfig(
+            SubnetIds=[imports.etl_subnet], SecurityGroupIds=[imports.etl_security_group]
+        ),
         DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq, "Arn")),
     )
     checkov_skip(function, *COMMON_LAMBDA_SKIPS)
+    return function
+
+
+def _schedule(t: Template, params: BuildParams, function: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
+    """The hourly rule starting the function, and the retries of both hops (EventBridge's
+    delivery, Lambda's asynchronous invocation), each ending in the dead-letter queue."""
+    rule_name = string_parameter(
+        t,
+        "ScheduleRuleName",
+        params.name("SBW_ETL_HOURLY_RULE"),
+        "EventBridge rule name",
+        pattern=r"^[.\-_A-Za-z0-9]{1,64}$",
+    )
+    schedule = string_parameter(
+        t, "ScheduleExpression", "rate(1 hour)", "How often the ETL runs", pattern=r"^(rate|cron)\(.+\)$"
+    )
+    retries = number_parameter(
+        t,
+        "ScheduleRetryAttempts",
+        2,
+        "EventBridge delivery retries before the event goes to the DLQ",
+        minimum=0,
+        maximum=185,
+    )
+    max_age = number_parameter(
+        t,
+        "MaxEventAgeSeconds",
+        3600,
+        "Drop an hourly trigger older than this (the next run covers its window)",
+        minimum=60,
+        maximum=21600,
+    )
+    async_retries = number_parameter(
+        t,
+        "InvocationRetryAttempts",
+        2,
+        "Lambda retries of a failed run before it goes to the DLQ",
+        minimum=0,
+        maximum=2,
+    )
     t.add_resource(
         awslambda.EventInvokeConfig(
             "EtlInvokeConfig",
@@ -252,7 +250,6 @@ def build(params: BuildParams) -> Template:
             MaximumRetryAttempts=Ref(async_retries),
         )
     )
-
     rule = t.add_resource(
         events.Rule(
             "EtlScheduleRule",
@@ -272,6 +269,12 @@ def build(params: BuildParams) -> Template:
             ],
         )
     )
+    _rule_may_invoke(t, rule, function, dlq)
+    return rule
+
+
+def _rule_may_invoke(t: Template, rule: events.Rule, function: awslambda.Function, dlq: sqs.Queue) -> None:
+    """The rule, and only the rule, may start the function and dead-letter into the queue."""
     t.add_resource(
         awslambda.Permission(
             "ScheduleInvokePermission",
@@ -297,68 +300,76 @@ def build(params: BuildParams) -> Template:
         )
     )
 
-    alarm_actions = If("HasAlarmTopic", [Ref(alarm_topic)], NoValue)
 
-    def alarm(
-        title: str,
-        description: str,
-        *,
-        namespace: str,
-        metric: str,
-        dims: list,
-        stat: str,
-        threshold: object,
-        period: int = 3600,
-    ) -> None:
-        t.add_resource(
-            cloudwatch.Alarm(
-                title,
-                AlarmDescription=description,
-                Namespace=namespace,
-                MetricName=metric,
-                Dimensions=dims,
-                Statistic=stat,
-                Period=period,
-                EvaluationPeriods=1,
-                Threshold=threshold,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                TreatMissingData="notBreaching",
-                AlarmActions=alarm_actions,
-            )
-        )
-
-    fn_dims = [cloudwatch.MetricDimension(Name="FunctionName", Value=Ref(function))]
+def _alarms(t: Template, function: awslambda.Function, dlq: sqs.Queue) -> None:
+    """Errors, a run close to its timeout, and anything in the dead-letter queue."""
+    topic = optional_parameter(
+        t,
+        "AlarmTopicArn",
+        "HasAlarmTopic",
+        "SNS topic notified by the alarms; empty = alarms only change state",
+        pattern=r"^$|^arn:aws[a-z-]*:sns:.+$",
+    )
+    duration_ms = number_parameter(
+        t,
+        "DurationAlarmThresholdMs",
+        240000,
+        "Alarm when a run's maximum duration exceeds this (keep below the timeout)",
+        minimum=1000,
+    )
+    alarm = partial(_alarm, t, actions=If("HasAlarmTopic", [Ref(topic)], NoValue))
+    of_function = [cloudwatch.MetricDimension(Name="FunctionName", Value=Ref(function))]
     alarm(
         "EtlErrorsAlarm",
         "Lambda ETL reported errors in the last hour",
-        namespace="AWS/Lambda",
-        metric="Errors",
-        dims=fn_dims,
-        stat="Sum",
+        metric=("AWS/Lambda", "Errors", "Sum"),
+        dimensions=of_function,
         threshold=1,
     )
     alarm(
         "EtlDurationAlarm",
         "Lambda ETL ran close to its timeout",
-        namespace="AWS/Lambda",
-        metric="Duration",
-        dims=fn_dims,
-        stat="Maximum",
-        threshold=Ref(duration_alarm_ms),
+        metric=("AWS/Lambda", "Duration", "Maximum"),
+        dimensions=of_function,
+        threshold=Ref(duration_ms),
     )
     alarm(
         "EtlDeadLetterAlarm",
         "ETL triggers or invocations landed in the dead-letter queue",
-        namespace="AWS/SQS",
-        metric="ApproximateNumberOfMessagesVisible",
-        dims=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
-        stat="Maximum",
+        metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+        dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
         threshold=1,
         period=300,
     )
 
-    export(t, "EtlFunctionName", Ref(function), "Lambda ETL function name")
-    export(t, "EtlFunctionArn", GetAtt(function, "Arn"), "Lambda ETL function ARN")
-    export(t, "EtlScheduleRuleName", Ref(rule), "EventBridge rule starting the ETL")
-    export(t, "EtlDeadLetterQueueName", GetAtt(dlq, "QueueName"), "ETL dead-letter queue")
-    return finish(t, params, STACK)
+
+def _alarm(
+    t: Template,
+    title: str,
+    description: str,
+    *,
+    actions: If,
+    metric: tuple[str, str, str],
+    dimensions: list[cloudwatch.MetricDimension],
+    threshold: object,
+    period: int = 3600,
+) -> None:
+    """Alarm when one period's statistic of (namespace, metric) reaches the threshold; missing
+    data is not a breach."""
+    namespace, name, statistic = metric
+    t.add_resource(
+        cloudwatch.Alarm(
+            title,
+            AlarmDescription=description,
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=dimensions,
+            Statistic=statistic,
+            Period=period,
+            EvaluationPeriods=1,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
+            AlarmActions=actions,
+        )
+    )

@@ -12,6 +12,7 @@ from stacks.iam import allow
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
     LOG_RETENTION_DAYS,
+    LambdaParameters,
     lambda_function,
     lambda_parameters,
     lambda_role,
@@ -24,8 +25,11 @@ from stacks.template import (
     finish,
     import_from,
     new_template,
+    number_parameter,
     stack_name_parameter,
     standard_tags,
+    string_parameter,
+    tag_map,
 )
 
 STACK = "ingest"
@@ -54,40 +58,31 @@ def build(params: BuildParams) -> Template:
         memory=256,
         timeout=10,
     )
-    origins = t.add_parameter(
-        Parameter(
-            "CorsAllowedOrigins",
-            Type="CommaDelimitedList",
-            Default="http://localhost:3000",
-            Description="Origins allowed to POST events (the Amplify app's domain); comma-separated",
+    function = _function(t, params, fn, data)
+    api, route = _http_api(t, params, function)
+    _stage(t, params, api, route)
+    t.add_resource(
+        awslambda.Permission(
+            "ApiInvokePermission",
+            FunctionName=GetAtt(function, "Arn"),
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=Sub(
+                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/*/clickstream"
+            ),
         )
     )
-    burst = t.add_parameter(
-        Parameter(
-            "ThrottlingBurstLimit", Type="Number", Default=200, MinValue=1, Description="Stage burst limit"
-        )
-    )
-    rate = t.add_parameter(
-        Parameter(
-            "ThrottlingRateLimit",
-            Type="Number",
-            Default=100,
-            MinValue=1,
-            Description="Stage steady-state requests per second",
-        )
-    )
-    access_log_retention = t.add_parameter(
-        Parameter(
-            "AccessLogRetentionDays",
-            Type="Number",
-            Default=30,
-            AllowedValues=LOG_RETENTION_DAYS,
-            Description="Retention of the API access log group",
-        )
-    )
+    export(t, "ApiId", Ref(api), "HTTP API id")
+    export(t, "ApiEndpoint", Sub("${HttpApi.ApiEndpoint}/clickstream"), "URL the frontend posts events to")
+    export(t, "IngestFunctionName", Ref(function), "Lambda Ingest function name")
+    export(t, "IngestFunctionArn", GetAtt(function, "Arn"), "Lambda Ingest function ARN")
+    return finish(t, params, STACK)
 
-    raw_bucket_arn = import_from(data, "RawBucketArn")
+
+def _function(t: Template, params: BuildParams, fn: LambdaParameters, data: Parameter) -> awslambda.Function:
+    """The function outside the VPC, its log group and its role: put objects under events/ only."""
     group = log_group(t, "IngestLogGroup", fn)
+    raw_bucket_arn = import_from(data, "RawBucketArn")
     role = t.add_resource(
         lambda_role(
             "IngestRole",
@@ -132,7 +127,20 @@ def build(params: BuildParams) -> Template:
             "Outside the VPC by design (seed): it only writes to S3 and needs no private resources.",
         ),
     )
+    return function
 
+
+def _http_api(
+    t: Template, params: BuildParams, function: awslambda.Function
+) -> tuple[apigatewayv2.Api, apigatewayv2.Route]:
+    """The HTTP API with its CORS rules, and the one route proxied to the function."""
+    origins = string_parameter(
+        t,
+        "CorsAllowedOrigins",
+        "http://localhost:3000",
+        "Origins allowed to POST events (the Amplify app's domain); comma-separated",
+        cfn_type="CommaDelimitedList",
+    )
     api = t.add_resource(
         apigatewayv2.Api(
             "HttpApi",
@@ -146,7 +154,7 @@ def build(params: BuildParams) -> Template:
                 AllowHeaders=["content-type", "content-encoding"],
                 MaxAge=3600,
             ),
-            Tags={"project": "clickstream", "clickstream:env": params.env},
+            Tags=tag_map(params),
         )
     )
     t.add_resource(
@@ -168,11 +176,23 @@ def build(params: BuildParams) -> Template:
             Target=Sub("integrations/${IngestIntegration}"),
         )
     )
+    return api, route
+
+
+def _stage(t: Template, params: BuildParams, api: apigatewayv2.Api, route: apigatewayv2.Route) -> None:
+    """The $default stage: throttling, and JSON access logs in their own log group."""
+    burst = number_parameter(t, "ThrottlingBurstLimit", 200, "Stage burst limit", minimum=1)
+    rate = number_parameter(
+        t, "ThrottlingRateLimit", 100, "Stage steady-state requests per second", minimum=1
+    )
+    retention = number_parameter(
+        t, "AccessLogRetentionDays", 30, "Retention of the API access log group", allowed=LOG_RETENTION_DAYS
+    )
     access_logs = t.add_resource(
         logs.LogGroup(
             "ApiAccessLogGroup",
             LogGroupName=Sub("/aws/apigateway/${HttpApi}/access"),
-            RetentionInDays=Ref(access_log_retention),
+            RetentionInDays=Ref(retention),
             DeletionPolicy="Delete",
             UpdateReplacePolicy="Delete",
         )
@@ -197,23 +217,6 @@ def build(params: BuildParams) -> Template:
             AccessLogSettings=apigatewayv2.AccessLogSettings(
                 DestinationArn=GetAtt(access_logs, "Arn"), Format=ACCESS_LOG_FORMAT
             ),
-            Tags={"project": "clickstream", "clickstream:env": params.env},
+            Tags=tag_map(params),
         )
     )
-    t.add_resource(
-        awslambda.Permission(
-            "ApiInvokePermission",
-            FunctionName=GetAtt(function, "Arn"),
-            Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com",
-            SourceArn=Sub(
-                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/*/clickstream"
-            ),
-        )
-    )
-
-    export(t, "ApiId", Ref(api), "HTTP API id")
-    export(t, "ApiEndpoint", Sub("${HttpApi.ApiEndpoint}/clickstream"), "URL the frontend posts events to")
-    export(t, "IngestFunctionName", Ref(function), "Lambda Ingest function name")
-    export(t, "IngestFunctionArn", GetAtt(function, "Arn"), "Lambda Ingest function ARN")
-    return finish(t, params, STACK)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Sub, Tags, Template, awslambda, iam, logs
 
 from stacks.iam import allow, service_role
-from stacks.template import checkov_skip
+from stacks.template import checkov_skip, number_parameter, string_parameter
 
 LOG_RETENTION_DAYS = [
     1,
@@ -61,16 +61,14 @@ def lambda_parameters(
 ) -> LambdaParameters:
     """Parameters of one function: <prefix>FunctionName, <prefix>CodeKey, ..."""
     return LambdaParameters(
-        name=t.add_parameter(
-            Parameter(
-                f"{prefix}FunctionName",
-                Type="String",
-                Default=function_name,
-                AllowedPattern=r"^[A-Za-z0-9_-]{1,64}$",
-                Description="Lambda function name",
-            )
+        name=string_parameter(
+            t,
+            f"{prefix}FunctionName",
+            function_name,
+            "Lambda function name",
+            pattern=r"^[A-Za-z0-9_-]{1,64}$",
         ),
-        code_bucket=t.add_parameter(
+        code_bucket=t.add_parameter(  # no default: the parameters file must name it
             Parameter(
                 "LambdaCodeBucket",
                 Type="String",
@@ -87,52 +85,28 @@ def lambda_parameters(
                 Description=f"Key of {zip_name} in LambdaCodeBucket",
             )
         ),
-        runtime=t.add_parameter(
-            Parameter(
-                "LambdaRuntime",
-                Type="String",
-                Default="python3.11",
-                AllowedValues=["python3.11", "python3.12", "python3.13"],
-                Description="Python runtime; must match the interpreter the zip's wheels were built for",
-            )
+        runtime=string_parameter(
+            t,
+            "LambdaRuntime",
+            "python3.11",
+            "Python runtime; must match the interpreter the zip's wheels were built for",
+            allowed=["python3.11", "python3.12", "python3.13"],
         ),
-        architecture=t.add_parameter(
-            Parameter(
-                "LambdaArchitecture",
-                Type="String",
-                Default="x86_64",
-                AllowedValues=["x86_64", "arm64"],
-                Description="Must match `make package ARCH=...`",
-            )
+        architecture=string_parameter(
+            t,
+            "LambdaArchitecture",
+            "x86_64",
+            "Must match `make package ARCH=...`",
+            allowed=["x86_64", "arm64"],
         ),
-        memory=t.add_parameter(
-            Parameter(
-                f"{prefix}MemoryMiB",
-                Type="Number",
-                Default=memory,
-                MinValue=128,
-                MaxValue=10240,
-                Description="Memory size",
-            )
-        ),
-        timeout=t.add_parameter(
-            Parameter(
-                f"{prefix}TimeoutSeconds",
-                Type="Number",
-                Default=timeout,
-                MinValue=1,
-                MaxValue=900,
-                Description="Timeout",
-            )
-        ),
-        log_retention=t.add_parameter(
-            Parameter(
-                "LogRetentionDays",
-                Type="Number",
-                Default=30,
-                AllowedValues=LOG_RETENTION_DAYS,
-                Description="Retention of the function's CloudWatch log group",
-            )
+        memory=number_parameter(t, f"{prefix}MemoryMiB", memory, "Memory size", minimum=128, maximum=10240),
+        timeout=number_parameter(t, f"{prefix}TimeoutSeconds", timeout, "Timeout", minimum=1, maximum=900),
+        log_retention=number_parameter(
+            t,
+            "LogRetentionDays",
+            30,
+            "Retention of the function's CloudWatch log group",
+            allowed=LOG_RETENTION_DAYS,
         ),
     )
 

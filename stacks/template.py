@@ -103,6 +103,11 @@ def standard_tags(params: BuildParams, stack: str, **extra: Any) -> Tags:
     return Tags({"project": PROJECT_TAG, ENV_TAG: params.env, "clickstream:stack": stack, **extra})
 
 
+def tag_map(params: BuildParams) -> dict[str, str]:
+    """The project and environment tags as a plain map, for resources that take tags that way."""
+    return {"project": PROJECT_TAG, ENV_TAG: params.env}
+
+
 def checkov_skip(resource: AWSObject, *skips: tuple[str, str]) -> AWSObject:
     """Record checkov skips (check id, reason) in the resource's Metadata, where checkov reads them."""
     metadata = dict(getattr(resource, "Metadata", {}) or {})
