@@ -14,7 +14,14 @@ from functools import partial
 from troposphere import GetAtt, GetAZs, If, Parameter, Ref, Select, Sub, Tags, Template, ec2
 
 from stacks.net import NO_EGRESS, tcp_egress, tcp_ingress, tcp_rule
-from stacks.params import BuildParams
+from stacks.params import (
+    ANALYTICS_SUBNET_CIDR,
+    DW_PORT,
+    ETL_SUBNET_CIDR,
+    PUBLIC_SUBNET_CIDR,
+    VPC_CIDR,
+    BuildParams,
+)
 from stacks.template import (
     export,
     finish,
@@ -27,7 +34,6 @@ from stacks.template import (
 
 STACK = "network"
 
-CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 OPTIONAL_CIDR_PATTERN = r"^$|^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 GROUP_NAME_PATTERN = r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$"
 
@@ -42,7 +48,6 @@ class Subnet:
 
     key: str
     cidr: str
-    description: str
     seed_name: str
     route_table_seed_name: str
 
@@ -54,22 +59,19 @@ class Subnet:
 SUBNETS = (
     Subnet(
         "Public",
-        "10.0.1.0/24",
-        "Public subnet (OLTP host)",
+        PUBLIC_SUBNET_CIDR,
         "SBW_Project-subnet-public1",
         "SBW_Project-rtb-public",
     ),
     Subnet(
         "Analytics",
-        "10.0.2.0/24",
-        "Private analytics subnet (DW + Shiny host, SSM endpoints)",
+        ANALYTICS_SUBNET_CIDR,
         "SBW_Project-subnet-private1-analytics",
         "SBW_Project-rtb-private1-analytics",
     ),
     Subnet(
         "Etl",
-        "10.0.3.0/24",
-        "Private ETL subnet (Lambda ETL)",
+        ETL_SUBNET_CIDR,
         "SBW_Project-subnet-private2-etl",
         "SBW_Project-rtb-private2-etl",
     ),
@@ -79,9 +81,9 @@ SUBNETS = (
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream network: VPC, public/analytics/ETL subnets, endpoints, security groups")
     vpc, igw, igw_attachment = _vpc(t, params)
-    subnets, route_tables, cidrs = _subnets(t, params, vpc)
+    subnets, route_tables = _subnets(t, params, vpc)
     _public_default_route(t, route_tables["Public"], igw, igw_attachment)
-    groups = _security_groups(t, params, vpc, cidrs)
+    groups = _security_groups(t, params, vpc)
     _openings(t, groups)
     _endpoints(
         t,
@@ -106,16 +108,11 @@ def _named(params: BuildParams, seed_name: str) -> Tags:
     return standard_tags(params, STACK, Name=params.name(seed_name))
 
 
-def _cidr_parameter(t: Template, name: str, default: str, description: str) -> Parameter:
-    return string_parameter(t, name, default, description, pattern=CIDR_PATTERN)
-
-
 def _vpc(t: Template, params: BuildParams) -> tuple[ec2.VPC, ec2.InternetGateway, ec2.VPCGatewayAttachment]:
-    cidr = _cidr_parameter(t, "VpcCidr", "10.0.0.0/16", "VPC CIDR block")
     vpc = t.add_resource(
         ec2.VPC(
             "Vpc",
-            CidrBlock=Ref(cidr),
+            CidrBlock=VPC_CIDR,
             EnableDnsSupport=True,
             EnableDnsHostnames=True,  # required by the interface endpoints' private DNS
             Tags=_named(params, "SBW_Project-vpc"),
@@ -140,14 +137,13 @@ def _subnets(
         pattern=r"^$|^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$",
     )
     az = If("HasAvailabilityZone", Ref(az_param), Select(0, GetAZs("")))
-    subnets, route_tables, cidrs = {}, {}, {}
+    subnets, route_tables = {}, {}
     for plan in SUBNETS:
-        cidrs[plan.key] = _cidr_parameter(t, f"{plan.title}Cidr", plan.cidr, plan.description)
         subnets[plan.key] = t.add_resource(
             ec2.Subnet(
                 plan.title,
                 VpcId=Ref(vpc),
-                CidrBlock=Ref(cidrs[plan.key]),
+                CidrBlock=plan.cidr,
                 AvailabilityZone=az,
                 MapPublicIpOnLaunch=False,  # the OLTP host gets an Elastic IP instead
                 Tags=_named(params, plan.seed_name),
@@ -165,7 +161,7 @@ def _subnets(
                 RouteTableId=Ref(route_tables[plan.key]),
             )
         )
-    return subnets, route_tables, cidrs
+    return subnets, route_tables
 
 
 def _public_default_route(
@@ -206,9 +202,7 @@ def _group(
     )
 
 
-def _security_groups(
-    t: Template, params: BuildParams, vpc: ec2.VPC, cidrs: dict[str, Parameter]
-) -> dict[str, ec2.SecurityGroup]:
+def _security_groups(t: Template, params: BuildParams, vpc: ec2.VPC) -> dict[str, ec2.SecurityGroup]:
     """The five groups of the seeds, keyed Endpoint, Oltp, EtlLambda, Shiny, Dw."""
     s3 = Ref(
         string_parameter(
@@ -226,8 +220,8 @@ def _security_groups(
         "sg_vpc_endpoints",
         description="Interface VPC endpoints (SSM): HTTPS from the private subnets",
         SecurityGroupIngress=[
-            tcp_rule(443, "HTTPS from the analytics subnet (SSM agent)", CidrIp=Ref(cidrs["Analytics"])),
-            tcp_rule(443, "HTTPS from the ETL subnet (ssm:GetParameter)", CidrIp=Ref(cidrs["Etl"])),
+            tcp_rule(443, "HTTPS from the analytics subnet (SSM agent)", CidrIp=ANALYTICS_SUBNET_CIDR),
+            tcp_rule(443, "HTTPS from the ETL subnet (ssm:GetParameter)", CidrIp=ETL_SUBNET_CIDR),
         ],
         SecurityGroupEgress=[NO_EGRESS],
     )
@@ -261,8 +255,8 @@ def _security_groups(
         "sg_analytics_ShinyDWH",
         description="DW PostgreSQL: 5432 from the ETL Lambda and Shiny groups only",
         SecurityGroupIngress=[
-            tcp_rule(5432, "PostgreSQL from Lambda ETL", SourceSecurityGroupId=Ref(etl)),
-            tcp_rule(5432, "PostgreSQL from R Shiny", SourceSecurityGroupId=Ref(shiny)),
+            tcp_rule(DW_PORT, "PostgreSQL from Lambda ETL", SourceSecurityGroupId=Ref(etl)),
+            tcp_rule(DW_PORT, "PostgreSQL from R Shiny", SourceSecurityGroupId=Ref(shiny)),
         ],
         SecurityGroupEgress=[
             tcp_rule(
@@ -279,8 +273,10 @@ def _security_groups(
     )
     # Separate rules: inline ones would make the DW and ETL/Shiny groups depend on each other.
     to_dw = {"DestinationSecurityGroupId": Ref(dw)}
-    t.add_resource(tcp_egress("EtlToDwEgress", etl, 5432, "PostgreSQL to the DW", **to_dw))
-    t.add_resource(tcp_egress("ShinyToDwEgress", shiny, 5432, "PostgreSQL to the DW by private IP", **to_dw))
+    t.add_resource(tcp_egress("EtlToDwEgress", etl, DW_PORT, "PostgreSQL to the DW", **to_dw))
+    t.add_resource(
+        tcp_egress("ShinyToDwEgress", shiny, DW_PORT, "PostgreSQL to the DW by private IP", **to_dw)
+    )
     return {"Endpoint": endpoint, "Oltp": oltp, "EtlLambda": etl, "Shiny": shiny, "Dw": dw}
 
 

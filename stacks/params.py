@@ -25,6 +25,15 @@ PROJECT_TAG = "clickstream"
 ROLE_TAG = "clickstream:role"
 ENV_TAG = "clickstream:env"
 
+# The seed's address plan (seed 002): the VPC and its three subnets, in one availability zone.
+# roles/postgres_dw admits the ETL subnet (inventories/aws/group_vars/postgres_dw.yml).
+VPC_CIDR = "10.0.0.0/16"
+PUBLIC_SUBNET_CIDR = "10.0.1.0/24"
+ANALYTICS_SUBNET_CIDR = "10.0.2.0/24"
+ETL_SUBNET_CIDR = "10.0.3.0/24"
+# The warehouse's PostgreSQL port (roles/postgres_dw): the DW security group and DWH_PORT.
+DW_PORT = 5432
+
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
 DW_LOGIN_ROLES: tuple[str, ...] = ("etl_writer", "dashboard_reader")
 # The shop's application login on the OLTP host (roles/oltp; inventories/aws reads its password).

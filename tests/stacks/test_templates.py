@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stacks import BUILDERS
 from stacks.hosts import AGENT_LOG_GROUPS
 from stacks.iam import ENI_DESCRIBE_ACTIONS
-from stacks.params import ENV_TAG, ROLE_TAG, STACK_ORDER, BuildParams
+from stacks.params import ENV_TAG, ETL_SUBNET_CIDR, ROLE_TAG, STACK_ORDER, VPC_CIDR, BuildParams
 from tests.stacks.support import props, resources_of, walk
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def all_resources(templates: dict[str, dict]):
@@ -34,9 +38,8 @@ def tags_of(resource: dict) -> dict:
 
 def test_subnets_follow_seed_002(templates: dict[str, dict]) -> None:
     net = templates["network"]
-    assert default_of(net, "VpcCidr") == "10.0.0.0/16"
-    cidrs = {k: props(net, k)["CidrBlock"]["Ref"] for k in resources_of(net, "AWS::EC2::Subnet")}
-    assert {k: default_of(net, v) for k, v in cidrs.items()} == {
+    assert props(net, "Vpc")["CidrBlock"] == "10.0.0.0/16"
+    assert {k: s["Properties"]["CidrBlock"] for k, s in resources_of(net, "AWS::EC2::Subnet").items()} == {
         "PublicSubnet": "10.0.1.0/24",
         "AnalyticsSubnet": "10.0.2.0/24",
         "EtlSubnet": "10.0.3.0/24",
@@ -140,6 +143,13 @@ def test_only_the_public_route_table_has_a_default_route(templates: dict[str, di
     }
 
 
+def test_the_dw_admits_the_etl_subnet_of_the_network_stack() -> None:
+    # The subnet plan is a fact, not a deploy-time choice: the DW's pg_hba admits the ETL subnet.
+    group_vars = REPO / "inventories" / "aws" / "group_vars" / "postgres_dw.yml"
+    inventory = yaml.safe_load(group_vars.read_text(encoding="utf-8"))
+    assert inventory["postgres_dw_etl_cidrs"] == [ETL_SUBNET_CIDR]
+
+
 def test_endpoints_keep_private_traffic_inside_the_vpc(templates: dict[str, dict]) -> None:
     net = templates["network"]
     endpoints = resources_of(net, "AWS::EC2::VPCEndpoint")
@@ -208,7 +218,7 @@ def test_no_open_ingress_by_default(templates: dict[str, dict]) -> None:
             for rule in resource["Properties"].get("SecurityGroupIngress", []):
                 assert rule.get("CidrIp") not in ("0.0.0.0/0",) and rule.get("CidrIpv6") != "::/0"
                 if "CidrIp" in rule:  # only the VPC's own subnets
-                    assert default_of(templates[stack], rule["CidrIp"]["Ref"]).startswith("10.0.")
+                    assert ip_network(rule["CidrIp"]).subnet_of(ip_network(VPC_CIDR)), rule
         if resource["Type"] == "AWS::EC2::SecurityGroupIngress":
             cidr_param = resource["Properties"]["CidrIp"]["Ref"]
             # Each CIDR-based opening exists only when its parameter is set, and it is empty by default.
@@ -402,7 +412,7 @@ def test_managed_policies_are_only_session_managers(templates: dict[str, dict]) 
 
 
 def test_host_role_ships_only_the_agents_log_groups(templates: dict[str, dict]) -> None:
-    roles_agents = Path(__file__).resolve().parents[2] / "roles" / "agents"
+    roles_agents = REPO / "roles" / "agents"
     defaults = (roles_agents / "defaults" / "main.yml").read_text(encoding="utf-8")
     agent_config = (roles_agents / "templates" / "amazon-cloudwatch-agent.yml.j2").read_text(encoding="utf-8")
     assert 'agents_log_group_prefix: "/clickstream/{{ platform_env' in defaults
