@@ -35,7 +35,7 @@ from stacks.lambdas import (
     lambda_role,
     log_group,
 )
-from stacks.params import BuildParams, dw_password_parameter_name
+from stacks.params import DW_DATABASE, DW_PORT, DW_WRITER_LOGIN, BuildParams, dw_password_parameter_name
 from stacks.template import (
     checkov_skip,
     export,
@@ -51,7 +51,6 @@ from stacks.template import (
 
 STACK = "etl"
 HANDLER = "functions.etl.handler.handler"
-LOGIN_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
 @dataclass(frozen=True)
@@ -119,30 +118,18 @@ def _dead_letter_queue(t: Template, params: BuildParams) -> sqs.Queue:
     return dlq
 
 
-def _warehouse_environment(t: Template, params: BuildParams, imports: Imports) -> dict:
+def _warehouse_environment(t: Template, imports: Imports, password_parameter: str) -> dict:
     """The DWH_* variables: where the warehouse is and which login the ETL uses."""
     dw_host = string_parameter(
         t, "DwHost", "", "DWH_HOST; empty = the DW host's private IP exported by the hosts stack"
     )
     t.add_condition("DwHostFromHostsStack", Equals(Ref(dw_host), ""))
-    dw_port = number_parameter(t, "DwPort", 5432, "DWH_PORT", minimum=1, maximum=65535)
-    dw_user = string_parameter(
-        t, "DwUser", "etl_writer", "DWH_USER (a member of clickstream_writer)", pattern=LOGIN_PATTERN
-    )
-    dw_database = string_parameter(t, "DwDatabase", "clickstream_dw", "DWH_DATABASE", pattern=LOGIN_PATTERN)
-    dw_password_param = string_parameter(
-        t,
-        "DwPasswordParameterName",
-        dw_password_parameter_name(params.env, "etl_writer"),
-        "SSM SecureString parameter holding DWH_USER's password (DWH_PASSWORD_PARAM)",
-        pattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
-    )
     return {
         "DWH_HOST": If("DwHostFromHostsStack", imports.dw_private_ip, Ref(dw_host)),
-        "DWH_PORT": Ref(dw_port),
-        "DWH_USER": Ref(dw_user),
-        "DWH_DATABASE": Ref(dw_database),
-        "DWH_PASSWORD_PARAM": Ref(dw_password_param),
+        "DWH_PORT": str(DW_PORT),
+        "DWH_USER": DW_WRITER_LOGIN,
+        "DWH_DATABASE": DW_DATABASE,
+        "DWH_PASSWORD_PARAM": password_parameter,
     }
 
 
@@ -153,6 +140,7 @@ def _function(
     events, read its password parameter, dead-letter failed runs, manage its network interfaces."""
     group = log_group(t, "EtlLogGroup", fn)
     raw_bucket_arn = imports.raw_bucket_arn
+    password_parameter = dw_password_parameter_name(params.env, DW_WRITER_LOGIN)
     role = t.add_resource(
         lambda_role(
             "EtlRole",
@@ -172,7 +160,7 @@ def _function(
                 ),
                 allow(
                     "ssm:GetParameter",
-                    regional_arn("ssm", "parameter${DwPasswordParameterName}"),
+                    regional_arn("ssm", f"parameter{password_parameter}"),
                     sid="ReadDwPassword",
                 ),
                 allow("sqs:SendMessage", GetAtt(dlq, "Arn"), sid="DeadLetterFailedInvocations"),
@@ -190,7 +178,7 @@ def _function(
         description="Loads new raw clickstream objects into the PostgreSQL warehouse",
         handler=HANDLER,
         environment={
-            **_warehouse_environment(t, params, imports),
+            **_warehouse_environment(t, imports, password_parameter),
             "RAW_BUCKET": imports.raw_bucket_name,
         },
         tags=standard_tags(params, STACK),

@@ -31,11 +31,15 @@ VPC_CIDR = "10.0.0.0/16"
 PUBLIC_SUBNET_CIDR = "10.0.1.0/24"
 ANALYTICS_SUBNET_CIDR = "10.0.2.0/24"
 ETL_SUBNET_CIDR = "10.0.3.0/24"
-# The warehouse's PostgreSQL port (roles/postgres_dw): the DW security group and DWH_PORT.
+# The warehouse as roles/postgres_dw sets it up: its port (the DW security group, DWH_PORT),
+# its database and the ETL's login (DWH_DATABASE, DWH_USER; postgres_dw_writer_user).
 DW_PORT = 5432
+DW_DATABASE = "clickstream_dw"
+DW_WRITER_LOGIN = "etl_writer"
+DW_READER_LOGIN = "dashboard_reader"
 
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
-DW_LOGIN_ROLES: tuple[str, ...] = ("etl_writer", "dashboard_reader")
+DW_LOGIN_ROLES: tuple[str, ...] = (DW_WRITER_LOGIN, DW_READER_LOGIN)
 # The shop's application login on the OLTP host (roles/oltp; inventories/aws reads its password).
 OLTP_APP_LOGIN = "shop_app"
 

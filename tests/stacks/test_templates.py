@@ -13,7 +13,19 @@ import yaml
 from stacks import BUILDERS
 from stacks.hosts import AGENT_LOG_GROUPS
 from stacks.iam import ENI_DESCRIBE_ACTIONS
-from stacks.params import ENV_TAG, ETL_SUBNET_CIDR, ROLE_TAG, STACK_ORDER, VPC_CIDR, BuildParams
+from stacks.params import (
+    DW_DATABASE,
+    DW_LOGIN_ROLES,
+    DW_PORT,
+    DW_WRITER_LOGIN,
+    ENV_TAG,
+    ETL_SUBNET_CIDR,
+    ROLE_TAG,
+    STACK_ORDER,
+    VPC_CIDR,
+    BuildParams,
+    password_parameters,
+)
 from tests.stacks.support import props, resources_of, walk
 
 REPO = Path(__file__).resolve().parents[2]
@@ -477,7 +489,11 @@ def test_etl_role_reads_raw_events_and_its_password_parameter(templates: dict[st
     assert by_sid["ReadRawEvents"]["Action"] == "s3:GetObject"
     assert by_sid["ListRawEvents"]["Condition"] == {"StringLike": {"s3:prefix": ["events/", "events/*"]}}
     assert by_sid["ReadDwPassword"]["Action"] == "ssm:GetParameter"
-    assert by_sid["ReadDwPassword"]["Resource"]["Fn::Sub"].endswith(":parameter${DwPasswordParameterName}")
+    assert by_sid["ReadDwPassword"]["Resource"]["Fn::Sub"].endswith(
+        ":parameter/clickstream/dev/dw/etl_writer/password"
+    )
+    # The parameter the ETL reads is the one `deploy` creates for its login.
+    assert "/clickstream/dev/dw/etl_writer/password" in dict(password_parameters("dev"))
 
 
 # --- Lambdas, API, schedule ----------------------------------------------------------------------
@@ -530,9 +546,12 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
             {"Ref": "DwHost"},
         ]
     }
-    assert default_of(etl, "DwDatabase") == "clickstream_dw"
-    assert default_of(etl, "DwPort") == 5432
-    assert default_of(etl, "DwPasswordParameterName") == "/clickstream/dev/dw/etl_writer/password"
+    assert (env["DWH_PORT"], env["DWH_USER"], env["DWH_DATABASE"], env["DWH_PASSWORD_PARAM"]) == (
+        "5432",
+        "etl_writer",
+        "clickstream_dw",
+        "/clickstream/dev/dw/etl_writer/password",
+    )
     assert fn["ReservedConcurrentExecutions"] == 1
     assert fn["VpcConfig"] == {
         "SubnetIds": [{"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-EtlSubnetId"}}],
@@ -541,6 +560,13 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
         ],
     }
     assert default_of(etl, "EtlFunctionName") == "dev-SBW_Lamda_ETL"
+
+
+def test_etl_connects_as_roles_postgres_dw_sets_the_warehouse_up() -> None:
+    defaults = yaml.safe_load((REPO / "roles" / "postgres_dw" / "defaults" / "main.yml").read_text("utf-8"))
+    assert (defaults["postgres_dw_port"], defaults["postgres_dw_database"]) == (DW_PORT, DW_DATABASE)
+    assert (defaults["postgres_dw_writer_user"], defaults["postgres_dw_reader_user"]) == DW_LOGIN_ROLES
+    assert DW_LOGIN_ROLES[0] == DW_WRITER_LOGIN
 
 
 def test_etl_schedule_retries_dead_letters_and_alarms(templates: dict[str, dict]) -> None:
