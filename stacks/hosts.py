@@ -14,7 +14,7 @@ from troposphere import Base64, GetAtt, Join, Parameter, Ref, Sub, Template, ec2
 
 from stacks.buckets import private_bucket, tls_only_policy, unique_bucket_name
 from stacks.iam import allow, aws_managed_policy, policy_document, regional_arn, service_role
-from stacks.params import ENV_TAG, ROLE_TAG, BuildParams
+from stacks.params import ROLE_TAG, BuildParams
 from stacks.template import (
     checkov_skip,
     export,
@@ -111,25 +111,17 @@ class HostContext:
     root_device: Parameter
     profile: iam.InstanceProfile
     network: Parameter
-    env_tag: Parameter
 
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream hosts: OLTP EC2 (public) and DW + Shiny EC2 (private), SSM transfer bucket")
     network = stack_name_parameter(t, params, "network")
     data = stack_name_parameter(t, params, "data")
-    env_tag = string_parameter(
-        t,
-        "EnvironmentTag",
-        params.env,
-        f"Value of the {ENV_TAG} tag the Ansible inventory filters on",
-        pattern=r"^[a-z][a-z0-9]{1,11}$",
-    )
     role = _host_role(t, params)
     _backup_policy(t, role, data)
     profile = t.add_resource(iam.InstanceProfile("HostInstanceProfile", Roles=[Ref(role)]))
     ami, root_device = _image_parameters(t)
-    context = HostContext(ami=ami, root_device=root_device, profile=profile, network=network, env_tag=env_tag)
+    context = HostContext(ami=ami, root_device=root_device, profile=profile, network=network)
     oltp, dw = (_host(t, params, host, context) for host in HOSTS)
     # A stable public address for Amplify's DATABASE_URL (seed: OLTP is public by design).
     oltp_eip = t.add_resource(
@@ -151,7 +143,7 @@ def _host_role(t: Template, params: BuildParams) -> iam.Role:
     # The CloudWatch agent only ships logs (no metrics section in its config, so no
     # cloudwatch:PutMetricData), to its own log groups: narrower than CloudWatchAgentServerPolicy.
     agent_log_groups = [
-        regional_arn("logs", f"log-group:/clickstream/${{EnvironmentTag}}/{name}{suffix}")
+        regional_arn("logs", f"log-group:/clickstream/{params.env}/{name}{suffix}")
         for name in AGENT_LOG_GROUPS
         for suffix in ("", ":*")
     ]
@@ -270,9 +262,7 @@ def _host(t: Template, params: BuildParams, host: Host, context: HostContext) ->
             IamInstanceProfile=Ref(context.profile),
             SubnetId=import_from(context.network, host.subnet),
             SecurityGroupIds=[import_from(context.network, export) for export in host.security_groups],
-            Tags=standard_tags(
-                params, STACK, Name=Ref(name), **{ROLE_TAG: host.role, ENV_TAG: Ref(context.env_tag)}
-            ),
+            Tags=standard_tags(params, STACK, Name=Ref(name), **{ROLE_TAG: host.role}),
         )
     )
 

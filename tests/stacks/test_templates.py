@@ -300,8 +300,9 @@ def test_hosts_are_tagged_for_the_ansible_inventory(templates: dict[str, dict]) 
     hosts = templates["hosts"]
     oltp, dw = tags_of(hosts["Resources"]["OltpInstance"]), tags_of(hosts["Resources"]["DwInstance"])
     assert (oltp[ROLE_TAG], dw[ROLE_TAG]) == ("oltp", "dw")
-    assert oltp[ENV_TAG] == dw[ENV_TAG] == {"Ref": "EnvironmentTag"}
-    assert default_of(hosts, "EnvironmentTag") == "dev"
+    assert oltp[ENV_TAG] == dw[ENV_TAG] == "dev"
+    prod = BUILDERS["hosts"](BuildParams(env="prod")).to_dict()["Resources"]
+    assert {tags_of(prod[h])[ENV_TAG] for h in ("OltpInstance", "DwInstance")} == {"prod"}
     assert default_of(hosts, "OltpInstanceName") == "dev-SBW_EC2_WebDB"
     assert default_of(hosts, "DwInstanceName") == "dev-SBW_EC2_ShinyDWH"
 
@@ -442,7 +443,7 @@ def test_host_role_ships_only_the_agents_log_groups(templates: dict[str, dict]) 
         "logs:PutRetentionPolicy",
     ]
     prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-    prefix += "/clickstream/${EnvironmentTag}/"
+    prefix += "/clickstream/dev/"
     assert sorted(r["Fn::Sub"] for r in statement["Resource"]) == sorted(
         f"{prefix}{group}{suffix}" for group in AGENT_LOG_GROUPS for suffix in ("", ":*")
     )
