@@ -37,13 +37,6 @@ ACCESS_LOG_PREFIX = "raw-bucket/"
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream data: raw event bucket (encrypted, private, TLS-only) and its access logs")
-    string_parameter(  # used by name in the bucket names' Sub
-        t,
-        "RawBucketNamePrefix",
-        f"{params.env}-clickstream-s3-ingest",
-        "Raw bucket name prefix; the account id and region are appended for uniqueness",
-        pattern=BUCKET_PREFIX_PATTERN,
-    )
     log_bucket = _access_log_bucket(t, params)
     raw_bucket = _raw_bucket(t, params, log_bucket)
     t.add_resource(tls_only_policy("RawBucketPolicy", raw_bucket))
@@ -69,13 +62,17 @@ def build(params: BuildParams) -> Template:
     return finish(t, params, STACK)
 
 
+def _raw_bucket_prefix(params: BuildParams) -> str:
+    return f"{params.env}-clickstream-s3-ingest"
+
+
 def _access_log_bucket(t: Template, params: BuildParams) -> s3.Bucket:
     days = number_parameter(t, "AccessLogRetentionDays", 90, "Days S3 server access logs are kept", minimum=1)
     # Server access logging requires SSE-S3 (not SSE-KMS) on the target bucket: private_bucket's default.
     bucket = t.add_resource(
         private_bucket(
             "AccessLogBucket",
-            unique_bucket_name("${RawBucketNamePrefix}-logs"),
+            unique_bucket_name(f"{_raw_bucket_prefix(params)}-logs"),
             expire_days=Ref(days),
             lifecycle_id="expire-access-logs",
             tags=standard_tags(params, STACK),
@@ -102,7 +99,7 @@ def _raw_bucket(t: Template, params: BuildParams, log_bucket: s3.Bucket) -> s3.B
             "RawBucket",
             DeletionPolicy="Retain",  # raw events are the source of truth for re-loading the DW
             UpdateReplacePolicy="Retain",
-            BucketName=unique_bucket_name("${RawBucketNamePrefix}"),
+            BucketName=unique_bucket_name(_raw_bucket_prefix(params)),
             BucketEncryption=sse_s3(),
             PublicAccessBlockConfiguration=public_access_block(),
             OwnershipControls=bucket_owner_enforced(),

@@ -51,6 +51,7 @@ from stacks.template import (
 
 STACK = "etl"
 HANDLER = "functions.etl.handler.handler"
+FUNCTION_SEED_NAME = "SBW_Lamda_ETL"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def build(params: BuildParams) -> Template:
     fn = lambda_parameters(
         t,
         prefix="Etl",
-        function_name=params.name("SBW_Lamda_ETL"),
+        function_name=params.name(FUNCTION_SEED_NAME),
         zip_name="lambda-etl.zip",
         memory=512,
         timeout=300,
@@ -98,7 +99,7 @@ def _dead_letter_queue(t: Template, params: BuildParams) -> sqs.Queue:
     dlq = t.add_resource(
         sqs.Queue(
             "EtlDeadLetterQueue",
-            QueueName=Sub("${EtlFunctionName}-dlq"),
+            QueueName=f"{params.name(FUNCTION_SEED_NAME)}-dlq",
             MessageRetentionPeriod=1209600,
             SqsManagedSseEnabled=True,
             DeletionPolicy="Delete",  # holds only trigger envelopes
@@ -195,13 +196,6 @@ def _function(
 def _schedule(t: Template, params: BuildParams, function: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
     """The hourly rule starting the function, and the retries of both hops (EventBridge's
     delivery, Lambda's asynchronous invocation), each ending in the dead-letter queue."""
-    rule_name = string_parameter(
-        t,
-        "ScheduleRuleName",
-        params.name("SBW_ETL_HOURLY_RULE"),
-        "EventBridge rule name",
-        pattern=r"^[.\-_A-Za-z0-9]{1,64}$",
-    )
     schedule = string_parameter(
         t, "ScheduleExpression", "rate(1 hour)", "How often the ETL runs", pattern=r"^(rate|cron)\(.+\)$"
     )
@@ -241,7 +235,7 @@ def _schedule(t: Template, params: BuildParams, function: awslambda.Function, dl
     rule = t.add_resource(
         events.Rule(
             "EtlScheduleRule",
-            Name=Ref(rule_name),
+            Name=params.name("SBW_ETL_HOURLY_RULE"),
             Description="Starts Lambda ETL (batch window: the objects that arrived since the last run)",
             ScheduleExpression=Ref(schedule),
             State="ENABLED",

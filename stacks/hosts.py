@@ -223,9 +223,7 @@ def _host(t: Template, params: BuildParams, host: Host, context: HostContext) ->
         minimum=8,
         maximum=16384,
     )
-    name = string_parameter(
-        t, f"{host.key}InstanceName", params.name(host.seed_name), f"Name tag of the {host.label} host"
-    )
+    name = params.name(host.seed_name)
     root = ec2.LaunchTemplateBlockDeviceMapping(
         DeviceName=Ref(context.root_device),
         Ebs=ec2.EBSBlockDevice(
@@ -235,7 +233,7 @@ def _host(t: Template, params: BuildParams, host: Host, context: HostContext) ->
     launch_template = t.add_resource(
         ec2.LaunchTemplate(
             f"{host.key}LaunchTemplate",
-            LaunchTemplateName=Ref(name),
+            LaunchTemplateName=name,
             LaunchTemplateData=ec2.LaunchTemplateData(
                 MetadataOptions=ec2.MetadataOptions(
                     HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
@@ -245,7 +243,7 @@ def _host(t: Template, params: BuildParams, host: Host, context: HostContext) ->
                 TagSpecifications=[
                     ec2.TagSpecifications(
                         ResourceType="volume",
-                        Tags=standard_tags(params, STACK, Name=Ref(name), **{ROLE_TAG: host.role}),
+                        Tags=standard_tags(params, STACK, Name=name, **{ROLE_TAG: host.role}),
                     )
                 ],
             ),
@@ -262,27 +260,20 @@ def _host(t: Template, params: BuildParams, host: Host, context: HostContext) ->
             IamInstanceProfile=Ref(context.profile),
             SubnetId=import_from(context.network, host.subnet),
             SecurityGroupIds=[import_from(context.network, export) for export in host.security_groups],
-            Tags=standard_tags(params, STACK, Name=Ref(name), **{ROLE_TAG: host.role}),
+            Tags=standard_tags(params, STACK, Name=name, **{ROLE_TAG: host.role}),
         )
     )
 
 
 def _transfer_bucket(t: Template, params: BuildParams) -> s3.Bucket:
     """The bucket the Ansible aws_ssm connection moves files through, and its TLS-only policy."""
-    string_parameter(  # used by name in the bucket name's Sub
-        t,
-        "TransferBucketNamePrefix",
-        f"{params.env}-clickstream-ssm-xfer",
-        "Ansible aws_ssm transfer bucket prefix; account id and region are appended",
-        pattern=r"^[a-z0-9][a-z0-9-]{2,29}$",
-    )
     days = number_parameter(
         t, "TransferObjectExpirationDays", 1, "Days before leftover transfer objects are deleted", minimum=1
     )
     bucket = t.add_resource(
         private_bucket(
             "SsmTransferBucket",
-            unique_bucket_name("${TransferBucketNamePrefix}"),
+            unique_bucket_name(f"{params.env}-clickstream-ssm-xfer"),
             expire_days=Ref(days),
             lifecycle_id="expire-transfers",
             tags=standard_tags(params, STACK),

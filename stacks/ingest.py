@@ -34,6 +34,7 @@ from stacks.template import (
 
 STACK = "ingest"
 HANDLER = "functions.ingest.handler.handler"
+FUNCTION_SEED_NAME = "SBW_Lamda_Ingest"
 # ANY, not POST: the function itself answers other methods with the contract's 405 (a POST-only
 # route would make API Gateway answer 404). Preflight OPTIONS is answered by the CORS configuration.
 ROUTE_KEY = "ANY /clickstream"
@@ -53,7 +54,7 @@ def build(params: BuildParams) -> Template:
     fn = lambda_parameters(
         t,
         prefix="Ingest",
-        function_name=params.name("SBW_Lamda_Ingest"),
+        function_name=params.name(FUNCTION_SEED_NAME),
         zip_name="lambda-ingest.zip",
         memory=256,
         timeout=10,
@@ -144,7 +145,7 @@ def _http_api(
     api = t.add_resource(
         apigatewayv2.Api(
             "HttpApi",
-            Name=Sub("${IngestFunctionName}-api"),
+            Name=f"{params.name(FUNCTION_SEED_NAME)}-api",
             ProtocolType="HTTP",
             Description="Clickstream ingest endpoint",
             CorsConfiguration=apigatewayv2.Cors(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Sub, Tags, Template, awslambda, iam, logs
+from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Tags, Template, awslambda, iam, logs
 
 from stacks.iam import allow, service_role
 from stacks.template import checkov_skip, number_parameter, string_parameter
@@ -46,7 +46,9 @@ COMMON_LAMBDA_SKIPS = (
 
 @dataclass(frozen=True)
 class LambdaParameters:
-    name: Parameter
+    """A function's name (fixed) and its deploy-time parameters."""
+
+    name: str
     code_bucket: Parameter
     code_key: Parameter
     runtime: Parameter
@@ -59,15 +61,9 @@ class LambdaParameters:
 def lambda_parameters(
     t: Template, *, prefix: str, function_name: str, zip_name: str, memory: int, timeout: int
 ) -> LambdaParameters:
-    """Parameters of one function: <prefix>FunctionName, <prefix>CodeKey, ..."""
+    """Parameters of one function: <prefix>CodeKey, <prefix>MemoryMiB, ..."""
     return LambdaParameters(
-        name=string_parameter(
-            t,
-            f"{prefix}FunctionName",
-            function_name,
-            "Lambda function name",
-            pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        ),
+        name=function_name,
         code_bucket=t.add_parameter(  # no default: the parameters file must name it
             Parameter(
                 "LambdaCodeBucket",
@@ -115,7 +111,7 @@ def log_group(t: Template, title: str, p: LambdaParameters) -> logs.LogGroup:
     """The function's log group, created before the function so retention applies from the start."""
     group = logs.LogGroup(
         title,
-        LogGroupName=Sub(f"/aws/lambda/${{{p.name.title}}}"),
+        LogGroupName=f"/aws/lambda/{p.name}",
         RetentionInDays=Ref(p.log_retention),
         DeletionPolicy="Delete",  # bounded by retention; a retained group would block a redeploy's name
         UpdateReplacePolicy="Delete",
@@ -167,7 +163,7 @@ def lambda_function(
         awslambda.Function(
             title,
             DependsOn=[group.title],
-            FunctionName=Ref(p.name),
+            FunctionName=p.name,
             Description=description,
             Handler=handler,
             Runtime=Ref(p.runtime),

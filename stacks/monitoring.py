@@ -102,17 +102,10 @@ def build(params: BuildParams) -> Template:
     ingest = stack_name_parameter(t, params, "ingest")
     etl = stack_name_parameter(t, params, "etl")
     _flow_logs(t, params, network)
-    dashboard_name = string_parameter(
-        t,
-        "DashboardName",
-        params.name("clickstream-pipeline"),
-        "CloudWatch dashboard name",
-        pattern=r"^[A-Za-z0-9_-]{1,255}$",
-    )
     t.add_resource(
         cloudwatch.Dashboard(
             "PipelineDashboard",
-            DashboardName=Ref(dashboard_name),
+            DashboardName=params.name("clickstream-pipeline"),
             DashboardBody=Sub(
                 dashboard_body(),
                 {

@@ -35,7 +35,6 @@ from stacks.template import (
 STACK = "network"
 
 OPTIONAL_CIDR_PATTERN = r"^$|^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
-GROUP_NAME_PATTERN = r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$"
 
 # The S3 managed prefix list of ap-southeast-1 (`aws ec2 describe-managed-prefix-lists`);
 # `python -m stacks deploy` looks up the right one for the target region.
@@ -182,18 +181,10 @@ def _public_default_route(
 def _group(
     t: Template, params: BuildParams, vpc: ec2.VPC, key: str, seed: str, *, description: str, **rules: list
 ) -> ec2.SecurityGroup:
-    title = f"{key}SecurityGroup"
-    name = string_parameter(
-        t,
-        f"{title}Name",
-        params.name(seed),
-        f"Security group name (seed: {seed})",
-        pattern=GROUP_NAME_PATTERN,
-    )
     return t.add_resource(
         ec2.SecurityGroup(
-            title,
-            GroupName=Ref(name),
+            f"{key}SecurityGroup",
+            GroupName=params.name(seed),
             GroupDescription=description,
             VpcId=Ref(vpc),
             Tags=_named(params, seed),

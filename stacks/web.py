@@ -22,13 +22,14 @@ from stacks.template import (
 )
 
 STACK = "web"
+USER_POOL_SEED_NAME = "SBW_UserPool"
 
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream web: Cognito user pool and Amplify Hosting app for the Next.js shop")
     ingest = stack_name_parameter(t, params, "ingest")
     pool = _user_pool(t, params)
-    client = _app_client(t, pool)
+    client = _app_client(t, params, pool)
     app = _amplify_app(t, params, pool, client, ingest)
     export(t, "UserPoolId", Ref(pool), "Cognito user pool id")
     export(t, "UserPoolClientId", Ref(client), "Cognito app client id (public, no secret)")
@@ -39,13 +40,12 @@ def build(params: BuildParams) -> Template:
 
 def _user_pool(t: Template, params: BuildParams) -> cognito.UserPool:
     """Shoppers sign in with their email; MFA optional, accounts kept when the stack goes."""
-    pool_name = string_parameter(t, "UserPoolName", params.name("SBW_UserPool"), "Cognito user pool")
     return t.add_resource(
         cognito.UserPool(
             "UserPool",
             DeletionPolicy="Retain",  # shoppers' accounts outlive the stack
             UpdateReplacePolicy="Retain",
-            UserPoolName=Ref(pool_name),
+            UserPoolName=params.name(USER_POOL_SEED_NAME),
             UsernameAttributes=["email"],
             AutoVerifiedAttributes=["email"],
             MfaConfiguration="OPTIONAL",
@@ -70,7 +70,7 @@ def _user_pool(t: Template, params: BuildParams) -> cognito.UserPool:
     )
 
 
-def _app_client(t: Template, pool: cognito.UserPool) -> cognito.UserPoolClient:
+def _app_client(t: Template, params: BuildParams, pool: cognito.UserPool) -> cognito.UserPoolClient:
     """The web app's public client (no secret: it runs in browsers): SRP sign-in, code flow."""
     callback = string_parameter(
         t,
@@ -90,7 +90,7 @@ def _app_client(t: Template, pool: cognito.UserPool) -> cognito.UserPoolClient:
         cognito.UserPoolClient(
             "UserPoolClient",
             UserPoolId=Ref(pool),
-            ClientName=Sub("${UserPoolName}-web"),
+            ClientName=f"{params.name(USER_POOL_SEED_NAME)}-web",
             GenerateSecret=False,  # a browser/SSR public client cannot keep a secret
             ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             PreventUserExistenceErrors="ENABLED",
@@ -119,7 +119,6 @@ def _amplify_app(
     ingest: Parameter,
 ) -> amplify.App:
     """The Amplify app building the shop from its repository (if given), and its branch."""
-    app_name = string_parameter(t, "AmplifyAppName", params.name("SBW_Web"), "Amplify app name")
     repository = optional_parameter(
         t,
         "RepositoryUrl",
@@ -138,7 +137,7 @@ def _amplify_app(
     app = t.add_resource(
         amplify.App(
             "AmplifyApp",
-            Name=Ref(app_name),
+            Name=params.name("SBW_Web"),
             Description="Next.js shop (SSR) with clickstream instrumentation",
             Platform="WEB_COMPUTE",
             Repository=If("HasRepository", Ref(repository), NoValue),

@@ -55,7 +55,7 @@ def test_params_file_sets_parameter_defaults(tmp_path: Path) -> None:
     assert network["Parameters"]["TrustedOltpCidr"]["Default"] == "203.0.113.0/24"
     etl = json.loads((out / "etl.template.json").read_text())
     assert etl["Parameters"]["EtlMemoryMiB"]["Default"] == 1024
-    assert etl["Parameters"]["EtlFunctionName"]["Default"] == "stage-SBW_Lamda_ETL"
+    assert etl["Resources"]["EtlFunction"]["Properties"]["FunctionName"] == "stage-SBW_Lamda_ETL"
 
 
 @pytest.mark.parametrize(

@@ -303,8 +303,7 @@ def test_hosts_are_tagged_for_the_ansible_inventory(templates: dict[str, dict]) 
     assert oltp[ENV_TAG] == dw[ENV_TAG] == "dev"
     prod = BUILDERS["hosts"](BuildParams(env="prod")).to_dict()["Resources"]
     assert {tags_of(prod[h])[ENV_TAG] for h in ("OltpInstance", "DwInstance")} == {"prod"}
-    assert default_of(hosts, "OltpInstanceName") == "dev-SBW_EC2_WebDB"
-    assert default_of(hosts, "DwInstanceName") == "dev-SBW_EC2_ShinyDWH"
+    assert (oltp["Name"], dw["Name"]) == ("dev-SBW_EC2_WebDB", "dev-SBW_EC2_ShinyDWH")
 
 
 def test_dw_host_is_private_and_oltp_has_an_elastic_ip(templates: dict[str, dict]) -> None:
@@ -359,8 +358,7 @@ def test_every_bucket_is_private_encrypted_and_tls_only(templates: dict[str, dic
 def test_raw_bucket_versioning_lifecycle_logging(templates: dict[str, dict]) -> None:
     data = templates["data"]
     raw = props(data, "RawBucket")
-    assert raw["BucketName"] == {"Fn::Sub": "${RawBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"}
-    assert default_of(data, "RawBucketNamePrefix") == "dev-clickstream-s3-ingest"
+    assert raw["BucketName"] == {"Fn::Sub": "dev-clickstream-s3-ingest-${AWS::AccountId}-${AWS::Region}"}
     assert raw["VersioningConfiguration"] == {"Status": {"Ref": "RawBucketVersioning"}}
     assert raw["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
     [events_rule] = [r for r in raw["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "events/"]
@@ -560,7 +558,8 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
             {"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-EtlLambdaSecurityGroupId"}}
         ],
     }
-    assert default_of(etl, "EtlFunctionName") == "dev-SBW_Lamda_ETL"
+    assert fn["FunctionName"] == "dev-SBW_Lamda_ETL"
+    assert props(etl, "EtlLogGroup")["LogGroupName"] == "/aws/lambda/dev-SBW_Lamda_ETL"
 
 
 def test_etl_connects_as_roles_postgres_dw_sets_the_warehouse_up() -> None:
@@ -573,7 +572,7 @@ def test_etl_connects_as_roles_postgres_dw_sets_the_warehouse_up() -> None:
 def test_etl_schedule_retries_dead_letters_and_alarms(templates: dict[str, dict]) -> None:
     etl = templates["etl"]
     rule = props(etl, "EtlScheduleRule")
-    assert default_of(etl, "ScheduleRuleName") == "dev-SBW_ETL_HOURLY_RULE"
+    assert rule["Name"] == "dev-SBW_ETL_HOURLY_RULE"
     assert default_of(etl, "ScheduleExpression") == "rate(1 hour)"
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["EtlFunction", "Arn"]}
@@ -648,25 +647,66 @@ def test_every_import_names_an_export_of_an_earlier_stack(templates: dict[str, d
     assert imports >= 20
 
 
-NOT_RESOURCE_NAMES = {"RootDeviceName", "BranchName"}
+# Resource properties that name the resource (a reference in one of them names another one).
+NAME_PROPERTIES = {
+    "BucketName",
+    "ClientName",
+    "DashboardName",
+    "FunctionName",
+    "GroupName",
+    "LaunchTemplateName",
+    "LogGroupName",
+    "Name",
+    "QueueName",
+    "UserPoolName",
+}
+
+
+def physical_names(templates: dict[str, dict]) -> dict[tuple[str, ...], object]:
+    """Every name a resource is created under, its Name tag, and the imported stacks' names."""
+    names: dict[tuple[str, ...], object] = {}
+    for stack, logical_id, resource in all_resources(templates):
+        properties = resource.get("Properties", {})
+        for key in NAME_PROPERTIES & set(properties):
+            value = properties[key]
+            if not (isinstance(value, dict) and {"Ref", "Fn::GetAtt", "Fn::ImportValue"} & set(value)):
+                names[stack, logical_id, key] = value
+        tags = properties.get("Tags")
+        if isinstance(tags, list) and "Name" in tags_of(resource):  # (some types take a plain map)
+            names[stack, logical_id, "Tags.Name"] = tags_of(resource)["Name"]
+    for stack, template in templates.items():
+        for parameter, value in template["Parameters"].items():
+            if parameter.endswith("StackName"):
+                names[stack, parameter] = value["Default"]
+    return names
+
+
+def per_deployment(name: object) -> bool:
+    """A name holding the stack's name or another resource's id differs between deployments."""
+    text = json.dumps(name)
+    return "${AWS::StackName}" in text or re.search(r"\$\{(?!AWS::)[A-Za-z]+\}", text) is not None
 
 
 def test_two_environments_do_not_clash() -> None:
-    names = {}
-    for env in ("dev", "prod"):
-        templates = {s: BUILDERS[s](BuildParams(env=env)).to_dict() for s in STACK_ORDER}
-        names[env] = {
-            (s, p): v["Default"]
-            for s, t in templates.items()
-            for p, v in t["Parameters"].items()
-            if p.endswith(("Name", "NamePrefix")) and p not in NOT_RESOURCE_NAMES
-        }
-    assert names["dev"].keys() == names["prod"].keys()
-    same = {k for k in names["dev"] if names["dev"][k] == names["prod"][k]}
-    assert same == set()
-    assert names["prod"][("etl", "EtlFunctionName")] == "prod-SBW_Lamda_ETL"
-    assert names["prod"][("etl", "NetworkStackName")] == "prod-clickstream-network"
-    assert names["prod"][("network", "DwSecurityGroupName")] == "prod-sg_analytics_ShinyDWH"
+    dev, prod = (
+        physical_names({s: BUILDERS[s](BuildParams(env=env)).to_dict() for s in STACK_ORDER})
+        for env in ("dev", "prod")
+    )
+    assert dev.keys() == prod.keys()
+    assert len(dev) >= 40
+    same = {k: v for k, v in dev.items() if v == prod[k] and not per_deployment(v)}
+    assert same == {}
+    assert prod["etl", "EtlFunction", "FunctionName"] == "prod-SBW_Lamda_ETL"
+    assert prod["etl", "NetworkStackName"] == "prod-clickstream-network"
+    assert prod["network", "DwSecurityGroup", "GroupName"] == "prod-sg_analytics_ShinyDWH"
+    assert prod["hosts", "DwInstance", "Tags.Name"] == "prod-SBW_EC2_ShinyDWH"
+
+
+def test_docs_name_every_parameter_of_every_stack(templates: dict[str, dict]) -> None:
+    text = (REPO / "docs" / "stacks.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| ((?:`\w+`(?:, )?)+) \|$", text, re.MULTILINE))
+    documented = {stack: set(re.findall(r"`(\w+)`", cell)) for stack, cell in rows.items()}
+    assert documented == {stack: set(t.get("Parameters", {})) for stack, t in templates.items()}
 
 
 def test_builders_follow_the_deployment_order() -> None:
