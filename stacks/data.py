@@ -17,7 +17,7 @@ from stacks.buckets import (
     unique_bucket_name,
 )
 from stacks.iam import allow, service_principal
-from stacks.params import BuildParams
+from stacks.params import RAW_EVENTS_PREFIX, BuildParams
 from stacks.template import (
     checkov_skip,
     export,
@@ -139,7 +139,7 @@ def _raw_lifecycle(t: Template) -> list[s3.LifecycleRule]:
         s3.LifecycleRule(
             Id="raw-events",
             Status="Enabled",
-            Prefix="events/",
+            Prefix=RAW_EVENTS_PREFIX,
             ExpirationInDays=Ref(retention_days),
             Transitions=If("NeverTransitionToIa", NoValue, [to_ia]),
             NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=Ref(noncurrent_days)),

@@ -18,7 +18,6 @@ from troposphere import (
     ImportValue,
     NoValue,
     Ref,
-    Sub,
     Template,
     awslambda,
     cloudwatch,
@@ -26,7 +25,14 @@ from troposphere import (
     sqs,
 )
 
-from stacks.iam import allow, lambda_vpc_statements, policy_document, regional_arn, service_principal
+from stacks.iam import (
+    allow,
+    lambda_vpc_statements,
+    objects_arn,
+    policy_document,
+    regional_arn,
+    service_principal,
+)
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
     LambdaParameters,
@@ -35,7 +41,14 @@ from stacks.lambdas import (
     lambda_role,
     log_group,
 )
-from stacks.params import DW_DATABASE, DW_PORT, DW_WRITER_LOGIN, BuildParams, dw_password_parameter_name
+from stacks.params import (
+    DW_DATABASE,
+    DW_PORT,
+    DW_WRITER_LOGIN,
+    RAW_EVENTS_PREFIX,
+    BuildParams,
+    dw_password_parameter_name,
+)
 from stacks.template import (
     checkov_skip,
     export,
@@ -152,11 +165,11 @@ def _function(
                     "s3:ListBucket",
                     raw_bucket_arn,
                     sid="ListRawEvents",
-                    condition={"StringLike": {"s3:prefix": ["events/", "events/*"]}},
+                    condition={"StringLike": {"s3:prefix": [RAW_EVENTS_PREFIX, f"{RAW_EVENTS_PREFIX}*"]}},
                 ),
                 allow(
                     "s3:GetObject",
-                    Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
+                    objects_arn(raw_bucket_arn, RAW_EVENTS_PREFIX),
                     sid="ReadRawEvents",
                 ),
                 allow(

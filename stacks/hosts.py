@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Base64, GetAtt, Join, Parameter, Ref, Sub, Template, ec2, iam, s3
+from troposphere import Base64, GetAtt, Parameter, Ref, Sub, Template, ec2, iam, s3
 
 from stacks.buckets import private_bucket, tls_only_policy, unique_bucket_name
-from stacks.iam import allow, aws_managed_policy, policy_document, regional_arn, service_role
-from stacks.params import ROLE_TAG, BuildParams
+from stacks.iam import allow, aws_managed_policy, objects_arn, policy_document, regional_arn, service_role
+from stacks.params import DW_BACKUPS_PREFIX, ROLE_TAG, BuildParams
 from stacks.template import (
     checkov_skip,
     export,
@@ -170,8 +170,8 @@ def _backup_policy(t: Template, role: iam.Role, data: Parameter) -> None:
         "EnableDwBackups",
         "DwBackupsEnabled",
         default=False,
-        description="Allow the hosts to write pg_dump backups to the raw bucket's backups/ prefix "
-        "(postgres_dw_backup_enabled)",
+        description="Allow the hosts to write pg_dump backups to the raw bucket's "
+        f"{DW_BACKUPS_PREFIX} prefix (postgres_dw_backup_enabled)",
     )
     t.add_resource(
         iam.PolicyType(
@@ -182,7 +182,7 @@ def _backup_policy(t: Template, role: iam.Role, data: Parameter) -> None:
             PolicyDocument=policy_document(
                 allow(
                     list(BACKUP_ACTIONS),
-                    Join("", [import_from(data, "RawBucketArn"), "/backups/*"]),
+                    objects_arn(import_from(data, "RawBucketArn"), DW_BACKUPS_PREFIX),
                     sid="WriteDwBackups",
                 )
             ),

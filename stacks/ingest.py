@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Parameter, Ref, Sub, Template, apigatewayv2, awslambda, logs
 
-from stacks.iam import allow
+from stacks.iam import allow, objects_arn
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
     LOG_RETENTION_DAYS,
@@ -18,7 +18,7 @@ from stacks.lambdas import (
     lambda_role,
     log_group,
 )
-from stacks.params import BuildParams
+from stacks.params import RAW_EVENTS_PREFIX, BuildParams
 from stacks.template import (
     checkov_skip,
     export,
@@ -83,7 +83,6 @@ def build(params: BuildParams) -> Template:
 def _function(t: Template, params: BuildParams, fn: LambdaParameters, data: Parameter) -> awslambda.Function:
     """The function outside the VPC, its log group and its role: put objects under events/ only."""
     group = log_group(t, "IngestLogGroup", fn)
-    raw_bucket_arn = import_from(data, "RawBucketArn")
     role = t.add_resource(
         lambda_role(
             "IngestRole",
@@ -92,7 +91,7 @@ def _function(t: Template, params: BuildParams, fn: LambdaParameters, data: Para
             statements=[
                 allow(
                     "s3:PutObject",
-                    Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
+                    objects_arn(import_from(data, "RawBucketArn"), RAW_EVENTS_PREFIX),
                     sid="PutRawEventsOnly",
                 )
             ],

@@ -38,6 +38,11 @@ DW_DATABASE = "clickstream_dw"
 DW_WRITER_LOGIN = "etl_writer"
 DW_READER_LOGIN = "dashboard_reader"
 
+# Prefixes of the raw bucket: the events ingest writes and the ETL reads, and the warehouse's
+# pg_dump backups (roles/postgres_dw).
+RAW_EVENTS_PREFIX = "events/"
+DW_BACKUPS_PREFIX = "backups/"
+
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
 DW_LOGIN_ROLES: tuple[str, ...] = (DW_WRITER_LOGIN, DW_READER_LOGIN)
 # The shop's application login on the OLTP host (roles/oltp; inventories/aws reads its password).

@@ -459,9 +459,10 @@ def test_dw_backups_policy_exists_only_when_enabled(templates: dict[str, dict]) 
     assert policy["Properties"]["Roles"] == [{"Ref": "HostRole"}]
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
-    assert statement["Resource"] == {
-        "Fn::Join": ["", [{"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}, "/backups/*"]]
-    }
+    assert statement["Resource"] == {"Fn::Sub": ["${BucketArn}/backups/*", {"BucketArn": RAW_BUCKET_ARN}]}
+
+
+RAW_BUCKET_ARN = {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}
 
 
 def test_ingest_role_may_only_put_events(templates: dict[str, dict]) -> None:
@@ -472,12 +473,7 @@ def test_ingest_role_may_only_put_events(templates: dict[str, dict]) -> None:
             "Sid": "PutRawEventsOnly",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": {
-                "Fn::Sub": [
-                    "${RawBucketArn}/events/*",
-                    {"RawBucketArn": {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}},
-                ]
-            },
+            "Resource": {"Fn::Sub": ["${BucketArn}/events/*", {"BucketArn": RAW_BUCKET_ARN}]},
         }
     ]
 
@@ -486,6 +482,9 @@ def test_etl_role_reads_raw_events_and_its_password_parameter(templates: dict[st
     [policy] = props(templates["etl"], "EtlRole")["Policies"]
     by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     assert by_sid["ReadRawEvents"]["Action"] == "s3:GetObject"
+    assert by_sid["ReadRawEvents"]["Resource"] == {
+        "Fn::Sub": ["${BucketArn}/events/*", {"BucketArn": RAW_BUCKET_ARN}]
+    }
     assert by_sid["ListRawEvents"]["Condition"] == {"StringLike": {"s3:prefix": ["events/", "events/*"]}}
     assert by_sid["ReadDwPassword"]["Action"] == "ssm:GetParameter"
     assert by_sid["ReadDwPassword"]["Resource"]["Fn::Sub"].endswith(
