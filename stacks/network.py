@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from troposphere import GetAtt, GetAZs, If, Parameter, Ref, Select, Sub, Tags, Template, ec2
+from troposphere import GetAtt, GetAZs, If, Ref, Select, Sub, Tags, Template, ec2
 
 from stacks.net import NO_EGRESS, tcp_egress, tcp_ingress, tcp_rule
 from stacks.params import (
@@ -56,24 +56,14 @@ class Subnet:
 
 
 SUBNETS = (
-    Subnet(
-        "Public",
-        PUBLIC_SUBNET_CIDR,
-        "SBW_Project-subnet-public1",
-        "SBW_Project-rtb-public",
-    ),
+    Subnet("Public", PUBLIC_SUBNET_CIDR, "SBW_Project-subnet-public1", "SBW_Project-rtb-public"),
     Subnet(
         "Analytics",
         ANALYTICS_SUBNET_CIDR,
         "SBW_Project-subnet-private1-analytics",
         "SBW_Project-rtb-private1-analytics",
     ),
-    Subnet(
-        "Etl",
-        ETL_SUBNET_CIDR,
-        "SBW_Project-subnet-private2-etl",
-        "SBW_Project-rtb-private2-etl",
-    ),
+    Subnet("Etl", ETL_SUBNET_CIDR, "SBW_Project-subnet-private2-etl", "SBW_Project-rtb-private2-etl"),
 )
 
 
@@ -126,7 +116,7 @@ def _vpc(t: Template, params: BuildParams) -> tuple[ec2.VPC, ec2.InternetGateway
 
 def _subnets(
     t: Template, params: BuildParams, vpc: ec2.VPC
-) -> tuple[dict[str, ec2.Subnet], dict[str, ec2.RouteTable], dict[str, Parameter]]:
+) -> tuple[dict[str, ec2.Subnet], dict[str, ec2.RouteTable]]:
     """The three subnets in one availability zone, each associated with its own route table."""
     az_param = optional_parameter(
         t,
@@ -181,6 +171,8 @@ def _public_default_route(
 def _group(
     t: Template, params: BuildParams, vpc: ec2.VPC, key: str, seed: str, *, description: str, **rules: list
 ) -> ec2.SecurityGroup:
+    """Security group <key>SecurityGroup named after its seed; `rules` are its inline rules
+    (without SecurityGroupEgress it keeps CloudFormation's default allow-all egress)."""
     return t.add_resource(
         ec2.SecurityGroup(
             f"{key}SecurityGroup",
@@ -287,31 +279,33 @@ class Opening:
 
 OPENINGS = (
     Opening(
-        "OltpPostgresIngress",
-        "TrustedOltpCidr",
-        "HasTrustedOltpCidr",
-        "Oltp",
-        5432,
-        "PostgreSQL from Amplify / trusted IPs (Prisma)",
-        "CIDR allowed to reach the OLTP PostgreSQL on 5432 (Amplify / trusted IPs); empty = no inbound 5432",
+        title="OltpPostgresIngress",
+        parameter="TrustedOltpCidr",
+        condition="HasTrustedOltpCidr",
+        group="Oltp",
+        port=5432,
+        description="PostgreSQL from Amplify / trusted IPs (Prisma)",
+        parameter_description="CIDR allowed to reach the OLTP PostgreSQL on 5432 (Amplify / trusted IPs); "
+        "empty = no inbound 5432",
     ),
     Opening(
-        "OltpSshIngress",
-        "AdminSshCidr",
-        "HasAdminSshCidr",
-        "Oltp",
-        22,
-        "SSH from the admin CIDR",
-        "CIDR allowed to SSH to the OLTP host on 22; empty = no SSH (use Session Manager)",
+        title="OltpSshIngress",
+        parameter="AdminSshCidr",
+        condition="HasAdminSshCidr",
+        group="Oltp",
+        port=22,
+        description="SSH from the admin CIDR",
+        parameter_description="CIDR allowed to SSH to the OLTP host on 22; "
+        "empty = no SSH (use Session Manager)",
     ),
     Opening(
-        "ShinyAdminIngress",
-        "ShinyAdminCidr",
-        "HasShinyAdminCidr",
-        "Shiny",
-        3838,
-        "Shiny from the admin/VPN CIDR",
-        "Admin/VPN CIDR allowed to reach Shiny on 3838; empty = none "
+        title="ShinyAdminIngress",
+        parameter="ShinyAdminCidr",
+        condition="HasShinyAdminCidr",
+        group="Shiny",
+        port=3838,
+        description="Shiny from the admin/VPN CIDR",
+        parameter_description="Admin/VPN CIDR allowed to reach Shiny on 3838; empty = none "
         "(Shiny is reached by Session Manager port forwarding)",
     ),
 )
