@@ -31,11 +31,15 @@
       el("div", { className: "meta" }, `${p.brand} · `, el("span", { className: "price" }, money(p.discountPrice))));
   }
 
+  function showCartCount() {
+    const count = cart().reduce((n, l) => n + l.quantity, 0);
+    document.getElementById("cart-link").textContent = count ? `Cart (${count})` : "Cart";
+  }
+
   function header() {
     const nav = document.getElementById("categories");
     for (const c of shop.categories) nav.append(el("a", { href: c.path, "data-category": c.name }, c.name));
-    const count = cart().reduce((n, l) => n + l.quantity, 0);
-    document.getElementById("cart-link").textContent = count ? `Cart (${count})` : "Cart";
+    showCartCount();
     const account = document.getElementById("account");
     const user = load("shop_user", null);
     account.textContent = user ? "Sign out" : "Sign in";
@@ -82,6 +86,7 @@
         else lines.push({ id: p.id, quantity: n });
         save("shop_cart", lines);
         clickstream.addToCart(p, n);
+        showCartCount();
         added.textContent = `Added ${n} to the cart.`;
       };
       const list = p.price > p.discountPrice ? [el("s", {}, money(p.price)), " "] : [];
@@ -101,6 +106,7 @@
           save("shop_cart", cart().filter((x) => x.id != p.id));
           clickstream.removeFromCart(p, l.quantity);
           row.remove();
+          showCartCount();
         };
         const row = el("li", { className: "line" }, `${l.quantity} × ${p.name} `, el("span", { className: "price" },
           money(p.discountPrice * l.quantity)), " ", remove);
