@@ -3,6 +3,8 @@
 // history, navigator.sendBeacon, fetch with scripted answers, and console.warn captured.
 // The tracker reads these globals when it runs, so a test sees exactly what a page would send.
 
+import { webcrypto } from "node:crypto";
+
 type Listener = (event: { type: string }) => void;
 
 export interface SentRequest {
@@ -158,7 +160,7 @@ export class FakeBrowser {
     };
     const values: Record<string, unknown> = {
       window: globalThis, document, history, navigator, fetch, localStorage: this.storage,
-      location: undefined, crypto: globalThis.crypto,
+      location: undefined, crypto: webcrypto, // a global from Node.js 19 on only
       addEventListener: (type: string, fn: Listener) => self.add(self.listeners, type, fn),
       removeEventListener: () => undefined,
     };

@@ -1,5 +1,6 @@
 // Shared by the unit tests: a tracker on a fake page, page loads, and the contract's shape.
 import assert from "node:assert/strict";
+import { webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TestContext } from "node:test";
 import type { InitOptions } from "../src/index";
@@ -61,7 +62,7 @@ export const PRODUCT = {
 /** `n` events as an earlier page left them in the queue (for backlogs too slow to build one by one). */
 export function backlog(n: number, properties: (i: number) => Record<string, unknown>) {
   return Array.from({ length: n }, (_, i) => ({
-    event_id: crypto.randomUUID(), event_timestamp: "2026-11-21T12:00:00.000+00:00", event_name: "note",
+    event_id: webcrypto.randomUUID(), event_timestamp: "2026-11-21T12:00:00.000+00:00", event_name: "note",
     user_id: null, user_login_state: "guest", identity_source: "anonymous", client_id: "c", session_id: "s",
     is_first_visit: false, properties: properties(i),
   }));

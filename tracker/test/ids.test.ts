@@ -1,6 +1,7 @@
 // Ids and timestamps: event_id UUIDs (and their fallbacks), RFC 3339 with the browser's offset,
 // and the client id in a first-party cookie and localStorage for about 13 months.
 import assert from "node:assert/strict";
+import { webcrypto } from "node:crypto";
 import { test } from "node:test";
 import { COOKIE, ID_LIFETIME_MS, STATE_KEY } from "../src/tracker";
 import { timestamp, uuid } from "../src/util";
@@ -10,19 +11,19 @@ import { assertContract, load, open } from "./helpers";
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function withCrypto(value: unknown, body: () => void) {
-  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto")!;
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto"); // none before Node.js 19
   Object.defineProperty(globalThis, "crypto", { value, configurable: true });
   try {
     body();
   } finally {
-    Object.defineProperty(globalThis, "crypto", saved);
+    if (saved) Object.defineProperty(globalThis, "crypto", saved);
+    else delete (globalThis as { crypto?: unknown }).crypto;
   }
 }
 
 test("uuid: crypto.randomUUID, else getRandomValues, else Math.random, always version 4", () => {
-  assert.match(uuid(), UUID4);
-  const real = globalThis.crypto;
-  for (const fake of [{ getRandomValues: (b: Uint8Array<ArrayBuffer>) => real.getRandomValues(b) }, undefined]) {
+  withCrypto(webcrypto, () => assert.match(uuid(), UUID4));
+  for (const fake of [{ getRandomValues: (b: Uint8Array<ArrayBuffer>) => webcrypto.getRandomValues(b) }, undefined]) {
     withCrypto(fake, () => {
       const ids = new Set(Array.from({ length: 2000 }, uuid));
       assert.equal(ids.size, 2000);
