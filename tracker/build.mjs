@@ -23,8 +23,8 @@ const target = ["es2020"];
 const entry = `${here}src/index.ts`;
 
 tsc("tsconfig.json");
-rmSync(`${here}dist`, { recursive: true, force: true });
-mkdirSync(`${here}dist`);
+// Overwritten in place, not removed first: a page being served meanwhile never finds it missing.
+mkdirSync(`${here}dist`, { recursive: true });
 await build({ entryPoints: [entry], bundle: true, format: "iife", globalName: "clickstream", minify: true,
   target, outfile: `${here}dist/clickstream.min.js`, legalComments: "none" });
 await build({ entryPoints: [entry], bundle: true, format: "esm", target, outfile: `${here}dist/clickstream.mjs` });

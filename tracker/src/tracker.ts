@@ -65,7 +65,9 @@ export function createTracker() {
     }
   }
   // The last text read or written per key and its value: a long queue is parsed once, not per event.
-  // Values read are shared with this cache: callers copy arrays before changing them.
+  // Values read are shared with this cache: callers copy arrays before changing them. A written
+  // value is cached as parsed from its text, so a caller changing an object it passed to track()
+  // afterwards changes no queued event.
   const seen = new Map<string, [string | null, any]>();
   function get(key: string): any {
     try {
@@ -84,7 +86,7 @@ export function createTracker() {
     try {
       if (ls) ls.setItem(key, text);
       else mem[key] = text;
-      seen.set(key, [text, value]);
+      seen.set(key, [text, JSON.parse(text)]);
       return true;
     } catch {
       return false; // quota

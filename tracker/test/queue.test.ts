@@ -60,3 +60,12 @@ test("a full localStorage drops the oldest events until the queue fits", async (
   const counted = q.reduce((n: number, e: { properties: { queue_dropped?: number } }) => n + (e.properties.queue_dropped ?? 0), 0);
   assert.equal(counted + q.length, 31);
 });
+
+test("an object passed to track and changed afterwards does not change the queued event", async (t) => {
+  const { browser, tracker } = open(t);
+  const properties = { query: "ssd" };
+  tracker.track("search", properties);
+  properties.query = "changed";
+  await tracker.flush();
+  assert.equal(browser.sent()[1].properties.query, "ssd");
+});
