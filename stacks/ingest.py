@@ -152,6 +152,9 @@ def _http_api(
                 AllowMethods=["POST", "OPTIONS"],
                 # content-encoding: browsers may send gzip bodies (the contract accepts them).
                 AllowHeaders=["content-type", "content-encoding"],
+                # The browser tracker waits as long as a 503's Retry-After says; cross-origin it
+                # can read that header only if it is exposed.
+                ExposeHeaders=["retry-after"],
                 MaxAge=3600,
             ),
             Tags=tag_map(params),

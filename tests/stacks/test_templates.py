@@ -511,6 +511,8 @@ def test_ingest_function_and_http_api(templates: dict[str, dict]) -> None:
     assert api["CorsConfiguration"]["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
     # gzip bodies from fetch() need content-encoding allowed in the preflight
     assert set(api["CorsConfiguration"]["AllowHeaders"]) >= {"content-type", "content-encoding"}
+    # the browser tracker honours a 503's Retry-After, which it reads only when exposed
+    assert api["CorsConfiguration"]["ExposeHeaders"] == ["retry-after"]
     assert props(ingest, "ClickstreamRoute")["RouteKey"] == "ANY /clickstream"
     integration = props(ingest, "IngestIntegration")
     assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "2.0")
