@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from functions.enrichment import bots
 from functions.enrichment.bots import bot_reason, crawler_token, is_bot
 from functions.enrichment.user_agent import parse
 
+REPO = Path(__file__).resolve().parents[2]
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/131.0.0.0 Safari/537.36")
 
@@ -79,3 +85,11 @@ def test_cost_follows_distinct_user_agents():
             is_bot(ua)
     info = bots.cache_info()
     assert (info.misses, info.hits) == (3, 297)
+
+
+def test_the_list_loads_on_the_first_lookup_not_at_import():
+    code = ("import sys, functions.enrichment.bots as b; print('crawlerdetect' in sys.modules); "
+            "b.is_bot('Mozilla/5.0'); print('crawlerdetect' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+    assert out.split() == ["False", "True"]
