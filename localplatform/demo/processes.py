@@ -28,13 +28,20 @@ from localplatform.demo.progress import tail
 PROCESS_NAMES = ("scheduler", "ingest", "s3")
 
 
-def proc_start_ticks(pid: int) -> str | None:
-    """The process's start time since boot, to tell it from a later process with a reused pid."""
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time since boot) of process `pid`; None when there is none."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[0], fields[19]
+
+
+def proc_start_ticks(pid: int) -> str | None:
+    """The process's start time since boot, to tell it from a later process with a reused pid."""
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
 
 
 @dataclass
@@ -53,7 +60,14 @@ class ManagedProcess:
         if not info:
             return None
         pid = int(info["pid"])
-        return pid if proc_start_ticks(pid) == info.get("start") else None
+        stat = _proc_stat(pid)
+        if stat is None or stat[1] != info.get("start"):
+            return None
+        if stat[0] == "Z":  # exited; this process started it and has not reaped it yet
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            return None
+        return pid
 
     def start(self, cmd: Sequence[str], env: Mapping[str, str], log: Path) -> int:
         pid = self.running_pid()

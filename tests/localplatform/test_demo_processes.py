@@ -79,3 +79,11 @@ def test_waiting_for_nothing_names_the_url_and_shows_the_log(tmp_path: Path):
     with pytest.raises(DemoError, match=rf"^{url} did not answer within 1s; log:\n    \| listening soon"):
         processes.wait_http(url, timeout=1, log=log)
 
+
+
+def test_a_server_that_exits_while_starting_is_reported_with_its_log(tmp_path: Path):
+    proc = ManagedProcess("crasher", tmp_path / "crasher.json")
+    log = tmp_path / "crasher.log"
+    proc.start([sys.executable, "-c", "import sys; print('port taken'); sys.exit(3)"], os.environ, log)
+    with pytest.raises(DemoError, match=r"^crasher exited while starting; its log:\n    \| port taken"):
+        processes.wait_http(f"http://127.0.0.1:{free_port()}/", timeout=30, proc=proc, log=log)
