@@ -39,11 +39,12 @@ pytest: bootstrap tracker ## the Python test suite (real PostgreSQL, moto for AW
 molecule: bootstrap ## every role's molecule scenario on the local Debian 12 systemd image
 	@scripts/molecule-all.sh $(SCENARIOS)
 
-demo: bootstrap ## run the platform locally
-	@scripts/demo.sh up
+demo: bootstrap ## run the platform locally (docs/demo.md)
+	@$(PY) -m localplatform.demo up
 
 demo-down: ## remove everything `make demo` started
-	@scripts/demo.sh down
+	@test -x $(PY) || { echo "make demo-down: $(VENV)/ is missing; run make bootstrap first" >&2; exit 1; }
+	@$(PY) -m localplatform.demo down
 
 bench: bootstrap ## the benchmarks in bench/ (not part of make test)
 	@for b in bench/*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done

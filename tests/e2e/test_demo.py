@@ -1,9 +1,10 @@
 """`make demo` end to end: the real demo, small, then the dashboards in headless Chromium.
 
-Runs scripts/demo-platform.sh up (Debian 12 systemd containers configured by playbooks/site.yml,
-moto, the ingest adapter, the traffic generator, the scheduled ETL) and checks that the
-dashboard's funnel and activity numbers equal the counts in the generator's own record of what
-it sent, bots excluded as the dashboards exclude them. Then a second `up` must change nothing.
+Runs `python -m localplatform.demo up`, as `make demo` does (Debian 12 systemd containers
+configured by playbooks/site.yml, moto, the ingest adapter, the traffic generator, the scheduled
+ETL) and checks that the dashboard's funnel and activity numbers equal the counts in the
+generator's own record of what it sent, bots excluded as the dashboards exclude them. Then a
+second `up` must change nothing.
 
 The demo's containers have fixed names (the local inventory names them), so this test replaces a
 demo that is running on the machine, and removes everything afterwards (KEEP_DEMO=1 keeps it).
@@ -16,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -23,7 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from localplatform import demo, traffic
+from localplatform import traffic
+from localplatform.demo.config import DW_CONTAINER, SECRET_FILES, DemoConfig
+from localplatform.demo.state import read_secret
+from localplatform.demo.warehouse import Warehouse
 from tests.e2e.expected import expected_daily
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -47,7 +52,7 @@ def _missing_prerequisites() -> list[str]:
 def _run_demo(action: str, env: dict[str, str], log_name: str, timeout: float = 1200) -> str:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    proc = subprocess.run([str(REPO / "scripts" / "demo-platform.sh"), action], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, "-m", "localplatform.demo", action], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
     output = proc.stdout + proc.stderr
     (ARTIFACTS / log_name).write_text(f"{output}\n(exit {proc.returncode} after "
@@ -73,7 +78,7 @@ def demo_up(demo_env) -> Iterator[dict]:
     started = time.monotonic()
     output = _run_demo("up", demo_env, "demo-up.log")
     seconds = time.monotonic() - started
-    cfg = demo.DemoConfig.from_env(demo_env)
+    cfg = DemoConfig.from_env(demo_env)
     try:
         yield {"output": output, "cfg": cfg, "seconds": seconds,
                "record": json.loads(cfg.record_path.read_text())}
@@ -148,12 +153,12 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
     assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
     assert rec["responses"]["rejected"] == rec["sent"]["invalid_events"] > 0
     # the generated passwords: files of mode 0600, never in the output
-    for name in demo.SECRET_FILES:
+    for name in SECRET_FILES:
         path = cfg.secrets_dir / name
         assert path.stat().st_mode & 0o777 == 0o600
-        assert demo.read_secret(path) not in out
+        assert read_secret(path) not in out
     # only loopback: the containers' published ports and the demo's own processes
-    ports = subprocess.run(["podman", "port", demo.DW_CONTAINER], capture_output=True, text=True,
+    ports = subprocess.run(["podman", "port", DW_CONTAINER], capture_output=True, text=True,
                            check=True).stdout
     assert ports.strip() and all(line.split("->")[1].strip().startswith("127.0.0.1:")
                                  for line in ports.strip().splitlines())
@@ -195,11 +200,11 @@ def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
 @pytest.mark.timeout(900)
 def test_second_run_is_idempotent(demo_up, demo_env):
     cfg = demo_up["cfg"]
-    before = demo.warehouse_counts(demo.Warehouse.for_demo(cfg, use_dw_host=True).summary_dsn)
+    before = Warehouse.for_demo(cfg, use_dw_host=True).figures()
     output = _run_demo("up", demo_env, "demo-up-again.log")
     assert "was sent by an earlier run: not sending it again" in output
     assert "clickstream-dw: already running" in output
-    after = demo.warehouse_counts(demo.Warehouse.for_demo(cfg, use_dw_host=True).summary_dsn)
+    after = Warehouse.for_demo(cfg, use_dw_host=True).figures()
     assert after["etl_runs"] > before["etl_runs"]
     assert {k: v for k, v in after.items() if k != "etl_runs"} == \
         {k: v for k, v in before.items() if k != "etl_runs"}

@@ -1,6 +1,8 @@
 """The demo's pipeline without containers: moto server + ingest adapter + traffic + scheduled ETL
 into a real PostgreSQL (the session's throwaway server), checked against the generator's record
-through the very dashboard.* functions the Shiny app calls. Runs the demo's own step functions.
+through the very dashboard.* functions the Shiny app calls. Runs the demo's own step functions,
+with DWH_DSN naming a login that, as docs/demo.md asks of DWH_DSN's user, both loads (the ETL)
+and reads the dashboards' functions (the summary).
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from functions.warehouse.migrate import apply_migrations
-from localplatform import demo, traffic
+from localplatform import traffic
+from localplatform.demo import processes, state, steps
+from localplatform.demo.config import DemoConfig
+from localplatform.demo.progress import Progress
+from localplatform.demo.summary import step_summary
+from localplatform.demo.warehouse import Warehouse, etl_env
 from localplatform.scheduler import EtlScheduler
 from tests.e2e.expected import expected_daily
 from tests.support.pgcluster import free_port
@@ -24,11 +31,11 @@ from tests.support.pgcluster import free_port
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
-def _login(conn, group: str) -> tuple[str, str]:
-    name, password = f"{group}_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+def _login(conn, *groups: str) -> tuple[str, str]:
+    name, password = f"{groups[0]}_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
-            sql.Identifier(name), sql.Literal(password), sql.Identifier(group)))
+            sql.Identifier(name), sql.Literal(password), sql.SQL(", ").join(map(sql.Identifier, groups))))
     return name, password
 
 
@@ -39,7 +46,7 @@ def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
     with contextlib.closing(psycopg2.connect(superuser_dsn)) as conn:
         conn.autocommit = True
         apply_migrations(conn)
-        writer = _login(conn, "clickstream_writer")
+        writer = _login(conn, "clickstream_writer", "clickstream_reader")
         reader = _login(conn, "clickstream_reader")
     params = parse_dsn(superuser_dsn)
     writer_dsn = make_dsn(superuser_dsn, user=writer[0], password=writer[1])
@@ -47,21 +54,21 @@ def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
     env = {"DEMO_STATE_DIR": str(tmp_path_factory.mktemp("demo-state")), "DWH_DSN": writer_dsn,
            "SHOPPERS": "120", "DAYS": "2", "SEED": "424242", "ETL_INTERVAL": "2",
            "DEMO_S3_PORT": str(free_port()), "DEMO_INGEST_PORT": str(free_port())}
-    cfg = demo.DemoConfig.from_env(env)
-    demo.ensure_state_dir(cfg)
-    progress = demo.Progress()
+    cfg = DemoConfig.from_env(env)
+    state.ensure_state_dir(cfg)
+    progress = Progress()
     try:
-        assert demo.step_ingest(cfg, progress), "the ingest adapter should be there"
-        wh = demo.Warehouse.for_demo(cfg, use_dw_host=False)
+        assert steps.step_ingest(cfg, progress), "the ingest adapter should be there"
+        wh = Warehouse.for_demo(cfg, use_dw_host=False)
         assert wh.etl["DWH_USER"] == writer[0] and wh.etl["DWH_PORT"] == params["port"]
-        scheduler = EtlScheduler(cfg.etl_interval, demo.etl_env(cfg, wh), cfg.logs_dir / "etl.log")
-        outcome = demo.step_traffic(cfg, progress, scheduler)
-        demo.step_final_etl(cfg, progress, scheduler)
+        scheduler = EtlScheduler(cfg.etl_interval, etl_env(cfg, wh), cfg.logs_dir / "etl.log")
+        outcome = steps.step_traffic(cfg, progress, scheduler)
+        steps.step_final_etl(cfg, progress, scheduler)
         yield {"cfg": cfg, "record": outcome.record, "scheduler": scheduler, "reader_dsn": reader_dsn,
                "writer_dsn": writer_dsn, "wh": wh, "progress": progress}
     finally:
-        for name in demo.PROCESS_NAMES:
-            demo.managed(cfg, name).stop()
+        for name in processes.PROCESS_NAMES:
+            processes.managed(cfg, name).stop()
         pg_cluster.drop_database(dbname)
         with contextlib.closing(psycopg2.connect(pg_cluster.dsn)) as conn:
             conn.autocommit = True
@@ -126,7 +133,7 @@ def test_dashboard_functions_equal_the_generators_record(pipeline):
 def test_resending_the_same_traffic_changes_nothing(pipeline):
     """Idempotent re-runs: the same seed makes the same event ids, which the ETL deduplicates."""
     cfg, rec = pipeline["cfg"], pipeline["record"]
-    before = demo.warehouse_counts(pipeline["writer_dsn"])
+    before = pipeline["wh"].figures()
     sim = traffic.simulate(traffic.load_catalog(), shoppers=cfg.shoppers, days=cfg.days, seed=cfg.seed,
                            window_end=traffic._parse_ts(rec["params"]["window_end"]))
     assert traffic.record(sim, None, None)["sent"] == rec["sent"]
@@ -134,18 +141,21 @@ def test_resending_the_same_traffic_changes_nothing(pipeline):
     assert result.accepted > 0
     run = pipeline["scheduler"].run_once()
     assert run.ok and run.summary["duplicates"] == result.accepted and run.summary["events_loaded"] == 0
-    after = demo.warehouse_counts(pipeline["writer_dsn"])
+    after = pipeline["wh"].figures()
     assert {k: v for k, v in after.items() if k != "etl_runs"} == \
         {k: v for k, v in before.items() if k != "etl_runs"}
 
 
 def test_the_summary_reports_the_warehouse(pipeline, capsys):
     cfg, wh = pipeline["cfg"], pipeline["wh"]
-    outcome = demo.TrafficOutcome(record=pipeline["record"])
-    summary = demo.step_summary(cfg, pipeline["progress"], outcome, wh, dashboards=False)
+    outcome = steps.TrafficOutcome(record=pipeline["record"])
+    summary = step_summary(cfg, pipeline["progress"], outcome, wh, dashboards=False)
     out = capsys.readouterr().out
     rec = pipeline["record"]
     assert summary["warehouse"]["loaded"] == rec["sent"]["valid_events"]
+    assert summary["warehouse"]["loaded_bot"] == rec["sent"]["bot_events"]
+    assert summary["warehouse"]["sessions"] == rec["sessions"]["human"]
+    assert summary["warehouse"]["purchase_sessions"] == rec["funnel_sessions"]["purchase"]
     assert f"{rec['sent']['events']} in {rec['sent']['requests']} requests" in out
     assert "dashboard" in out and "DWH_DSN set" in out
     assert wh.etl["DWH_PASSWORD"] not in out

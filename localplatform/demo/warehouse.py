@@ -1,0 +1,93 @@
+"""How the ETL and the summary reach the warehouse (the DW container or DWH_DSN), and the
+summary's figures, read through the dashboard.* functions (figures.sql).
+
+On the DW host the summary reads as the dashboards' login, from inside the host (`podman exec
+psql`): that login may connect from the DW host only (pg_hba), as on AWS, and only it may call
+dashboard.*. With DWH_DSN it reads as the DSN's user, who ran the migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from localplatform.demo.config import (
+    DW_CONTAINER,
+    DW_DATABASE,
+    ETL_LOGIN,
+    READER_LOGIN,
+    REPO,
+    DemoConfig,
+    DemoError,
+    parse_dsn,
+)
+from localplatform.demo.containers import podman
+from localplatform.demo.services import aws_env
+from localplatform.demo.state import read_secret
+
+FIGURES_SQL = resources.files(__package__).joinpath("figures.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """How the ETL (writer) and the summary (reader) reach the warehouse."""
+
+    etl: dict[str, str]               # DWH_* for the ETL
+    label: str
+    dsn: str | None = None            # DWH_DSN: the summary reads there
+    reader_secret: Path | None = None  # the DW host: the summary reads there with this password
+
+    @classmethod
+    def for_demo(cls, cfg: DemoConfig, use_dw_host: bool) -> Warehouse:
+        if use_dw_host:
+            etl = {"DWH_HOST": "127.0.0.1", "DWH_PORT": str(cfg.dw_port), "DWH_USER": ETL_LOGIN,
+                   "DWH_PASSWORD": read_secret(cfg.secrets_dir / "dw_etl_writer"),
+                   "DWH_DATABASE": DW_DATABASE}
+            return cls(etl, f"DW container {DW_CONTAINER} at 127.0.0.1:{cfg.dw_port}",
+                       reader_secret=cfg.secrets_dir / "dw_dashboard_reader")
+        assert cfg.dwh_dsn
+        params = parse_dsn(cfg.dwh_dsn)
+        etl = {"DWH_HOST": params.get("host", "127.0.0.1"), "DWH_PORT": params.get("port", "5432"),
+               "DWH_USER": params.get("user", ""), "DWH_PASSWORD": params.get("password", ""),
+               "DWH_DATABASE": params.get("dbname", DW_DATABASE)}
+        return cls(etl, f"DWH_DSN ({etl['DWH_HOST']}:{etl['DWH_PORT']}/{etl['DWH_DATABASE']})",
+                   dsn=cfg.dwh_dsn)
+
+    def figures(self) -> dict[str, int]:
+        """Events loaded (and from bots), shopper sessions, purchasing sessions, ETL rejects, runs
+        and failed runs, as the dashboards count them."""
+        return {key: int(value) for key, value in json.loads(self._read(FIGURES_SQL)).items()}
+
+    def _read(self, query: str) -> str:
+        """The single value `query` returns."""
+        if self.dsn:
+            import psycopg2  # noqa: PLC0415 -- psycopg2 only when the warehouse is read from here
+
+            with contextlib.closing(psycopg2.connect(self.dsn)) as conn, conn.cursor() as cur:
+                cur.execute(query)
+                return cur.fetchone()[0]
+        assert self.reader_secret is not None
+        # `-e PGPASSWORD` without a value: podman passes on its own variable, so the password
+        # is never on a command line.
+        proc = podman("exec", "-i", "-e", "PGPASSWORD", DW_CONTAINER,
+                      "psql", "-h", "127.0.0.1", "-U", READER_LOGIN, "-d", DW_DATABASE,
+                      "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-",
+                      stdin_text=query, env={"PGPASSWORD": read_secret(self.reader_secret)},
+                      check=False, timeout=60)
+        if proc.returncode != 0:
+            raise DemoError(f"psql on {DW_CONTAINER} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc.stdout.strip()
+
+
+def etl_available() -> bool:
+    return (REPO / "functions" / "etl" / "__main__.py").exists()
+
+
+def etl_env(cfg: DemoConfig, wh: Warehouse) -> dict[str, str]:
+    """The environment the ETL runs with, as the Lambda gets it: the raw bucket and DWH_*."""
+    env = aws_env(cfg)
+    env.update(wh.etl)
+    return env

@@ -1,0 +1,56 @@
+"""The demo's options from the environment (localplatform.demo.config)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from localplatform.demo import config
+from localplatform.demo.config import DemoConfig, DemoError
+
+
+def test_defaults_and_options_from_the_environment(tmp_path: Path):
+    cfg = DemoConfig.from_env({"DEMO_STATE_DIR": str(tmp_path)})
+    assert (cfg.shoppers, cfg.days, cfg.seed, cfg.keep_running, cfg.dwh_dsn) == (200, 3, 7, False, None)
+    assert cfg.dashboard_url == "http://127.0.0.1:13838/"
+    assert cfg.ingest_url == "http://127.0.0.1:18080/clickstream"
+    cfg = DemoConfig.from_env({"DEMO_STATE_DIR": str(tmp_path), "SHOPPERS": "50", "DAYS": "1.5",
+                               "SEED": "0", "KEEP_RUNNING": "1", "DEMO_SHINY_PORT": "8838",
+                               "DWH_DSN": "host=db.internal dbname=clickstream_dw user=me",
+                               "S3_ENDPOINT": "http://127.0.0.1:4566"})
+    assert (cfg.shoppers, cfg.days, cfg.seed, cfg.keep_running) == (50, 1.5, 0, True)
+    assert cfg.s3_url == "http://127.0.0.1:4566" and cfg.dashboard_url == "http://127.0.0.1:8838/"
+
+
+def test_the_state_dir_defaults_to_dot_demo_in_the_repository():
+    cfg = DemoConfig.from_env({})
+    assert cfg.state_dir == config.REPO / ".demo"
+    assert (cfg.secrets_dir, cfg.logs_dir) == (cfg.state_dir / "secrets", cfg.state_dir / "logs")
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"SHOPPERS": "many"}, "SHOPPERS='many' is not a whole number"),
+    ({"SHOPPERS": "0"}, "SHOPPERS=0 must be at least 1"),
+    ({"DAYS": "-1"}, "DAYS=-1 must be positive"),
+    ({"DAYS": "45"}, "DAYS=45: at most 30 days"),
+    ({"DEMO_DW_PORT": "70000"}, "DEMO_DW_PORT=70000 is not a TCP port"),
+    ({"S3_ENDPOINT": "localhost:4566"}, "S3_ENDPOINT"),
+    ({"DWH_DSN": "host=x password=hunter2 nonsense"}, "DWH_DSN is not a valid"),
+])
+def test_bad_options_name_the_variable(tmp_path: Path, env, message):
+    with pytest.raises(DemoError, match="^" + re.escape(message)) as exc:
+        DemoConfig.from_env({"DEMO_STATE_DIR": str(tmp_path), **env})
+    assert "hunter2" not in str(exc.value)
+
+
+def test_tools_run_with_the_venv_first_and_podmans_settings_for_this_machine(monkeypatch):
+    monkeypatch.delenv("CONTAINERS_CONF", raising=False)
+    env = config.tool_env()
+    assert env["PATH"].split(os.pathsep)[0] == str(config.VENV_BIN)
+    assert env["CONTAINERS_CONF"] == str(config.REPO / "ci" / "containers.conf")
+    assert Path(env["CONTAINERS_CONF"]).is_file()
+    monkeypatch.setenv("CONTAINERS_CONF", "/etc/containers/mine.conf")
+    assert config.tool_env()["CONTAINERS_CONF"] == "/etc/containers/mine.conf", "an exported one wins"
