@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `make test` / `make demo` need, and nothing that is already there:
 #   Debian packages (requirements/apt.txt), the virtualenv .venv/ (requirements/dev.txt),
-#   checkov's own virtualenv .venv/checkov/ (requirements/checkov.txt), Node.js and the
-#   tracker's node_modules (tracker/package-lock.json) and the test-host image.
+#   checkov's own virtualenv .venv/checkov/ (requirements/checkov.txt), Node.js, the
+#   tracker's node_modules (tracker/package-lock.json), the dashboards' browser libraries
+#   (roles/shiny_server/vendor/package-lock.json) and the test-host image.
 # Each step is skipped when its stamp matches, so a second run is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,16 +68,18 @@ node_install() {
     fi
 }
 
-npm_install() { # tracker/node_modules exactly as tracker/package-lock.json pins it
-    local stamp=tracker/node_modules/.lock-stamp want
-    want="$(hash_of tracker/package-lock.json)"
+npm_install() { # dir: dir/node_modules exactly as dir/package-lock.json pins it
+    local dir="$1" stamp want
+    stamp="$dir/node_modules/.lock-stamp"
+    want="$(hash_of "$dir/package-lock.json")"
     if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-        step "tracker/node_modules: up to date"
+        step "$dir/node_modules: up to date"
         return
     fi
-    step "tracker/node_modules: npm ci"
-    # No install scripts: esbuild and tsc run from their platform packages without them.
-    (cd tracker && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    step "$dir/node_modules: npm ci"
+    # No install scripts: esbuild and tsc run from their platform packages without them, and
+    # the dashboards' browser libraries are plain files.
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
 }
 
@@ -84,7 +87,9 @@ apt_install
 venv_install .venv requirements/dev.txt
 venv_install .venv/checkov requirements/checkov.txt
 node_install
-npm_install
+npm_install tracker
+# The charting library the dashboard role ships with the app (roles/shiny_server/vendor).
+npm_install roles/shiny_server/vendor
 if [ "${SKIP_TEST_IMAGE:-0}" != 1 ]; then
     step "test-host image"
     scripts/build-test-image.sh
