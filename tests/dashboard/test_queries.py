@@ -1,5 +1,5 @@
-"""The dashboard SQL functions (migration 100) against figures recomputed in plain Python
-from the known events, on a real PostgreSQL; and the reader's privileges on them."""
+"""The dashboard SQL functions (functions/warehouse/dashboard/*.sql) against figures recomputed in
+plain Python from the known events, on a real PostgreSQL; and the reader's privileges on them."""
 
 from __future__ import annotations
 

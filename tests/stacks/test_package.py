@@ -55,3 +55,4 @@ def test_arm64_zips_carry_code_and_aarch64_wheels(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "lambda-etl.zip") as zf:
         assert any(n.startswith("psycopg2/_psycopg") for n in zf.namelist())
         assert "functions/warehouse/migrate.py" in zf.namelist()
+        assert "functions/warehouse/dashboard/common.sql" in zf.namelist()
