@@ -167,8 +167,9 @@ def test_journeys_page(app, warehouse: Warehouse):
     )
     assert table_values(app, "journeys-paths_table", "path") == [p for p, _ in paths]
     assert [num(v) for v in table_values(app, "journeys-paths_table", "sessions")] == [s for _, s in paths]
-    entry = warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 10, 2000)", (FROM, TO))
-    assert table_values(app, "journeys-entry_table", "page") == [p for p, _ in entry]
+    pages = warehouse.query("SELECT kind, page FROM dashboard.journey_pages(%s, %s, 10, 2000)", (FROM, TO))
+    assert table_values(app, "journeys-entry_table", "page") == [p for k, p in pages if k == "entry"]
+    assert table_values(app, "journeys-exit_table", "page") == [p for k, p in pages if k == "exit"]
     screenshot(app, "4-journeys")
 
 

@@ -416,12 +416,19 @@ DASHBOARD_CALLS = [
     # lag_seconds moves with the clock
     ("SELECT run_id, status, last_success_at, newest_hour FROM dashboard.etl_last_run()", ()),
 ]
-PAGE_CALLS = {  # (before, after): the entry and exit page tables
-    "entry": "SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 10, 2000)",
-    "exit": "SELECT page, sessions, share FROM dashboard.exit_pages(%s, %s, 10, 2000)",
-    "entry, 3 of 5": "SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 3, 5)",
-}
-PAGE_CALLS_AFTER = PAGE_CALLS
+# The entry and exit page tables: two functions before, one after.
+PAGE_CALLS = [  # (before, after)
+    ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 10, 2000)",
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10, 2000) WHERE kind = 'entry'"),
+    ("SELECT page, sessions, share FROM dashboard.exit_pages(%s, %s, 10, 2000)",
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10, 2000) WHERE kind = 'exit'"),
+    ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 3, 5)",
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 3, 5) WHERE kind = 'entry'"),
+]
+
+
+def page_calls(which: int) -> list[tuple[str, tuple]]:
+    return [(call[which], (FROM, TO)) for call in PAGE_CALLS]
 
 
 def answers(conn, calls) -> list[list[tuple]]:
@@ -445,14 +452,14 @@ def test_an_existing_warehouse_switches_to_the_files_with_the_same_answers(pg_co
     assert apply_migrations(pg_conn, deployed, nothing) == Applied([1, 2, 3, 4, 5, 100], [])
     known_data.load(pg_conn, known_data.build())
     before = answers(pg_conn, DASHBOARD_CALLS)
-    pages_before = {k: answers(pg_conn, [(q, (FROM, TO))])[0] for k, q in PAGE_CALLS.items()}
-    assert all(before) and all(pages_before.values())
+    pages_before = answers(pg_conn, page_calls(0))
+    assert all(before) and all(pages_before)
 
     applied = apply_migrations(pg_conn)
     assert applied.migrations == [m.version for m in discover() if m.version > 100]
     assert applied.repeatables == [r.name for r in discover_repeatables()]
     assert answers(pg_conn, DASHBOARD_CALLS) == before
-    assert {k: answers(pg_conn, [(q, (FROM, TO))])[0] for k, q in PAGE_CALLS_AFTER.items()} == pages_before
+    assert answers(pg_conn, page_calls(1)) == pages_before
     owned = {f for _, functions in recorded(pg_conn).values() for f in functions}
     assert owned == dashboard_functions(pg_conn)
     assert apply_migrations(pg_conn) == Applied([], [])

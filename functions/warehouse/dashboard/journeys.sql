@@ -1,5 +1,5 @@
--- Page "User journeys": non-bot sessions by the UTC day they started. The summary, entry and
--- exit pages and the paths come from the same bounded sample: the period's latest
+-- Page "User journeys": non-bot sessions by the UTC day they started. The summary, the entry
+-- and exit pages and the paths come from the same bounded sample: the period's latest
 -- p_max_sessions non-bot sessions (default 3,000); the session count is the period's total
 -- from agg_funnel_daily. Raw events are read only for that sample's paths.
 -- requires: common
@@ -31,30 +31,26 @@ BEGIN ATOMIC
     FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s;
 END;
 
-CREATE OR REPLACE FUNCTION dashboard.entry_pages(p_from date, p_to date, p_limit int DEFAULT 10,
-                                                 p_max_sessions int DEFAULT 3000)
-RETURNS TABLE (page text, sessions bigint, share numeric)
+-- The sample's most common first (kind 'entry') and last (kind 'exit') pages, the top p_limit
+-- of each; share = of the sampled sessions.
+CREATE OR REPLACE FUNCTION dashboard.journey_pages(p_from date, p_to date, p_limit int DEFAULT 10,
+                                                   p_max_sessions int DEFAULT 3000)
+RETURNS TABLE (kind text, page text, sessions bigint, share numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT coalesce(s.entry_page, '(unknown)'), count(*)::bigint,
-           round(count(*)::numeric / sum(count(*)) OVER (), 4)
-    FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s
-    GROUP BY 1
-    ORDER BY 2 DESC, 1
-    LIMIT greatest(coalesce(p_limit, 10), 1);
-END;
-
-CREATE OR REPLACE FUNCTION dashboard.exit_pages(p_from date, p_to date, p_limit int DEFAULT 10,
-                                                p_max_sessions int DEFAULT 3000)
-RETURNS TABLE (page text, sessions bigint, share numeric)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    SELECT coalesce(s.exit_page, '(unknown)'), count(*)::bigint,
-           round(count(*)::numeric / sum(count(*)) OVER (), 4)
-    FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s
-    GROUP BY 1
-    ORDER BY 2 DESC, 1
-    LIMIT greatest(coalesce(p_limit, 10), 1);
+    WITH counted AS (
+        SELECT p.kind, p.page, count(*)::bigint AS sessions,
+               round(count(*)::numeric / sum(count(*)) OVER (PARTITION BY p.kind), 4) AS share,
+               row_number() OVER (PARTITION BY p.kind ORDER BY count(*) DESC, p.page) AS rank
+        FROM dashboard.latest_sessions(p_from, p_to, p_max_sessions) s
+        CROSS JOIN LATERAL (VALUES ('entry', coalesce(s.entry_page, '(unknown)')),
+                                   ('exit', coalesce(s.exit_page, '(unknown)'))) AS p(kind, page)
+        GROUP BY p.kind, p.page
+    )
+    SELECT c.kind, c.page, c.sessions, c.share
+    FROM counted c
+    WHERE c.rank <= greatest(coalesce(p_limit, 10), 1)
+    ORDER BY c.kind, c.rank;
 END;
 
 -- The event sequence of each sampled session, with repeats of the same event in a row

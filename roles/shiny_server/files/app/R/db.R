@@ -163,13 +163,10 @@ q_journey_transitions <- function(db, from, to, max_steps = 5, max_sessions = JO
              list(check_limit(max_steps, "max_steps", 10L), check_limit(max_sessions, "max_sessions", 100000L)),
              c("::int", "::int"))
 }
-q_entry_pages <- function(db, from, to, limit = 10, max_sessions = JOURNEY_SAMPLE) {
-  range_call(db, "entry_pages", from, to, list(check_limit(limit), check_limit(max_sessions, "max_sessions", 100000L)),
-             c("::int", "::int"))
-}
-q_exit_pages <- function(db, from, to, limit = 10, max_sessions = JOURNEY_SAMPLE) {
-  range_call(db, "exit_pages", from, to, list(check_limit(limit), check_limit(max_sessions, "max_sessions", 100000L)),
-             c("::int", "::int"))
+# The top `limit` entry pages (kind "entry") and exit pages (kind "exit") of the sample.
+q_journey_pages <- function(db, from, to, limit = 10, max_sessions = JOURNEY_SAMPLE) {
+  range_call(db, "journey_pages", from, to,
+             list(check_limit(limit), check_limit(max_sessions, "max_sessions", 100000L)), c("::int", "::int"))
 }
 
 q_etl_summary <- function(db, from, to) range_call(db, "etl_summary", from, to)

@@ -43,13 +43,16 @@ journeys_server <- function(id, db) {
                  id = session$ns("paths_table"))
     })
 
-    page_table <- function(df, id) {
+    pages <- reactive(q_journey_pages(db, input$range[1], input$range[2], 10))
+    page_table <- function(kind, id) {
+      df <- pages()
+      df <- df[df$kind == kind, , drop = FALSE]
       if (nrow(df) == 0) return(empty_state("No sessions in the selected period."))
       data_table(df, list(page = col("Page"), sessions = col("Sessions", fmt_int), share = col("Share", fmt_pct)),
                  id = session$ns(id))
     }
-    output$entry <- renderUI(page_table(q_entry_pages(db, input$range[1], input$range[2], 10), "entry_table"))
-    output$exit <- renderUI(page_table(q_exit_pages(db, input$range[1], input$range[2], 10), "exit_table"))
+    output$entry <- renderUI(page_table("entry", "entry_table"))
+    output$exit <- renderUI(page_table("exit", "exit_table"))
 
     flow_colors <- function(events) {
       base <- unname(PALETTE[c("primary", "teal", "violet", "amber", "rose", "slate")])
