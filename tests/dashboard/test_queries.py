@@ -194,6 +194,24 @@ def test_journey_paths_are_bounded_to_the_latest_sessions(warehouse: Warehouse, 
     assert avg_events == round(Decimal(sum(s["events"] for s in latest)) / 5, 2)
 
 
+def test_the_journey_sample_size_is_defined_once(warehouse: Warehouse):
+    """Every journey function leaves p_max_sessions to dashboard.journey_sample_size()."""
+    defaults = warehouse.query(
+        "SELECT p.proname, pg_get_function_arguments(p.oid) FROM pg_proc p"
+        " WHERE p.pronamespace = 'dashboard'::regnamespace AND pg_get_function_arguments(p.oid) LIKE %s",
+        ("%p_max_sessions%",),
+    )
+    assert len(defaults) == 6
+    for name, arguments in defaults:
+        assert "p_max_sessions integer DEFAULT NULL::integer" in arguments, name
+    [(size, latest)] = warehouse.query(
+        "SELECT dashboard.journey_sample_size(),"
+        " (SELECT count(*) FROM dashboard.latest_sessions('2026-03-01', '2026-03-31'))"
+    )
+    assert size == 2000  # what the journeys page has always described
+    assert latest == min(size, len(human_sessions(warehouse.data)))
+
+
 def test_data_health(warehouse: Warehouse, known):
     [(files, loaded, rejected, runs, failed)] = warehouse.query(
         "SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO)

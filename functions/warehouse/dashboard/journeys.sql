@@ -1,11 +1,18 @@
 -- Page "User journeys": non-bot sessions by the UTC day they started. The summary, the entry
 -- and exit pages and the paths come from the same bounded sample: the period's latest
--- p_max_sessions non-bot sessions (default 3,000); the session count is the period's total
--- from agg_funnel_daily. Raw events are read only for that sample's paths.
+-- p_max_sessions non-bot sessions (NULL, the default: journey_sample_size()); the session count
+-- is the period's total from agg_funnel_daily. Raw events are read only for that sample's paths.
 -- requires: common
 
+-- How many sessions the journey figures describe unless told otherwise; the app shows it. The
+-- paths read the sample's events: 2,000 sessions keep them within tens of milliseconds at
+-- 10 M events (bench/dashboard.py).
+CREATE OR REPLACE FUNCTION dashboard.journey_sample_size() RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 2000;
+
 -- The period's latest p_max_sessions non-bot sessions (by start), newest first.
-CREATE OR REPLACE FUNCTION dashboard.latest_sessions(p_from date, p_to date, p_max_sessions int DEFAULT 3000)
+CREATE OR REPLACE FUNCTION dashboard.latest_sessions(p_from date, p_to date, p_max_sessions int DEFAULT NULL)
 RETURNS SETOF sessions
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -13,11 +20,11 @@ BEGIN ATOMIC
     WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
       AND NOT s.is_bot
     ORDER BY s.started_at DESC, s.session_id
-    LIMIT greatest(coalesce(p_max_sessions, 3000), 1);
+    LIMIT greatest(coalesce(p_max_sessions, dashboard.journey_sample_size()), 1);
 END;
 
 -- sessions = all of the period's sessions; sampled = how many the averages are taken over.
-CREATE OR REPLACE FUNCTION dashboard.journey_summary(p_from date, p_to date, p_max_sessions int DEFAULT 3000)
+CREATE OR REPLACE FUNCTION dashboard.journey_summary(p_from date, p_to date, p_max_sessions int DEFAULT NULL)
 RETURNS TABLE (sessions bigint, sampled bigint, avg_events numeric, avg_duration_s numeric,
                bounce_rate numeric, purchase_rate numeric)
 LANGUAGE sql STABLE
@@ -34,7 +41,7 @@ END;
 -- The sample's most common first (kind 'entry') and last (kind 'exit') pages, the top p_limit
 -- of each; share = of the sampled sessions.
 CREATE OR REPLACE FUNCTION dashboard.journey_pages(p_from date, p_to date, p_limit int DEFAULT 10,
-                                                   p_max_sessions int DEFAULT 3000)
+                                                   p_max_sessions int DEFAULT NULL)
 RETURNS TABLE (kind text, page text, sessions bigint, share numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -55,7 +62,7 @@ END;
 
 -- The event sequence of each sampled session, with repeats of the same event in a row
 -- collapsed (page_view, page_view -> page_view).
-CREATE OR REPLACE FUNCTION dashboard.session_steps(p_from date, p_to date, p_max_sessions int DEFAULT 3000)
+CREATE OR REPLACE FUNCTION dashboard.session_steps(p_from date, p_to date, p_max_sessions int DEFAULT NULL)
 RETURNS TABLE (session_id text, purchased boolean, steps text[])
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -77,7 +84,7 @@ END;
 
 -- The most common paths (first p_steps steps; a longer session's path ends in "…").
 CREATE OR REPLACE FUNCTION dashboard.journey_paths(p_from date, p_to date, p_limit int DEFAULT 15,
-                                                   p_steps int DEFAULT 6, p_max_sessions int DEFAULT 3000)
+                                                   p_steps int DEFAULT 6, p_max_sessions int DEFAULT NULL)
 RETURNS TABLE (path text, steps int, sessions bigint, share numeric, purchase_rate numeric)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -100,7 +107,7 @@ END;
 -- Step-to-step transitions of the same sessions, for the Sankey diagram: sessions whose
 -- step step_no was from_event and step step_no + 1 was to_event ("(exit)" = session ended).
 CREATE OR REPLACE FUNCTION dashboard.journey_transitions(p_from date, p_to date, p_max_steps int DEFAULT 5,
-                                                         p_max_sessions int DEFAULT 3000)
+                                                         p_max_sessions int DEFAULT NULL)
 RETURNS TABLE (step_no int, from_event text, to_event text, sessions bigint)
 LANGUAGE sql STABLE
 BEGIN ATOMIC

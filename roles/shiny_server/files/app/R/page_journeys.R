@@ -3,9 +3,9 @@
 journeys_ui <- function(id, range) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, paste0("Sessions by the UTC day they started; bots excluded. Averages, paths and ",
-                                 "pages use the period's latest ", fmt_int(JOURNEY_SAMPLE),
-                                 " sessions; repeated events in a row count once.")),
+    filter_bar(ns, range, tagList("Sessions by the UTC day they started; bots excluded. Averages, paths and ",
+                                  "pages use the period's latest ", textOutput(ns("sample_size"), inline = TRUE),
+                                  " sessions; repeated events in a row count once.")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
@@ -25,6 +25,7 @@ journeys_ui <- function(id, range) {
 
 journeys_server <- function(id, db) {
   moduleServer(id, function(input, output, session) {
+    output$sample_size <- renderText(fmt_int(q_journey_sample_size(db)))
     summary <- reactive(q_journey_summary(db, input$range[1], input$range[2]))
     paths <- reactive(q_journey_paths(db, input$range[1], input$range[2], 15))
     transitions <- reactive(q_journey_transitions(db, input$range[1], input$range[2], 5))
