@@ -463,3 +463,16 @@ def test_an_existing_warehouse_switches_to_the_files_with_the_same_answers(pg_co
     owned = {f for _, functions in recorded(pg_conn).values() for f in functions}
     assert owned == dashboard_functions(pg_conn)
     assert apply_migrations(pg_conn) == Applied([], [])
+
+
+def test_columns_added_to_the_tables_leave_every_query_working(pg_conn, tmp_path):
+    """A later migration adding columns needs no dashboard file re-applied."""
+    apply_migrations(pg_conn)
+    migrations = Path(shutil.copytree(MIGRATIONS_DIR, tmp_path / "migrations"))
+    (migrations / "900_more_columns.sql").write_text(
+        "ALTER TABLE sessions ADD COLUMN device text;\n"
+        "ALTER TABLE clickstream_events ADD COLUMN device text;\n"
+        "ALTER TABLE etl_runs ADD COLUMN host text;\n"
+    )
+    assert apply_migrations(pg_conn, migrations) == Applied([900], [])
+    answers(pg_conn, [*DASHBOARD_CALLS, *page_calls(1)])  # none fails

@@ -11,12 +11,16 @@ CREATE OR REPLACE FUNCTION dashboard.journey_sample_size() RETURNS int
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 2000;
 
--- The period's latest p_max_sessions non-bot sessions (by start), newest first.
+-- The period's latest p_max_sessions non-bot sessions (by start), newest first: the columns the
+-- journey figures use. Named, not SETOF sessions: a body's s.* is fixed when it is created, so
+-- a column added to sessions would break that function until it was created again.
 CREATE OR REPLACE FUNCTION dashboard.latest_sessions(p_from date, p_to date, p_max_sessions int DEFAULT NULL)
-RETURNS SETOF sessions
+RETURNS TABLE (session_id text, started_at timestamptz, events int, duration_s numeric, purchased boolean,
+               entry_page text, exit_page text)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    SELECT s.* FROM sessions s
+    SELECT s.session_id, s.started_at, s.events, s.duration_s, s.purchased, s.entry_page, s.exit_page
+    FROM sessions s
     WHERE s.started_at >= dashboard.range_start(p_from) AND s.started_at < dashboard.range_end(p_to)
       AND NOT s.is_bot
     ORDER BY s.started_at DESC, s.session_id
