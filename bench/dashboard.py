@@ -6,7 +6,8 @@ Fills a fresh warehouse (the real migrations) with N events of simulated shop se
 streamed straight through COPY, derives their sessions and the aggregate tables with set-based
 SQL (the meanings the schema documents; bots excluded), ANALYZEs, then runs each query the
 app issues with the app's parameters (the last 30 days of data, no filters, journeys over the
-latest 2,000 sessions) R times, and prints p50/p95 in ms. Target: every query <= 200 ms p95.
+sample the warehouse defines, dashboard.journey_sample_size()) R times, and prints p50/p95 in
+ms. Target: every query <= 200 ms p95.
 Without --dsn a throwaway PostgreSQL cluster is started and removed.
 """
 
@@ -268,11 +269,10 @@ def queries(first: date, last: date) -> list[tuple[str, str, tuple]]:
             rng,
         ),
         ("category_engagement", "SELECT * FROM dashboard.category_engagement(%s, %s, '')", rng),
-        ("journey_summary", "SELECT * FROM dashboard.journey_summary(%s, %s, 2000)", rng),
-        ("journey_paths", "SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6, 2000)", rng),
-        ("journey_transitions", "SELECT * FROM dashboard.journey_transitions(%s, %s, 5, 2000)", rng),
-        ("entry_pages", "SELECT * FROM dashboard.entry_pages(%s, %s, 10, 2000)", rng),
-        ("exit_pages", "SELECT * FROM dashboard.exit_pages(%s, %s, 10, 2000)", rng),
+        ("journey_summary", "SELECT * FROM dashboard.journey_summary(%s, %s)", rng),
+        ("journey_paths", "SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6)", rng),
+        ("journey_transitions", "SELECT * FROM dashboard.journey_transitions(%s, %s, 5)", rng),
+        ("journey_pages", "SELECT * FROM dashboard.journey_pages(%s, %s, 10)", rng),
         ("etl_summary", "SELECT * FROM dashboard.etl_summary(%s, %s)", rng),
         ("etl_loaded_hourly", "SELECT * FROM dashboard.etl_loaded_hourly(%s, %s)", rng),
         ("etl_rejects_by_reason", "SELECT * FROM dashboard.etl_rejects_by_reason(%s, %s)", rng),

@@ -54,7 +54,7 @@ def cmd_migrate(settings: Settings) -> int:
         except MigrationError as exc:
             print(f"migrate: {exc}", file=sys.stderr)
             return 1
-    print(f"applied {len(applied)} migration(s)")
+    print(applied.summary())
     return 0
 
 

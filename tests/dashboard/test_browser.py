@@ -154,7 +154,7 @@ def test_products_page(app, warehouse: Warehouse):
 def test_journeys_page(app, warehouse: Warehouse):
     kpi = open_page(app, "journeys", ["sessions", "events", "duration", "bounce"])
     [(sessions, _sampled, avg_events, duration, bounce, _)] = warehouse.query(
-        "SELECT * FROM dashboard.journey_summary(%s, %s, 2000)", (FROM, TO)
+        "SELECT * FROM dashboard.journey_summary(%s, %s)", (FROM, TO)
     )
     assert (num(kpi["sessions"]), num(kpi["events"]), num(kpi["duration"]), num(kpi["bounce"])) == (
         sessions,
@@ -163,12 +163,15 @@ def test_journeys_page(app, warehouse: Warehouse):
         bounce,
     )
     paths = warehouse.query(
-        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 15, 6, 2000)", (FROM, TO)
+        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 15, 6)", (FROM, TO)
     )
     assert table_values(app, "journeys-paths_table", "path") == [p for p, _ in paths]
     assert [num(v) for v in table_values(app, "journeys-paths_table", "sessions")] == [s for _, s in paths]
-    entry = warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 10, 2000)", (FROM, TO))
-    assert table_values(app, "journeys-entry_table", "page") == [p for p, _ in entry]
+    pages = warehouse.query("SELECT kind, page FROM dashboard.journey_pages(%s, %s, 10)", (FROM, TO))
+    assert table_values(app, "journeys-entry_table", "page") == [p for k, p in pages if k == "entry"]
+    assert table_values(app, "journeys-exit_table", "page") == [p for k, p in pages if k == "exit"]
+    [(sample,)] = warehouse.query("SELECT dashboard.journey_sample_size()")
+    assert app.find_element(By.ID, "journeys-sample_size").text == f"{sample:,}"
     screenshot(app, "4-journeys")
 
 

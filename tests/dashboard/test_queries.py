@@ -1,5 +1,5 @@
-"""The dashboard SQL functions (migration 100) against figures recomputed in plain Python
-from the known events, on a real PostgreSQL; and the reader's privileges on them."""
+"""The dashboard SQL functions (functions/warehouse/dashboard/*.sql) against figures recomputed in
+plain Python from the known events, on a real PostgreSQL; and the reader's privileges on them."""
 
 from __future__ import annotations
 
@@ -155,14 +155,18 @@ def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):
         "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10, 5000)", (FROM, TO)
     )
     assert dict(rows) == dict(paths)
-    entry = Counter(s["entry_page"] for s in sessions)
-    assert dict(
-        warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 50)", (FROM, TO))
-    ) == dict(entry)
-    exits = Counter(s["exit_page"] for s in sessions)
-    assert dict(
-        warehouse.query("SELECT page, sessions FROM dashboard.exit_pages(%s, %s, 50)", (FROM, TO))
-    ) == dict(exits)
+    pages = warehouse.query("SELECT kind, page, sessions, share FROM dashboard.journey_pages(%s, %s, 50)",
+                            (FROM, TO))
+    for kind in ("entry", "exit"):
+        counts = Counter(s[f"{kind}_page"] for s in sessions)
+        assert {p: n for k, p, n, _ in pages if k == kind} == dict(counts)
+        assert sum(share for k, *_, share in pages if k == kind) == pytest.approx(1, abs=0.001)
+        # The top p_limit of each kind: most sessions first, ties by page.
+        top = sorted(counts.items(), key=lambda pn: (-pn[1], pn[0]))[:2]
+        assert warehouse.query(
+            "SELECT page, sessions FROM dashboard.journey_pages(%s, %s, 2) WHERE kind = %s", (FROM, TO, kind)
+        ) == top
+    assert [k for k, *_ in pages] == sorted(k for k, *_ in pages)
     [(n, bounce)] = warehouse.query(
         "SELECT sessions, bounce_rate FROM dashboard.journey_summary(%s, %s)", (FROM, TO)
     )
@@ -180,13 +184,32 @@ def test_journey_paths_are_bounded_to_the_latest_sessions(warehouse: Warehouse, 
     assert transitions == [(len(latest),)]
     entry = Counter(s["entry_page"] for s in latest)
     assert dict(
-        warehouse.query("SELECT page, sessions FROM dashboard.entry_pages(%s, %s, 50, 5)", (FROM, TO))
+        warehouse.query("SELECT page, sessions FROM dashboard.journey_pages(%s, %s, 50, 5)"
+                        " WHERE kind = 'entry'", (FROM, TO))
     ) == dict(entry)
     [(total, sampled, avg_events)] = warehouse.query(
         "SELECT sessions, sampled, avg_events FROM dashboard.journey_summary(%s, %s, 5)", (FROM, TO)
     )
     assert (total, sampled) == (len(human_sessions(known)), 5)
     assert avg_events == round(Decimal(sum(s["events"] for s in latest)) / 5, 2)
+
+
+def test_the_journey_sample_size_is_defined_once(warehouse: Warehouse):
+    """Every journey function leaves p_max_sessions to dashboard.journey_sample_size()."""
+    defaults = warehouse.query(
+        "SELECT p.proname, pg_get_function_arguments(p.oid) FROM pg_proc p"
+        " WHERE p.pronamespace = 'dashboard'::regnamespace AND pg_get_function_arguments(p.oid) LIKE %s",
+        ("%p_max_sessions%",),
+    )
+    assert len(defaults) == 6
+    for name, arguments in defaults:
+        assert "p_max_sessions integer DEFAULT NULL::integer" in arguments, name
+    [(size, latest)] = warehouse.query(
+        "SELECT dashboard.journey_sample_size(),"
+        " (SELECT count(*) FROM dashboard.latest_sessions('2026-03-01', '2026-03-31'))"
+    )
+    assert size == 2000  # what the journeys page has always described
+    assert latest == min(size, len(human_sessions(warehouse.data)))
 
 
 def test_data_health(warehouse: Warehouse, known):

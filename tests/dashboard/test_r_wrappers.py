@@ -42,6 +42,7 @@ def expected_figures(data: known_data.KnownData) -> dict:
             e["event_name"] == "product_view" and e["context_product_id"] in dell_laptops for e in events
         ),
         "top_entry_page": Counter(s["entry_page"] for s in sessions).most_common(1)[0][0],
+        "top_exit_page": Counter(s["exit_page"] for s in sessions).most_common(1)[0][0],
         "rejected": len(data.rejects),
     }
 

@@ -94,5 +94,6 @@ def test_zips_carry_code_and_wheels_for_the_platform(tmp_path: Path, arch: str, 
         assert any(n.startswith("maxminddb/extension") and n.endswith(".so") for n in names)
         assert "functions/warehouse/migrate.py" in names
         assert "functions/warehouse/migrations/006_channel_rules.sql" in names
+        assert "functions/warehouse/dashboard/common.sql" in names
     with zipfile.ZipFile(tmp_path / "lambda-ingest.zip") as zf:
         assert not any(n.startswith(("ua_parser", "maxminddb/")) for n in zf.namelist())  # the ETL's only

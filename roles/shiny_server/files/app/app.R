@@ -1,6 +1,6 @@
 # Clickstream dashboards: one page per view over the warehouse's dashboard.* functions.
-# R/ holds the query wrappers (db.R), formatting helpers and one module per page; Shiny
-# sources it automatically.
+# R/ holds the query wrappers (db.R), number formatting (format.R), the UI building blocks every
+# page shares (ui_helpers.R) and one module per page (page_*.R); Shiny sources it automatically.
 
 suppressPackageStartupMessages({
   library(shiny)
@@ -34,7 +34,7 @@ initial_range <- function(query) {
   if (!is.null(query$from) && !is.na(parsed(query$from))) from <- parsed(query$from)
   if (!is.null(query$to) && !is.na(parsed(query$to))) to <- parsed(query$to)
   if (from > to) from <- to
-  list(from = from, to = to, min = NULL, max = NULL, reachable = reachable,
+  list(from = from, to = to, reachable = reachable,
        last_day = if (is.na(bounds$last_day)) "" else format(as.Date(bounds$last_day)))
 }
 

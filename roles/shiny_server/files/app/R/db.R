@@ -1,7 +1,7 @@
 # Warehouse access for the dashboards: connection settings, connections, and one wrapper per
-# dashboard query. The SQL itself lives in the warehouse (schema "dashboard", migrations
-# 100-199), so the Python tests and the benchmark run exactly what the app shows; these
-# wrappers only pass validated parameters and return data frames.
+# dashboard query. The SQL itself lives in the warehouse (schema "dashboard", defined in
+# functions/warehouse/dashboard/), so the Python tests and the benchmark run exactly what the
+# app shows; these wrappers only pass validated parameters and return data frames.
 
 DEFAULT_DB_CONFIG <- "/etc/shiny-server/clickstream-dw.dcf"
 MAX_CONNECTIONS <- 100L
@@ -147,29 +147,19 @@ q_category_engagement <- function(db, from, to, brand = NULL) {
   range_call(db, "category_engagement", from, to, list(filter_value(brand)), "::text")
 }
 
-# Journeys read the events of a bounded sample: the period's latest JOURNEY_SAMPLE sessions.
-JOURNEY_SAMPLE <- 2000L
-
-q_journey_summary <- function(db, from, to, max_sessions = JOURNEY_SAMPLE) {
-  range_call(db, "journey_summary", from, to, list(check_limit(max_sessions, "max_sessions", 100000L)), "::int")
+# Journeys describe a bounded sample, the period's latest dashboard.journey_sample_size()
+# sessions: the warehouse holds that number, the wrappers leave p_max_sessions to it.
+q_journey_sample_size <- function(db) dash_call(db, "journey_sample_size")$journey_sample_size
+q_journey_summary <- function(db, from, to) range_call(db, "journey_summary", from, to)
+q_journey_paths <- function(db, from, to, limit = 15) {
+  range_call(db, "journey_paths", from, to, list(check_limit(limit), "6"), c("::int", "::int"))
 }
-q_journey_paths <- function(db, from, to, limit = 15, max_sessions = JOURNEY_SAMPLE) {
-  range_call(db, "journey_paths", from, to,
-             list(check_limit(limit), "6", check_limit(max_sessions, "max_sessions", 100000L)),
-             c("::int", "::int", "::int"))
+q_journey_transitions <- function(db, from, to, max_steps = 5) {
+  range_call(db, "journey_transitions", from, to, list(check_limit(max_steps, "max_steps", 10L)), "::int")
 }
-q_journey_transitions <- function(db, from, to, max_steps = 5, max_sessions = JOURNEY_SAMPLE) {
-  range_call(db, "journey_transitions", from, to,
-             list(check_limit(max_steps, "max_steps", 10L), check_limit(max_sessions, "max_sessions", 100000L)),
-             c("::int", "::int"))
-}
-q_entry_pages <- function(db, from, to, limit = 10, max_sessions = JOURNEY_SAMPLE) {
-  range_call(db, "entry_pages", from, to, list(check_limit(limit), check_limit(max_sessions, "max_sessions", 100000L)),
-             c("::int", "::int"))
-}
-q_exit_pages <- function(db, from, to, limit = 10, max_sessions = JOURNEY_SAMPLE) {
-  range_call(db, "exit_pages", from, to, list(check_limit(limit), check_limit(max_sessions, "max_sessions", 100000L)),
-             c("::int", "::int"))
+# The top `limit` entry pages (kind "entry") and exit pages (kind "exit") of the sample.
+q_journey_pages <- function(db, from, to, limit = 10) {
+  range_call(db, "journey_pages", from, to, list(check_limit(limit)), "::int")
 }
 
 q_etl_summary <- function(db, from, to) range_call(db, "etl_summary", from, to)

@@ -1,6 +1,5 @@
-# Number formatting and the small building blocks every page shares. Every number shown
-# carries its raw value in a data-value attribute, so tests (and analysts copying a value)
-# read the exact figure rather than a rounded label.
+# Numbers and times formatted for people ("1,234", "21.4%", "$8,254.90", "2 min 15 s"), and the
+# raw value a page keeps next to each (raw_value) so tests and analysts read the exact figure.
 
 fmt_int <- function(x) {
   ifelse(is.na(x), "\u2013", formatC(round(as.numeric(x)), format = "d", big.mark = ","))
@@ -36,74 +35,7 @@ raw_value <- function(x) {
   if (length(x) == 0 || is.na(x)) "" else if (is.numeric(x)) format(x, scientific = FALSE, digits = 15, trim = TRUE) else as.character(x)
 }
 
-# The value inside a value box: formatted text, raw number in data-value.
-kpi_value <- function(value, formatter = fmt_int, note = NULL) {
-  tagList(
-    tags$span(class = "kpi-value", `data-value` = raw_value(value), formatter(value)),
-    if (!is.null(note)) tags$div(class = "kpi-note", note)
-  )
-}
-
-kpi_box <- function(title, output_id, icon_name, theme_color = "primary") {
-  bslib::value_box(
-    title = title,
-    value = uiOutput(output_id, inline = FALSE),
-    showcase = icon(icon_name),
-    theme_color = theme_color
-  )
-}
-
-# What a card shows when the query returned nothing for the chosen filters.
-empty_state <- function(message, hint = "Widen the date range or clear the filters.") {
-  tags$div(class = "empty-state",
-           tags$div(class = "empty-state-title", message),
-           tags$div(class = "empty-state-hint", hint))
-}
-
-# A plain HTML table whose cells carry their raw values; columns: list(name = list(label, fmt)).
-data_table <- function(df, columns, id = NULL, class = "table table-sm table-hover dash-table") {
-  header <- tags$tr(lapply(names(columns), function(col) {
-    spec <- columns[[col]]
-    tags$th(class = if (!identical(spec$fmt, as.character)) "num", spec$label)
-  }))
-  rows <- lapply(seq_len(nrow(df)), function(i) {
-    tags$tr(lapply(names(columns), function(col) {
-      spec <- columns[[col]]
-      v <- df[[col]][i]
-      tags$td(class = paste(col, if (!identical(spec$fmt, as.character)) "num"),
-              `data-value` = raw_value(v), spec$fmt(v))
-    }))
-  })
-  tags$table(id = id, class = class, tags$thead(header), tags$tbody(rows))
-}
-
-col <- function(label, fmt = as.character) list(label = label, fmt = fmt)
-
-# Shared chart look (ggplot2, drawn server-side: Debian 12's r-cran-plotly bundles a plotly.js
-# too old for its R code, so interactive plotly charts fail in the browser).
-theme_dash <- function() {
-  ggplot2::theme_minimal(base_size = 13, base_family = "sans") +
-    ggplot2::theme(
-      panel.grid.minor = ggplot2::element_blank(),
-      panel.grid.major.x = ggplot2::element_blank(),
-      panel.grid.major.y = ggplot2::element_line(colour = "#e5e7eb"),
-      legend.position = "top", legend.justification = "left", legend.title = ggplot2::element_blank(),
-      axis.title = ggplot2::element_text(colour = "#64748b", size = 11),
-      axis.text = ggplot2::element_text(colour = "#334155"),
-      plot.margin = ggplot2::margin(6, 12, 6, 6)
-    )
-}
-
+# Axis labels.
 label_int <- function(x) fmt_int(x)
 label_pct <- function(x) fmt_pct(x, 0)
 label_money <- function(x) fmt_money(x)
-
-# Long format for several series over one x: data.frame(x, series, value).
-long_series <- function(df, x, series) {
-  do.call(rbind, lapply(names(series), function(col) {
-    data.frame(x = df[[x]], series = factor(series[[col]], levels = unname(series)), value = as.numeric(df[[col]]))
-  }))
-}
-
-PALETTE <- c(primary = "#2563eb", teal = "#0d9488", amber = "#d97706", rose = "#e11d48", slate = "#475569",
-             violet = "#7c3aed")

@@ -69,14 +69,3 @@ activity_server <- function(id, db) {
     })
   })
 }
-
-# The date range (and any extra inputs) at the top of every page.
-filter_bar <- function(ns, range, description, ...) {
-  card(class = "filter-bar",
-       tags$div(class = "filter-row",
-                tags$div(class = "filter-description", description),
-                tags$div(class = "filter-inputs",
-                         dateRangeInput(ns("range"), "Date range (UTC)", start = range$from, end = range$to,
-                                        min = range$min, max = range$max, weekstart = 1, width = "260px"),
-                         ...)))
-}

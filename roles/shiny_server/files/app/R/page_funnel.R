@@ -48,15 +48,9 @@ funnel_server <- function(id, db) {
     output$funnel_chart <- renderPlot({
       df <- steps()
       validate(need(sum(df$sessions) > 0, "No sessions in the selected period."))
-      df$label <- factor(unname(STEP_LABELS[df$step]), levels = rev(unname(STEP_LABELS)))
-      df$text <- paste0(fmt_int(df$sessions), "  (", fmt_pct(df$overall_rate), ")")
-      ggplot2::ggplot(df, ggplot2::aes(label, sessions)) +
-        ggplot2::geom_col(fill = PALETTE[["primary"]], width = 0.7) +
-        ggplot2::geom_text(ggplot2::aes(label = text), hjust = -0.08, colour = "#334155", size = 3.8) +
-        ggplot2::coord_flip(clip = "off") +
-        ggplot2::scale_y_continuous(labels = label_int, expand = ggplot2::expansion(mult = c(0, 0.3))) +
-        ggplot2::labs(x = NULL, y = "sessions") +
-        theme_dash()
+      hbar_chart(factor(unname(STEP_LABELS[df$step]), levels = rev(unname(STEP_LABELS))), df$sessions,
+                 paste0(fmt_int(df$sessions), "  (", fmt_pct(df$overall_rate), ")"),
+                 fill = PALETTE[["primary"]], value_labels = label_int, value_title = "sessions")
     }, res = 96)
 
     output$steps <- renderUI({

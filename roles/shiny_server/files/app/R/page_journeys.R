@@ -3,9 +3,9 @@
 journeys_ui <- function(id, range) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, paste0("Sessions by the UTC day they started; bots excluded. Averages, paths and ",
-                                 "pages use the period's latest ", fmt_int(JOURNEY_SAMPLE),
-                                 " sessions; repeated events in a row count once.")),
+    filter_bar(ns, range, tagList("Sessions by the UTC day they started; bots excluded. Averages, paths and ",
+                                  "pages use the period's latest ", textOutput(ns("sample_size"), inline = TRUE),
+                                  " sessions; repeated events in a row count once.")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
@@ -25,6 +25,7 @@ journeys_ui <- function(id, range) {
 
 journeys_server <- function(id, db) {
   moduleServer(id, function(input, output, session) {
+    output$sample_size <- renderText(fmt_int(q_journey_sample_size(db)))
     summary <- reactive(q_journey_summary(db, input$range[1], input$range[2]))
     paths <- reactive(q_journey_paths(db, input$range[1], input$range[2], 15))
     transitions <- reactive(q_journey_transitions(db, input$range[1], input$range[2], 5))
@@ -43,13 +44,16 @@ journeys_server <- function(id, db) {
                  id = session$ns("paths_table"))
     })
 
-    page_table <- function(df, id) {
+    pages <- reactive(q_journey_pages(db, input$range[1], input$range[2], 10))
+    page_table <- function(kind, id) {
+      df <- pages()
+      df <- df[df$kind == kind, , drop = FALSE]
       if (nrow(df) == 0) return(empty_state("No sessions in the selected period."))
       data_table(df, list(page = col("Page"), sessions = col("Sessions", fmt_int), share = col("Share", fmt_pct)),
                  id = session$ns(id))
     }
-    output$entry <- renderUI(page_table(q_entry_pages(db, input$range[1], input$range[2], 10), "entry_table"))
-    output$exit <- renderUI(page_table(q_exit_pages(db, input$range[1], input$range[2], 10), "exit_table"))
+    output$entry <- renderUI(page_table("entry", "entry_table"))
+    output$exit <- renderUI(page_table("exit", "exit_table"))
 
     flow_colors <- function(events) {
       base <- unname(PALETTE[c("primary", "teal", "violet", "amber", "rose", "slate")])

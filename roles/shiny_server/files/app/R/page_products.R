@@ -56,15 +56,10 @@ products_server <- function(id, db) {
     output$categories <- renderPlot({
       df <- cats()
       validate(need(nrow(df) > 0, "No product activity in the selected period."))
-      df$category <- factor(df$category, levels = rev(df$category))
-      df$text <- paste0(fmt_money(df$revenue), "  \u00b7  ", fmt_int(df$views), " views")
-      ggplot2::ggplot(df, ggplot2::aes(category, revenue)) +
-        ggplot2::geom_col(fill = PALETTE[["amber"]], width = 0.7) +
-        ggplot2::geom_text(ggplot2::aes(label = text), hjust = -0.05, colour = "#334155", size = 3.6) +
-        ggplot2::coord_flip(clip = "off") +
-        ggplot2::scale_y_continuous(labels = label_money, expand = ggplot2::expansion(mult = c(0, 0.35))) +
-        ggplot2::labs(x = NULL, y = "revenue") +
-        theme_dash()
+      hbar_chart(factor(df$category, levels = rev(df$category)), df$revenue,
+                 paste0(fmt_money(df$revenue), "  \u00b7  ", fmt_int(df$views), " views"),
+                 fill = PALETTE[["amber"]], value_labels = label_money, value_title = "revenue",
+                 text_size = 3.6, text_hjust = -0.05, headroom = 0.35)
     }, res = 96)
   })
 }

@@ -40,8 +40,12 @@ test_that("product filters narrow the products and a hostile value is just a val
 
 test_that("journeys and data health", {
   expect_equal(sum(q_journey_paths(db, from, to, 500)$sessions), expected$sessions)
-  expect_equal(q_entry_pages(db, from, to, 1)$page, expected$top_entry_page)
-  expect_equal(q_journey_summary(db, from, to)$sessions, expected$sessions)
+  pages <- q_journey_pages(db, from, to, 1)
+  expect_equal(pages$kind, c("entry", "exit"))
+  expect_equal(pages$page, c(expected$top_entry_page, expected$top_exit_page))
+  summary <- q_journey_summary(db, from, to)
+  expect_equal(summary$sessions, expected$sessions)
+  expect_equal(summary$sampled, min(expected$sessions, q_journey_sample_size(db)))
   expect_equal(q_etl_last_run(db)$status, "succeeded")
   expect_equal(q_etl_summary(db, from, to)$rejected, expected$rejected)
   expect_equal(sum(q_etl_rejects_by_reason(db, from, to)$rejects), expected$rejected)
