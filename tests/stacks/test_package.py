@@ -42,6 +42,7 @@ def test_arm64_zips_carry_code_and_aarch64_wheels(tmp_path: Path) -> None:
             names = set(zf.namelist())
             assert handler in names
             assert "functions/schemas/clickstream-event.v1.json" in names
+            assert "functions/raw_layout.py" in names      # the key layout both of them use
             assert not any("__pycache__" in n for n in names)
             assert not any(n.startswith(("boto3/", "botocore/")) for n in names)  # the runtime has them
             assert any(n.startswith("aws_lambda_powertools/") for n in names)
