@@ -35,7 +35,8 @@ import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 from psycopg2.extensions import parse_dsn  # noqa: E402
 
-from functions.etl.parsing import COLUMNS, parse_line  # noqa: E402
+from functions.etl.parsing import parse_line  # noqa: E402
+from functions.etl.rows import COLUMNS  # noqa: E402
 from functions.raw_layout import object_key  # noqa: E402
 from functions.warehouse.migrate import apply_migrations  # noqa: E402
 from tests.support.pgcluster import PgCluster, free_port  # noqa: E402

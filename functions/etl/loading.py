@@ -20,7 +20,7 @@ import psycopg2.errors
 from psycopg2.extras import execute_values
 
 from functions.etl.config import Settings
-from functions.etl.parsing import COLUMNS
+from functions.etl.rows import COLUMNS
 
 log = logging.getLogger(__name__)
 
