@@ -13,7 +13,7 @@ import logging
 import sys
 
 from functions.etl.config import ConfigError, Settings, dwh_password
-from functions.etl.timeparse import parse_window
+from functions.etl.window_args import parse_window
 
 
 class ProgressPrinter:

@@ -19,7 +19,7 @@ from functions.etl.__main__ import ProgressPrinter
 from functions.etl.config import ConfigError, Settings
 from functions.etl.discovery import default_window
 from functions.etl.runner import run
-from functions.etl.timeparse import parse_window
+from functions.etl.window_args import parse_window
 from functions.raw_layout import hour_prefixes, key_hour
 from tests.etl.conftest import REGION
 from tests.etl.support import event_ids, make_traffic, put_by_hour, put_object, recompute, warehouse_state
