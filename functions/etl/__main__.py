@@ -45,7 +45,7 @@ class ProgressPrinter:
 
 
 def cmd_migrate(settings: Settings) -> int:
-    from functions.etl.loading import connect  # noqa: PLC0415
+    from functions.etl.warehouse import connect  # noqa: PLC0415
     from functions.warehouse.migrate import MigrationError, apply_migrations  # noqa: PLC0415
 
     with contextlib.closing(connect(settings, dwh_password(settings))) as conn:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg2
 
-from functions.etl import loading
+from functions.etl import batch, warehouse
 from functions.etl.config import Settings, dwh_password
 from functions.etl.discovery import RawObject, default_window, list_raw_objects, new_objects
 from functions.etl.parsing import READ_CHUNK, ObjectParse, parse_object
@@ -246,33 +246,33 @@ def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject],
     try:
         order.before_insert()
         clock = time.monotonic()      # waiting for the other lane is not this batch's work
-        loading.begin_batch(conn)
-        counts = loading.BatchCounts()
+        batch.begin_batch(conn)
+        counts = batch.BatchCounts()
         while not stream.finished:
             try:
-                loading.copy_rows(conn, stream.part(PART_BYTES))
+                batch.copy_rows(conn, stream.part(PART_BYTES))
             except psycopg2.Error:
                 if stream.failure is not None:
                     raise stream.failure from stream.failure.__cause__
                 raise
             phase_done("staged")
-            counts.add(loading.insert_events(conn, run_id))
+            counts.add(batch.insert_events(conn, run_id))
             phase_done("inserted")
         order.after_insert()
         order.before_derive()
         clock = time.monotonic()
-        loading.rebuild_sessions(conn)
+        batch.rebuild_sessions(conn)
         phase_done("sessions")
-        loading.rebuild_aggregates(conn)
+        batch.rebuild_aggregates(conn)
         phase_done("aggregates")
         rejected = sum(result.rejected for _, result in stream.loaded)
         if stream.loaded:
-            loading.record_objects(conn, run_id, stream.loaded, counts, rejected)
+            warehouse.record_objects(conn, run_id, stream.loaded, counts, rejected)
         phase_done("recorded")
-        loading.commit_batch(conn)
+        batch.commit_batch(conn)
         order.after_commit()
     except BaseException:
-        loading.abort_batch(conn)
+        batch.abort_batch(conn)
         raise
     finally:
         stream.close()
@@ -296,26 +296,26 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
     started = time.monotonic()
     progress = progress or (lambda _event: None)
     now = now or datetime.now(UTC)
-    conn = loading.connect(settings, dwh_password(settings))
+    conn = warehouse.connect(settings, dwh_password(settings))
     try:
-        if not loading.try_lock(conn):
+        if not warehouse.try_lock(conn):
             return {"status": "skipped", "reason": "another ETL run is in progress",
                     "seconds": round(time.monotonic() - started, 3)}
         pause_point("locked")
-        stale = loading.close_stale_runs(conn)
+        stale = warehouse.close_stale_runs(conn)
         if stale:
             log.warning("marked %d interrupted earlier run(s) as failed", stale)
         if since is None:
-            since, until = default_window(loading.last_loaded_hour(conn), settings.lookback_hours, now)
+            since, until = default_window(warehouse.last_loaded_hour(conn), settings.lookback_hours, now)
         until = until or now
-        run_id = loading.start_run(conn, trigger, since, until)
+        run_id = warehouse.start_run(conn, trigger, since, until)
         try:
             summary = _load_window(conn, s3 or make_s3_client(settings), settings, run_id,
                                    window=(since, until), progress=progress, deadline=deadline)
         except BaseException as exc:
             _fail_run(conn, settings, run_id, exc)
             raise
-        loading.finish_run(conn, run_id, "succeeded")
+        warehouse.finish_run(conn, run_id, "succeeded")
     finally:
         if not conn.closed:
             conn.close()   # also releases the run lock
@@ -391,7 +391,7 @@ class _InPlanOrder(BatchOrder):
 def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, progress: Progress,
                  deadline: float | None) -> dict:
     since, until = window
-    loaded = loading.manifest_etags(conn, since, until)
+    loaded = warehouse.manifest_etags(conn, since, until)
     objects = new_objects(list_raw_objects(s3, settings.raw_bucket, since, until), loaded)
     pause_point("discovered")
     plan = list(batches(objects, settings.batch_max_files, settings.batch_max_bytes))
@@ -411,10 +411,10 @@ def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, pr
 
     def lane(lane_conn) -> None:
         while (index := pipeline.take()) is not None:
-            batch = plan[index]
-            stream = BatchStream(s3, settings.raw_bucket, batch, settings.max_workers, on_object)
+            objects_ = plan[index]
+            stream = BatchStream(s3, settings.raw_bucket, objects_, settings.max_workers, on_object)
             try:
-                counts = load_batch(lane_conn, stream, run_id, batch, order=_InPlanOrder(pipeline, index))
+                counts = load_batch(lane_conn, stream, run_id, objects_, order=_InPlanOrder(pipeline, index))
             except BaseException:
                 pipeline.failed.set()
                 raise
@@ -428,8 +428,8 @@ def _load_window(conn, s3, settings: Settings, run_id: int, *, window: tuple, pr
     lanes = [conn]
     try:
         if len(plan) > 1 and settings.lanes > 1:
-            lanes.append(loading.connect(settings, dwh_password(settings)))
-            loading.join_run(lanes[-1])
+            lanes.append(warehouse.connect(settings, dwh_password(settings)))
+            warehouse.join_run(lanes[-1])
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="etl-lane") as pool:
             futures = [pool.submit(lane, lane_conn) for lane_conn in lanes]
             errors = [exc for exc in (f.exception() for f in futures) if exc is not None]
@@ -450,9 +450,9 @@ def _fail_run(conn, settings: Settings, run_id: int, exc: BaseException) -> None
     fresh = None
     try:
         if conn.closed:
-            conn = fresh = loading.connect(settings, dwh_password(settings))
-        loading.abort_batch(conn)
-        loading.finish_run(conn, run_id, "failed", error)
+            conn = fresh = warehouse.connect(settings, dwh_password(settings))
+        batch.abort_batch(conn)
+        warehouse.finish_run(conn, run_id, "failed", error)
     except Exception:
         log.exception("could not mark run %s as failed", run_id)
     finally:

@@ -56,3 +56,5 @@ def test_arm64_zips_carry_code_and_aarch64_wheels(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "lambda-etl.zip") as zf:
         assert any(n.startswith("psycopg2/_psycopg") for n in zf.namelist())
         assert "functions/warehouse/migrate.py" in zf.namelist()
+        batch_sql = {f"functions/etl/sql/{p.name}" for p in (REPO / "functions/etl/sql").glob("*.sql")}
+        assert batch_sql and batch_sql <= set(zf.namelist())     # what etl/batch.py loads at import
