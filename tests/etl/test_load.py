@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from functions.etl import runner
-from functions.etl.runner import FetchFailed, run
+from functions.etl import pipeline
+from functions.etl.raw_bucket import FetchFailed
+from functions.etl.runner import run
 from tests.etl.support import (
     event_ids,
     iso,
@@ -303,7 +304,7 @@ def test_awkward_sessions_match_a_recomputation_column_by_column(settings, s3, b
     """Every session rule (first/last event by timestamp then event_id, first/last non-null
     value, flags, duration) on awkward sessions spread over many small parts and two lanes,
     with retried and late events, against the plain-Python recomputation."""
-    monkeypatch.setattr(runner, "PART_BYTES", 4000)       # a few objects a part
+    monkeypatch.setattr(pipeline, "PART_BYTES", 4000)       # a few objects a part
     lanes = dataclasses.replace(settings, batch_max_files=5, lanes=2)
     records = awkward_traffic(seed=77, sessions=80)
     late_sessions = {f"s-awk-{n}" for n in range(0, 80, 8)}
