@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 
 from functions.etl.values import RejectedLine
+from functions.raw_layout import object_key
 from functions.schemas import ENRICHMENT_FIELDS
 from tests.etl.support import make_traffic
 
 RECORDS = make_traffic(seed=5, start=datetime(2026, 11, 20, tzinfo=UTC), sessions=40,
                        spread=timedelta(hours=2))
 #: Object keys the rows are made with: plain, as the layout writes them, and one COPY must escape.
-KEYS = ("k", "events/2026/11/20/10/events-1.json", " spaced\tkey\\ ")
+KEYS = ("k", object_key(datetime(2026, 11, 20, 10, tzinfo=UTC), "1"), " spaced\tkey\\ ")
 
 
 def split(record: dict) -> tuple[dict, dict]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from functions.etl.discovery import default_window, new_objects
 from functions.etl.raw_bucket import RawObject
-from functions.raw_layout import hour_prefixes, object_key
+from functions.raw_layout import hour_prefix, hour_prefixes, object_key
 
 
 def test_discovery_window_and_prefixes():
@@ -14,9 +14,7 @@ def test_discovery_window_and_prefixes():
     assert default_window(None, 3, now) == (None, now)
     since, until = default_window(datetime(2026, 11, 21, 1, tzinfo=UTC), 3, now)
     assert (since, until) == (datetime(2026, 11, 20, 22, tzinfo=UTC), now)
-    assert hour_prefixes(since, until) == [
-        "events/2026/11/20/22/", "events/2026/11/20/23/", "events/2026/11/21/00/", "events/2026/11/21/01/",
-        "events/2026/11/21/02/", "events/2026/11/21/03/"]
+    assert hour_prefixes(since, until) == [hour_prefix(since + timedelta(hours=h)) for h in range(6)]
 
 
 def test_new_objects_are_those_the_manifest_lacks_with_that_etag_in_key_order():
