@@ -37,7 +37,6 @@ from functions.schemas import (
 MAX_LINE_BYTES = 64 * 1024          # one event is at most 32 KiB; enrichment adds ~1.5 KiB
 RAW_LINE_KEEP = 1024                # characters of a rejected line kept in etl_rejects
 MAX_REJECTS_RECORDED = 100          # per object (memory: batch files x this x RAW_LINE_KEEP); rest counted
-READ_CHUNK = 256 * 1024
 NUL_REASON = "NUL character (\\u0000) in a string: PostgreSQL text cannot hold it"
 
 
