@@ -30,12 +30,12 @@ from functions.etl.values import (
     JSON,
     NULL,
     NUMBER,
+    ORDER_ITEMS,
     REQUIRED_TEXT,
     TEXT,
     UUID_TEXT,
     Format,
     RejectedLine,
-    counted_items,
 )
 
 _EMPTY: dict = {}     # what a missing object reads as; never written to
@@ -56,12 +56,6 @@ class Column(NamedTuple):
     #: record, or OBJECT_KEY
     read: str | Callable[[dict], Any] | _ObjectKey
     format: Format
-
-
-def order_items(record: dict) -> list | None:
-    """The order's items with countable quantities (``values.counted_items``); None without an order."""
-    order = (record.get("context") or _EMPTY).get("order")
-    return None if order is None else counted_items(order)
 
 
 ROW_SPEC: tuple[Column, ...] = (
@@ -88,7 +82,7 @@ ROW_SPEC: tuple[Column, ...] = (
     Column("order_id", "context.order.order_id", TEXT),
     Column("order_revenue", "context.order.revenue", NUMBER),
     Column("order_currency", "context.order.currency", TEXT),   # text: "USD\n" passes python's "$"
-    Column("order_items", order_items, JSON),
+    Column("order_items", "context.order", ORDER_ITEMS),
     Column("properties", "properties", JSON),
     Column("received_at", "received_at", EVENT_TIME),
     Column("ingest_request_id", "ingest_request_id", TEXT),
@@ -174,17 +168,88 @@ def _missing_text(column: Column) -> str | None:
 
 
 class _ObjectKeyTexts(dict):
-    """The object key column's text per key, formatted on first use (a few hundred keys kept)."""
+    """The object key column's text per key (plus ``end``), formatted on first use (a few hundred kept)."""
 
-    def __init__(self, exact: Callable[[Any, str], str], label: str):
+    def __init__(self, exact: Callable[[Any, str], str], label: str, end: str):
         super().__init__()
-        self._exact, self._label = exact, label
+        self._exact, self._label, self._end = exact, label, end
 
     def __missing__(self, key: str) -> str:
         if len(self) >= 256:
             self.clear()
-        text = self[key] = self._exact(key, self._label)
+        text = self[key] = self._exact(key, self._label) + self._end
         return text
+
+
+class _RowSource:
+    """Writes the source of one fast row function for a spec (see fast_row_source)."""
+
+    def __init__(self, spec: tuple[Column, ...], plain: bool):
+        self.spec, self.plain = spec, plain
+        self.namespace: dict[str, object] = {"N": NULL, "_EMPTY": _EMPTY}
+        self.objects: dict[tuple[str, ...], str] = {}
+        self.prelude: list[str] = []
+
+    def obj(self, path: tuple[str, ...]) -> str:
+        """The local holding the object at ``path`` (``_EMPTY`` when absent), looked up once."""
+        if not path:
+            return "e"
+        if path not in self.objects:
+            outer = self.obj(path[:-1])
+            self.objects[path] = name = f"_o{len(self.objects)}"
+            self.prelude.append(f"    {name} = {outer}.get({path[-1]!r}) or _EMPTY")
+        return self.objects[path]
+
+    def expression(self, index: int, column: Column) -> str:
+        fmt = column.format
+        for name, helper in fmt.helpers.items():
+            if self.namespace.setdefault(name, helper) is not helper:
+                raise ValueError(f"format {fmt.name!r}: helper name {name!r} is taken by another format")
+        path = _path(column)
+        if column.read is OBJECT_KEY:   # the same for every line of an object: formatted once
+            end = "\n" if index == len(self.spec) - 1 else ""    # the last column ends the line
+            self.namespace["_object_key_text"] = _ObjectKeyTexts(fmt.exact, _label(column), end)
+            return "_object_key_text[source_key]"
+        if path is None:
+            value = f"_read{index}(e)"
+            self.namespace[f"_read{index}"] = column.read
+        elif _missing_text(column) is None:   # never absent in a valid line: a KeyError declines
+            value = f"{self.obj(path[:-1])}[{path[-1]!r}]"
+        else:
+            value = f"{self.obj(path[:-1])}.get({path[-1]!r})"
+        template = fmt.plain if self.plain and path is not None and fmt.plain else fmt.fast
+        return template.format(v=value, label=repr(_label(column)))
+
+    def fields(self) -> list[str]:
+        """One expression per column; a run of columns of one nested object as one starred item."""
+        def parent(column: Column) -> tuple[str, ...] | None:
+            path = _path(column)
+            return path[:-1] if path and len(path) > 1 and _missing_text(column) is not None else None
+
+        spec, fields, index = self.spec, [], 0
+        while index < len(spec):
+            group, end = parent(spec[index]), index + 1
+            while group and end < len(spec) and parent(spec[end]) == group:
+                end += 1
+            exprs = [self.expression(i, spec[i]) for i in range(index, end)]
+            if end - index > 1:
+                absent = f"_absent{index}"
+                self.namespace[absent] = tuple(_missing_text(c) for c in spec[index:end])
+                items = "".join(f"            {e},\n" for e in exprs)
+                fields.append(f"*((\n{items}        ) if {self.obj(group)} else {absent})")
+            else:
+                fields.append(exprs[0])
+            index = end
+        return fields
+
+    def source(self) -> str:
+        body = ",\n        ".join(self.fields())
+        line = f'"\\t".join([\n        {body},\n    ])'
+        if self.spec[-1].read is not OBJECT_KEY:      # else the key's cached text ends the line
+            line = f'({line} + "\\n")'
+        name = "plain_row" if self.plain else "escaped_row"
+        prelude = "".join(f"{statement}\n" for statement in self.prelude)
+        return f"def {name}(e, source_key, raw):\n{prelude}    return {line}.encode()\n"
 
 
 def fast_row_source(spec: tuple[Column, ...], *, plain: bool) -> tuple[str, dict]:
@@ -193,64 +258,12 @@ def fast_row_source(spec: tuple[Column, ...], *, plain: bool) -> tuple[str, dict
     ``plain``: for lines without a backslash, where a value read from the line needs no COPY
     escaping (a value computed by a function, or the object key, is escaped all the same).
     Each nested object on a path is looked up once; a run of columns read from the same object
-    is one constant tuple when that object is absent (as a page view has no product).
+    is one constant tuple when that object is absent (as a page view has no product); a value
+    that a valid line always has is read by subscript (a KeyError only declines the line).
     """
     check_spec(spec)
-    namespace: dict[str, object] = {"N": NULL, "_EMPTY": _EMPTY}
-    objects: dict[tuple[str, ...], str] = {}
-    prelude: list[str] = []
-
-    def obj(path: tuple[str, ...]) -> str:
-        if not path:
-            return "e"
-        if path not in objects:
-            outer = obj(path[:-1])
-            objects[path] = name = f"_o{len(objects)}"
-            prelude.append(f"    {name} = {outer}.get({path[-1]!r}) or _EMPTY")
-        return objects[path]
-
-    def expression(index: int, column: Column) -> str:
-        fmt = column.format
-        for name, helper in fmt.helpers.items():
-            if namespace.setdefault(name, helper) is not helper:
-                raise ValueError(f"format {fmt.name!r}: helper name {name!r} is taken by another format")
-        path = _path(column)
-        if column.read is OBJECT_KEY:   # the same for every line of an object: formatted once
-            namespace["_object_key_text"] = _ObjectKeyTexts(fmt.exact, _label(column))
-            return "_object_key_text[source_key]"
-        elif path is None:
-            value = f"_read{index}(e)"
-            namespace[f"_read{index}"] = column.read
-        else:
-            value = f"{obj(path[:-1])}.get({path[-1]!r})"
-        template = fmt.plain if plain and path is not None and fmt.plain else fmt.fast
-        return template.format(v=value, label=repr(_label(column)))
-
-    def parent(column: Column) -> tuple[str, ...] | None:
-        path = _path(column)
-        return path[:-1] if path and len(path) > 1 and _missing_text(column) is not None else None
-
-    fields: list[str] = []
-    index = 0
-    while index < len(spec):
-        group = parent(spec[index])
-        end = index + 1
-        while group and end < len(spec) and parent(spec[end]) == group:
-            end += 1
-        exprs = [expression(i, spec[i]) for i in range(index, end)]
-        if end - index > 1:
-            absent = f"_absent{index}"
-            namespace[absent] = tuple(_missing_text(c) for c in spec[index:end])
-            items = "".join(f"            {e},\n" for e in exprs)
-            fields.append(f"*((\n{items}        ) if {obj(group)} else {absent})")
-        else:
-            fields.append(exprs[0])
-        index = end
-    body = ",\n        ".join(fields)
-    name = "plain_row" if plain else "escaped_row"
-    source = (f"def {name}(e, source_key, raw):\n" + "\n".join(prelude) + "\n"
-              f'    return ("\\t".join([\n        {body},\n    ]) + "\\n").encode()\n')
-    return source, namespace
+    writer = _RowSource(spec, plain)
+    return writer.source(), writer.namespace
 
 
 def compile_fast_row(spec: tuple[Column, ...], *, plain: bool) -> Callable[[dict, str, bytes], bytes]:

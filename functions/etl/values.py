@@ -221,6 +221,11 @@ NUMBER = Format("number", lambda v, _: NULL if v is None else repr(v),
 #: A JSON value (object or array) as compact JSON.
 JSON = Format("json", lambda v, _: copy_json(v), "(N if (_v := {v}) is None else _fast_json(_v, raw))",
               helpers={"_fast_json": _fast_json})
+#: An order (the object): its items as JSON, each quantity counted as an integer
+#: (``counted_items``); no order -> NULL, an order without items -> [].
+ORDER_ITEMS = Format("order items", lambda v, _: NULL if v is None else copy_json(counted_items(v)),
+                     "(N if (_v := {v}) is None else _fast_json(_counted_items(_v), raw))",
+                     helpers={"_fast_json": _fast_json, "_counted_items": counted_items})
 #: An event time (RFC 3339 or epoch ms) as the ISO text of the UTC instant.
 EVENT_TIME = Format("event time", event_time_text, "_event_time_text({v}, {label})",
                     helpers={"_event_time_text": event_time_text})
