@@ -275,7 +275,7 @@ class _Shopper:
         if landing < 0.45:
             emit("page_view", "/", "Home", referrer=referrer)
         elif landing < 0.8:
-            emit("page_view", f"/category/{_slug(interest)}", interest, referrer=referrer)
+            emit("page_view", category_path(interest), interest, referrer=referrer)
         else:  # straight onto a product page from a search engine
             first = rng.choice([p for p in self.catalog if p.category == interest])
             emit("page_view", first.url_path, first.name, referrer=referrer)
@@ -333,6 +333,11 @@ class _Shopper:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def category_path(category: str) -> str:
+    """The shop's path of a category page, e.g. ``/category/laptops``."""
+    return f"/category/{_slug(category)}"
 
 
 def simulate(catalog: Sequence[Product], *, shoppers: int, days: float, seed: int,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` / `make demo` need, and nothing that is already there:
 #   Debian packages (requirements/apt.txt), the virtualenv .venv/ (requirements/dev.txt),
-#   checkov's own virtualenv .venv/checkov/ (requirements/checkov.txt) and the test-host image.
+#   checkov's own virtualenv .venv/checkov/ (requirements/checkov.txt), Node.js and the
+#   tracker's node_modules (tracker/package-lock.json) and the test-host image.
 # Each step is skipped when its stamp matches, so a second run is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,9 +50,41 @@ venv_install() { # venv_dir requirements_file
     echo "$want" > "$stamp"
 }
 
+node_install() {
+    # Node.js 18 or later with npm, for the tracker's build and unit tests. A Node.js that is
+    # already there is used as it is: Debian's npm package conflicts with Node.js builds that
+    # bundle their own npm, so nodejs/npm are not in requirements/apt.txt.
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        step "Node.js: installing Debian's nodejs and npm"
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    if [ "$major" -lt 18 ]; then
+        echo "Node.js $(node --version) is too old: the tracker needs 18 or later" >&2
+        exit 1
+    fi
+}
+
+npm_install() { # tracker/node_modules exactly as tracker/package-lock.json pins it
+    local stamp=tracker/node_modules/.lock-stamp want
+    want="$(hash_of tracker/package-lock.json)"
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        step "tracker/node_modules: up to date"
+        return
+    fi
+    step "tracker/node_modules: npm ci"
+    # No install scripts: esbuild and tsc run from their platform packages without them.
+    (cd tracker && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+}
+
 apt_install
 venv_install .venv requirements/dev.txt
 venv_install .venv/checkov requirements/checkov.txt
+node_install
+npm_install
 if [ "${SKIP_TEST_IMAGE:-0}" != 1 ]; then
     step "test-host image"
     scripts/build-test-image.sh

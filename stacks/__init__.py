@@ -12,7 +12,7 @@ from types import MappingProxyType
 from troposphere import Template
 
 from stacks import data, etl, hosts, ingest, monitoring, network, web
-from stacks.params import STACK_ORDER, BuildParams
+from stacks.params import BuildParams
 
 BUILDERS: MappingProxyType[str, Callable[[BuildParams], Template]] = MappingProxyType(
     {
@@ -25,8 +25,3 @@ BUILDERS: MappingProxyType[str, Callable[[BuildParams], Template]] = MappingProx
         "monitoring": monitoring.build,
     }
 )
-
-
-def build_all(params: BuildParams) -> dict[str, Template]:
-    """Every stack's template, in deployment order."""
-    return {name: BUILDERS[name](params) for name in STACK_ORDER}

@@ -5,235 +5,148 @@ Flow (5): Lambda Ingest writes events/YYYY/MM/DD/HH/events-<uuid>.json; flow (10
 
 from __future__ import annotations
 
-from troposphere import (
-    Equals,
-    GetAtt,
-    If,
-    NoValue,
-    Parameter,
-    Ref,
-    Sub,
-    Tags,
-    Template,
-    s3,
-)
+from troposphere import Equals, GetAtt, If, NoValue, Ref, Sub, Template, s3
 
-from stacks.params import BuildParams, checkov_skip, export, finish, new_template, standard_tags
+from stacks.buckets import (
+    ABORT_INCOMPLETE_UPLOADS,
+    bucket_owner_enforced,
+    private_bucket,
+    public_access_block,
+    sse_s3,
+    tls_only_policy,
+    unique_bucket_name,
+)
+from stacks.iam import allow, service_principal
+from stacks.params import RAW_EVENTS_PREFIX, BuildParams
+from stacks.template import (
+    checkov_skip,
+    export,
+    finish,
+    new_template,
+    number_parameter,
+    standard_tags,
+    string_parameter,
+)
 
 STACK = "data"
 
 BUCKET_PREFIX_PATTERN = r"^[a-z0-9][a-z0-9-]{2,29}$"
-
-
-def tls_only_statement(bucket: s3.Bucket) -> dict:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
-def public_access_block() -> s3.PublicAccessBlockConfiguration:
-    return s3.PublicAccessBlockConfiguration(
-        BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-    )
-
-
-def sse_s3() -> s3.BucketEncryption:
-    return s3.BucketEncryption(
-        ServerSideEncryptionConfiguration=[
-            s3.ServerSideEncryptionRule(
-                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
-                BucketKeyEnabled=True,
-            )
-        ]
-    )
-
-
-def bucket_owner_enforced() -> s3.OwnershipControls:
-    """ACLs disabled: the bucket owner owns every object, access is by policy only."""
-    return s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")])
-
-
-def private_bucket(title: str, name: Sub, *, expire_days: Ref, lifecycle_id: str, tags: Tags) -> s3.Bucket:
-    """An SSE-S3 encrypted, non-public, owner-enforced bucket whose objects (and abandoned multipart
-    uploads) expire: for short-lived data that needs no versions."""
-    return s3.Bucket(
-        title,
-        BucketName=name,
-        BucketEncryption=sse_s3(),
-        PublicAccessBlockConfiguration=public_access_block(),
-        OwnershipControls=bucket_owner_enforced(),
-        LifecycleConfiguration=s3.LifecycleConfiguration(
-            Rules=[
-                s3.LifecycleRule(
-                    Id=lifecycle_id,
-                    Status="Enabled",
-                    ExpirationInDays=expire_days,
-                    AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
-                )
-            ]
-        ),
-        Tags=tags,
-    )
+# The prefix the raw bucket writes its server access logs under, in the log bucket.
+ACCESS_LOG_PREFIX = "raw-bucket/"
 
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream data: raw event bucket (encrypted, private, TLS-only) and its access logs")
-    tags = standard_tags(params, STACK)
+    log_bucket = _access_log_bucket(t, params)
+    raw_bucket = _raw_bucket(t, params, log_bucket)
+    t.add_resource(tls_only_policy("RawBucketPolicy", raw_bucket))
+    t.add_resource(
+        tls_only_policy(
+            "AccessLogBucketPolicy",
+            log_bucket,
+            allow(
+                "s3:PutObject",
+                Sub(f"${{AccessLogBucket.Arn}}/{ACCESS_LOG_PREFIX}*"),
+                sid="S3ServerAccessLogsFromRawBucket",
+                principal=service_principal("logging.s3.amazonaws.com"),
+                condition={
+                    "ArnLike": {"aws:SourceArn": GetAtt(raw_bucket, "Arn")},
+                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+                },
+            ),
+        )
+    )
+    export(t, "RawBucketName", Ref(raw_bucket), "Raw clickstream bucket (RAW_BUCKET)")
+    export(t, "RawBucketArn", GetAtt(raw_bucket, "Arn"), "Raw clickstream bucket ARN")
+    export(t, "AccessLogBucketName", Ref(log_bucket), "S3 server access log bucket")
+    return finish(t, params, STACK)
 
-    t.add_parameter(  # used by name in the bucket names' Sub
-        Parameter(
-            "RawBucketNamePrefix",
-            Type="String",
-            Default=f"{params.env}-clickstream-s3-ingest",
-            AllowedPattern=BUCKET_PREFIX_PATTERN,
-            Description="Raw bucket name prefix; the account id and region are appended for uniqueness",
-        )
-    )
-    versioning = t.add_parameter(
-        Parameter(
-            "RawBucketVersioning",
-            Type="String",
-            Default="Enabled",
-            AllowedValues=["Enabled", "Suspended"],
-            Description="Versioning of the raw bucket (protects raw events against overwrite/delete)",
-        )
-    )
-    retention_days = t.add_parameter(
-        Parameter(
-            "RawObjectRetentionDays",
-            Type="Number",
-            Default=365,
-            MinValue=1,
-            Description="Days raw event objects are kept (they are already loaded into the DW)",
-        )
-    )
-    ia_days = t.add_parameter(
-        Parameter(
-            "RawObjectInfrequentAccessDays",
-            Type="Number",
-            Default=30,
-            MinValue=0,
-            Description="Days before raw objects move to STANDARD_IA (0 = never)",
-        )
-    )
-    noncurrent_days = t.add_parameter(
-        Parameter(
-            "NoncurrentVersionRetentionDays",
-            Type="Number",
-            Default=30,
-            MinValue=1,
-            Description="Days old object versions are kept",
-        )
-    )
-    log_days = t.add_parameter(
-        Parameter(
-            "AccessLogRetentionDays",
-            Type="Number",
-            Default=90,
-            MinValue=1,
-            Description="Days S3 server access logs are kept",
-        )
-    )
-    t.add_condition("NeverTransitionToIa", Equals(Ref(ia_days), 0))
 
+def _raw_bucket_prefix(params: BuildParams) -> str:
+    return f"{params.env}-clickstream-s3-ingest"
+
+
+def _access_log_bucket(t: Template, params: BuildParams) -> s3.Bucket:
+    days = number_parameter(t, "AccessLogRetentionDays", 90, "Days S3 server access logs are kept", minimum=1)
     # Server access logging requires SSE-S3 (not SSE-KMS) on the target bucket: private_bucket's default.
-    log_bucket = t.add_resource(
+    bucket = t.add_resource(
         private_bucket(
             "AccessLogBucket",
-            Sub("${RawBucketNamePrefix}-logs-${AWS::AccountId}-${AWS::Region}"),
-            expire_days=Ref(log_days),
+            unique_bucket_name(f"{_raw_bucket_prefix(params)}-logs"),
+            expire_days=Ref(days),
             lifecycle_id="expire-access-logs",
-            tags=tags,
+            tags=standard_tags(params, STACK),
         )
     )
     checkov_skip(
-        log_bucket,
+        bucket,
         ("CKV_AWS_18", "This is the access-log target; logging it would log the log writes."),
         ("CKV_AWS_21", "Access logs are append-only and expire; versions would only double storage."),
     )
+    return bucket
 
-    raw_bucket = t.add_resource(
+
+def _raw_bucket(t: Template, params: BuildParams, log_bucket: s3.Bucket) -> s3.Bucket:
+    versioning = string_parameter(
+        t,
+        "RawBucketVersioning",
+        "Enabled",
+        "Versioning of the raw bucket (protects raw events against overwrite/delete)",
+        allowed=["Enabled", "Suspended"],
+    )
+    return t.add_resource(
         s3.Bucket(
             "RawBucket",
             DeletionPolicy="Retain",  # raw events are the source of truth for re-loading the DW
             UpdateReplacePolicy="Retain",
-            BucketName=Sub("${RawBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"),
+            BucketName=unique_bucket_name(_raw_bucket_prefix(params)),
             BucketEncryption=sse_s3(),
             PublicAccessBlockConfiguration=public_access_block(),
             OwnershipControls=bucket_owner_enforced(),
             VersioningConfiguration=s3.VersioningConfiguration(Status=Ref(versioning)),
             LoggingConfiguration=s3.LoggingConfiguration(
-                DestinationBucketName=Ref(log_bucket), LogFilePrefix="raw-bucket/"
+                DestinationBucketName=Ref(log_bucket), LogFilePrefix=ACCESS_LOG_PREFIX
             ),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="raw-events",
-                        Status="Enabled",
-                        Prefix="events/",
-                        ExpirationInDays=Ref(retention_days),
-                        Transitions=If(
-                            "NeverTransitionToIa",
-                            NoValue,
-                            [
-                                s3.LifecycleRuleTransition(
-                                    StorageClass="STANDARD_IA", TransitionInDays=Ref(ia_days)
-                                )
-                            ],
-                        ),
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                            NoncurrentDays=Ref(noncurrent_days)
-                        ),
-                    ),
-                    s3.LifecycleRule(
-                        Id="abort-incomplete-uploads",
-                        Status="Enabled",
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
-                            DaysAfterInitiation=1
-                        ),
-                    ),
-                ]
-            ),
-            Tags=tags,
-        )
-    )
-    t.add_resource(
-        s3.BucketPolicy(
-            "RawBucketPolicy",
-            Bucket=Ref(raw_bucket),
-            PolicyDocument={"Version": "2012-10-17", "Statement": [tls_only_statement(raw_bucket)]},
-        )
-    )
-    t.add_resource(
-        s3.BucketPolicy(
-            "AccessLogBucketPolicy",
-            Bucket=Ref(log_bucket),
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    tls_only_statement(log_bucket),
-                    {
-                        "Sid": "S3ServerAccessLogsFromRawBucket",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "logging.s3.amazonaws.com"},
-                        "Action": "s3:PutObject",
-                        "Resource": Sub("${AccessLogBucket.Arn}/raw-bucket/*"),
-                        "Condition": {
-                            "ArnLike": {"aws:SourceArn": GetAtt(raw_bucket, "Arn")},
-                            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                        },
-                    },
-                ],
-            },
+            LifecycleConfiguration=s3.LifecycleConfiguration(Rules=_raw_lifecycle(t)),
+            Tags=standard_tags(params, STACK),
         )
     )
 
-    export(t, "RawBucketName", Ref(raw_bucket), "Raw clickstream bucket (RAW_BUCKET)")
-    export(t, "RawBucketArn", GetAtt(raw_bucket, "Arn"), "Raw clickstream bucket ARN")
-    export(t, "AccessLogBucketName", Ref(log_bucket), "S3 server access log bucket")
-    return finish(t, params, STACK)
+
+def _raw_lifecycle(t: Template) -> list[s3.LifecycleRule]:
+    """Raw events expire, move to STANDARD_IA unless that is switched off (0 days), and their old
+    versions expire; abandoned multipart uploads are cleaned up."""
+    retention_days = number_parameter(
+        t,
+        "RawObjectRetentionDays",
+        365,
+        "Days raw event objects are kept (they are already loaded into the DW)",
+        minimum=1,
+    )
+    ia_days = number_parameter(
+        t,
+        "RawObjectInfrequentAccessDays",
+        30,
+        "Days before raw objects move to STANDARD_IA (0 = never)",
+        minimum=0,
+    )
+    noncurrent_days = number_parameter(
+        t, "NoncurrentVersionRetentionDays", 30, "Days old object versions are kept", minimum=1
+    )
+    t.add_condition("NeverTransitionToIa", Equals(Ref(ia_days), 0))
+    to_ia = s3.LifecycleRuleTransition(StorageClass="STANDARD_IA", TransitionInDays=Ref(ia_days))
+    return [
+        s3.LifecycleRule(
+            Id="raw-events",
+            Status="Enabled",
+            Prefix=RAW_EVENTS_PREFIX,
+            ExpirationInDays=Ref(retention_days),
+            Transitions=If("NeverTransitionToIa", NoValue, [to_ia]),
+            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=Ref(noncurrent_days)),
+        ),
+        s3.LifecycleRule(
+            Id="abort-incomplete-uploads",
+            Status="Enabled",
+            AbortIncompleteMultipartUpload=ABORT_INCOMPLETE_UPLOADS,
+        ),
+    ]

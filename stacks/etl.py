@@ -8,178 +8,111 @@ one SQS dead-letter queue; alarms watch errors, duration and that queue.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 from troposphere import (
     Equals,
     GetAtt,
     If,
-    Not,
+    ImportValue,
     NoValue,
-    Parameter,
     Ref,
-    Sub,
     Template,
     awslambda,
     cloudwatch,
     events,
-    iam,
     sqs,
 )
 
+from stacks.iam import (
+    allow,
+    lambda_vpc_statements,
+    objects_arn,
+    policy_document,
+    regional_arn,
+    service_principal,
+)
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
-    LAMBDA_ASSUME_ROLE,
+    LambdaParameters,
     lambda_function,
     lambda_parameters,
+    lambda_role,
     log_group,
-    log_write_statement,
 )
 from stacks.params import (
+    DW_DATABASE,
+    DW_PORT,
+    DW_WRITER_LOGIN,
+    RAW_EVENTS_PREFIX,
     BuildParams,
-    checkov_skip,
     dw_password_parameter_name,
+)
+from stacks.template import (
+    checkov_skip,
     export,
     finish,
     import_from,
     new_template,
+    number_parameter,
+    optional_parameter,
     stack_name_parameter,
     standard_tags,
+    string_parameter,
 )
 
 STACK = "etl"
 HANDLER = "functions.etl.handler.handler"
+FUNCTION_SEED_NAME = "SBW_Lamda_ETL"
 
-# Actions that do not support resource-level permissions: "*" is the only valid Resource.
-ENI_DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeVpcs"]
+
+@dataclass(frozen=True)
+class Imports:
+    """What the ETL takes from the earlier stacks."""
+
+    etl_subnet: ImportValue
+    etl_security_group: ImportValue
+    raw_bucket_arn: ImportValue
+    raw_bucket_name: ImportValue
+    dw_private_ip: ImportValue
 
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream ETL: hourly EventBridge rule -> Lambda ETL (VPC) -> PostgreSQL warehouse")
-    network = stack_name_parameter(t, params, "network")
-    data = stack_name_parameter(t, params, "data")
-    hosts = stack_name_parameter(t, params, "hosts")
+    network, data, hosts = (stack_name_parameter(t, params, s) for s in ("network", "data", "hosts"))
+    imports = Imports(
+        etl_subnet=import_from(network, "EtlSubnetId"),
+        etl_security_group=import_from(network, "EtlLambdaSecurityGroupId"),
+        raw_bucket_arn=import_from(data, "RawBucketArn"),
+        raw_bucket_name=import_from(data, "RawBucketName"),
+        dw_private_ip=import_from(hosts, "DwPrivateIp"),
+    )
     fn = lambda_parameters(
         t,
         prefix="Etl",
-        function_name=params.name("SBW_Lamda_ETL"),
+        function_name=params.name(FUNCTION_SEED_NAME),
         zip_name="lambda-etl.zip",
         memory=512,
         timeout=300,
     )
-    rule_name = t.add_parameter(
-        Parameter(
-            "ScheduleRuleName",
-            Type="String",
-            Default=params.name("SBW_ETL_HOURLY_RULE"),
-            AllowedPattern=r"^[.\-_A-Za-z0-9]{1,64}$",
-            Description="EventBridge rule name",
-        )
-    )
-    schedule = t.add_parameter(
-        Parameter(
-            "ScheduleExpression",
-            Type="String",
-            Default="rate(1 hour)",
-            AllowedPattern=r"^(rate|cron)\(.+\)$",
-            Description="How often the ETL runs",
-        )
-    )
-    dw_host = t.add_parameter(
-        Parameter(
-            "DwHost",
-            Type="String",
-            Default="",
-            Description="DWH_HOST; empty = the DW host's private IP exported by the hosts stack",
-        )
-    )
-    dw_port = t.add_parameter(
-        Parameter("DwPort", Type="Number", Default=5432, MinValue=1, MaxValue=65535, Description="DWH_PORT")
-    )
-    dw_user = t.add_parameter(
-        Parameter(
-            "DwUser",
-            Type="String",
-            Default="etl_writer",
-            AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
-            Description="DWH_USER (a member of clickstream_writer)",
-        )
-    )
-    dw_database = t.add_parameter(
-        Parameter(
-            "DwDatabase",
-            Type="String",
-            Default="clickstream_dw",
-            AllowedPattern=r"^[a-z_][a-z0-9_]{0,62}$",
-            Description="DWH_DATABASE",
-        )
-    )
-    dw_password_param = t.add_parameter(
-        Parameter(
-            "DwPasswordParameterName",
-            Type="String",
-            Default=dw_password_parameter_name(params.env, "etl_writer"),
-            AllowedPattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
-            Description="SSM SecureString parameter holding DWH_USER's password (DWH_PASSWORD_PARAM)",
-        )
-    )
-    retries = t.add_parameter(
-        Parameter(
-            "ScheduleRetryAttempts",
-            Type="Number",
-            Default=2,
-            MinValue=0,
-            MaxValue=185,
-            Description="EventBridge delivery retries before the event goes to the DLQ",
-        )
-    )
-    max_age = t.add_parameter(
-        Parameter(
-            "MaxEventAgeSeconds",
-            Type="Number",
-            Default=3600,
-            MinValue=60,
-            MaxValue=21600,
-            Description="Drop an hourly trigger older than this (the next run covers its window)",
-        )
-    )
-    async_retries = t.add_parameter(
-        Parameter(
-            "InvocationRetryAttempts",
-            Type="Number",
-            Default=2,
-            MinValue=0,
-            MaxValue=2,
-            Description="Lambda retries of a failed run before it goes to the DLQ",
-        )
-    )
-    duration_alarm_ms = t.add_parameter(
-        Parameter(
-            "DurationAlarmThresholdMs",
-            Type="Number",
-            Default=240000,
-            MinValue=1000,
-            Description="Alarm when a run's maximum duration exceeds this (keep below the timeout)",
-        )
-    )
-    alarm_topic = t.add_parameter(
-        Parameter(
-            "AlarmTopicArn",
-            Type="String",
-            Default="",
-            AllowedPattern=r"^$|^arn:aws[a-z-]*:sns:.+$",
-            Description="SNS topic notified by the alarms; empty = alarms only change state",
-        )
-    )
-    t.add_condition("DwHostFromHostsStack", Equals(Ref(dw_host), ""))
-    t.add_condition("HasAlarmTopic", Not(Equals(Ref(alarm_topic), "")))
+    dlq = _dead_letter_queue(t, params)
+    function = _function(t, params, fn, dlq, imports)
+    rule = _schedule(t, params, function, dlq)
+    _alarms(t, function, dlq)
+    export(t, "EtlFunctionName", Ref(function), "Lambda ETL function name")
+    export(t, "EtlFunctionArn", GetAtt(function, "Arn"), "Lambda ETL function ARN")
+    export(t, "EtlScheduleRuleName", Ref(rule), "EventBridge rule starting the ETL")
+    export(t, "EtlDeadLetterQueueName", GetAtt(dlq, "QueueName"), "ETL dead-letter queue")
+    return finish(t, params, STACK)
 
-    raw_bucket_arn = import_from(data, "RawBucketArn")
-    etl_subnet = import_from(network, "EtlSubnetId")
-    etl_sg = import_from(network, "EtlLambdaSecurityGroupId")
 
+def _dead_letter_queue(t: Template, params: BuildParams) -> sqs.Queue:
+    """Where failed schedule deliveries and failed asynchronous invocations land."""
     dlq = t.add_resource(
         sqs.Queue(
             "EtlDeadLetterQueue",
-            QueueName=Sub("${EtlFunctionName}-dlq"),
+            QueueName=f"{params.name(FUNCTION_SEED_NAME)}-dlq",
             MessageRetentionPeriod=1209600,
             SqsManagedSseEnabled=True,
             DeletionPolicy="Delete",  # holds only trigger envelopes
@@ -196,81 +129,58 @@ def build(params: BuildParams) -> Template:
             "is not worth its cost for trigger envelopes.",
         ),
     )
+    return dlq
 
+
+def _warehouse_environment(t: Template, imports: Imports, password_parameter: str) -> dict:
+    """The DWH_* variables: where the warehouse is and which login the ETL uses."""
+    dw_host = string_parameter(
+        t, "DwHost", "", "DWH_HOST; empty = the DW host's private IP exported by the hosts stack"
+    )
+    t.add_condition("DwHostFromHostsStack", Equals(Ref(dw_host), ""))
+    return {
+        "DWH_HOST": If("DwHostFromHostsStack", imports.dw_private_ip, Ref(dw_host)),
+        "DWH_PORT": str(DW_PORT),
+        "DWH_USER": DW_WRITER_LOGIN,
+        "DWH_DATABASE": DW_DATABASE,
+        "DWH_PASSWORD_PARAM": password_parameter,
+    }
+
+
+def _function(
+    t: Template, params: BuildParams, fn: LambdaParameters, dlq: sqs.Queue, imports: Imports
+) -> awslambda.Function:
+    """The function in the ETL subnet, its log group and its role: list and read the raw
+    events, read its password parameter, dead-letter failed runs, manage its network interfaces."""
     group = log_group(t, "EtlLogGroup", fn)
-    ec2_arn = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
+    raw_bucket_arn = imports.raw_bucket_arn
+    password_parameter = dw_password_parameter_name(params.env, DW_WRITER_LOGIN)
     role = t.add_resource(
-        iam.Role(
+        lambda_role(
             "EtlRole",
-            AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE,
-            Policies=[
-                iam.Policy(
-                    PolicyName="etl-read-raw-load-dw",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            log_write_statement(group),
-                            {
-                                "Sid": "ListRawEvents",
-                                "Effect": "Allow",
-                                "Action": "s3:ListBucket",
-                                "Resource": raw_bucket_arn,
-                                "Condition": {"StringLike": {"s3:prefix": ["events/", "events/*"]}},
-                            },
-                            {
-                                "Sid": "ReadRawEvents",
-                                "Effect": "Allow",
-                                "Action": "s3:GetObject",
-                                "Resource": Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
-                            },
-                            {
-                                "Sid": "ReadDwPassword",
-                                "Effect": "Allow",
-                                "Action": "ssm:GetParameter",
-                                "Resource": Sub(
-                                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
-                                    ":parameter${DwPasswordParameterName}"
-                                ),
-                            },
-                            {
-                                "Sid": "DeadLetterFailedInvocations",
-                                "Effect": "Allow",
-                                "Action": "sqs:SendMessage",
-                                "Resource": GetAtt(dlq, "Arn"),
-                            },
-                            {
-                                "Sid": "CreateEniInEtlSubnet",
-                                "Effect": "Allow",
-                                "Action": "ec2:CreateNetworkInterface",
-                                "Resource": [
-                                    Sub(f"{ec2_arn}:subnet/${{Subnet}}", Subnet=etl_subnet),
-                                    Sub(f"{ec2_arn}:security-group/${{Sg}}", Sg=etl_sg),
-                                    Sub(f"{ec2_arn}:network-interface/*"),
-                                ],
-                            },
-                            {
-                                # Lambda's documented requirement: these must cover every ENI of the account
-                                # and region, whose ids are not known in advance.
-                                "Sid": "ManageLambdaEnis",
-                                "Effect": "Allow",
-                                "Action": [
-                                    "ec2:DeleteNetworkInterface",
-                                    "ec2:AssignPrivateIpAddresses",
-                                    "ec2:UnassignPrivateIpAddresses",
-                                ],
-                                "Resource": Sub(f"{ec2_arn}:*/*"),
-                            },
-                            {
-                                "Sid": "DescribeVpcNetworking",
-                                "Effect": "Allow",
-                                "Action": ENI_DESCRIBE_ACTIONS,
-                                "Resource": "*",
-                            },
-                        ],
-                    },
-                )
+            group,
+            policy_name="etl-read-raw-load-dw",
+            statements=[
+                allow(
+                    "s3:ListBucket",
+                    raw_bucket_arn,
+                    sid="ListRawEvents",
+                    condition={"StringLike": {"s3:prefix": [RAW_EVENTS_PREFIX, f"{RAW_EVENTS_PREFIX}*"]}},
+                ),
+                allow(
+                    "s3:GetObject",
+                    objects_arn(raw_bucket_arn, RAW_EVENTS_PREFIX),
+                    sid="ReadRawEvents",
+                ),
+                allow(
+                    "ssm:GetParameter",
+                    regional_arn("ssm", f"parameter{password_parameter}"),
+                    sid="ReadDwPassword",
+                ),
+                allow("sqs:SendMessage", GetAtt(dlq, "Arn"), sid="DeadLetterFailedInvocations"),
+                *lambda_vpc_statements(imports.etl_subnet, imports.etl_security_group),
             ],
-            Tags=standard_tags(params, STACK),
+            tags=standard_tags(params, STACK),
         )
     )
     function = lambda_function(
@@ -282,19 +192,50 @@ def build(params: BuildParams) -> Template:
         description="Loads new raw clickstream objects into the PostgreSQL warehouse",
         handler=HANDLER,
         environment={
-            "DWH_HOST": If("DwHostFromHostsStack", import_from(hosts, "DwPrivateIp"), Ref(dw_host)),
-            "DWH_PORT": Ref(dw_port),
-            "DWH_USER": Ref(dw_user),
-            "DWH_DATABASE": Ref(dw_database),
-            "DWH_PASSWORD_PARAM": Ref(dw_password_param),
-            "RAW_BUCKET": import_from(data, "RawBucketName"),
+            **_warehouse_environment(t, imports, password_parameter),
+            "RAW_BUCKET": imports.raw_bucket_name,
         },
         tags=standard_tags(params, STACK),
         ReservedConcurrentExecutions=1,  # one run at a time: runs must not overlap on the same window
-        VpcConfig=awslambda.VPCConfig(SubnetIds=[etl_subnet], SecurityGroupIds=[etl_sg]),
+        VpcConfig=awslambda.VPCConfig(
+            SubnetIds=[imports.etl_subnet], SecurityGroupIds=[imports.etl_security_group]
+        ),
         DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq, "Arn")),
     )
     checkov_skip(function, *COMMON_LAMBDA_SKIPS)
+    return function
+
+
+def _schedule(t: Template, params: BuildParams, function: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
+    """The hourly rule starting the function, and the retries of both hops (EventBridge's
+    delivery, Lambda's asynchronous invocation), each ending in the dead-letter queue."""
+    schedule = string_parameter(
+        t, "ScheduleExpression", "rate(1 hour)", "How often the ETL runs", pattern=r"^(rate|cron)\(.+\)$"
+    )
+    retries = number_parameter(
+        t,
+        "ScheduleRetryAttempts",
+        2,
+        "EventBridge delivery retries before the event goes to the DLQ",
+        minimum=0,
+        maximum=185,
+    )
+    max_age = number_parameter(
+        t,
+        "MaxEventAgeSeconds",
+        3600,
+        "Drop an hourly trigger older than this (the next run covers its window)",
+        minimum=60,
+        maximum=21600,
+    )
+    async_retries = number_parameter(
+        t,
+        "InvocationRetryAttempts",
+        2,
+        "Lambda retries of a failed run before it goes to the DLQ",
+        minimum=0,
+        maximum=2,
+    )
     t.add_resource(
         awslambda.EventInvokeConfig(
             "EtlInvokeConfig",
@@ -304,11 +245,10 @@ def build(params: BuildParams) -> Template:
             MaximumRetryAttempts=Ref(async_retries),
         )
     )
-
     rule = t.add_resource(
         events.Rule(
             "EtlScheduleRule",
-            Name=Ref(rule_name),
+            Name=params.name("SBW_ETL_HOURLY_RULE"),
             Description="Starts Lambda ETL (batch window: the objects that arrived since the last run)",
             ScheduleExpression=Ref(schedule),
             State="ENABLED",
@@ -324,6 +264,12 @@ def build(params: BuildParams) -> Template:
             ],
         )
     )
+    _rule_may_invoke(t, rule, function, dlq)
+    return rule
+
+
+def _rule_may_invoke(t: Template, rule: events.Rule, function: awslambda.Function, dlq: sqs.Queue) -> None:
+    """The rule, and only the rule, may start the function and dead-letter into the queue."""
     t.add_resource(
         awslambda.Permission(
             "ScheduleInvokePermission",
@@ -337,84 +283,88 @@ def build(params: BuildParams) -> Template:
         sqs.QueuePolicy(
             "EtlDeadLetterQueuePolicy",
             Queues=[Ref(dlq)],
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "ScheduleRuleDeadLetters",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sqs:SendMessage",
-                        "Resource": GetAtt(dlq, "Arn"),
-                        "Condition": {"ArnEquals": {"aws:SourceArn": GetAtt(rule, "Arn")}},
-                    }
-                ],
-            },
+            PolicyDocument=policy_document(
+                allow(
+                    "sqs:SendMessage",
+                    GetAtt(dlq, "Arn"),
+                    sid="ScheduleRuleDeadLetters",
+                    principal=service_principal("events.amazonaws.com"),
+                    condition={"ArnEquals": {"aws:SourceArn": GetAtt(rule, "Arn")}},
+                )
+            ),
         )
     )
 
-    alarm_actions = If("HasAlarmTopic", [Ref(alarm_topic)], NoValue)
 
-    def alarm(
-        title: str,
-        description: str,
-        *,
-        namespace: str,
-        metric: str,
-        dims: list,
-        stat: str,
-        threshold: object,
-        period: int = 3600,
-    ) -> None:
-        t.add_resource(
-            cloudwatch.Alarm(
-                title,
-                AlarmDescription=description,
-                Namespace=namespace,
-                MetricName=metric,
-                Dimensions=dims,
-                Statistic=stat,
-                Period=period,
-                EvaluationPeriods=1,
-                Threshold=threshold,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                TreatMissingData="notBreaching",
-                AlarmActions=alarm_actions,
-            )
-        )
-
-    fn_dims = [cloudwatch.MetricDimension(Name="FunctionName", Value=Ref(function))]
+def _alarms(t: Template, function: awslambda.Function, dlq: sqs.Queue) -> None:
+    """Errors, a run close to its timeout, and anything in the dead-letter queue."""
+    topic = optional_parameter(
+        t,
+        "AlarmTopicArn",
+        "HasAlarmTopic",
+        "SNS topic notified by the alarms; empty = alarms only change state",
+        pattern=r"^$|^arn:aws[a-z-]*:sns:.+$",
+    )
+    duration_ms = number_parameter(
+        t,
+        "DurationAlarmThresholdMs",
+        240000,
+        "Alarm when a run's maximum duration exceeds this (keep below the timeout)",
+        minimum=1000,
+    )
+    alarm = partial(_alarm, t, actions=If("HasAlarmTopic", [Ref(topic)], NoValue))
+    of_function = [cloudwatch.MetricDimension(Name="FunctionName", Value=Ref(function))]
     alarm(
         "EtlErrorsAlarm",
         "Lambda ETL reported errors in the last hour",
-        namespace="AWS/Lambda",
-        metric="Errors",
-        dims=fn_dims,
-        stat="Sum",
+        metric=("AWS/Lambda", "Errors", "Sum"),
+        dimensions=of_function,
         threshold=1,
     )
     alarm(
         "EtlDurationAlarm",
         "Lambda ETL ran close to its timeout",
-        namespace="AWS/Lambda",
-        metric="Duration",
-        dims=fn_dims,
-        stat="Maximum",
-        threshold=Ref(duration_alarm_ms),
+        metric=("AWS/Lambda", "Duration", "Maximum"),
+        dimensions=of_function,
+        threshold=Ref(duration_ms),
     )
     alarm(
         "EtlDeadLetterAlarm",
         "ETL triggers or invocations landed in the dead-letter queue",
-        namespace="AWS/SQS",
-        metric="ApproximateNumberOfMessagesVisible",
-        dims=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
-        stat="Maximum",
+        metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+        dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
         threshold=1,
         period=300,
     )
 
-    export(t, "EtlFunctionName", Ref(function), "Lambda ETL function name")
-    export(t, "EtlFunctionArn", GetAtt(function, "Arn"), "Lambda ETL function ARN")
-    export(t, "EtlScheduleRuleName", Ref(rule), "EventBridge rule starting the ETL")
-    export(t, "EtlDeadLetterQueueName", GetAtt(dlq, "QueueName"), "ETL dead-letter queue")
-    return finish(t, params, STACK)
+
+def _alarm(
+    t: Template,
+    title: str,
+    description: str,
+    *,
+    actions: If,
+    metric: tuple[str, str, str],
+    dimensions: list[cloudwatch.MetricDimension],
+    threshold: object,
+    period: int = 3600,
+) -> None:
+    """Alarm when one period's statistic of (namespace, metric) reaches the threshold; missing
+    data is not a breach."""
+    namespace, name, statistic = metric
+    t.add_resource(
+        cloudwatch.Alarm(
+            title,
+            AlarmDescription=description,
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=dimensions,
+            Statistic=statistic,
+            Period=period,
+            EvaluationPeriods=1,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
+            AlarmActions=actions,
+        )
+    )

@@ -8,32 +8,24 @@ from AWS's public SSM parameter, and carry the tags the Ansible aws_ec2 inventor
 
 from __future__ import annotations
 
-from troposphere import (
-    Base64,
-    Equals,
-    GetAtt,
-    Join,
-    Parameter,
-    Ref,
-    Sub,
-    Template,
-    ec2,
-    iam,
-    s3,
-)
+from dataclasses import dataclass
 
-from stacks.data import private_bucket, tls_only_statement
-from stacks.params import (
-    ENV_TAG,
-    ROLE_TAG,
-    BuildParams,
+from troposphere import Base64, GetAtt, Parameter, Ref, Sub, Template, ec2, iam, s3
+
+from stacks.buckets import private_bucket, tls_only_policy, unique_bucket_name
+from stacks.iam import allow, aws_managed_policy, objects_arn, policy_document, regional_arn, service_role
+from stacks.params import DW_BACKUPS_PREFIX, ROLE_TAG, BuildParams
+from stacks.template import (
     checkov_skip,
     export,
     finish,
     import_from,
     new_template,
+    number_parameter,
     stack_name_parameter,
     standard_tags,
+    string_parameter,
+    switch,
 )
 
 STACK = "hosts"
@@ -70,277 +62,225 @@ fi
 """
 
 
+@dataclass(frozen=True)
+class Host:
+    """One EC2 host: its parameters are named <key>InstanceType, <key>RootVolumeGiB, ..."""
+
+    key: str
+    role: str  # the clickstream:role tag the Ansible inventory groups by
+    label: str
+    seed_name: str
+    instance_type: str
+    type_description: str
+    root_volume_gib: int
+    subnet: str  # network stack export
+    security_groups: tuple[str, ...]  # network stack exports
+
+
+HOSTS = (
+    Host(
+        key="Oltp",
+        role="oltp",
+        label="OLTP",
+        seed_name="SBW_EC2_WebDB",
+        instance_type="t3.micro",
+        type_description="OLTP instance type",
+        root_volume_gib=20,
+        subnet="PublicSubnetId",
+        security_groups=("OltpSecurityGroupId",),
+    ),
+    Host(
+        key="Dw",
+        role="dw",
+        label="DW + Shiny",
+        seed_name="SBW_EC2_ShinyDWH",
+        instance_type="t3.medium",
+        type_description="DW + Shiny instance type (PostgreSQL and R share its memory)",
+        root_volume_gib=40,
+        subnet="AnalyticsSubnetId",
+        security_groups=("DwSecurityGroupId", "ShinySecurityGroupId"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """What every host shares: the image, the instance profile, where the network comes from."""
+
+    ami: Parameter
+    root_device: Parameter
+    profile: iam.InstanceProfile
+    network: Parameter
+
+
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream hosts: OLTP EC2 (public) and DW + Shiny EC2 (private), SSM transfer bucket")
     network = stack_name_parameter(t, params, "network")
-
     data = stack_name_parameter(t, params, "data")
-    backups = t.add_parameter(
-        Parameter(
-            "EnableDwBackups",
-            Type="String",
-            Default="false",
-            AllowedValues=["true", "false"],
-            Description="Allow the hosts to write pg_dump backups to the raw bucket's backups/ prefix "
-            "(postgres_dw_backup_enabled)",
-        )
-    )
-    t.add_condition("DwBackupsEnabled", Equals(Ref(backups), "true"))
-    ami = t.add_parameter(
-        Parameter(
-            "AmiParameter",
-            Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-            Default=DEBIAN_12_AMI_PARAMETER,
-            Description="SSM parameter holding the AMI id (Debian 12; arm64 path for Graviton types)",
-        )
-    )
-    t.add_parameter(  # used by name in USER_DATA
-        Parameter(
-            "HostArchitecture",
-            Type="String",
-            Default="amd64",
-            AllowedValues=["amd64", "arm64"],
-            Description="Debian architecture of the AMI (selects the SSM agent package)",
-        )
-    )
-    oltp_type = t.add_parameter(
-        Parameter("OltpInstanceType", Type="String", Default="t3.micro", Description="OLTP instance type")
-    )
-    dw_type = t.add_parameter(
-        Parameter(
-            "DwInstanceType",
-            Type="String",
-            Default="t3.medium",
-            Description="DW + Shiny instance type (PostgreSQL and R share its memory)",
-        )
-    )
-    oltp_disk = t.add_parameter(
-        Parameter(
-            "OltpRootVolumeGiB",
-            Type="Number",
-            Default=20,
-            MinValue=8,
-            MaxValue=16384,
-            Description="OLTP root volume size (gp3)",
-        )
-    )
-    dw_disk = t.add_parameter(
-        Parameter(
-            "DwRootVolumeGiB",
-            Type="Number",
-            Default=40,
-            MinValue=8,
-            MaxValue=16384,
-            Description="DW + Shiny root volume size (gp3)",
-        )
-    )
-    root_device = t.add_parameter(
-        Parameter(
-            "RootDeviceName",
-            Type="String",
-            Default="/dev/xvda",
-            AllowedPattern=r"^/dev/[a-z0-9]+$",
-            Description="Root device name of the AMI",
-        )
-    )
-    oltp_name = t.add_parameter(
-        Parameter(
-            "OltpInstanceName",
-            Type="String",
-            Default=params.name("SBW_EC2_WebDB"),
-            Description="Name tag of the OLTP host",
-        )
-    )
-    dw_name = t.add_parameter(
-        Parameter(
-            "DwInstanceName",
-            Type="String",
-            Default=params.name("SBW_EC2_ShinyDWH"),
-            Description="Name tag of the DW + Shiny host",
-        )
-    )
-    env_tag = t.add_parameter(
-        Parameter(
-            "EnvironmentTag",
-            Type="String",
-            Default=params.env,
-            AllowedPattern=r"^[a-z][a-z0-9]{1,11}$",
-            Description=f"Value of the {ENV_TAG} tag the Ansible inventory filters on",
-        )
-    )
-    t.add_parameter(  # used by name in the bucket name's Sub
-        Parameter(
-            "TransferBucketNamePrefix",
-            Type="String",
-            Default=f"{params.env}-clickstream-ssm-xfer",
-            AllowedPattern=r"^[a-z0-9][a-z0-9-]{2,29}$",
-            Description="Ansible aws_ssm transfer bucket prefix; account id and region are appended",
-        )
-    )
-    transfer_days = t.add_parameter(
-        Parameter(
-            "TransferObjectExpirationDays",
-            Type="Number",
-            Default=1,
-            MinValue=1,
-            Description="Days before leftover transfer objects are deleted",
-        )
-    )
-
-    host_role = t.add_resource(
-        iam.Role(
-            "HostRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-            # Session Manager's own managed policy: what the agent needs and nothing of ours.
-            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore")],
-            # The CloudWatch agent only ships logs (no metrics section in its config, so no
-            # cloudwatch:PutMetricData), to its own log groups: narrower than CloudWatchAgentServerPolicy.
-            Policies=[
-                iam.Policy(
-                    PolicyName="cloudwatch-agent-logs",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "ShipAgentLogs",
-                                "Effect": "Allow",
-                                "Action": list(AGENT_LOG_ACTIONS),
-                                "Resource": [
-                                    Sub(
-                                        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-                                        f"/clickstream/${{EnvironmentTag}}/{group}{suffix}"
-                                    )
-                                    for group in AGENT_LOG_GROUPS
-                                    for suffix in ("", ":*")
-                                ],
-                            }
-                        ],
-                    },
-                )
-            ],
-            Tags=standard_tags(params, STACK),
-        )
-    )
-    # Separate, conditional policy: it exists only while backups are switched on.
-    t.add_resource(
-        iam.PolicyType(
-            "DwBackupPolicy",
-            Condition="DwBackupsEnabled",
-            PolicyName="dw-backups-to-raw-bucket",
-            Roles=[Ref(host_role)],
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "WriteDwBackups",
-                        "Effect": "Allow",
-                        "Action": list(BACKUP_ACTIONS),
-                        "Resource": Join("", [import_from(data, "RawBucketArn"), "/backups/*"]),
-                    }
-                ],
-            },
-        )
-    )
-    profile = t.add_resource(iam.InstanceProfile("HostInstanceProfile", Roles=[Ref(host_role)]))
-
-    def launch_template(title: str, name: Parameter, disk: Parameter, role: str) -> ec2.LaunchTemplate:
-        lt = ec2.LaunchTemplate(
-            title,
-            LaunchTemplateName=Ref(name),
-            LaunchTemplateData=ec2.LaunchTemplateData(
-                MetadataOptions=ec2.MetadataOptions(
-                    HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
-                ),
-                BlockDeviceMappings=[
-                    ec2.LaunchTemplateBlockDeviceMapping(
-                        DeviceName=Ref(root_device),
-                        Ebs=ec2.EBSBlockDevice(
-                            VolumeType="gp3", VolumeSize=Ref(disk), Encrypted=True, DeleteOnTermination=True
-                        ),
-                    )
-                ],
-                UserData=Base64(Sub(USER_DATA)),
-                TagSpecifications=[
-                    ec2.TagSpecifications(
-                        ResourceType="volume",
-                        Tags=standard_tags(params, STACK, Name=Ref(name), **{ROLE_TAG: role}),
-                    )
-                ],
-            ),
-        )
-        return t.add_resource(lt)
-
-    def instance(
-        title: str,
-        lt: ec2.LaunchTemplate,
-        *,
-        name: Parameter,
-        itype: Parameter,
-        role: str,
-        subnet_key: str,
-        sg_keys: list[str],
-    ) -> ec2.Instance:
-        return t.add_resource(
-            ec2.Instance(
-                title,
-                LaunchTemplate=ec2.LaunchTemplateSpecification(
-                    LaunchTemplateId=Ref(lt), Version=GetAtt(lt, "LatestVersionNumber")
-                ),
-                ImageId=Ref(ami),
-                InstanceType=Ref(itype),
-                IamInstanceProfile=Ref(profile),
-                SubnetId=import_from(network, subnet_key),
-                SecurityGroupIds=[import_from(network, k) for k in sg_keys],
-                Tags=standard_tags(params, STACK, Name=Ref(name), **{ROLE_TAG: role, ENV_TAG: Ref(env_tag)}),
-            )
-        )
-
-    oltp_lt = launch_template("OltpLaunchTemplate", oltp_name, oltp_disk, "oltp")
-    oltp = instance(
-        "OltpInstance",
-        oltp_lt,
-        name=oltp_name,
-        itype=oltp_type,
-        role="oltp",
-        subnet_key="PublicSubnetId",
-        sg_keys=["OltpSecurityGroupId"],
-    )
-    dw_lt = launch_template("DwLaunchTemplate", dw_name, dw_disk, "dw")
-    dw = instance(
-        "DwInstance",
-        dw_lt,
-        name=dw_name,
-        itype=dw_type,
-        role="dw",
-        subnet_key="AnalyticsSubnetId",
-        sg_keys=["DwSecurityGroupId", "ShinySecurityGroupId"],
-    )
-
+    role = _host_role(t, params)
+    _backup_policy(t, role, data)
+    profile = t.add_resource(iam.InstanceProfile("HostInstanceProfile", Roles=[Ref(role)]))
+    ami, root_device = _image_parameters(t)
+    context = HostContext(ami=ami, root_device=root_device, profile=profile, network=network)
+    oltp, dw = (_host(t, params, host, context) for host in HOSTS)
     # A stable public address for Amplify's DATABASE_URL (seed: OLTP is public by design).
     oltp_eip = t.add_resource(
         ec2.EIP("OltpElasticIp", Domain="vpc", InstanceId=Ref(oltp), Tags=standard_tags(params, STACK))
     )
+    transfer_bucket = _transfer_bucket(t, params)
 
-    transfer_bucket = t.add_resource(
+    export(t, "OltpInstanceId", Ref(oltp), "OLTP host instance id")
+    export(t, "OltpPublicIp", Ref(oltp_eip), "OLTP host Elastic IP (Amplify DATABASE_URL host)")
+    export(t, "OltpPrivateIp", GetAtt(oltp, "PrivateIp"), "OLTP host private IP")
+    export(t, "DwInstanceId", Ref(dw), "DW + Shiny host instance id")
+    export(t, "DwPrivateIp", GetAtt(dw, "PrivateIp"), "DW host private IP (DWH_HOST of Lambda ETL)")
+    export(t, "SsmTransferBucketName", Ref(transfer_bucket), "Bucket for the Ansible aws_ssm connection")
+    export(t, "HostRoleName", Ref(role), "IAM role of both hosts")
+    return finish(t, params, STACK)
+
+
+def _host_role(t: Template, params: BuildParams) -> iam.Role:
+    # The CloudWatch agent only ships logs (no metrics section in its config, so no
+    # cloudwatch:PutMetricData), to its own log groups: narrower than CloudWatchAgentServerPolicy.
+    agent_log_groups = [
+        regional_arn("logs", f"log-group:/clickstream/{params.env}/{name}{suffix}")
+        for name in AGENT_LOG_GROUPS
+        for suffix in ("", ":*")
+    ]
+    return t.add_resource(
+        service_role(
+            "HostRole",
+            service="ec2.amazonaws.com",
+            # Session Manager's own managed policy: what the agent needs and nothing of ours.
+            managed=[aws_managed_policy("AmazonSSMManagedInstanceCore")],
+            policies={
+                "cloudwatch-agent-logs": [
+                    allow(list(AGENT_LOG_ACTIONS), agent_log_groups, sid="ShipAgentLogs")
+                ]
+            },
+            tags=standard_tags(params, STACK),
+        )
+    )
+
+
+def _backup_policy(t: Template, role: iam.Role, data: Parameter) -> None:
+    """A separate, conditional policy: it exists only while backups are switched on."""
+    condition = switch(
+        t,
+        "EnableDwBackups",
+        "DwBackupsEnabled",
+        default=False,
+        description="Allow the hosts to write pg_dump backups to the raw bucket's "
+        f"{DW_BACKUPS_PREFIX} prefix (postgres_dw_backup_enabled)",
+    )
+    t.add_resource(
+        iam.PolicyType(
+            "DwBackupPolicy",
+            Condition=condition,
+            PolicyName="dw-backups-to-raw-bucket",
+            Roles=[Ref(role)],
+            PolicyDocument=policy_document(
+                allow(
+                    list(BACKUP_ACTIONS),
+                    objects_arn(import_from(data, "RawBucketArn"), DW_BACKUPS_PREFIX),
+                    sid="WriteDwBackups",
+                )
+            ),
+        )
+    )
+
+
+def _image_parameters(t: Template) -> tuple[Parameter, Parameter]:
+    """The AMI (through its SSM parameter), its architecture and its root device name."""
+    ami = string_parameter(
+        t,
+        "AmiParameter",
+        DEBIAN_12_AMI_PARAMETER,
+        "SSM parameter holding the AMI id (Debian 12; arm64 path for Graviton types)",
+        cfn_type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+    )
+    string_parameter(  # used by name in USER_DATA
+        t,
+        "HostArchitecture",
+        "amd64",
+        "Debian architecture of the AMI (selects the SSM agent package)",
+        allowed=["amd64", "arm64"],
+    )
+    root_device = string_parameter(
+        t, "RootDeviceName", "/dev/xvda", "Root device name of the AMI", pattern=r"^/dev/[a-z0-9]+$"
+    )
+    return ami, root_device
+
+
+def _host(t: Template, params: BuildParams, host: Host, context: HostContext) -> ec2.Instance:
+    """The host's parameters, its launch template (IMDSv2, encrypted gp3 root) and the instance."""
+    instance_type = string_parameter(t, f"{host.key}InstanceType", host.instance_type, host.type_description)
+    disk = number_parameter(
+        t,
+        f"{host.key}RootVolumeGiB",
+        host.root_volume_gib,
+        f"{host.label} root volume size (gp3)",
+        minimum=8,
+        maximum=16384,
+    )
+    name = params.name(host.seed_name)
+    root = ec2.LaunchTemplateBlockDeviceMapping(
+        DeviceName=Ref(context.root_device),
+        Ebs=ec2.EBSBlockDevice(
+            VolumeType="gp3", VolumeSize=Ref(disk), Encrypted=True, DeleteOnTermination=True
+        ),
+    )
+    launch_template = t.add_resource(
+        ec2.LaunchTemplate(
+            f"{host.key}LaunchTemplate",
+            LaunchTemplateName=name,
+            LaunchTemplateData=ec2.LaunchTemplateData(
+                MetadataOptions=ec2.MetadataOptions(
+                    HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
+                ),
+                BlockDeviceMappings=[root],
+                UserData=Base64(Sub(USER_DATA)),
+                TagSpecifications=[
+                    ec2.TagSpecifications(
+                        ResourceType="volume",
+                        Tags=standard_tags(params, STACK, Name=name, **{ROLE_TAG: host.role}),
+                    )
+                ],
+            ),
+        )
+    )
+    return t.add_resource(
+        ec2.Instance(
+            f"{host.key}Instance",
+            LaunchTemplate=ec2.LaunchTemplateSpecification(
+                LaunchTemplateId=Ref(launch_template), Version=GetAtt(launch_template, "LatestVersionNumber")
+            ),
+            ImageId=Ref(context.ami),
+            InstanceType=Ref(instance_type),
+            IamInstanceProfile=Ref(context.profile),
+            SubnetId=import_from(context.network, host.subnet),
+            SecurityGroupIds=[import_from(context.network, export) for export in host.security_groups],
+            Tags=standard_tags(params, STACK, Name=name, **{ROLE_TAG: host.role}),
+        )
+    )
+
+
+def _transfer_bucket(t: Template, params: BuildParams) -> s3.Bucket:
+    """The bucket the Ansible aws_ssm connection moves files through, and its TLS-only policy."""
+    days = number_parameter(
+        t, "TransferObjectExpirationDays", 1, "Days before leftover transfer objects are deleted", minimum=1
+    )
+    bucket = t.add_resource(
         private_bucket(
             "SsmTransferBucket",
-            Sub("${TransferBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"),
-            expire_days=Ref(transfer_days),
+            unique_bucket_name(f"{params.env}-clickstream-ssm-xfer"),
+            expire_days=Ref(days),
             lifecycle_id="expire-transfers",
             tags=standard_tags(params, STACK),
         )
     )
     checkov_skip(
-        transfer_bucket,
+        bucket,
         (
             "CKV_AWS_18",
             "Transient Ansible file transfers that expire within a day; sessions are audited "
@@ -352,19 +292,5 @@ def build(params: BuildParams) -> Template:
             "copies of module payloads.",
         ),
     )
-    t.add_resource(
-        s3.BucketPolicy(
-            "SsmTransferBucketPolicy",
-            Bucket=Ref(transfer_bucket),
-            PolicyDocument={"Version": "2012-10-17", "Statement": [tls_only_statement(transfer_bucket)]},
-        )
-    )
-
-    export(t, "OltpInstanceId", Ref(oltp), "OLTP host instance id")
-    export(t, "OltpPublicIp", Ref(oltp_eip), "OLTP host Elastic IP (Amplify DATABASE_URL host)")
-    export(t, "OltpPrivateIp", GetAtt(oltp, "PrivateIp"), "OLTP host private IP")
-    export(t, "DwInstanceId", Ref(dw), "DW + Shiny host instance id")
-    export(t, "DwPrivateIp", GetAtt(dw, "PrivateIp"), "DW host private IP (DWH_HOST of Lambda ETL)")
-    export(t, "SsmTransferBucketName", Ref(transfer_bucket), "Bucket for the Ansible aws_ssm connection")
-    export(t, "HostRoleName", Ref(host_role), "IAM role of both hosts")
-    return finish(t, params, STACK)
+    t.add_resource(tls_only_policy("SsmTransferBucketPolicy", bucket))
+    return bucket

@@ -6,30 +6,35 @@ events/YYYY/MM/DD/HH/events-<uuid>.json into the raw bucket.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Parameter, Ref, Sub, Template, apigatewayv2, awslambda, iam, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, Template, apigatewayv2, awslambda, logs
 
+from stacks.iam import allow, objects_arn
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
-    LAMBDA_ASSUME_ROLE,
     LOG_RETENTION_DAYS,
+    LambdaParameters,
     lambda_function,
     lambda_parameters,
+    lambda_role,
     log_group,
-    log_write_statement,
 )
-from stacks.params import (
-    BuildParams,
+from stacks.params import RAW_EVENTS_PREFIX, BuildParams
+from stacks.template import (
     checkov_skip,
     export,
     finish,
     import_from,
     new_template,
+    number_parameter,
     stack_name_parameter,
     standard_tags,
+    string_parameter,
+    tag_map,
 )
 
 STACK = "ingest"
 HANDLER = "functions.ingest.handler.handler"
+FUNCTION_SEED_NAME = "SBW_Lamda_Ingest"
 # ANY, not POST: the function itself answers other methods with the contract's 405 (a POST-only
 # route would make API Gateway answer 404). Preflight OPTIONS is answered by the CORS configuration.
 ROUTE_KEY = "ANY /clickstream"
@@ -49,67 +54,48 @@ def build(params: BuildParams) -> Template:
     fn = lambda_parameters(
         t,
         prefix="Ingest",
-        function_name=params.name("SBW_Lamda_Ingest"),
+        function_name=params.name(FUNCTION_SEED_NAME),
         zip_name="lambda-ingest.zip",
         memory=256,
         timeout=10,
     )
-    origins = t.add_parameter(
-        Parameter(
-            "CorsAllowedOrigins",
-            Type="CommaDelimitedList",
-            Default="http://localhost:3000",
-            Description="Origins allowed to POST events (the Amplify app's domain); comma-separated",
+    function = _function(t, params, fn, data)
+    api, route = _http_api(t, params, function)
+    _stage(t, params, api, route)
+    t.add_resource(
+        awslambda.Permission(
+            "ApiInvokePermission",
+            FunctionName=GetAtt(function, "Arn"),
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=Sub(
+                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/*/clickstream"
+            ),
         )
     )
-    burst = t.add_parameter(
-        Parameter(
-            "ThrottlingBurstLimit", Type="Number", Default=200, MinValue=1, Description="Stage burst limit"
-        )
-    )
-    rate = t.add_parameter(
-        Parameter(
-            "ThrottlingRateLimit",
-            Type="Number",
-            Default=100,
-            MinValue=1,
-            Description="Stage steady-state requests per second",
-        )
-    )
-    access_log_retention = t.add_parameter(
-        Parameter(
-            "AccessLogRetentionDays",
-            Type="Number",
-            Default=30,
-            AllowedValues=LOG_RETENTION_DAYS,
-            Description="Retention of the API access log group",
-        )
-    )
+    export(t, "ApiId", Ref(api), "HTTP API id")
+    export(t, "ApiEndpoint", Sub("${HttpApi.ApiEndpoint}/clickstream"), "URL the frontend posts events to")
+    export(t, "IngestFunctionName", Ref(function), "Lambda Ingest function name")
+    export(t, "IngestFunctionArn", GetAtt(function, "Arn"), "Lambda Ingest function ARN")
+    return finish(t, params, STACK)
 
-    raw_bucket_arn = import_from(data, "RawBucketArn")
+
+def _function(t: Template, params: BuildParams, fn: LambdaParameters, data: Parameter) -> awslambda.Function:
+    """The function outside the VPC, its log group and its role: put objects under events/ only."""
     group = log_group(t, "IngestLogGroup", fn)
     role = t.add_resource(
-        iam.Role(
+        lambda_role(
             "IngestRole",
-            AssumeRolePolicyDocument=LAMBDA_ASSUME_ROLE,
-            Policies=[
-                iam.Policy(
-                    PolicyName="ingest-write-raw-events",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            log_write_statement(group),
-                            {
-                                "Sid": "PutRawEventsOnly",
-                                "Effect": "Allow",
-                                "Action": "s3:PutObject",
-                                "Resource": Sub("${RawBucketArn}/events/*", RawBucketArn=raw_bucket_arn),
-                            },
-                        ],
-                    },
+            group,
+            policy_name="ingest-write-raw-events",
+            statements=[
+                allow(
+                    "s3:PutObject",
+                    objects_arn(import_from(data, "RawBucketArn"), RAW_EVENTS_PREFIX),
+                    sid="PutRawEventsOnly",
                 )
             ],
-            Tags=standard_tags(params, STACK),
+            tags=standard_tags(params, STACK),
         )
     )
     function = lambda_function(
@@ -141,11 +127,24 @@ def build(params: BuildParams) -> Template:
             "Outside the VPC by design (seed): it only writes to S3 and needs no private resources.",
         ),
     )
+    return function
 
+
+def _http_api(
+    t: Template, params: BuildParams, function: awslambda.Function
+) -> tuple[apigatewayv2.Api, apigatewayv2.Route]:
+    """The HTTP API with its CORS rules, and the one route proxied to the function."""
+    origins = string_parameter(
+        t,
+        "CorsAllowedOrigins",
+        "http://localhost:3000",
+        "Origins allowed to POST events (the Amplify app's domain); comma-separated",
+        cfn_type="CommaDelimitedList",
+    )
     api = t.add_resource(
         apigatewayv2.Api(
             "HttpApi",
-            Name=Sub("${IngestFunctionName}-api"),
+            Name=f"{params.name(FUNCTION_SEED_NAME)}-api",
             ProtocolType="HTTP",
             Description="Clickstream ingest endpoint",
             CorsConfiguration=apigatewayv2.Cors(
@@ -153,9 +152,12 @@ def build(params: BuildParams) -> Template:
                 AllowMethods=["POST", "OPTIONS"],
                 # content-encoding: browsers may send gzip bodies (the contract accepts them).
                 AllowHeaders=["content-type", "content-encoding"],
+                # The browser tracker waits as long as a 503's Retry-After says; cross-origin it
+                # can read that header only if it is exposed.
+                ExposeHeaders=["retry-after"],
                 MaxAge=3600,
             ),
-            Tags={"project": "clickstream", "clickstream:env": params.env},
+            Tags=tag_map(params),
         )
     )
     t.add_resource(
@@ -177,11 +179,23 @@ def build(params: BuildParams) -> Template:
             Target=Sub("integrations/${IngestIntegration}"),
         )
     )
+    return api, route
+
+
+def _stage(t: Template, params: BuildParams, api: apigatewayv2.Api, route: apigatewayv2.Route) -> None:
+    """The $default stage: throttling, and JSON access logs in their own log group."""
+    burst = number_parameter(t, "ThrottlingBurstLimit", 200, "Stage burst limit", minimum=1)
+    rate = number_parameter(
+        t, "ThrottlingRateLimit", 100, "Stage steady-state requests per second", minimum=1
+    )
+    retention = number_parameter(
+        t, "AccessLogRetentionDays", 30, "Retention of the API access log group", allowed=LOG_RETENTION_DAYS
+    )
     access_logs = t.add_resource(
         logs.LogGroup(
             "ApiAccessLogGroup",
             LogGroupName=Sub("/aws/apigateway/${HttpApi}/access"),
-            RetentionInDays=Ref(access_log_retention),
+            RetentionInDays=Ref(retention),
             DeletionPolicy="Delete",
             UpdateReplacePolicy="Delete",
         )
@@ -206,23 +220,6 @@ def build(params: BuildParams) -> Template:
             AccessLogSettings=apigatewayv2.AccessLogSettings(
                 DestinationArn=GetAtt(access_logs, "Arn"), Format=ACCESS_LOG_FORMAT
             ),
-            Tags={"project": "clickstream", "clickstream:env": params.env},
+            Tags=tag_map(params),
         )
     )
-    t.add_resource(
-        awslambda.Permission(
-            "ApiInvokePermission",
-            FunctionName=GetAtt(function, "Arn"),
-            Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com",
-            SourceArn=Sub(
-                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/*/clickstream"
-            ),
-        )
-    )
-
-    export(t, "ApiId", Ref(api), "HTTP API id")
-    export(t, "ApiEndpoint", Sub("${HttpApi.ApiEndpoint}/clickstream"), "URL the frontend posts events to")
-    export(t, "IngestFunctionName", Ref(function), "Lambda Ingest function name")
-    export(t, "IngestFunctionArn", GetAtt(function, "Arn"), "Lambda Ingest function ARN")
-    return finish(t, params, STACK)

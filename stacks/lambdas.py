@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Sub, Tags, Template, awslambda, iam, logs
+from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Tags, Template, awslambda, iam, logs
 
-from stacks.params import checkov_skip
+from stacks.iam import allow, service_role
+from stacks.template import checkov_skip, number_parameter, string_parameter
 
 LOG_RETENTION_DAYS = [
     1,
@@ -33,13 +35,6 @@ LOG_RETENTION_DAYS = [
     3653,
 ]
 
-LAMBDA_ASSUME_ROLE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
-
 COMMON_LAMBDA_SKIPS = (
     (
         "CKV_AWS_173",
@@ -51,7 +46,9 @@ COMMON_LAMBDA_SKIPS = (
 
 @dataclass(frozen=True)
 class LambdaParameters:
-    name: Parameter
+    """A function's name (fixed) and its deploy-time parameters."""
+
+    name: str
     code_bucket: Parameter
     code_key: Parameter
     runtime: Parameter
@@ -64,18 +61,10 @@ class LambdaParameters:
 def lambda_parameters(
     t: Template, *, prefix: str, function_name: str, zip_name: str, memory: int, timeout: int
 ) -> LambdaParameters:
-    """Parameters of one function: <prefix>FunctionName, <prefix>CodeKey, ..."""
+    """Parameters of one function: <prefix>CodeKey, <prefix>MemoryMiB, ..."""
     return LambdaParameters(
-        name=t.add_parameter(
-            Parameter(
-                f"{prefix}FunctionName",
-                Type="String",
-                Default=function_name,
-                AllowedPattern=r"^[A-Za-z0-9_-]{1,64}$",
-                Description="Lambda function name",
-            )
-        ),
-        code_bucket=t.add_parameter(
+        name=function_name,
+        code_bucket=t.add_parameter(  # no default: the parameters file must name it
             Parameter(
                 "LambdaCodeBucket",
                 Type="String",
@@ -92,52 +81,28 @@ def lambda_parameters(
                 Description=f"Key of {zip_name} in LambdaCodeBucket",
             )
         ),
-        runtime=t.add_parameter(
-            Parameter(
-                "LambdaRuntime",
-                Type="String",
-                Default="python3.11",
-                AllowedValues=["python3.11", "python3.12", "python3.13"],
-                Description="Python runtime; must match the interpreter the zip's wheels were built for",
-            )
+        runtime=string_parameter(
+            t,
+            "LambdaRuntime",
+            "python3.11",
+            "Python runtime; must match the interpreter the zip's wheels were built for",
+            allowed=["python3.11", "python3.12", "python3.13"],
         ),
-        architecture=t.add_parameter(
-            Parameter(
-                "LambdaArchitecture",
-                Type="String",
-                Default="x86_64",
-                AllowedValues=["x86_64", "arm64"],
-                Description="Must match `make package ARCH=...`",
-            )
+        architecture=string_parameter(
+            t,
+            "LambdaArchitecture",
+            "x86_64",
+            "Must match `make package ARCH=...`",
+            allowed=["x86_64", "arm64"],
         ),
-        memory=t.add_parameter(
-            Parameter(
-                f"{prefix}MemoryMiB",
-                Type="Number",
-                Default=memory,
-                MinValue=128,
-                MaxValue=10240,
-                Description="Memory size",
-            )
-        ),
-        timeout=t.add_parameter(
-            Parameter(
-                f"{prefix}TimeoutSeconds",
-                Type="Number",
-                Default=timeout,
-                MinValue=1,
-                MaxValue=900,
-                Description="Timeout",
-            )
-        ),
-        log_retention=t.add_parameter(
-            Parameter(
-                "LogRetentionDays",
-                Type="Number",
-                Default=30,
-                AllowedValues=LOG_RETENTION_DAYS,
-                Description="Retention of the function's CloudWatch log group",
-            )
+        memory=number_parameter(t, f"{prefix}MemoryMiB", memory, "Memory size", minimum=128, maximum=10240),
+        timeout=number_parameter(t, f"{prefix}TimeoutSeconds", timeout, "Timeout", minimum=1, maximum=900),
+        log_retention=number_parameter(
+            t,
+            "LogRetentionDays",
+            30,
+            "Retention of the function's CloudWatch log group",
+            allowed=LOG_RETENTION_DAYS,
         ),
     )
 
@@ -146,7 +111,7 @@ def log_group(t: Template, title: str, p: LambdaParameters) -> logs.LogGroup:
     """The function's log group, created before the function so retention applies from the start."""
     group = logs.LogGroup(
         title,
-        LogGroupName=Sub(f"/aws/lambda/${{{p.name.title}}}"),
+        LogGroupName=f"/aws/lambda/{p.name}",
         RetentionInDays=Ref(p.log_retention),
         DeletionPolicy="Delete",  # bounded by retention; a retained group would block a redeploy's name
         UpdateReplacePolicy="Delete",
@@ -162,13 +127,21 @@ def log_group(t: Template, title: str, p: LambdaParameters) -> logs.LogGroup:
     return t.add_resource(group)
 
 
-def log_write_statement(group: logs.LogGroup) -> dict:
-    return {
-        "Sid": "WriteOwnLogs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": GetAtt(group, "Arn"),  # log-group:<name>:* covers its streams
-    }
+def lambda_role(
+    title: str, group: logs.LogGroup, *, policy_name: str, statements: Sequence[dict], tags: Tags
+) -> iam.Role:
+    """The function's role: write to its own log group, and `statements`."""
+    write_own_logs = allow(
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        GetAtt(group, "Arn"),  # log-group:<name>:* covers its streams
+        sid="WriteOwnLogs",
+    )
+    return service_role(
+        title,
+        service="lambda.amazonaws.com",
+        policies={policy_name: [write_own_logs, *statements]},
+        tags=tags,
+    )
 
 
 def lambda_function(
@@ -190,7 +163,7 @@ def lambda_function(
         awslambda.Function(
             title,
             DependsOn=[group.title],
-            FunctionName=Ref(p.name),
+            FunctionName=p.name,
             Description=description,
             Handler=handler,
             Runtime=Ref(p.runtime),

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 
-from troposphere import Equals, GetAtt, Parameter, Ref, Sub, Template, cloudwatch, ec2, iam, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, Template, cloudwatch, ec2, logs
 
+from stacks.iam import allow, service_role
 from stacks.lambdas import LOG_RETENTION_DAYS
-from stacks.params import (
-    BuildParams,
+from stacks.params import BuildParams
+from stacks.template import (
     finish,
     import_from,
     new_template,
+    number_parameter,
     stack_name_parameter,
     standard_tags,
+    string_parameter,
+    switch,
 )
 
 STACK = "monitoring"
@@ -97,108 +101,11 @@ def build(params: BuildParams) -> Template:
     network = stack_name_parameter(t, params, "network")
     ingest = stack_name_parameter(t, params, "ingest")
     etl = stack_name_parameter(t, params, "etl")
-    enable_flow_logs = t.add_parameter(
-        Parameter(
-            "EnableFlowLogs",
-            Type="String",
-            Default="false",
-            AllowedValues=["true", "false"],
-            Description="Record VPC flow logs (REJECT only by default) into CloudWatch Logs",
-        )
-    )
-    traffic = t.add_parameter(
-        Parameter(
-            "FlowLogTrafficType",
-            Type="String",
-            Default="REJECT",
-            AllowedValues=["ACCEPT", "REJECT", "ALL"],
-            Description="Which traffic the flow log records",
-        )
-    )
-    retention = t.add_parameter(
-        Parameter(
-            "FlowLogRetentionDays",
-            Type="Number",
-            Default=14,
-            AllowedValues=LOG_RETENTION_DAYS,
-            Description="Retention of the flow log group",
-        )
-    )
-    dashboard_name = t.add_parameter(
-        Parameter(
-            "DashboardName",
-            Type="String",
-            Default=params.name("clickstream-pipeline"),
-            AllowedPattern=r"^[A-Za-z0-9_-]{1,255}$",
-            Description="CloudWatch dashboard name",
-        )
-    )
-    t.add_condition("FlowLogsEnabled", Equals(Ref(enable_flow_logs), "true"))
-
-    group = logs.LogGroup(
-        "FlowLogGroup",
-        Condition="FlowLogsEnabled",
-        LogGroupName=Sub("/clickstream/${AWS::StackName}/vpc-flow-logs"),
-        RetentionInDays=Ref(retention),
-        DeletionPolicy="Delete",
-        UpdateReplacePolicy="Delete",
-    )
-    t.add_resource(group)
-    role = t.add_resource(
-        iam.Role(
-            "FlowLogRole",
-            Condition="FlowLogsEnabled",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
-                    }
-                ],
-            },
-            Policies=[
-                iam.Policy(
-                    PolicyName="write-flow-log-group",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "logs:CreateLogStream",
-                                    "logs:PutLogEvents",
-                                    "logs:DescribeLogStreams",
-                                ],
-                                "Resource": GetAtt(group, "Arn"),
-                            }
-                        ],
-                    },
-                )
-            ],
-            Tags=standard_tags(params, STACK),
-        )
-    )
-    t.add_resource(
-        ec2.FlowLog(
-            "VpcFlowLog",
-            Condition="FlowLogsEnabled",
-            ResourceId=import_from(network, "VpcId"),
-            ResourceType="VPC",
-            TrafficType=Ref(traffic),
-            LogDestinationType="cloud-watch-logs",
-            LogGroupName=Ref(group),
-            DeliverLogsPermissionArn=GetAtt(role, "Arn"),
-            Tags=standard_tags(params, STACK),
-        )
-    )
-
+    _flow_logs(t, params, network)
     t.add_resource(
         cloudwatch.Dashboard(
             "PipelineDashboard",
-            DashboardName=Ref(dashboard_name),
+            DashboardName=params.name("clickstream-pipeline"),
             DashboardBody=Sub(
                 dashboard_body(),
                 {
@@ -211,3 +118,64 @@ def build(params: BuildParams) -> Template:
         )
     )
     return finish(t, params, STACK)
+
+
+def _flow_logs(t: Template, params: BuildParams, network: Parameter) -> None:
+    """Opt-in (EnableFlowLogs) VPC flow log into its own log group, through its own role."""
+    condition = switch(
+        t,
+        "EnableFlowLogs",
+        "FlowLogsEnabled",
+        default=False,
+        description="Record VPC flow logs (REJECT only by default) into CloudWatch Logs",
+    )
+    traffic = string_parameter(
+        t,
+        "FlowLogTrafficType",
+        "REJECT",
+        "Which traffic the flow log records",
+        allowed=["ACCEPT", "REJECT", "ALL"],
+    )
+    retention = number_parameter(
+        t, "FlowLogRetentionDays", 14, "Retention of the flow log group", allowed=LOG_RETENTION_DAYS
+    )
+    group = t.add_resource(
+        logs.LogGroup(
+            "FlowLogGroup",
+            Condition=condition,
+            LogGroupName=Sub("/clickstream/${AWS::StackName}/vpc-flow-logs"),
+            RetentionInDays=Ref(retention),
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
+        )
+    )
+    role = t.add_resource(
+        service_role(
+            "FlowLogRole",
+            Condition=condition,
+            service="vpc-flow-logs.amazonaws.com",
+            trust_condition={"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+            policies={
+                "write-flow-log-group": [
+                    allow(
+                        ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        GetAtt(group, "Arn"),
+                    )
+                ]
+            },
+            tags=standard_tags(params, STACK),
+        )
+    )
+    t.add_resource(
+        ec2.FlowLog(
+            "VpcFlowLog",
+            Condition=condition,
+            ResourceId=import_from(network, "VpcId"),
+            ResourceType="VPC",
+            TrafficType=Ref(traffic),
+            LogDestinationType="cloud-watch-logs",
+            LogGroupName=Ref(group),
+            DeliverLogsPermissionArn=GetAtt(role, "Arn"),
+            Tags=standard_tags(params, STACK),
+        )
+    )

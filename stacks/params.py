@@ -1,12 +1,8 @@
-"""Build-time parameters and naming shared by every stack.
+"""Build parameters and the platform's facts shared by every stack.
 
 A `BuildParams` names the environment (the prefix that keeps two environments apart in one
-account), the region, and per-stack overrides of the CloudFormation parameter defaults. Every
-design choice in a template is a CloudFormation parameter; the Python side only picks defaults.
-
-Cross-stack references use exports named ``<exporting stack name>-<Key>``; an importing stack
-has a ``<Stack>StackName`` parameter and imports with ``Fn::ImportValue`` of
-``Fn::Sub "${<Stack>StackName>}-<Key>"``.
+account), the region, and per-stack overrides of the CloudFormation parameter defaults. The
+module-level constants are facts the stacks, the Ansible inventory and `deploy` agree on.
 """
 
 from __future__ import annotations
@@ -17,17 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from troposphere import (
-    AWSObject,
-    Export,
-    ImportValue,
-    Output,
-    Parameter,
-    Sub,
-    Tags,
-    Template,
-)
 
 # Deployment order: each stack only imports from stacks before it.
 STACK_ORDER: tuple[str, ...] = ("network", "data", "hosts", "ingest", "etl", "web", "monitoring")
@@ -40,8 +25,26 @@ PROJECT_TAG = "clickstream"
 ROLE_TAG = "clickstream:role"
 ENV_TAG = "clickstream:env"
 
+# The seed's address plan (seed 002): the VPC and its three subnets, in one availability zone.
+# roles/postgres_dw admits the ETL subnet (inventories/aws/group_vars/postgres_dw.yml).
+VPC_CIDR = "10.0.0.0/16"
+PUBLIC_SUBNET_CIDR = "10.0.1.0/24"
+ANALYTICS_SUBNET_CIDR = "10.0.2.0/24"
+ETL_SUBNET_CIDR = "10.0.3.0/24"
+# The warehouse as roles/postgres_dw sets it up: its port (the DW security group, DWH_PORT),
+# its database and the ETL's login (DWH_DATABASE, DWH_USER; postgres_dw_writer_user).
+DW_PORT = 5432
+DW_DATABASE = "clickstream_dw"
+DW_WRITER_LOGIN = "etl_writer"
+DW_READER_LOGIN = "dashboard_reader"
+
+# Prefixes of the raw bucket: the events ingest writes and the ETL reads, and the warehouse's
+# pg_dump backups (roles/postgres_dw).
+RAW_EVENTS_PREFIX = "events/"
+DW_BACKUPS_PREFIX = "backups/"
+
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
-DW_LOGIN_ROLES: tuple[str, ...] = ("etl_writer", "dashboard_reader")
+DW_LOGIN_ROLES: tuple[str, ...] = (DW_WRITER_LOGIN, DW_READER_LOGIN)
 # The shop's application login on the OLTP host (roles/oltp; inventories/aws reads its password).
 OLTP_APP_LOGIN = "shop_app"
 
@@ -137,92 +140,3 @@ class BuildParams:
             region=data.get("region", DEFAULT_REGION),
             parameters=parameters,
         )
-
-
-def stack_name_parameter(template: Template, params: BuildParams, stack: str) -> Parameter:
-    """The parameter naming the stack whose exports this template imports."""
-    return template.add_parameter(
-        Parameter(
-            f"{stack.capitalize()}StackName",
-            Type="String",
-            Default=params.stack_name(stack),
-            AllowedPattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$",
-            Description=f"Name of the deployed {stack} stack whose exports this stack imports",
-        )
-    )
-
-
-def import_from(stack_param: Parameter, key: str) -> ImportValue:
-    return ImportValue(Sub(f"${{{stack_param.title}}}-{key}"))
-
-
-def export(template: Template, key: str, value: Any, description: str) -> Output:
-    """An output exported as <this stack's name>-<key>."""
-    return template.add_output(
-        Output(key, Value=value, Description=description, Export=Export(Sub(f"${{AWS::StackName}}-{key}")))
-    )
-
-
-def standard_tags(params: BuildParams, stack: str, **extra: str) -> Tags:
-    return Tags({"project": PROJECT_TAG, ENV_TAG: params.env, "clickstream:stack": stack, **extra})
-
-
-def checkov_skip(resource: AWSObject, *skips: tuple[str, str]) -> AWSObject:
-    """Record checkov skips (check id, reason) in the resource's Metadata, where checkov reads them."""
-    metadata = dict(getattr(resource, "Metadata", {}) or {})
-    checkov = dict(metadata.get("checkov", {}))
-    checkov["skip"] = [*checkov.get("skip", []), *({"id": i, "comment": c} for i, c in skips)]
-    metadata["checkov"] = checkov
-    resource.Metadata = metadata
-    return resource
-
-
-def cfn_lint_ignore(resource: AWSObject, *rules: tuple[str, str]) -> AWSObject:
-    """Suppress cfn-lint rules on one resource, each with its justification kept alongside."""
-    metadata = dict(getattr(resource, "Metadata", {}) or {})
-    lint = dict(metadata.get("cfn-lint", {}))
-    config = dict(lint.get("config", {}))
-    config["ignore_checks"] = [*config.get("ignore_checks", []), *(r for r, _ in rules)]
-    lint["config"] = config
-    lint["justification"] = {**lint.get("justification", {}), **dict(rules)}
-    metadata["cfn-lint"] = lint
-    resource.Metadata = metadata
-    return resource
-
-
-def new_template(description: str) -> Template:
-    template = Template(Description=description)
-    template.set_version("2010-09-09")
-    return template
-
-
-def _check_number(where: str, value: Any, parameter: Parameter) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ParamsError(f"{where}: {value!r} is not a number")
-    low, high = getattr(parameter, "MinValue", None), getattr(parameter, "MaxValue", None)
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ParamsError(f"{where}: {value} is outside [{low}, {high}]")
-
-
-def finish(template: Template, params: BuildParams, stack: str) -> Template:
-    """Apply the parameter-default overrides for `stack`, refusing names the template lacks."""
-    overrides = params.parameters.get(stack, {})
-    unknown = set(overrides) - set(template.parameters)
-    if unknown:
-        raise ParamsError(
-            f"parameters.{stack}: unknown parameter(s) {sorted(unknown)}; "
-            f"the {stack} stack has {sorted(template.parameters)}"
-        )
-    for key, value in overrides.items():
-        parameter = template.parameters[key]
-        allowed = getattr(parameter, "AllowedValues", None)
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        if allowed and text not in [str(a) for a in allowed]:
-            raise ParamsError(f"parameters.{stack}.{key}: {text!r} is not one of {allowed}")
-        pattern = getattr(parameter, "AllowedPattern", None)
-        if pattern and not re.fullmatch(pattern, text):
-            raise ParamsError(f"parameters.{stack}.{key}: {text!r} does not match {pattern}")
-        if parameter.Type == "Number":
-            _check_number(f"parameters.{stack}.{key}", value, parameter)
-        parameter.Default = text if parameter.Type == "String" else value
-    return template

@@ -6,94 +6,46 @@ CloudFormation at deploy time: it never appears in the template, parameters or o
 
 from __future__ import annotations
 
-from troposphere import (
-    Equals,
-    GetAtt,
-    If,
-    Not,
-    NoValue,
-    Parameter,
-    Ref,
-    Sub,
-    Template,
-    amplify,
-    cognito,
-)
+from troposphere import GetAtt, If, NoValue, Parameter, Ref, Sub, Template, amplify, cognito
 
-from stacks.params import (
-    BuildParams,
+from stacks.params import BuildParams
+from stacks.template import (
     export,
     finish,
     import_from,
     new_template,
+    optional_parameter,
     stack_name_parameter,
     standard_tags,
+    string_parameter,
+    tag_map,
 )
 
 STACK = "web"
+USER_POOL_SEED_NAME = "SBW_UserPool"
 
 
 def build(params: BuildParams) -> Template:
     t = new_template("Clickstream web: Cognito user pool and Amplify Hosting app for the Next.js shop")
     ingest = stack_name_parameter(t, params, "ingest")
-    pool_name = t.add_parameter(
-        Parameter(
-            "UserPoolName",
-            Type="String",
-            Default=params.name("SBW_UserPool"),
-            Description="Cognito user pool",
-        )
-    )
-    app_name = t.add_parameter(
-        Parameter(
-            "AmplifyAppName", Type="String", Default=params.name("SBW_Web"), Description="Amplify app name"
-        )
-    )
-    repository = t.add_parameter(
-        Parameter(
-            "RepositoryUrl",
-            Type="String",
-            Default="",
-            AllowedPattern=r"^$|^https://.+$",
-            Description="Git repository of the Next.js app (https URL); empty = manual deployments",
-        )
-    )
-    branch = t.add_parameter(
-        Parameter("BranchName", Type="String", Default="main", Description="Branch Amplify builds")
-    )
-    t.add_parameter(
-        Parameter(  # used by name inside the dynamic reference
-            "RepositoryTokenSecretName",
-            Type="String",
-            Default=f"/clickstream/{params.env}/amplify/repo-token",
-            AllowedPattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
-            Description="Secrets Manager secret whose 'token' key is the repository access token",
-        )
-    )
-    callback = t.add_parameter(
-        Parameter(
-            "CallbackUrls",
-            Type="CommaDelimitedList",
-            Default="http://localhost:3000/api/auth/callback",
-            Description="OAuth callback URLs of the web app",
-        )
-    )
-    logout = t.add_parameter(
-        Parameter(
-            "LogoutUrls",
-            Type="CommaDelimitedList",
-            Default="http://localhost:3000/",
-            Description="Sign-out URLs of the web app",
-        )
-    )
-    t.add_condition("HasRepository", Not(Equals(Ref(repository), "")))
+    pool = _user_pool(t, params)
+    client = _app_client(t, params, pool)
+    app = _amplify_app(t, params, pool, client, ingest)
+    export(t, "UserPoolId", Ref(pool), "Cognito user pool id")
+    export(t, "UserPoolClientId", Ref(client), "Cognito app client id (public, no secret)")
+    export(t, "AmplifyAppId", GetAtt(app, "AppId"), "Amplify app id")
+    export(t, "AmplifyDefaultDomain", GetAtt(app, "DefaultDomain"), "Amplify default domain")
+    return finish(t, params, STACK)
 
-    pool = t.add_resource(
+
+def _user_pool(t: Template, params: BuildParams) -> cognito.UserPool:
+    """Shoppers sign in with their email; MFA optional, accounts kept when the stack goes."""
+    return t.add_resource(
         cognito.UserPool(
             "UserPool",
             DeletionPolicy="Retain",  # shoppers' accounts outlive the stack
             UpdateReplacePolicy="Retain",
-            UserPoolName=Ref(pool_name),
+            UserPoolName=params.name(USER_POOL_SEED_NAME),
             UsernameAttributes=["email"],
             AutoVerifiedAttributes=["email"],
             MfaConfiguration="OPTIONAL",
@@ -113,14 +65,32 @@ def build(params: BuildParams) -> Template:
             ),
             AdminCreateUserConfig=cognito.AdminCreateUserConfig(AllowAdminCreateUserOnly=False),
             DeletionProtection="ACTIVE",
-            UserPoolTags={"project": "clickstream", "clickstream:env": params.env},
+            UserPoolTags=tag_map(params),
         )
     )
-    client = t.add_resource(
+
+
+def _app_client(t: Template, params: BuildParams, pool: cognito.UserPool) -> cognito.UserPoolClient:
+    """The web app's public client (no secret: it runs in browsers): SRP sign-in, code flow."""
+    callback = string_parameter(
+        t,
+        "CallbackUrls",
+        "http://localhost:3000/api/auth/callback",
+        "OAuth callback URLs of the web app",
+        cfn_type="CommaDelimitedList",
+    )
+    logout = string_parameter(
+        t,
+        "LogoutUrls",
+        "http://localhost:3000/",
+        "Sign-out URLs of the web app",
+        cfn_type="CommaDelimitedList",
+    )
+    return t.add_resource(
         cognito.UserPoolClient(
             "UserPoolClient",
             UserPoolId=Ref(pool),
-            ClientName=Sub("${UserPoolName}-web"),
+            ClientName=f"{params.name(USER_POOL_SEED_NAME)}-web",
             GenerateSecret=False,  # a browser/SSR public client cannot keep a secret
             ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             PreventUserExistenceErrors="ENABLED",
@@ -140,10 +110,34 @@ def build(params: BuildParams) -> Template:
         )
     )
 
+
+def _amplify_app(
+    t: Template,
+    params: BuildParams,
+    pool: cognito.UserPool,
+    client: cognito.UserPoolClient,
+    ingest: Parameter,
+) -> amplify.App:
+    """The Amplify app building the shop from its repository (if given), and its branch."""
+    repository = optional_parameter(
+        t,
+        "RepositoryUrl",
+        "HasRepository",
+        "Git repository of the Next.js app (https URL); empty = manual deployments",
+        pattern=r"^$|^https://.+$",
+    )
+    branch = string_parameter(t, "BranchName", "main", "Branch Amplify builds")
+    string_parameter(  # used by name inside the dynamic reference
+        t,
+        "RepositoryTokenSecretName",
+        f"/clickstream/{params.env}/amplify/repo-token",
+        "Secrets Manager secret whose 'token' key is the repository access token",
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+    )
     app = t.add_resource(
         amplify.App(
             "AmplifyApp",
-            Name=Ref(app_name),
+            Name=params.name("SBW_Web"),
             Description="Next.js shop (SSR) with clickstream instrumentation",
             Platform="WEB_COMPUTE",
             Repository=If("HasRepository", Ref(repository), NoValue),
@@ -173,9 +167,4 @@ def build(params: BuildParams) -> Template:
             Tags=standard_tags(params, STACK),
         )
     )
-
-    export(t, "UserPoolId", Ref(pool), "Cognito user pool id")
-    export(t, "UserPoolClientId", Ref(client), "Cognito app client id (public, no secret)")
-    export(t, "AmplifyAppId", GetAtt(app, "AppId"), "Amplify app id")
-    export(t, "AmplifyDefaultDomain", GetAtt(app, "DefaultDomain"), "Amplify default domain")
-    return finish(t, params, STACK)
+    return app

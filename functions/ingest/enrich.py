@@ -3,73 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from datetime import UTC, datetime
-from functools import lru_cache
 
-#: User-agent fragments of automated clients: regular expressions in lower case, searched in the
-#: lower-cased user agent (about 4 times faster than re.IGNORECASE over this alternation).
-#: Matching events are kept and flagged ``is_bot``; the ETL leaves them out of the aggregates.
-BOT_PATTERNS: tuple[str, ...] = (
-    # search engines, SEO and social crawlers: Googlebot, bingbot, AhrefsBot, Applebot, ...
-    r"(?<!cu)bot\b",  # "CUBOT" is a phone brand, not a bot
-    r"crawl",
-    r"spider",
-    r"slurp",
-    r"facebookexternalhit",
-    r"mediapartners-google",
-    r"bingpreview",
-    r"feedfetcher",
-    r"archiver",
-    # headless and automated browsers
-    r"headless",
-    r"phantomjs",
-    r"selenium",
-    r"webdriver",
-    r"puppeteer",
-    r"playwright",
-    r"cypress",
-    r"lighthouse",
-    r"pagespeed",
-    # HTTP libraries and command-line tools
-    r"^curl/",
-    r"\bwget/",
-    r"python-requests",
-    r"python-urllib",
-    r"python-httpx",
-    r"aiohttp",
-    r"go-http-client",
-    r"^java/",
-    r"okhttp",
-    r"apache-httpclient",
-    r"libwww-perl",
-    r"node-fetch",
-    r"undici",
-    r"axios/",
-    r"scrapy",
-    r"httpie",
-    r"postmanruntime",
-    # uptime monitors
-    r"pingdom",
-    r"uptimerobot",
-    r"statuscake",
-    r"site24x7",
-)
-_BOT_RE = re.compile("|".join(f"(?:{pattern})" for pattern in BOT_PATTERNS))
+from functions.enrichment import bots
+
 #: Longest user agent kept (the raw schema's maxLength).
 MAX_USER_AGENT_CHARS = 1024
 
 
-@lru_cache(maxsize=4096)  # a site sees few distinct user agents; keys are cut to 1024 characters
-def _matches_bot_pattern(user_agent: str) -> bool:
-    return _BOT_RE.search(user_agent.lower()) is not None
-
-
 def is_bot(user_agent: str | None) -> bool:
-    """True for a crawler, headless browser or HTTP library; a missing user agent counts as a bot."""
-    if not user_agent or not user_agent.strip():
-        return True
-    return _matches_bot_pattern(user_agent[:MAX_USER_AGENT_CHARS])
+    """True for a crawler, HTTP library, headless browser or monitor on the maintained list
+    (``functions.enrichment.bots``), judged on the agent as stored; a missing one counts too."""
+    return bots.is_bot(user_agent[:MAX_USER_AGENT_CHARS] if user_agent else user_agent)
 
 
 def anonymise_ip(source_ip: str | None) -> str | None:

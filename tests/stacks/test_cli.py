@@ -46,7 +46,7 @@ def test_params_file_sets_parameter_defaults(tmp_path: Path) -> None:
         tmp_path,
         {
             "env": "stage",
-            "parameters": {"network": {"TrustedOltpCidr": "203.0.113.0/24"}, "etl": {"DwPort": 6432}},
+            "parameters": {"network": {"TrustedOltpCidr": "203.0.113.0/24"}, "etl": {"EtlMemoryMiB": 1024}},
         },
     )
     out = tmp_path / "out"
@@ -54,8 +54,8 @@ def test_params_file_sets_parameter_defaults(tmp_path: Path) -> None:
     network = json.loads((out / "network.template.json").read_text())
     assert network["Parameters"]["TrustedOltpCidr"]["Default"] == "203.0.113.0/24"
     etl = json.loads((out / "etl.template.json").read_text())
-    assert etl["Parameters"]["DwPort"]["Default"] == 6432
-    assert etl["Parameters"]["EtlFunctionName"]["Default"] == "stage-SBW_Lamda_ETL"
+    assert etl["Parameters"]["EtlMemoryMiB"]["Default"] == 1024
+    assert etl["Resources"]["EtlFunction"]["Properties"]["FunctionName"] == "stage-SBW_Lamda_ETL"
 
 
 @pytest.mark.parametrize(
@@ -69,8 +69,15 @@ def test_params_file_sets_parameter_defaults(tmp_path: Path) -> None:
         ({"parameters": {"network": {"TrustedOltpCidr": "everyone"}}}, "parameters.network.TrustedOltpCidr"),
         ({"parameters": {"network": {"TrustedOltpCidr": ["a"]}}}, "must be a string or number"),
         ({"parameters": {"data": {"RawBucketVersioning": "On"}}}, "is not one of ['Enabled', 'Suspended']"),
-        ({"parameters": {"etl": {"DwPort": 70000}}}, "parameters.etl.DwPort: 70000 is outside [1, 65535]"),
-        ({"parameters": {"etl": {"DwPort": "5432"}}}, "parameters.etl.DwPort: '5432' is not a number"),
+        (
+            {"parameters": {"etl": {"EtlMemoryMiB": 64}}},
+            "parameters.etl.EtlMemoryMiB: 64 is outside [128, 10240]",
+        ),
+        (
+            {"parameters": {"etl": {"EtlMemoryMiB": "512"}}},
+            "parameters.etl.EtlMemoryMiB: '512' is not a number",
+        ),
+        ({"parameters": {"etl": {"DwUser": "me"}}}, "parameters.etl: unknown parameter(s) ['DwUser']"),
         ([1, 2], "top level must be a JSON object"),
     ],
 )

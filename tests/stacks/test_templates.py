@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import json
 import re
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stacks import BUILDERS
-from stacks.etl import ENI_DESCRIBE_ACTIONS
 from stacks.hosts import AGENT_LOG_GROUPS
-from stacks.params import ENV_TAG, ROLE_TAG, STACK_ORDER, BuildParams
+from stacks.iam import ENI_DESCRIBE_ACTIONS
+from stacks.params import (
+    DW_DATABASE,
+    DW_LOGIN_ROLES,
+    DW_PORT,
+    DW_WRITER_LOGIN,
+    ENV_TAG,
+    ETL_SUBNET_CIDR,
+    ROLE_TAG,
+    STACK_ORDER,
+    VPC_CIDR,
+    BuildParams,
+    password_parameters,
+)
 from tests.stacks.support import props, resources_of, walk
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def all_resources(templates: dict[str, dict]):
@@ -34,9 +50,8 @@ def tags_of(resource: dict) -> dict:
 
 def test_subnets_follow_seed_002(templates: dict[str, dict]) -> None:
     net = templates["network"]
-    assert default_of(net, "VpcCidr") == "10.0.0.0/16"
-    cidrs = {k: props(net, k)["CidrBlock"]["Ref"] for k in resources_of(net, "AWS::EC2::Subnet")}
-    assert {k: default_of(net, v) for k, v in cidrs.items()} == {
+    assert props(net, "Vpc")["CidrBlock"] == "10.0.0.0/16"
+    assert {k: s["Properties"]["CidrBlock"] for k, s in resources_of(net, "AWS::EC2::Subnet").items()} == {
         "PublicSubnet": "10.0.1.0/24",
         "AnalyticsSubnet": "10.0.2.0/24",
         "EtlSubnet": "10.0.3.0/24",
@@ -140,6 +155,13 @@ def test_only_the_public_route_table_has_a_default_route(templates: dict[str, di
     }
 
 
+def test_the_dw_admits_the_etl_subnet_of_the_network_stack() -> None:
+    # The subnet plan is a fact, not a deploy-time choice: the DW's pg_hba admits the ETL subnet.
+    group_vars = REPO / "inventories" / "aws" / "group_vars" / "postgres_dw.yml"
+    inventory = yaml.safe_load(group_vars.read_text(encoding="utf-8"))
+    assert inventory["postgres_dw_etl_cidrs"] == [ETL_SUBNET_CIDR]
+
+
 def test_endpoints_keep_private_traffic_inside_the_vpc(templates: dict[str, dict]) -> None:
     net = templates["network"]
     endpoints = resources_of(net, "AWS::EC2::VPCEndpoint")
@@ -208,7 +230,7 @@ def test_no_open_ingress_by_default(templates: dict[str, dict]) -> None:
             for rule in resource["Properties"].get("SecurityGroupIngress", []):
                 assert rule.get("CidrIp") not in ("0.0.0.0/0",) and rule.get("CidrIpv6") != "::/0"
                 if "CidrIp" in rule:  # only the VPC's own subnets
-                    assert default_of(templates[stack], rule["CidrIp"]["Ref"]).startswith("10.0.")
+                    assert ip_network(rule["CidrIp"]).subnet_of(ip_network(VPC_CIDR)), rule
         if resource["Type"] == "AWS::EC2::SecurityGroupIngress":
             cidr_param = resource["Properties"]["CidrIp"]["Ref"]
             # Each CIDR-based opening exists only when its parameter is set, and it is empty by default.
@@ -278,10 +300,10 @@ def test_hosts_are_tagged_for_the_ansible_inventory(templates: dict[str, dict]) 
     hosts = templates["hosts"]
     oltp, dw = tags_of(hosts["Resources"]["OltpInstance"]), tags_of(hosts["Resources"]["DwInstance"])
     assert (oltp[ROLE_TAG], dw[ROLE_TAG]) == ("oltp", "dw")
-    assert oltp[ENV_TAG] == dw[ENV_TAG] == {"Ref": "EnvironmentTag"}
-    assert default_of(hosts, "EnvironmentTag") == "dev"
-    assert default_of(hosts, "OltpInstanceName") == "dev-SBW_EC2_WebDB"
-    assert default_of(hosts, "DwInstanceName") == "dev-SBW_EC2_ShinyDWH"
+    assert oltp[ENV_TAG] == dw[ENV_TAG] == "dev"
+    prod = BUILDERS["hosts"](BuildParams(env="prod")).to_dict()["Resources"]
+    assert {tags_of(prod[h])[ENV_TAG] for h in ("OltpInstance", "DwInstance")} == {"prod"}
+    assert (oltp["Name"], dw["Name"]) == ("dev-SBW_EC2_WebDB", "dev-SBW_EC2_ShinyDWH")
 
 
 def test_dw_host_is_private_and_oltp_has_an_elastic_ip(templates: dict[str, dict]) -> None:
@@ -336,8 +358,7 @@ def test_every_bucket_is_private_encrypted_and_tls_only(templates: dict[str, dic
 def test_raw_bucket_versioning_lifecycle_logging(templates: dict[str, dict]) -> None:
     data = templates["data"]
     raw = props(data, "RawBucket")
-    assert raw["BucketName"] == {"Fn::Sub": "${RawBucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"}
-    assert default_of(data, "RawBucketNamePrefix") == "dev-clickstream-s3-ingest"
+    assert raw["BucketName"] == {"Fn::Sub": "dev-clickstream-s3-ingest-${AWS::AccountId}-${AWS::Region}"}
     assert raw["VersioningConfiguration"] == {"Status": {"Ref": "RawBucketVersioning"}}
     assert raw["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
     [events_rule] = [r for r in raw["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "events/"]
@@ -402,7 +423,7 @@ def test_managed_policies_are_only_session_managers(templates: dict[str, dict]) 
 
 
 def test_host_role_ships_only_the_agents_log_groups(templates: dict[str, dict]) -> None:
-    roles_agents = Path(__file__).resolve().parents[2] / "roles" / "agents"
+    roles_agents = REPO / "roles" / "agents"
     defaults = (roles_agents / "defaults" / "main.yml").read_text(encoding="utf-8")
     agent_config = (roles_agents / "templates" / "amazon-cloudwatch-agent.yml.j2").read_text(encoding="utf-8")
     assert 'agents_log_group_prefix: "/clickstream/{{ platform_env' in defaults
@@ -420,7 +441,7 @@ def test_host_role_ships_only_the_agents_log_groups(templates: dict[str, dict]) 
         "logs:PutRetentionPolicy",
     ]
     prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-    prefix += "/clickstream/${EnvironmentTag}/"
+    prefix += "/clickstream/dev/"
     assert sorted(r["Fn::Sub"] for r in statement["Resource"]) == sorted(
         f"{prefix}{group}{suffix}" for group in AGENT_LOG_GROUPS for suffix in ("", ":*")
     )
@@ -438,9 +459,10 @@ def test_dw_backups_policy_exists_only_when_enabled(templates: dict[str, dict]) 
     assert policy["Properties"]["Roles"] == [{"Ref": "HostRole"}]
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
-    assert statement["Resource"] == {
-        "Fn::Join": ["", [{"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}, "/backups/*"]]
-    }
+    assert statement["Resource"] == {"Fn::Sub": ["${BucketArn}/backups/*", {"BucketArn": RAW_BUCKET_ARN}]}
+
+
+RAW_BUCKET_ARN = {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}
 
 
 def test_ingest_role_may_only_put_events(templates: dict[str, dict]) -> None:
@@ -451,12 +473,7 @@ def test_ingest_role_may_only_put_events(templates: dict[str, dict]) -> None:
             "Sid": "PutRawEventsOnly",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": {
-                "Fn::Sub": [
-                    "${RawBucketArn}/events/*",
-                    {"RawBucketArn": {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}},
-                ]
-            },
+            "Resource": {"Fn::Sub": ["${BucketArn}/events/*", {"BucketArn": RAW_BUCKET_ARN}]},
         }
     ]
 
@@ -465,9 +482,16 @@ def test_etl_role_reads_raw_events_and_its_password_parameter(templates: dict[st
     [policy] = props(templates["etl"], "EtlRole")["Policies"]
     by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     assert by_sid["ReadRawEvents"]["Action"] == "s3:GetObject"
+    assert by_sid["ReadRawEvents"]["Resource"] == {
+        "Fn::Sub": ["${BucketArn}/events/*", {"BucketArn": RAW_BUCKET_ARN}]
+    }
     assert by_sid["ListRawEvents"]["Condition"] == {"StringLike": {"s3:prefix": ["events/", "events/*"]}}
     assert by_sid["ReadDwPassword"]["Action"] == "ssm:GetParameter"
-    assert by_sid["ReadDwPassword"]["Resource"]["Fn::Sub"].endswith(":parameter${DwPasswordParameterName}")
+    assert by_sid["ReadDwPassword"]["Resource"]["Fn::Sub"].endswith(
+        ":parameter/clickstream/dev/dw/etl_writer/password"
+    )
+    # The parameter the ETL reads is the one `deploy` creates for its login.
+    assert "/clickstream/dev/dw/etl_writer/password" in dict(password_parameters("dev"))
 
 
 # --- Lambdas, API, schedule ----------------------------------------------------------------------
@@ -487,6 +511,8 @@ def test_ingest_function_and_http_api(templates: dict[str, dict]) -> None:
     assert api["CorsConfiguration"]["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
     # gzip bodies from fetch() need content-encoding allowed in the preflight
     assert set(api["CorsConfiguration"]["AllowHeaders"]) >= {"content-type", "content-encoding"}
+    # the browser tracker honours a 503's Retry-After, which it reads only when exposed
+    assert api["CorsConfiguration"]["ExposeHeaders"] == ["retry-after"]
     assert props(ingest, "ClickstreamRoute")["RouteKey"] == "ANY /clickstream"
     integration = props(ingest, "IngestIntegration")
     assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "2.0")
@@ -520,9 +546,12 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
             {"Ref": "DwHost"},
         ]
     }
-    assert default_of(etl, "DwDatabase") == "clickstream_dw"
-    assert default_of(etl, "DwPort") == 5432
-    assert default_of(etl, "DwPasswordParameterName") == "/clickstream/dev/dw/etl_writer/password"
+    assert (env["DWH_PORT"], env["DWH_USER"], env["DWH_DATABASE"], env["DWH_PASSWORD_PARAM"]) == (
+        "5432",
+        "etl_writer",
+        "clickstream_dw",
+        "/clickstream/dev/dw/etl_writer/password",
+    )
     assert fn["ReservedConcurrentExecutions"] == 1
     assert fn["VpcConfig"] == {
         "SubnetIds": [{"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-EtlSubnetId"}}],
@@ -530,13 +559,21 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
             {"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-EtlLambdaSecurityGroupId"}}
         ],
     }
-    assert default_of(etl, "EtlFunctionName") == "dev-SBW_Lamda_ETL"
+    assert fn["FunctionName"] == "dev-SBW_Lamda_ETL"
+    assert props(etl, "EtlLogGroup")["LogGroupName"] == "/aws/lambda/dev-SBW_Lamda_ETL"
+
+
+def test_etl_connects_as_roles_postgres_dw_sets_the_warehouse_up() -> None:
+    defaults = yaml.safe_load((REPO / "roles" / "postgres_dw" / "defaults" / "main.yml").read_text("utf-8"))
+    assert (defaults["postgres_dw_port"], defaults["postgres_dw_database"]) == (DW_PORT, DW_DATABASE)
+    assert (defaults["postgres_dw_writer_user"], defaults["postgres_dw_reader_user"]) == DW_LOGIN_ROLES
+    assert DW_LOGIN_ROLES[0] == DW_WRITER_LOGIN
 
 
 def test_etl_schedule_retries_dead_letters_and_alarms(templates: dict[str, dict]) -> None:
     etl = templates["etl"]
     rule = props(etl, "EtlScheduleRule")
-    assert default_of(etl, "ScheduleRuleName") == "dev-SBW_ETL_HOURLY_RULE"
+    assert rule["Name"] == "dev-SBW_ETL_HOURLY_RULE"
     assert default_of(etl, "ScheduleExpression") == "rate(1 hour)"
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["EtlFunction", "Arn"]}
@@ -611,25 +648,66 @@ def test_every_import_names_an_export_of_an_earlier_stack(templates: dict[str, d
     assert imports >= 20
 
 
-NOT_RESOURCE_NAMES = {"RootDeviceName", "BranchName"}
+# Resource properties that name the resource (a reference in one of them names another one).
+NAME_PROPERTIES = {
+    "BucketName",
+    "ClientName",
+    "DashboardName",
+    "FunctionName",
+    "GroupName",
+    "LaunchTemplateName",
+    "LogGroupName",
+    "Name",
+    "QueueName",
+    "UserPoolName",
+}
+
+
+def physical_names(templates: dict[str, dict]) -> dict[tuple[str, ...], object]:
+    """Every name a resource is created under, its Name tag, and the imported stacks' names."""
+    names: dict[tuple[str, ...], object] = {}
+    for stack, logical_id, resource in all_resources(templates):
+        properties = resource.get("Properties", {})
+        for key in NAME_PROPERTIES & set(properties):
+            value = properties[key]
+            if not (isinstance(value, dict) and {"Ref", "Fn::GetAtt", "Fn::ImportValue"} & set(value)):
+                names[stack, logical_id, key] = value
+        tags = properties.get("Tags")
+        if isinstance(tags, list) and "Name" in tags_of(resource):  # (some types take a plain map)
+            names[stack, logical_id, "Tags.Name"] = tags_of(resource)["Name"]
+    for stack, template in templates.items():
+        for parameter, value in template["Parameters"].items():
+            if parameter.endswith("StackName"):
+                names[stack, parameter] = value["Default"]
+    return names
+
+
+def per_deployment(name: object) -> bool:
+    """A name holding the stack's name or another resource's id differs between deployments."""
+    text = json.dumps(name)
+    return "${AWS::StackName}" in text or re.search(r"\$\{(?!AWS::)[A-Za-z]+\}", text) is not None
 
 
 def test_two_environments_do_not_clash() -> None:
-    names = {}
-    for env in ("dev", "prod"):
-        templates = {s: BUILDERS[s](BuildParams(env=env)).to_dict() for s in STACK_ORDER}
-        names[env] = {
-            (s, p): v["Default"]
-            for s, t in templates.items()
-            for p, v in t["Parameters"].items()
-            if p.endswith(("Name", "NamePrefix")) and p not in NOT_RESOURCE_NAMES
-        }
-    assert names["dev"].keys() == names["prod"].keys()
-    same = {k for k in names["dev"] if names["dev"][k] == names["prod"][k]}
-    assert same == set()
-    assert names["prod"][("etl", "EtlFunctionName")] == "prod-SBW_Lamda_ETL"
-    assert names["prod"][("etl", "NetworkStackName")] == "prod-clickstream-network"
-    assert names["prod"][("network", "DwSecurityGroupName")] == "prod-sg_analytics_ShinyDWH"
+    dev, prod = (
+        physical_names({s: BUILDERS[s](BuildParams(env=env)).to_dict() for s in STACK_ORDER})
+        for env in ("dev", "prod")
+    )
+    assert dev.keys() == prod.keys()
+    assert len(dev) >= 40
+    same = {k: v for k, v in dev.items() if v == prod[k] and not per_deployment(v)}
+    assert same == {}
+    assert prod["etl", "EtlFunction", "FunctionName"] == "prod-SBW_Lamda_ETL"
+    assert prod["etl", "NetworkStackName"] == "prod-clickstream-network"
+    assert prod["network", "DwSecurityGroup", "GroupName"] == "prod-sg_analytics_ShinyDWH"
+    assert prod["hosts", "DwInstance", "Tags.Name"] == "prod-SBW_EC2_ShinyDWH"
+
+
+def test_docs_name_every_parameter_of_every_stack(templates: dict[str, dict]) -> None:
+    text = (REPO / "docs" / "stacks.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| ((?:`\w+`(?:, )?)+) \|$", text, re.MULTILINE))
+    documented = {stack: set(re.findall(r"`(\w+)`", cell)) for stack, cell in rows.items()}
+    assert documented == {stack: set(t.get("Parameters", {})) for stack, t in templates.items()}
 
 
 def test_builders_follow_the_deployment_order() -> None:
