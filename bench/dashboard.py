@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
+from functions.raw_layout import object_key  # noqa: E402
 from functions.warehouse.migrate import apply_migrations  # noqa: E402
 from tests.support.pgcluster import PgCluster  # noqa: E402
 
@@ -120,7 +121,7 @@ class EventStream:
         start = self.start + timedelta(days=day, hours=hour, seconds=rng.randrange(3600))
         product = PRODUCTS[rng.randrange(len(PRODUCTS))]
         pid, pname, cat, brand, price = product
-        key = f"events/{start:%Y/%m/%d/%H}/events-{sid}.json"
+        key = object_key(start, sid)
         rows = []
         for name, offset, page in self.templates[rng.randrange(len(self.templates))]:
             self.produced += 1

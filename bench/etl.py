@@ -35,7 +35,9 @@ import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 from psycopg2.extensions import parse_dsn  # noqa: E402
 
-from functions.etl.parsing import COLUMNS, parse_line  # noqa: E402
+from functions.etl.parsing import parse_line  # noqa: E402
+from functions.etl.rows import COLUMNS  # noqa: E402
+from functions.raw_layout import object_key  # noqa: E402
 from functions.warehouse.migrate import apply_migrations  # noqa: E402
 from tests.support.pgcluster import PgCluster, free_port  # noqa: E402
 
@@ -152,7 +154,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             def flush(hour: datetime) -> None:
                 nonlocal objects
                 lines = open_objects.pop(hour)
-                key = hour.strftime("events/%Y/%m/%d/%H/") + f"events-{uuid.uuid4()}.json"
+                key = object_key(hour)
                 s3.put_object(Bucket=BUCKET, Key=key, Body=b"\n".join(lines) + b"\n")
                 for line in lines:
                     rows.write(parse_line(line, key))

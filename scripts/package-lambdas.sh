@@ -47,7 +47,9 @@ for fn in ingest etl; do
     fi
     # boto3/botocore come with the Lambda runtime; a pinned dependency must not drag in a second copy.
     rm -rf "$dir"/boto3 "$dir"/botocore "$dir"/s3transfer "$dir"/bin
-    # The whole functions/ package: the ETL imports ingest's object-key helper and the migrations.
+    # The whole functions/ package: both functions import functions/raw_layout.py (the raw object
+    # keys) and functions/schemas/ (the contract); the ETL also reads its batch SQL (etl/sql/*.sql)
+    # and the warehouse migrations as package resources.
     (cd "$root" && find functions -name '__pycache__' -prune -o -type f \
         \( -name '*.py' -o -name '*.json' -o -name '*.sql' \) -print) |
         while read -r file; do

@@ -13,7 +13,7 @@ import logging
 import sys
 
 from functions.etl.config import ConfigError, Settings, dwh_password
-from functions.etl.timeparse import parse_window
+from functions.etl.window_args import parse_window
 
 
 class ProgressPrinter:
@@ -45,7 +45,7 @@ class ProgressPrinter:
 
 
 def cmd_migrate(settings: Settings) -> int:
-    from functions.etl.loading import connect  # noqa: PLC0415
+    from functions.etl.warehouse import connect  # noqa: PLC0415
     from functions.warehouse.migrate import MigrationError, apply_migrations  # noqa: PLC0415
 
     with contextlib.closing(connect(settings, dwh_password(settings))) as conn:

@@ -4,79 +4,66 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-
-DEFAULTS = {
-    "DWH_PORT": "5432",
-    "DWH_DATABASE": "clickstream_dw",
-    "AWS_REGION": "ap-southeast-1",
-    "ETL_LOOKBACK_HOURS": "3",
-    "ETL_MAX_WORKERS": "8",
-    "ETL_BATCH_MAX_FILES": "500",
-    "ETL_BATCH_MAX_BYTES": str(256 * 1024 * 1024),
-    "ETL_LANES": "2",
-    "DWH_CONNECT_TIMEOUT": "10",
-}
+from dataclasses import MISSING, dataclass, field, fields
 
 
 class ConfigError(ValueError):
     """The environment is missing or has a wrong setting; the message names it."""
 
 
+def _setting(env: str, default=MISSING, *, between: tuple[int, int] | None = None):
+    """A setting read from ``env`` (blank or unset: ``default``; none: required); an integer
+    setting gives the bounds it must lie ``between`` (both included)."""
+    return field(default=default, metadata={"env": env, "between": between})
+
+
 @dataclass(frozen=True)
 class Settings:
-    dwh_host: str
-    dwh_port: int
-    dwh_user: str
-    dwh_database: str
-    raw_bucket: str
-    aws_region: str
-    aws_endpoint_url: str | None = None
-    dwh_password_param: str | None = None
-    lookback_hours: int = 3
-    max_workers: int = 8
-    batch_max_files: int = 500
-    batch_max_bytes: int = 256 * 1024 * 1024
-    lanes: int = 2              # warehouse connections loading batches side by side (runner._Pipeline)
-    connect_timeout: int = 10
+    dwh_host: str = _setting("DWH_HOST")
+    dwh_user: str = _setting("DWH_USER")
+    raw_bucket: str = _setting("RAW_BUCKET")
+    dwh_port: int = _setting("DWH_PORT", 5432, between=(1, 65535))
+    dwh_database: str = _setting("DWH_DATABASE", "clickstream_dw")
+    aws_region: str = _setting("AWS_REGION", "ap-southeast-1")
+    aws_endpoint_url: str | None = _setting("AWS_ENDPOINT_URL", None)          # emulators only
+    dwh_password_param: str | None = _setting("DWH_PASSWORD_PARAM", None)
+    lookback_hours: int = _setting("ETL_LOOKBACK_HOURS", 3, between=(0, 24 * 31))
+    max_workers: int = _setting("ETL_MAX_WORKERS", 8, between=(1, 64))
+    batch_max_files: int = _setting("ETL_BATCH_MAX_FILES", 500, between=(1, 100_000))
+    batch_max_bytes: int = _setting("ETL_BATCH_MAX_BYTES", 256 * 1024 * 1024, between=(1024, 16 * 1024**3))
+    #: warehouse connections loading batches side by side (pipeline.load_plan)
+    lanes: int = _setting("ETL_LANES", 2, between=(1, 2))
+    connect_timeout: int = _setting("DWH_CONNECT_TIMEOUT", 10, between=(1, 300))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-
-        def get(name: str) -> str:
-            return (env.get(name) or DEFAULTS.get(name, "")).strip()
-
-        missing = [n for n in ("DWH_HOST", "DWH_USER", "RAW_BUCKET") if not get(n)]
+        settings = fields(cls)
+        missing = [f.metadata["env"] for f in settings if f.default is MISSING and not _text(env, f)]
         if missing:
             raise ConfigError(f"missing environment variable(s): {', '.join(missing)}")
+        values: dict[str, object] = {}
+        for f in settings:
+            text = _text(env, f)
+            if f.metadata["between"]:
+                values[f.name] = _integer(f.metadata["env"], text or str(f.default), *f.metadata["between"])
+            elif text:
+                values[f.name] = text
+        return cls(**values)
 
-        def integer(name: str, low: int, high: int) -> int:
-            text = get(name)
-            try:
-                value = int(text)
-            except ValueError:
-                raise ConfigError(f"{name}={text!r}: not an integer") from None
-            if not low <= value <= high:
-                raise ConfigError(f"{name}={value}: must be between {low} and {high}")
-            return value
 
-        return cls(
-            dwh_host=get("DWH_HOST"),
-            dwh_port=integer("DWH_PORT", 1, 65535),
-            dwh_user=get("DWH_USER"),
-            dwh_database=get("DWH_DATABASE"),
-            raw_bucket=get("RAW_BUCKET"),
-            aws_region=get("AWS_REGION"),
-            aws_endpoint_url=get("AWS_ENDPOINT_URL") or None,
-            dwh_password_param=get("DWH_PASSWORD_PARAM") or None,
-            lookback_hours=integer("ETL_LOOKBACK_HOURS", 0, 24 * 31),
-            max_workers=integer("ETL_MAX_WORKERS", 1, 64),
-            batch_max_files=integer("ETL_BATCH_MAX_FILES", 1, 100_000),
-            batch_max_bytes=integer("ETL_BATCH_MAX_BYTES", 1024, 16 * 1024**3),
-            lanes=integer("ETL_LANES", 1, 2),
-            connect_timeout=integer("DWH_CONNECT_TIMEOUT", 1, 300),
-        )
+def _text(env: Mapping[str, str], setting) -> str:
+    return (env.get(setting.metadata["env"]) or "").strip()
+
+
+def _integer(name: str, text: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: not an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value}: must be between {low} and {high}")
+    return value
 
 
 _password_cache: dict[str, str] = {}

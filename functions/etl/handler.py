@@ -12,7 +12,7 @@ import time
 
 from functions.etl.config import Settings
 from functions.etl.runner import run
-from functions.etl.timeparse import parse_window
+from functions.etl.window_args import parse_window
 
 logging.getLogger().setLevel(logging.INFO)
 log = logging.getLogger(__name__)

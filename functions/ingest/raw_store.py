@@ -1,11 +1,10 @@
-"""The raw bucket: one JSON Lines object per accepted request, keyed by receive time (UTC)."""
+"""The raw bucket: one JSON Lines object per accepted request, keyed by receive time (UTC,
+functions.raw_layout)."""
 
 from __future__ import annotations
 
 import os
 import threading
-import uuid
-from datetime import UTC, datetime
 from typing import Protocol
 
 #: What the raw objects are (JSON Lines); S3 serves it back as the object's Content-Type.
@@ -18,12 +17,6 @@ class StoreError(Exception):
 
 class RawSink(Protocol):
     def put(self, key: str, body: bytes) -> None: ...
-
-
-def object_key(time_epoch_ms: int, object_id: uuid.UUID | None = None) -> str:
-    """``events/YYYY/MM/DD/HH/events-<uuid>.json`` for the hour (UTC) the request was received."""
-    moment = datetime.fromtimestamp(time_epoch_ms // 1000, tz=UTC)
-    return f"events/{moment:%Y/%m/%d/%H}/events-{object_id or uuid.uuid4()}.json"
 
 
 class S3RawSink:

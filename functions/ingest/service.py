@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from functions.ingest.body import parse_events
 from functions.ingest.enrich import enrichment
 from functions.ingest.events import build_batch, to_json_lines
-from functions.ingest.raw_store import RawSink, StoreError, object_key
+from functions.ingest.raw_store import RawSink, StoreError
 from functions.ingest.request import IngestRequest, RequestError
+from functions.raw_layout import object_key
 
 #: Seconds a client should wait before retrying after a failed bucket write.
 RETRY_AFTER_SECONDS = 5
@@ -51,7 +53,7 @@ def ingest(request: IngestRequest, sink: RawSink) -> Outcome:
                    else f"no valid event among {len(events)}")
         return Outcome(400, {"message": message, "accepted": 0, "rejected": batch.rejected},
                        code="no_valid_event", rejected=len(batch.rejected))
-    key = object_key(request.time_epoch_ms)
+    key = object_key(datetime.fromtimestamp(request.time_epoch_ms // 1000, UTC))
     try:
         sink.put(key, to_json_lines(batch.lines))
     except StoreError as exc:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import jsonschema_rs
 
+#: The contract's version: its file is clickstream-event.v<N>.json.
 SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).with_name("clickstream-event.v1.json")
+SCHEMA_PATH = Path(__file__).with_name(f"clickstream-event.v{SCHEMA_VERSION}.json")
 EVENT_SCHEMA: dict = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 ENRICHMENT_SCHEMA: dict = EVENT_SCHEMA["$defs"]["enrichment"]
 

@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from psycopg2 import sql
 
+from functions.raw_layout import object_key
+
 DAYS = (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4))
 FIRST_DAY, LAST_DAY = DAYS[0], DAYS[-1]
 
@@ -112,7 +114,7 @@ def _event(
         page_referrer=None,
         received_at=ts + timedelta(seconds=2),
         is_bot=bot,
-        source_key=f"events/{ts:%Y/%m/%d/%H}/events-{uuid.UUID(int=rng.getrandbits(128), version=4)}.json",
+        source_key=object_key(ts, uuid.UUID(int=rng.getrandbits(128), version=4)),
     )
     if product:
         pid, pname, cat, brand, price = product

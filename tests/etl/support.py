@@ -11,6 +11,8 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from functions.raw_layout import hour_prefix, object_key
+
 PRODUCTS = [
     ("LAP-001", "UltraBook 14", "laptops", "Acme", 1299.0, 1199.0),
     ("MON-027", "27in 4K Monitor", "monitors", "Viewpoint", 399.99, None),
@@ -109,10 +111,6 @@ def hour_of(record: dict) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def object_key(hour: datetime, name: str | None = None) -> str:
-    return hour.strftime("events/%Y/%m/%d/%H/") + (name or f"events-{uuid.uuid4()}.json")
-
-
 def encode_lines(records: list) -> bytes:
     out = []
     for r in records:
@@ -127,7 +125,7 @@ def encode_lines(records: list) -> bytes:
 
 def put_object(s3, bucket: str, hour: datetime, records: list, *, gz: bool = False, name: str | None = None,
                body: bytes | None = None) -> str:
-    key = object_key(hour, name if name or not gz else f"events-{uuid.uuid4()}.json.gz")
+    key = hour_prefix(hour) + name if name else object_key(hour, suffix=".json.gz" if gz else ".json")
     data = body if body is not None else encode_lines(records)
     if gz and body is None:
         data = gzip.compress(data)

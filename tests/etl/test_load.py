@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from functions.etl import runner
-from functions.etl.runner import FetchFailed, run
+from functions.etl import pipeline
+from functions.etl.raw_bucket import FetchFailed
+from functions.etl.runner import run
 from tests.etl.support import (
     event_ids,
     iso,
@@ -303,7 +304,7 @@ def test_awkward_sessions_match_a_recomputation_column_by_column(settings, s3, b
     """Every session rule (first/last event by timestamp then event_id, first/last non-null
     value, flags, duration) on awkward sessions spread over many small parts and two lanes,
     with retried and late events, against the plain-Python recomputation."""
-    monkeypatch.setattr(runner, "PART_BYTES", 4000)       # a few objects a part
+    monkeypatch.setattr(pipeline, "PART_BYTES", 4000)       # a few objects a part
     lanes = dataclasses.replace(settings, batch_max_files=5, lanes=2)
     records = awkward_traffic(seed=77, sessions=80)
     late_sessions = {f"s-awk-{n}" for n in range(0, 80, 8)}
@@ -322,3 +323,23 @@ def test_awkward_sessions_match_a_recomputation_column_by_column(settings, s3, b
     sessions = expected["sessions"].values()     # the awkward cases are there
     assert any(s["is_bot"] for s in sessions) and any(s["entry_page"] is None for s in sessions)
     assert any(s["landing_referrer"] is None and s["events"] > 1 for s in sessions)
+
+
+def test_late_bot_event_turns_its_session_into_bot_traffic(settings, s3, bucket, dw):
+    records = make_traffic(seed=36, start=datetime(2026, 11, 20, 10, tzinfo=UTC), sessions=10,
+                           spread=timedelta(minutes=30), bot_share=0)
+    put_by_hour(s3, bucket, records)
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    run(settings, s3=s3, now=now)
+    victim = records[0]
+    late = dict(victim, event_id="0f0e0d0c-0b0a-4908-8706-050403020100", event_name="click", is_bot=True,
+                received_at="2026-11-20T12:20:00Z")
+    late.pop("context", None)
+    put_object(s3, bucket, datetime(2026, 11, 20, 12, tzinfo=UTC), [late])
+    run(settings, s3=s3, now=now + timedelta(minutes=30))
+    expected, actual = recompute([*records, late]), warehouse_state(dw)
+    assert actual["sessions"][victim["session_id"]]["is_bot"] is True
+    assert actual["funnel"] == expected["funnel"]
+    assert actual["hourly"] == expected["hourly"]
+    assert actual["daily"] == expected["daily"]
+    assert actual["product"] == expected["product"]

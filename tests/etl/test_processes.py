@@ -16,8 +16,9 @@ import psycopg2
 import pytest
 
 from functions.etl.config import Settings
-from functions.etl.loading import ETL_LANE_LOCK_KEY, STALE_RUN_ERROR, WarehouseUnavailable
-from functions.etl.runner import PHASES, run
+from functions.etl.runner import run
+from functions.etl.testing_hooks import PHASES
+from functions.etl.warehouse import ETL_LANE_LOCK_KEY, STALE_RUN_ERROR, WarehouseUnavailable
 from tests.etl.support import event_ids, make_traffic, put_by_hour, recompute, warehouse_state
 from tests.support.pgcluster import free_port
 

@@ -15,13 +15,12 @@ import pytest
 
 from functions.ingest import handler as handler_module
 from functions.ingest.handler import handler
-from functions.ingest.raw_store import RAW_CONTENT_TYPE, S3RawSink, StoreError, object_key
+from functions.ingest.raw_store import RAW_CONTENT_TYPE, S3RawSink, StoreError
 from functions.ingest.request import UnsupportedEvent
 from functions.schemas import ENRICHMENT_FIELDS, ENRICHMENT_VALIDATOR, EVENT_VALIDATOR
 from tests.ingest.helpers import (
     BROWSER_UA,
     BUCKET,
-    TIME_EPOCH_MS,
     apigw_event,
     batch_body,
     make_event,
@@ -191,15 +190,6 @@ def test_unsupported_event_raises_so_lambda_reports_it(memory_sink):
     with pytest.raises(UnsupportedEvent):
         handler({"httpMethod": "POST", "body": "{}"}, LambdaContext())
     assert memory_sink.objects == {}
-
-
-def test_object_key_layout():
-    import uuid  # noqa: PLC0415
-
-    fixed = uuid.UUID("12345678-1234-4234-8234-123456789abc")
-    assert object_key(TIME_EPOCH_MS, fixed) == \
-        "events/2025/11/21/23/events-12345678-1234-4234-8234-123456789abc.json"
-    assert KEY_RE.match(object_key(TIME_EPOCH_MS))
 
 
 def test_logs_are_structured_and_carry_no_personal_data(memory_sink, log_output):

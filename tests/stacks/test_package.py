@@ -73,6 +73,7 @@ def test_zips_carry_code_and_wheels_for_the_platform(tmp_path: Path, arch: str, 
             names = set(zf.namelist())
             assert handler in names
             assert "functions/schemas/clickstream-event.v1.json" in names
+            assert "functions/raw_layout.py" in names      # the key layout both of them use
             enrichment = ("__init__", "bots", "user_agent", "geo", "urls")
             assert {f"functions/enrichment/{module}.py" for module in enrichment} <= names
             assert any(n.startswith("crawlerdetect/providers/") for n in names)  # the crawler list
@@ -95,5 +96,7 @@ def test_zips_carry_code_and_wheels_for_the_platform(tmp_path: Path, arch: str, 
         assert "functions/warehouse/migrate.py" in names
         assert "functions/warehouse/migrations/006_channel_rules.sql" in names
         assert "functions/warehouse/dashboard/common.sql" in names
+        batch_sql = {f"functions/etl/sql/{p.name}" for p in (REPO / "functions/etl/sql").glob("*.sql")}
+        assert batch_sql and batch_sql <= set(names)     # what etl/batch.py loads at import
     with zipfile.ZipFile(tmp_path / "lambda-ingest.zip") as zf:
         assert not any(n.startswith(("ua_parser", "maxminddb/")) for n in zf.namelist())  # the ETL's only

@@ -21,6 +21,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from functions.raw_layout import PREFIX
 from functions.schemas import ENRICHMENT_FIELDS
 from localplatform import static_http, tracker_bundle
 from localplatform.chromium import headless_chromium
@@ -79,7 +80,7 @@ class RawBucket:
 
     def lines(self) -> list[dict]:
         found = []
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix="events/")
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=PREFIX)
         for page in pages:
             for item in page.get("Contents", ()):
                 body = self.s3.get_object(Bucket=self.name, Key=item["Key"])["Body"].read().decode("utf-8")

@@ -1,4 +1,5 @@
-"""--since/--until and the manual event's window: ISO 8601 with an offset, or a date."""
+"""A run's window as the operator gives it: --since/--until of the CLI, or the manual Lambda
+event's since/until; ISO 8601 with an offset, or a date. (Event timestamps are values.parse_event_time.)"""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ def parse_instant(text: str, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def parse_window(since: str | None, until: str | None, now: datetime | None = None
-                 ) -> tuple[datetime | None, datetime | None]:
+def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """(since, until) as UTC instants; (None, None) = the run's default window."""
     start = parse_instant(since, "since") if since is not None else None
     end = parse_instant(until, "until") if until is not None else None
     if start is not None and end is not None and end < start:

@@ -1,0 +1,1 @@
+COPY etl_staging ({columns}) FROM STDIN
