@@ -190,6 +190,19 @@ def test_data_health_page(app, warehouse: Warehouse):
     assert table_values(app, "health-rejects_table", "reason") == [r for r, _ in reasons]
     assert [num(v) for v in table_values(app, "health-rejects_table", "rejects")] == [n for _, n in reasons]
     assert newest.strftime("%Y-%m-%d %H:%M UTC") in app.find_element(By.ID, "health-kpi_lag").text
+    flags = warehouse.query("SELECT hour, metric, observed FROM dashboard.anomalies(%s, %s) WHERE open"
+                            " ORDER BY hour, metric", (FROM, TO))
+    assert len(flags) == 2                                   # the cleared one is not listed
+    assert table_values(app, "health-anomalies_table", "metric") == [m for _, m, _ in flags]
+    observed = table_values(app, "health-anomalies_table", "observed")
+    assert [num(v) for v in observed] == [o for _, _, o in flags]
+    restated = warehouse.query("SELECT day, figure, after - before FROM dashboard.restatements(%s, %s)",
+                               (FROM, TO))
+    assert table_values(app, "health-restatements_table", "figure") == [f for _, f, _ in restated]
+    assert table_values(app, "health-restatements_table", "day") == [d.isoformat() for d, _, _ in restated]
+    changes = table_values(app, "health-restatements_table", "change")
+    assert [num(v) for v in changes] == [c for _, _, c in restated]
+    assert app.find_elements(By.CSS_SELECTOR, "#health-bots img")         # the bot chart drew
     screenshot(app, "5-health")
 
 
