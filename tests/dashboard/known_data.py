@@ -78,6 +78,7 @@ class KnownData:
     manifest: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     activity_session_hours: list[dict] = field(default_factory=list)
+    booked_orders: list[dict] = field(default_factory=list)
     anomalies: list[dict] = field(default_factory=list)
     restatements: list[dict] = field(default_factory=list)
 
@@ -465,6 +466,28 @@ def _bookkeeping(rng: random.Random, data: KnownData) -> None:
         run["events_loaded"] = sum(m["events"] for m in mine)
         run["rejected"] = sum(m["rejected"] for m in mine)
     _quality(data)
+    _booked(rng, data)
+
+
+def _booked(rng: random.Random, data: KnownData) -> None:
+    """The shop's orders as the ETL syncs them: most tracked purchases booked (one refunded, one
+    missing: a forged or test order), and two orders no browser reported (ad blockers)."""
+    purchases = sorted((e for e in data.human_events() if e["event_name"] == "purchase"),
+                       key=lambda e: e["event_timestamp"])
+    for i, e in enumerate(purchases):
+        if i == 1:
+            continue                                      # tracked but unbooked
+        data.booked_orders.append({"order_id": e["order_id"], "user_id": e["user_id"] or "u-guest",
+                                   "status": "refunded" if i == 2 else "paid", "currency": "USD",
+                                   "total": e["order_revenue"],
+                                   "created_at": e["event_timestamp"] - timedelta(seconds=2),
+                                   "updated_at": e["event_timestamp"], "run_id": 3})
+    for day in (FIRST_DAY, LAST_DAY):
+        created = datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
+        order_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        data.booked_orders.append({"order_id": order_id, "user_id": "u-adblock",
+                                   "status": "paid", "currency": "USD", "total": 249.5, "created_at": created,
+                                   "updated_at": created, "run_id": 3})
 
 
 def _quality(data: KnownData) -> None:
@@ -527,6 +550,7 @@ def load(conn, data: KnownData) -> None:
         _copy(cur, "etl_file_manifest", data.manifest, tuple(data.manifest[0]))
         _copy(cur, "etl_rejects", data.rejects, tuple(data.rejects[0]))
         for table, rows in (("activity_session_hours", data.activity_session_hours),
+                            ("booked_orders", data.booked_orders),
                             ("dq_anomalies", data.anomalies), ("agg_restatements", data.restatements)):
             if rows:
                 _copy(cur, table, rows, tuple(rows[0]))

@@ -120,6 +120,12 @@ def test_funnel_page(app, warehouse: Warehouse):
     assert num(kpi["conversion"]) == rows[4][3]
     [(started,)] = warehouse.query("SELECT sum(sessions) FROM dashboard.funnel_daily(%s, %s)", (FROM, TO))
     assert num(kpi["sessions"]) == started
+    revenue = open_page(app, "funnel", ["booked", "tracked", "coverage"])
+    [(booked, tracked, orders, untracked)] = warehouse.query(
+        "SELECT sum(booked_revenue), sum(tracked_revenue), sum(booked_orders), sum(untracked_orders)"
+        " FROM dashboard.revenue_reconciliation(%s, %s)", (FROM, TO))
+    assert (num(revenue["booked"]), num(revenue["tracked"])) == (booked, tracked)
+    assert untracked > 0 and num(revenue["coverage"]) == pytest.approx((orders - untracked) / orders)
     screenshot(app, "2-funnel")
 
 
@@ -203,6 +209,12 @@ def test_data_health_page(app, warehouse: Warehouse):
     changes = table_values(app, "health-restatements_table", "change")
     assert [num(v) for v in changes] == [c for _, _, c in restated]
     assert app.find_elements(By.CSS_SELECTOR, "#health-bots img")         # the bot chart drew
+    days = warehouse.query("SELECT day, booked_orders, untracked_orders, unbooked_purchases"
+                           " FROM dashboard.revenue_reconciliation(%s, %s)", (FROM, TO))
+    assert table_values(app, "health-coverage_table", "day") == [d.isoformat() for d, *_ in days]
+    for column, index in (("booked_orders", 1), ("untracked_orders", 2), ("unbooked_purchases", 3)):
+        shown = table_values(app, "health-coverage_table", column)
+        assert [num(v) for v in shown] == [r[index] for r in days]
     screenshot(app, "5-health")
 
 

@@ -30,7 +30,10 @@ health_ui <- function(id, range) {
       card(card_header("Restated days", tags$small(class = "text-muted ms-2",
                        "figures changed in the period's last 7 days after their day had passed")),
            uiOutput(ns("restatements")))
-    )
+    ),
+    card(card_header("Tracking coverage", tags$small(class = "text-muted ms-2",
+                     "the shop's booked orders that a browser also reported, per day of the order")),
+         uiOutput(ns("coverage")))
   )
 }
 
@@ -117,6 +120,23 @@ health_server <- function(id, db) {
                           after = col("After", fmt_num), change = col("Change", fmt_num),
                           restated_at = col("Restated")),
                  id = session$ns("restatements_table"))
+    })
+
+    output$coverage <- renderUI({
+      df <- q_revenue_reconciliation(db, input$range[1], input$range[2])
+      if (sum(df$booked_orders) + sum(df$tracked_orders) == 0) {
+        return(empty_state("No booked orders and no tracked purchases in the selected period.",
+                           "Booked revenue needs the ETL's OLTP_* settings (docs/warehouse-etl.md)."))
+      }
+      df$day <- format(df$day)
+      data_table(df, list(day = col("Day"), booked_orders = col("Booked", fmt_int),
+                          booked_revenue = col("Booked revenue", fmt_money),
+                          tracked_revenue = col("Tracked revenue", fmt_money),
+                          untracked_orders = col("Untracked", fmt_int),
+                          unbooked_purchases = col("Unbooked", fmt_int),
+                          refunded_revenue = col("Refunded", fmt_money),
+                          coverage = col("Coverage", fmt_pct)),
+                 id = session$ns("coverage_table"))
     })
 
     output$rejects <- renderUI({
