@@ -30,12 +30,14 @@ SCHEMA_TEMPLATE = REPO / "roles" / "oltp" / "templates" / "schema.sql.j2"
 NOW = datetime(2026, 11, 21, 3, 30, tzinfo=UTC)
 
 
-def shop_schema(owner: str, app_user: str) -> str:
-    """The role's own schema file, rendered as the role renders it (less psql's meta-commands)."""
+def shop_schema(owner: str, app_user: str, analytics_user: str) -> str:
+    """The role's own schema file, rendered as the role renders it (less psql's meta-commands),
+    with the analytics login on (its grants are the template's)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL, not HTML
     env.filters["comment"] = lambda text, *args, **kwargs: f"-- {text}"
     text = env.from_string(SCHEMA_TEMPLATE.read_text()).render(
-        ansible_managed="managed by the tests", oltp_owner_role=owner, oltp_app_user=app_user)
+        ansible_managed="managed by the tests", oltp_owner_role=owner, oltp_app_user=app_user,
+        oltp_analytics_user=analytics_user, oltp_analytics_password="set by the role's variable")
     return "\n".join(line for line in text.splitlines() if not line.startswith("\\"))
 
 
@@ -66,10 +68,9 @@ def shop(shop_server):
                             (password,))
     with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
         cur.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(sql.Identifier(owner)))
-        cur.execute(shop_schema(owner, app))
-        # The analytics login: SELECT on orders and order_items only (not users: no emails).
-        cur.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {r}; GRANT SELECT ON orders, order_items TO {r}")
-                    .format(r=sql.Identifier(reader)))
+        cur.execute(shop_schema(owner, app, reader))
+        cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(psycopg2.extensions.parse_dsn(dsn)["dbname"]), sql.Identifier(reader)))
         cur.execute("INSERT INTO users (user_id, email) VALUES ('u-1', 'a@example.com'),"
                     " ('u-2', 'b@example.com')")
         cur.execute("INSERT INTO products (product_id, name, category, brand, price, discount_price,"
