@@ -4,7 +4,8 @@ A batch is loaded in ONE transaction. Its rows arrive in parts (tens of thousand
 each part is COPYed into a temp staging table and its new events inserted (ON CONFLICT
 (event_id) DO NOTHING) while the next part is still being parsed. Then: rebuild the touched
 sessions, recount the touched hours and days, add the touched sessions' change to the daily
-funnel and product aggregates; the caller records the manifest and commits. A crash anywhere
+funnel and product aggregates, queue the touched hours for the run's anomaly check and record
+any restated day; the caller records the manifest and commits. A crash anywhere
 leaves all of the batch or none of it.
 
 The statements are the files in ``sql/``, loaded as package resources and bound once, here,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.resources import files
 
 import psycopg2.errors
@@ -49,6 +51,7 @@ def _fragment(name: str) -> str:
 _BOUND = {"columns": _identifiers(COLUMNS), "event_columns": _identifiers(REBUILD_COLUMNS),
           "earlier_event_columns": _identifiers(REBUILD_COLUMNS, "e")}
 _BOUND["session_events"] = sql.SQL(_fragment("session_events")).format(**_BOUND)
+_BOUND["daily_figures"] = sql.SQL(_fragment("daily_figures"))
 
 
 def _statement(name: str, **more: sql.Composable) -> sql.Composed:
@@ -62,8 +65,11 @@ INSERT_EVENTS = _statement("insert_events", on_conflict=sql.SQL(""))
 INSERT_EVENTS_SKIPPING_DUPLICATES = _statement(
     "insert_events", on_conflict=sql.SQL("ON CONFLICT (event_id) DO NOTHING"))
 REBUILD_SESSIONS = _statement("rebuild_sessions")
+#: The aggregates, between the data-quality bookkeeping's snapshot of the days the batch may
+#: restate and its records of what changed (restatement_snapshot.sql, data_quality.sql).
 REBUILD_AGGREGATES = sql.Composed(
-    [_statement("rebuild_activity"), _statement("product_delta"), _statement("funnel_delta")])
+    [_statement("restatement_snapshot"), _statement("rebuild_activity"), _statement("product_delta"),
+     _statement("funnel_delta"), _statement("data_quality")])
 
 
 @dataclass
@@ -115,9 +121,12 @@ def rebuild_sessions(conn) -> None:
         cur.execute(REBUILD_SESSIONS)
 
 
-def rebuild_aggregates(conn) -> None:
+def rebuild_aggregates(conn, run_id: int, object_hours: list[datetime]) -> None:
+    """Rebuild the touched aggregates; `object_hours` are the raw hours of the batch's objects (its
+    own hours: a daily figure it changes on an earlier day is a restatement)."""
     with conn.cursor() as cur:
-        cur.execute(REBUILD_AGGREGATES)
+        cur.execute(REBUILD_AGGREGATES, {"run_id": run_id, "own_from": min(object_hours),
+                                         "object_hours": object_hours})
 
 
 def commit_batch(conn) -> None:

@@ -34,6 +34,16 @@ class Settings:
     #: warehouse connections loading batches side by side (pipeline.load_plan)
     lanes: int = _setting("ETL_LANES", 2, between=(1, 2))
     connect_timeout: int = _setting("DWH_CONNECT_TIMEOUT", 10, between=(1, 300))
+    #: the shop's database, for booked revenue (functions/etl/orders.py); no host: the step is skipped
+    oltp_host: str | None = _setting("OLTP_HOST", None)
+    oltp_port: int = _setting("OLTP_PORT", 5432, between=(1, 65535))
+    oltp_database: str = _setting("OLTP_DATABASE", "shop")
+    oltp_user: str = _setting("OLTP_USER", "analytics_reader")
+    oltp_password_param: str | None = _setting("OLTP_PASSWORD_PARAM", None)
+    #: the CA of the shop database's certificate: with it sslmode=verify-full, else require
+    oltp_sslrootcert: str | None = _setting("OLTP_SSLROOTCERT", None)
+    #: orders updated this long before the newest one already loaded are pulled again
+    oltp_overlap_seconds: int = _setting("OLTP_OVERLAP_SECONDS", 600, between=(0, 7 * 86400))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,10 +84,19 @@ def dwh_password(settings: Settings, env: Mapping[str, str] | None = None) -> st
 
     None when neither is set: libpq then uses PGPASSWORD or ~/.pgpass, as for local runs.
     """
+    return _password(settings, "DWH_PASSWORD", "DWH_PASSWORD_PARAM", settings.dwh_password_param, env)
+
+
+def oltp_password(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+    """OLTP_PASSWORD (local runs), else the SecureString named by OLTP_PASSWORD_PARAM (once per process)."""
+    return _password(settings, "OLTP_PASSWORD", "OLTP_PASSWORD_PARAM", settings.oltp_password_param, env)
+
+
+def _password(settings: Settings, variable: str, param_variable: str, name: str | None,
+              env: Mapping[str, str] | None) -> str | None:
     env = os.environ if env is None else env
-    if env.get("DWH_PASSWORD"):
-        return env["DWH_PASSWORD"]
-    name = settings.dwh_password_param
+    if env.get(variable):
+        return env[variable]
     if not name:
         return None
     if name not in _password_cache:
@@ -87,6 +106,6 @@ def dwh_password(settings: Settings, env: Mapping[str, str] | None = None) -> st
         try:
             response = ssm.get_parameter(Name=name, WithDecryption=True)
         except Exception as exc:
-            raise ConfigError(f"DWH_PASSWORD_PARAM={name}: cannot read the parameter: {exc}") from exc
+            raise ConfigError(f"{param_variable}={name}: cannot read the parameter: {exc}") from exc
         _password_cache[name] = response["Parameter"]["Value"]
     return _password_cache[name]

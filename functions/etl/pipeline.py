@@ -203,7 +203,7 @@ def load_batch(conn, stream: BatchStream, run_id: int, objects: list[RawObject],
         clock = time.monotonic()
         batch.rebuild_sessions(conn)
         phase_done("sessions")
-        batch.rebuild_aggregates(conn)
+        batch.rebuild_aggregates(conn, run_id, sorted({obj.hour for obj in objects}))
         phase_done("aggregates")
         rejected = sum(result.rejected for _, result in stream.loaded)
         if stream.loaded:

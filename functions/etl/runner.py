@@ -10,7 +10,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from functions.etl import warehouse
+from functions.etl import orders, quality, warehouse
 from functions.etl.batch import abort_batch
 from functions.etl.config import Settings, dwh_password
 from functions.etl.discovery import default_window, new_objects
@@ -54,10 +54,14 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
             plan = list(batches(objects, settings.batch_max_files, settings.batch_max_bytes))
             progress({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
             summary = load_plan(conn, s3, settings, run_id, plan, progress=progress, deadline=deadline)
+            summary["anomalies"] = quality.evaluate_anomalies(conn, run_id)
+            summary["orders"] = orders.sync_step(settings, conn, run_id)
         except BaseException as exc:
             _fail_run(conn, settings, run_id, exc)
             raise
-        warehouse.finish_run(conn, run_id, "succeeded")
+        # A failed orders step does not fail the run (the events loaded) but its row says so.
+        failed_step = summary["orders"].get("error")
+        warehouse.finish_run(conn, run_id, "succeeded", f"orders: {failed_step}" if failed_step else None)
     finally:
         if not conn.closed:
             conn.close()   # also releases the run lock

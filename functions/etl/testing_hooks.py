@@ -16,7 +16,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: The phases of a run, in order ("committed" after each batch).
+#: The phases of a run's batches, in order ("committed" after each batch). After the batches, the
+#: booked-orders step pauses at "orders_upserted" (written, not yet committed) when it runs.
 PHASES = ("locked", "discovered", "staged", "inserted", "sessions", "aggregates", "recorded", "committed")
 _paused: set[str] = set()
 _paused_lock = threading.Lock()

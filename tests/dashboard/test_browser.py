@@ -120,6 +120,12 @@ def test_funnel_page(app, warehouse: Warehouse):
     assert num(kpi["conversion"]) == rows[4][3]
     [(started,)] = warehouse.query("SELECT sum(sessions) FROM dashboard.funnel_daily(%s, %s)", (FROM, TO))
     assert num(kpi["sessions"]) == started
+    revenue = open_page(app, "funnel", ["booked", "tracked", "coverage"])
+    [(booked, tracked, orders, untracked)] = warehouse.query(
+        "SELECT sum(booked_revenue), sum(tracked_revenue), sum(booked_orders), sum(untracked_orders)"
+        " FROM dashboard.revenue_reconciliation(%s, %s)", (FROM, TO))
+    assert (num(revenue["booked"]), num(revenue["tracked"])) == (booked, tracked)
+    assert untracked > 0 and num(revenue["coverage"]) == pytest.approx((orders - untracked) / orders)
     screenshot(app, "2-funnel")
 
 
@@ -190,6 +196,25 @@ def test_data_health_page(app, warehouse: Warehouse):
     assert table_values(app, "health-rejects_table", "reason") == [r for r, _ in reasons]
     assert [num(v) for v in table_values(app, "health-rejects_table", "rejects")] == [n for _, n in reasons]
     assert newest.strftime("%Y-%m-%d %H:%M UTC") in app.find_element(By.ID, "health-kpi_lag").text
+    flags = warehouse.query("SELECT hour, metric, observed FROM dashboard.anomalies(%s, %s) WHERE open"
+                            " ORDER BY hour, metric", (FROM, TO))
+    assert len(flags) == 2                                   # the cleared one is not listed
+    assert table_values(app, "health-anomalies_table", "metric") == [m for _, m, _ in flags]
+    observed = table_values(app, "health-anomalies_table", "observed")
+    assert [num(v) for v in observed] == [o for _, _, o in flags]
+    restated = warehouse.query("SELECT day, figure, after - before FROM dashboard.restatements(%s, %s)",
+                               (FROM, TO))
+    assert table_values(app, "health-restatements_table", "figure") == [f for _, f, _ in restated]
+    assert table_values(app, "health-restatements_table", "day") == [d.isoformat() for d, _, _ in restated]
+    changes = table_values(app, "health-restatements_table", "change")
+    assert [num(v) for v in changes] == [c for _, _, c in restated]
+    assert app.find_elements(By.CSS_SELECTOR, "#health-bots img")         # the bot chart drew
+    days = warehouse.query("SELECT day, booked_orders, untracked_orders, unbooked_purchases"
+                           " FROM dashboard.revenue_reconciliation(%s, %s)", (FROM, TO))
+    assert table_values(app, "health-coverage_table", "day") == [d.isoformat() for d, *_ in days]
+    for column, index in (("booked_orders", 1), ("untracked_orders", 2), ("unbooked_purchases", 3)):
+        shown = table_values(app, "health-coverage_table", column)
+        assert [num(v) for v in shown] == [r[index] for r in days]
     screenshot(app, "5-health")
 
 

@@ -54,11 +54,11 @@ def test_invalid_events_name_field_and_rule(event, field, rule):
 
 def test_ingest_validates_with_the_shared_schema_module():
     from functions.ingest import events  # noqa: PLC0415
-    from functions.schemas import EVENT_SCHEMA, FAST_EVENT_VALIDATOR, SCHEMA_PATH  # noqa: PLC0415
+    from functions.schemas import EVENT_SCHEMA, FAST_EVENT_VALIDATOR, SCHEMA_PATHS  # noqa: PLC0415
 
     assert events.validate_event is validate_event
-    assert SCHEMA_PATH.name == "clickstream-event.v1.json"
-    assert json.loads(SCHEMA_PATH.read_text(encoding="utf-8")) == EVENT_SCHEMA
+    assert SCHEMA_PATHS[1].name == "clickstream-event.v1.json"
+    assert json.loads(SCHEMA_PATHS[1].read_text(encoding="utf-8")) == EVENT_SCHEMA
     assert FAST_EVENT_VALIDATOR.is_valid(make_event())
     assert not FAST_EVENT_VALIDATOR.is_valid(make_event(event_name="Page View"))
 

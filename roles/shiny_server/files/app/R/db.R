@@ -166,3 +166,16 @@ q_etl_summary <- function(db, from, to) range_call(db, "etl_summary", from, to)
 q_etl_loaded_hourly <- function(db, from, to) range_call(db, "etl_loaded_hourly", from, to)
 q_etl_rejects_by_reason <- function(db, from, to) range_call(db, "etl_rejects_by_reason", from, to)
 q_etl_last_run <- function(db) dash_call(db, "etl_last_run")
+q_anomalies <- function(db, from, to) range_call(db, "anomalies", from, to)
+q_restatements <- function(db, from, to) range_call(db, "restatements", from, to)
+q_bot_share <- function(db, from, to) range_call(db, "bot_share", from, to)
+q_revenue_reconciliation <- function(db, from, to) range_call(db, "revenue_reconciliation", from, to)
+
+# Totals of a reconciliation: booked and tracked revenue, coverage = tracked booked orders / booked.
+revenue_totals <- function(df) {
+  booked <- sum(df$booked_orders)
+  covered <- booked - sum(df$untracked_orders)
+  list(booked_orders = booked, booked_revenue = sum(as.numeric(df$booked_revenue)),
+       tracked_revenue = sum(as.numeric(df$tracked_revenue)), covered = covered,
+       coverage = if (booked > 0) covered / booked else NA, unbooked = sum(df$unbooked_purchases))
+}

@@ -14,6 +14,13 @@ funnel_ui <- function(id, range) {
       kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "teal"),
       kpi_box("Cart abandonment", ns("kpi_abandonment"), "cart-arrow-down", "warning")
     ),
+    # Revenue: the shop's booked orders are the headline, what browsers reported beside them.
+    layout_column_wrap(
+      width = 1 / 3, fill = FALSE, class = "kpi-row",
+      kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
+      kpi_box("Tracked revenue", ns("kpi_tracked"), "chart-line", "info"),
+      kpi_box("Tracking coverage", ns("kpi_coverage"), "binoculars", "teal")
+    ),
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
       card(full_screen = TRUE, card_header("Funnel"), plotOutput(ns("funnel_chart"), height = "280px")),
@@ -32,6 +39,21 @@ funnel_server <- function(id, db) {
       df <- steps()
       df$sessions[df$step == name]
     }
+
+    revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, input$range[1], input$range[2])))
+    output$kpi_booked <- renderUI({
+      r <- revenue()
+      kpi_value(r$booked_revenue, fmt_money, note = paste(fmt_int(r$booked_orders), "orders paid, shipped or delivered"))
+    })
+    output$kpi_tracked <- renderUI({
+      r <- revenue()
+      kpi_value(r$tracked_revenue, fmt_money, note = paste(fmt_int(r$unbooked), "purchases without a shop order"))
+    })
+    output$kpi_coverage <- renderUI({
+      r <- revenue()
+      kpi_value(r$coverage, fmt_pct, note = paste(fmt_int(r$covered), "of", fmt_int(r$booked_orders),
+                                                  "booked orders tracked"))
+    })
 
     output$kpi_sessions <- renderUI(kpi_value(sum(daily()$sessions), note = "all sessions started"))
     output$kpi_purchases <- renderUI(kpi_value(step_sessions("purchase")))

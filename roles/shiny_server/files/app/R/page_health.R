@@ -1,4 +1,5 @@
-# Page 5: data health - events loaded per hour, rejects by reason, the last ETL run and its lag.
+# Page 5: data health - events loaded per hour, rejects by reason, the last ETL run and its lag;
+# data quality: flagged hours, restated days and bot traffic (dashboard/quality.sql).
 
 health_ui <- function(id, range) {
   ns <- NS(id)
@@ -16,7 +17,23 @@ health_ui <- function(id, range) {
       width = 1 / 2, fill = FALSE,
       card(card_header("Rejects by reason"), uiOutput(ns("rejects"))),
       card(card_header("Last ETL run"), uiOutput(ns("last_run")))
-    )
+    ),
+    card(full_screen = TRUE,
+         card_header("Bot traffic per hour", tags$small(class = "text-muted ms-2",
+                     "excluded from every other figure; flagged hours marked")),
+         plotOutput(ns("bots"), height = "220px")),
+    layout_column_wrap(
+      width = 1 / 2, fill = FALSE,
+      card(card_header("Open anomalies", tags$small(class = "text-muted ms-2",
+                       "hours outside the band of the same hour in earlier weeks")),
+           uiOutput(ns("anomalies"))),
+      card(card_header("Restated days", tags$small(class = "text-muted ms-2",
+                       "figures changed in the period's last 7 days after their day had passed")),
+           uiOutput(ns("restatements")))
+    ),
+    card(card_header("Tracking coverage", tags$small(class = "text-muted ms-2",
+                     "the shop's booked orders that a browser also reported, per day of the order")),
+         uiOutput(ns("coverage")))
   )
 }
 
@@ -58,6 +75,69 @@ health_server <- function(id, db) {
         ggplot2::labs(x = "hour of the run (UTC)", y = "per hour") +
         theme_dash()
     }, res = 96)
+
+    anomalies <- reactive(q_anomalies(db, input$range[1], input$range[2]))
+
+    output$bots <- renderPlot({
+      df <- q_bot_share(db, input$range[1], input$range[2])
+      validate(need(nrow(df) > 0, "No events in the selected period."))
+      flagged <- anomalies()
+      flagged <- unique(flagged$hour[flagged$open])
+      p <- ggplot2::ggplot(df, ggplot2::aes(hour, as.numeric(share))) +
+        ggplot2::geom_col(width = 3000, fill = PALETTE[["slate"]]) +
+        ggplot2::scale_y_continuous(labels = function(x) paste0(round(100 * x), "%")) +
+        ggplot2::labs(x = "hour of the events (UTC)", y = "bot share") +
+        theme_dash()
+      if (length(flagged) > 0) {
+        p <- p + ggplot2::geom_vline(xintercept = flagged, colour = PALETTE[["rose"]], linetype = "dashed")
+      }
+      p
+    }, res = 96)
+
+    output$anomalies <- renderUI({
+      df <- anomalies()
+      df <- df[df$open, , drop = FALSE]
+      if (nrow(df) == 0) return(empty_state("No open anomalies in the selected period.",
+                                            "Every judged hour is within its band."))
+      df$hour <- fmt_time(df$hour)
+      df$band <- paste(fmt_num(df$lower_bound), "\u2013", fmt_num(df$upper_bound))
+      data_table(df, list(hour = col("Hour"), metric = col("Metric"), observed = col("Observed", fmt_num),
+                          expected = col("Expected", fmt_num), band = col("Band"), score = col("Score", fmt_num)),
+                 id = session$ns("anomalies_table"))
+    })
+
+    output$restatements <- renderUI({
+      # Restatements of the period's days made in the 7 days up to its end (today, on a current range).
+      df <- q_restatements(db, input$range[1], input$range[2])
+      range_end <- as.POSIXct(as.Date(input$range[2]) + 1, tz = "UTC")
+      df <- df[df$restated_at >= range_end - 7 * 86400, , drop = FALSE]
+      if (nrow(df) == 0) return(empty_state("No figure of the period was restated in its last 7 days.",
+                                            "Late events and backfills show up here."))
+      df$day <- format(df$day)
+      df$restated_at <- fmt_time(df$restated_at)
+      df$change <- as.numeric(df$after) - as.numeric(df$before)
+      data_table(df, list(day = col("Day"), figure = col("Figure"), before = col("Before", fmt_num),
+                          after = col("After", fmt_num), change = col("Change", fmt_num),
+                          restated_at = col("Restated")),
+                 id = session$ns("restatements_table"))
+    })
+
+    output$coverage <- renderUI({
+      df <- q_revenue_reconciliation(db, input$range[1], input$range[2])
+      if (sum(df$booked_orders) + sum(df$tracked_orders) == 0) {
+        return(empty_state("No booked orders and no tracked purchases in the selected period.",
+                           "Booked revenue needs the ETL's OLTP_* settings (docs/warehouse-etl.md)."))
+      }
+      df$day <- format(df$day)
+      data_table(df, list(day = col("Day"), booked_orders = col("Booked", fmt_int),
+                          booked_revenue = col("Booked revenue", fmt_money),
+                          tracked_revenue = col("Tracked revenue", fmt_money),
+                          untracked_orders = col("Untracked", fmt_int),
+                          unbooked_purchases = col("Unbooked", fmt_int),
+                          refunded_revenue = col("Refunded", fmt_money),
+                          coverage = col("Coverage", fmt_pct)),
+                 id = session$ns("coverage_table"))
+    })
 
     output$rejects <- renderUI({
       df <- q_etl_rejects_by_reason(db, input$range[1], input$range[2])

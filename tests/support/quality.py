@@ -1,0 +1,121 @@
+"""Plain-Python oracle of the data-quality figures (docs/warehouse-etl.md, "Data quality"): the
+hourly metrics from raw events and raw objects, and the anomaly verdict for an hour, computed
+without SQL so the tests can compare the warehouse with it."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+WEEK = timedelta(days=7)
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def hourly_metrics(records: list[dict], lines_by_hour: dict[datetime, tuple[int, int]] | None = None) -> dict:
+    """{hour: {metric: (value, volume)}} from the valid raw events (first copy of each event_id
+    counts; a session is a bot session when any of its events is flagged) and, for the reject
+    share, {raw object hour: (valid lines, rejected lines)}."""
+    events = {}
+    for r in records:
+        events.setdefault(r["event_id"].lower(), r)
+    bot_sessions = {r["session_id"] for r in events.values() if r.get("is_bot")}
+    count = defaultdict(lambda: {"events": 0, "bot_events": 0, "sessions": set(), "purchases": 0})
+    for r in events.values():
+        bucket = count[_hour(_ts(r["event_timestamp"]))]
+        if r["session_id"] in bot_sessions:
+            bucket["bot_events"] += 1
+            continue
+        bucket["events"] += 1
+        bucket["sessions"].add(r["session_id"])
+        bucket["purchases"] += r["event_name"] == "purchase"
+    out: dict = defaultdict(dict)
+    for hour, c in count.items():
+        total = c["events"] + c["bot_events"]
+        out[hour].update(events=(c["events"], None), sessions=(len(c["sessions"]), None),
+                         purchases=(c["purchases"], None),
+                         bot_share=(c["bot_events"] / total if total else None, total))
+    for hour, (valid, rejected) in (lines_by_hour or {}).items():
+        lines = valid + rejected
+        out[hour]["reject_share"] = (rejected / lines if lines else None, lines)
+    return out
+
+
+def _value(metrics: dict, hour: datetime, metric: str, kind: str) -> tuple[float | None, float | None]:
+    """An hour without a row counts 0 (counts) or has no share."""
+    if metric in metrics.get(hour, {}):
+        return metrics[hour][metric]
+    return (0, None) if kind == "count" else (None, 0)
+
+
+def judge(metrics: dict, hour: datetime, metric: str, *, kind: str, abs_floor: float, min_volume: float,
+          first_data_hour: datetime, knobs: dict) -> dict | None:
+    """The verdict for (hour, metric), or None when the hour is not judged."""
+    def usable(h):
+        value, volume = _value(metrics, h, metric, kind)
+        if value is None or (volume is not None and volume < min_volume):
+            return None
+        return float(value)
+
+    observed = usable(hour)
+    baseline = [v for week in range(1, int(knobs["baseline_weeks"]) + 1)
+                if (h := hour - week * WEEK) >= first_data_hour and (v := usable(h)) is not None]
+    if observed is None or len(baseline) < knobs["min_baseline_weeks"]:
+        return None
+    expected = statistics.median(baseline)
+    mad = statistics.median(abs(v - expected) for v in baseline)
+    scale = max(1.4826 * mad, float(knobs["relative_floor"]) * abs(expected), float(abs_floor))
+    threshold = float(knobs["threshold"])
+    upper = expected + threshold * scale
+    return {"observed": observed, "expected": expected, "score": (observed - expected) / scale,
+            "lower_bound": max(expected - threshold * scale, 0.0),
+            "upper_bound": min(upper, 1.0) if kind == "share" else upper,
+            "flagged": abs(observed - expected) > threshold * scale}
+
+
+#: The daily figures the restatement ledger watches, in the shapes tests/etl/support.recompute gives.
+DAILY_FIGURES = {
+    "agg_activity_daily": ("daily", ("events", "users", "sessions", "page_views")),
+    "agg_funnel_daily": ("funnel", ("sessions", "sessions_page_view", "sessions_product_view",
+                                    "sessions_add_to_cart", "sessions_begin_checkout", "sessions_purchase",
+                                    "orders", "revenue")),
+}
+
+
+def daily_figures(recomputed: dict) -> dict:
+    """{(day, table, figure): value} of a recomputation (a day without a row has no figures)."""
+    out = {}
+    for table, (shape, figures) in DAILY_FIGURES.items():
+        for day, values in recomputed[shape].items():
+            for figure, value in zip(figures, values, strict=True):
+                out[(day, table, figure)] = value
+    return out
+
+
+def restatements(before: dict, after: dict, own_from: datetime) -> list[tuple]:
+    """(day, table, figure, before, after) for each daily figure that changed between two
+    recomputations on a day before `own_from` (the earliest raw hour of the load), sorted."""
+    old, new = daily_figures(before), daily_figures(after)
+    return sorted((day, table, figure, old.get(k, 0), new.get(k, 0))
+                  for k in old.keys() | new.keys()
+                  for day, table, figure in [k]
+                  if day < own_from.date() and old.get(k, 0) != new.get(k, 0))
+
+
+def detector_settings(conn) -> tuple[dict, dict]:
+    """(knobs, {metric: judge()'s keyword arguments}) as the warehouse holds them (dq_settings,
+    dq_metrics): the oracle judges with the same settings as the SQL, read, not restated."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT name, value FROM dq_settings")
+        knobs = {name: float(value) for name, value in cur.fetchall()}
+        cur.execute("SELECT metric, kind, abs_floor, min_volume FROM dq_metrics")
+        metrics = {metric: {"kind": kind, "abs_floor": float(floor), "min_volume": float(volume)}
+                   for metric, kind, floor, volume in cur.fetchall()}
+    return knobs, metrics

@@ -1,0 +1,66 @@
+"""Plain-Python oracle of the booked-revenue reconciliation (docs/warehouse-etl.md, "Booked
+revenue"): the shop's orders beside the purchases the raw events report, per UTC day."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+BOOKED = ("paid", "shipped", "delivered")
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def tracked_purchases(records: list[dict]) -> dict[str, dict]:
+    """order_id -> its first purchase event of a non-bot session (by time, then event id)."""
+    events = {}
+    for r in records:
+        events.setdefault(r["event_id"].lower(), r)
+    bots = {r["session_id"] for r in events.values() if r.get("is_bot")}
+    first: dict[str, tuple] = {}
+    for eid, r in events.items():
+        order = (r.get("context") or {}).get("order") or {}
+        if r["event_name"] != "purchase" or r["session_id"] in bots or not order.get("order_id"):
+            continue
+        key = (_ts(r["event_timestamp"]), eid)
+        if order["order_id"] not in first or key < first[order["order_id"]][0]:
+            first[order["order_id"]] = (key, r)
+    return {oid: {"at": key[0], "revenue": Decimal(repr(r["context"]["order"]["revenue"])),
+                  "session_id": r["session_id"]} for oid, (key, r) in first.items()}
+
+
+def reconciliation(orders: list[dict], records: list[dict], first: date, last: date) -> list[tuple]:
+    """Rows of dashboard.revenue_reconciliation(first, last); `orders` are dicts with order_id,
+    status, total (Decimal) and created_at (aware datetime)."""
+    by_id = {o["order_id"]: o for o in orders}
+    tracked = tracked_purchases(records)
+    rows = defaultdict(lambda: {"booked": 0, "revenue": Decimal(0), "refunded": Decimal(0), "tracked": 0,
+                                "tracked_revenue": Decimal(0), "matched": 0, "booked_tracked": 0,
+                                "unbooked": 0})
+    for o in orders:
+        row = rows[o["created_at"].astimezone(UTC).date()]
+        if o["status"] in BOOKED:
+            row["booked"] += 1
+            row["revenue"] += o["total"]
+            row["booked_tracked"] += o["order_id"] in tracked
+        elif o["status"] == "refunded":
+            row["refunded"] += o["total"]
+    for order_id, t in tracked.items():
+        order = by_id.get(order_id)
+        row = rows[(order["created_at"] if order else t["at"]).astimezone(UTC).date()]
+        row["tracked"] += 1
+        row["tracked_revenue"] += t["revenue"]
+        row["matched"] += bool(order) and order["status"] in (*BOOKED, "refunded")
+        row["unbooked"] += order is None
+    out = []
+    day = first
+    while day <= last:
+        r = rows[day]
+        coverage = Decimal(r["booked_tracked"]) / r["booked"] if r["booked"] else None
+        out.append((day, r["booked"], r["revenue"], r["refunded"], r["tracked"], r["tracked_revenue"],
+                    r["matched"], r["booked"] - r["booked_tracked"], r["unbooked"], coverage))
+        day += timedelta(days=1)
+    return out
