@@ -54,6 +54,10 @@ def check_event(event) -> tuple[bytes | None, str | None]:
     if type(event) is not dict:
         return None, validate_event(event)
     encoded, reason = _encode(event)
+    if encoded is not None and b"\\u0000" in encoded:
+        # The ETL's rule (PostgreSQL text cannot hold NUL): refused here, not accepted and lost later.
+        encoded, reason = None, ("(event): NUL character (\\u0000) in a string, which the warehouse "
+                                 "cannot store (rule: nul)")
     if encoded is not None and len(encoded) > MAX_EVENT_BYTES:
         encoded, reason = None, (f"(event): {len(encoded)} bytes, over the {MAX_EVENT_BYTES}-byte "
                                  "event cap (rule: size)")

@@ -152,3 +152,12 @@ def test_event_timestamp_outside_the_window_around_received_at_is_rejected_by_na
     assert batch.rejected[0]["reason"].startswith("event_timestamp: 2026-11-21T23:20:00Z is ")
     assert "ahead of received_at" in batch.rejected[0]["reason"]
     assert "behind received_at" in batch.rejected[1]["reason"]
+
+
+@pytest.mark.parametrize("field", ["client_id", "page"])
+def test_nul_characters_are_refused_by_name(field):
+    value = "a\u0000b" if field == "client_id" else {"url": "https://shop.example/\u0000", "path": "/"}
+    encoded, reason = check_event(make_event(**{field: value}))
+    assert encoded is None and "NUL character" in reason
+    batch = build_batch([make_event(**{field: value}), make_event()], ENRICHMENT)
+    assert batch.accepted == 1 and batch.rejected[0]["index"] == 0
