@@ -18,10 +18,12 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import jsonschema_rs
 import orjson
 
+from functions import event_time
 from functions.etl.rows import ESCAPED_ROW, PLAIN_ROW, normalize
 from functions.etl.values import RejectedLine
 from functions.schemas import (
@@ -119,11 +121,34 @@ def parse_line(raw: bytes, source_key: str) -> bytes:
         fast_row = PLAIN_ROW
     try:
         record = _orjson_loads(raw)
-        if type(record) is dict and _LINE_IS_VALID(record):
+        if type(record) is dict and _LINE_IS_VALID(record) and _in_window(record):
             return fast_row(record, source_key, raw)
     except Exception:  # noqa: S110 - any orjson error, a reject, anything odd: the exact path decides
         pass
     return exact_row(raw, source_key)
+
+
+_fromisoformat = datetime.fromisoformat
+_UTC = UTC
+
+
+def _in_window(record: dict) -> bool:
+    """The fast path's event time window check: True inside it; False or an error (a leap
+    second, an offset-less time) leaves the line to the exact path, which decides."""
+    value = record["event_timestamp"]
+    client = (datetime.fromtimestamp(value / 1000, _UTC) if type(value) is int
+              else _fromisoformat(value))
+    return event_time.WINDOW.contains(client, _fromisoformat(record["received_at"]))
+
+
+def _window_check(record: dict) -> None:
+    """RejectedLine when a valid record's event_timestamp is outside the window around its
+    received_at (functions.event_time, the rule ingest applies too)."""
+    received_at = event_time.parse_client_time(record.get("received_at"))
+    if received_at is not None:
+        reason = event_time.client_time_reason(record.get("event_timestamp"), received_at)
+        if reason is not None:
+            raise RejectedLine(reason)
 
 
 def exact_row(raw: bytes, source_key: str) -> bytes:
@@ -156,6 +181,7 @@ def _exact_row(raw: bytes, source_key: str) -> bytes:
         if reason:
             raise RejectedLine(reason)
     record.update(enrichment)
+    _window_check(record)
     return normalize(record, source_key)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from functions import event_time
 from functions.ingest.request import MAX_EVENT_BYTES
 from functions.schemas import validate_event
 
@@ -52,6 +54,10 @@ def check_event(event) -> tuple[bytes | None, str | None]:
     if type(event) is not dict:
         return None, validate_event(event)
     encoded, reason = _encode(event)
+    if encoded is not None and b"\\u0000" in encoded:
+        # The ETL's rule (PostgreSQL text cannot hold NUL): refused here, not accepted and lost later.
+        encoded, reason = None, ("(event): NUL character (\\u0000) in a string, which the warehouse "
+                                 "cannot store (rule: nul)")
     if encoded is not None and len(encoded) > MAX_EVENT_BYTES:
         encoded, reason = None, (f"(event): {len(encoded)} bytes, over the {MAX_EVENT_BYTES}-byte "
                                  "event cap (rule: size)")
@@ -70,11 +76,20 @@ def enrichment_suffix(enrichment: dict) -> bytes:
 
 
 def build_batch(events: list, enrichment: dict) -> Batch:
-    """Validate each event; the valid ones become raw lines (event + enrichment)."""
+    """Validate each event; the valid ones become raw lines (event + enrichment).
+
+    A valid event's ``event_timestamp`` must also fall in the window around ``received_at``
+    (functions.event_time), the rule the ETL applies again.
+    """
     suffix = enrichment_suffix(enrichment)
+    received_at = datetime.fromisoformat(enrichment["received_at"])
     batch = Batch()
     for index, event in enumerate(events):
         encoded, reason = check_event(event)
+        if encoded is not None:
+            reason = event_time.client_time_reason(event["event_timestamp"], received_at)
+            if reason is not None:
+                encoded = None
         if encoded is None:
             batch.rejected.append({"index": index, "reason": _truncate(reason or "(event): invalid")})
         else:

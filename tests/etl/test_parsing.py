@@ -6,10 +6,11 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from functions import event_time
 from functions.etl import parsing
 from functions.etl.parsing import (
     MAX_LINE_BYTES,
@@ -33,10 +34,11 @@ def event_timestamp(row: bytes) -> datetime:
 
 
 def test_schema_valid_oddities_load():
-    event = dict(RECORDS[0], event_timestamp=1_763_632_800_000.0)   # an integral float is an integer
+    event = dict(RECORDS[0], event_timestamp=1_763_632_800_000.0,   # an integral float is an integer
+                 received_at="2025-11-20T10:00:01Z")
     expected = datetime(2025, 11, 20, 10, 0, tzinfo=UTC)
     assert event_timestamp(parse_line(json.dumps(event).encode(), "k")) == expected
-    leap = dict(RECORDS[0], event_timestamp="2026-12-31T23:59:60Z")
+    leap = dict(RECORDS[0], event_timestamp="2026-12-31T23:59:60Z", received_at="2027-01-01T00:00:01Z")
     assert event_timestamp(parse_line(json.dumps(leap).encode(), "k")) == datetime(2027, 1, 1, tzinfo=UTC)
     big = dict(RECORDS[0], properties={"big": 10**40})   # beyond what jsonschema-rs holds: python decides
     assert json.loads(row_field(parse_line(json.dumps(big).encode(), "k"), "properties")) == {"big": 10**40}
@@ -140,3 +142,32 @@ def test_one_validator_call_answers_as_the_split_validators(monkeypatch):
         event, enrichment = split(record)
         expected = FAST_EVENT_VALIDATOR.is_valid(event) and FAST_ENRICHMENT_VALIDATOR.is_valid(enrichment)
         assert parsing._LINE_IS_VALID(record) == expected == split_validator(record), raw
+
+
+@pytest.mark.parametrize(("offset", "word"), [(timedelta(minutes=11), "ahead"),
+                                              (-timedelta(days=8), "behind")])
+def test_event_timestamp_outside_the_window_is_a_reject_naming_the_field(offset, word):
+    received = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    record = dict(RECORDS[0], received_at="2026-11-20T10:00:00.000Z",
+                  event_timestamp=(received + offset).isoformat().replace("+00:00", "Z"))
+    for raw in (json.dumps(record).encode(), line(record)):
+        with pytest.raises(RejectedLine, match=rf"^event_timestamp: .* {word} (of )?received_at"):
+            parse_line(raw, "k")          # the fast path declines, the exact path rejects
+        with pytest.raises(RejectedLine, match=rf"^event_timestamp: .* {word} (of )?received_at"):
+            parsing.exact_row(raw, "k")
+    epoch = dict(record, event_timestamp=int((received + offset).timestamp() * 1000))
+    result = ObjectParse()
+    body = json.dumps(record).encode() + b"\n" + json.dumps(epoch).encode() + b"\n" + line(RECORDS[0])
+    list(parse_object(iter([body]), "k", False, result))
+    assert [(r.line, r.reason.split(":")[0]) for r in result.rejects] == [(1, "event_timestamp"),
+                                                                         (2, "event_timestamp")]
+    assert result.events == 1
+
+
+def test_the_window_is_configurable(monkeypatch):
+    record = dict(RECORDS[0], received_at="2026-11-20T10:00:00.000Z", event_timestamp="2026-11-20T10:05:00Z")
+    raw = json.dumps(record).encode()
+    assert parse_line(raw, "k")
+    monkeypatch.setattr(event_time, "WINDOW", event_time.EventTimeWindow(max_ahead=timedelta(minutes=1)))
+    with pytest.raises(RejectedLine, match="EVENT_TIME_MAX_AHEAD_SECONDS"):
+        parse_line(raw, "k")

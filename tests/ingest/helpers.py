@@ -6,8 +6,8 @@ import json
 import uuid
 
 BUCKET = "clickstream-s3-ingest-test"
-#: 2025-11-21T23:05:09.123Z
-TIME_EPOCH_MS = 1_763_766_309_123
+#: 2026-11-21T23:05:09.123Z (the events of make_event are seven hours earlier, UTC)
+TIME_EPOCH_MS = 1_795_302_309_123
 BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/131.0.0.0 Safari/537.36")
 

@@ -138,3 +138,26 @@ def test_suffix_and_json_lines():
 def test_non_ascii_is_stored_as_utf8_not_escaped():
     encoded, _ = check_event(make_event(page={"title": "Bàn phím cơ"}))
     assert "Bàn phím cơ".encode() in encoded
+
+
+def test_event_timestamp_outside_the_window_around_received_at_is_rejected_by_name():
+    # ENRICHMENT's received_at is 2026-11-21T23:05:09.123Z.
+    events = [make_event(event_timestamp="2026-11-21T23:20:00Z"),      # 15 minutes ahead
+              make_event(event_timestamp="2026-11-10T23:05:00Z"),      # 11 days behind
+              make_event(event_timestamp="2026-11-21T23:14:00Z"),      # 9 minutes ahead: fine
+              make_event(event_timestamp=1_795_302_309_123 - 6 * 86_400_000)]   # 6 days behind: fine
+    batch = build_batch(events, ENRICHMENT)
+    assert batch.accepted == 2
+    assert [r["index"] for r in batch.rejected] == [0, 1]
+    assert batch.rejected[0]["reason"].startswith("event_timestamp: 2026-11-21T23:20:00Z is ")
+    assert "ahead of received_at" in batch.rejected[0]["reason"]
+    assert "behind received_at" in batch.rejected[1]["reason"]
+
+
+@pytest.mark.parametrize("field", ["client_id", "page"])
+def test_nul_characters_are_refused_by_name(field):
+    value = "a\u0000b" if field == "client_id" else {"url": "https://shop.example/\u0000", "path": "/"}
+    encoded, reason = check_event(make_event(**{field: value}))
+    assert encoded is None and "NUL character" in reason
+    batch = build_batch([make_event(**{field: value}), make_event()], ENRICHMENT)
+    assert batch.accepted == 1 and batch.rejected[0]["index"] == 0

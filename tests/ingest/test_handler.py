@@ -27,7 +27,7 @@ from tests.ingest.helpers import (
     stored_objects,
 )
 
-KEY_RE = re.compile(r"^events/2025/11/21/23/events-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+KEY_RE = re.compile(r"^events/2026/11/21/23/events-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                     r"[0-9a-f]{12}\.json$")
 
 
@@ -59,7 +59,7 @@ def test_single_event_is_stored_as_one_line(s3):
     (line,) = stored["lines"]
     assert {k: v for k, v in line.items() if k not in ENRICHMENT_FIELDS} == event
     assert {k: v for k, v in line.items() if k in ENRICHMENT_FIELDS} == {
-        "received_at": "2025-11-21T23:05:09.123Z",
+        "received_at": "2026-11-21T23:05:09.123Z",
         "ingest_request_id": request["requestContext"]["requestId"],
         "source_ip": "203.0.113.0",
         "user_agent": BROWSER_UA,
@@ -89,8 +89,9 @@ def test_batch_partial_accept_writes_every_valid_line_in_one_object(s3):
 
 
 def test_key_follows_the_receive_hour_in_utc(s3):
-    call(apigw_event(json.dumps(make_event()), time_epoch_ms=1_767_225_599_999))  # 2025-12-31T23:59:59.999Z
-    call(apigw_event(json.dumps(make_event()), time_epoch_ms=1_767_225_600_000))  # 2026-01-01T00:00:00.000Z
+    event = make_event(event_timestamp="2025-12-31T23:59:00Z")
+    call(apigw_event(json.dumps(event), time_epoch_ms=1_767_225_599_999))  # 2025-12-31T23:59:59.999Z
+    call(apigw_event(json.dumps(event), time_epoch_ms=1_767_225_600_000))  # 2026-01-01T00:00:00.000Z
     keys = sorted(stored_objects(s3))
     assert [k.rsplit("/", 1)[0] for k in keys] == ["events/2025/12/31/23", "events/2026/01/01/00"]
 
