@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
+from functions import event_time
 from localplatform.demo.config import EMULATOR_CREDENTIALS, REPO, VENV_BIN, DemoConfig, DemoError
 from localplatform.demo.processes import managed, port_open, wait_http
 
@@ -17,6 +18,10 @@ def aws_env(cfg: DemoConfig) -> dict[str, str]:
     env.update(EMULATOR_CREDENTIALS)
     env.update(AWS_ENDPOINT_URL=cfg.s3_url, AWS_REGION=cfg.region, AWS_DEFAULT_REGION=cfg.region,
                RAW_BUCKET=cfg.raw_bucket, PYTHONPATH=str(REPO))
+    # The traffic of DAYS days is sent now: ingest and the ETL must accept events that old
+    # (functions/event_time.py; the default window keeps 7 days).
+    behind = max(7 * 86400, int((cfg.days + 1) * 86400))
+    env.setdefault(event_time.BEHIND_ENV, str(behind))
     return env
 
 
