@@ -13,13 +13,22 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 
 from localplatform.ingest_http import CorsConfig, build_event, serve
-from tests.ingest.helpers import BUCKET, batch_body, make_event, stored_objects
+from tests.ingest.helpers import BUCKET, batch_body, stored_objects
+from tests.ingest.helpers import make_event as contract_event
+
+
+def make_event(name: str = "page_view", **fields) -> dict:
+    """An event of now: the adapter stamps received_at with the real clock, and ingest refuses
+    an event_timestamp far from it (functions/event_time.py)."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return contract_event(name, **{"event_timestamp": now, **fields})
 
 REPO = Path(__file__).resolve().parents[2]
 SHOP = "http://shop.localhost:3000"
