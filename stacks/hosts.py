@@ -1,7 +1,7 @@
 """Hosts stack: OLTP EC2 (public subnet) and DW + Shiny EC2 (private analytics subnet).
 
 Both come from launch templates (IMDSv2 required, encrypted gp3 root volume), run Debian 12
-from AWS's public SSM parameter, and carry the tags the Ansible aws_ec2 inventory groups by:
+from a pinned AMI id (parameter `AmiId`), and carry the tags the Ansible aws_ec2 inventory groups by:
 ``clickstream:role`` (oltp | dw) and ``clickstream:env``. The bucket is the one the Ansible
 ``aws_ssm`` connection uses for file transfer (flows 13-15).
 """
@@ -44,7 +44,19 @@ AGENT_LOG_ACTIONS: tuple[str, ...] = (
 # The postgres_dw role's nightly pg_dump (boto3 upload_file: multipart for large dumps).
 BACKUP_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:AbortMultipartUpload")
 
-DEBIAN_12_AMI_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
+# Debian's cloud team publishes the official Debian AMIs from this account.
+DEBIAN_AMI_OWNER = "136693071363"
+DEBIAN_12_AMI_NAME = "debian-12-{arch}-*"
+
+# The contract with the roles (roles/postgres_dw, roles/oltp): each host's PostgreSQL data volume
+# is attached as this device (on Nitro instance types the kernel names it /dev/nvme<N>n1 and
+# /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol<id> names it by volume id); the role formats
+# it once as labelled ext4 and mounts it by UUID at /var/lib/postgresql.
+DATA_VOLUME_DEVICE = "/dev/sdf"
+DATA_VOLUME_MOUNT = "/var/lib/postgresql"
+# Tags on each data volume: the roles and the snapshot policy find the volumes by them.
+DATA_VOLUME_TAG = "clickstream:data-volume"  # value: the environment (the DLM policy's target)
+DATA_DEVICE_TAG = "clickstream:data-device"  # value: DATA_VOLUME_DEVICE (on instance and volume)
 
 # Debian's AMIs lack the SSM agent; the private host has no internet route, so the agent comes
 # from the regional S3 bucket AWS publishes it in, through the S3 gateway endpoint.
@@ -73,6 +85,7 @@ class Host:
     instance_type: str
     type_description: str
     root_volume_gib: int
+    data_volume_gib: int
     subnet: str  # network stack export
     security_groups: tuple[str, ...]  # network stack exports
 
@@ -86,6 +99,7 @@ HOSTS = (
         instance_type="t3.micro",
         type_description="OLTP instance type",
         root_volume_gib=20,
+        data_volume_gib=20,
         subnet="PublicSubnetId",
         security_groups=("OltpSecurityGroupId",),
     ),
@@ -97,6 +111,7 @@ HOSTS = (
         instance_type="t3.medium",
         type_description="DW + Shiny instance type (PostgreSQL and R share its memory)",
         root_volume_gib=40,
+        data_volume_gib=100,
         subnet="AnalyticsSubnetId",
         security_groups=("DwSecurityGroupId", "ShinySecurityGroupId"),
     ),
@@ -123,6 +138,9 @@ def build(params: BuildParams) -> Template:
     ami, root_device = _image_parameters(t)
     context = HostContext(ami=ami, root_device=root_device, profile=profile, network=network)
     oltp, dw = (_host(t, params, host, context) for host in HOSTS)
+    oltp_volume, dw_volume = (
+        _data_volume(t, params, host, instance) for host, instance in zip(HOSTS, (oltp, dw), strict=True)
+    )
     # A stable public address for Amplify's DATABASE_URL (seed: OLTP is public by design).
     oltp_eip = t.add_resource(
         ec2.EIP("OltpElasticIp", Domain="vpc", InstanceId=Ref(oltp), Tags=standard_tags(params, STACK))
@@ -132,7 +150,15 @@ def build(params: BuildParams) -> Template:
     export(t, "OltpInstanceId", Ref(oltp), "OLTP host instance id")
     export(t, "OltpPublicIp", Ref(oltp_eip), "OLTP host Elastic IP (Amplify DATABASE_URL host)")
     export(t, "OltpPrivateIp", GetAtt(oltp, "PrivateIp"), "OLTP host private IP")
+    export(t, "OltpDataVolumeId", Ref(oltp_volume), "OLTP PostgreSQL data volume (snapshot-retained)")
     export(t, "DwInstanceId", Ref(dw), "DW + Shiny host instance id")
+    export(t, "DwDataVolumeId", Ref(dw_volume), "DW PostgreSQL data volume (snapshot-retained)")
+    export(
+        t,
+        "DataVolumeDevice",
+        DATA_VOLUME_DEVICE,
+        f"Device both data volumes are attached as (mounted at {DATA_VOLUME_MOUNT})",
+    )
     export(t, "DwPrivateIp", GetAtt(dw, "PrivateIp"), "DW host private IP (DWH_HOST of Lambda ETL)")
     export(t, "SsmTransferBucketName", Ref(transfer_bucket), "Bucket for the Ansible aws_ssm connection")
     export(t, "HostRoleName", Ref(role), "IAM role of both hosts")
@@ -191,13 +217,17 @@ def _backup_policy(t: Template, role: iam.Role, data: Parameter) -> None:
 
 
 def _image_parameters(t: Template) -> tuple[Parameter, Parameter]:
-    """The AMI (through its SSM parameter), its architecture and its root device name."""
-    ami = string_parameter(
-        t,
-        "AmiParameter",
-        DEBIAN_12_AMI_PARAMETER,
-        "SSM parameter holding the AMI id (Debian 12; arm64 path for Graviton types)",
-        cfn_type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+    """The AMI (a plain id, no default: bumped on purpose), its architecture and root device name.
+
+    Not an SSM-typed parameter: that would re-resolve to the newest image on every update and
+    replace both hosts. `python -m stacks ami` prints the current Debian 12 image id to copy in."""
+    ami = t.add_parameter(
+        Parameter(
+            "AmiId",
+            Type="AWS::EC2::Image::Id",
+            Description="AMI id of both hosts (Debian 12; `python -m stacks ami` prints the current one). "
+            "Changing it replaces the instances (their data volumes survive)",
+        )
     )
     string_parameter(  # used by name in USER_DATA
         t,
@@ -252,6 +282,10 @@ def _host(t: Template, params: BuildParams, host: Host, context: HostContext) ->
     return t.add_resource(
         ec2.Instance(
             f"{host.key}Instance",
+            # Disposable by design: PostgreSQL's data lives on the data volume, which survives a
+            # replacement (`deploy` still refuses one unless --allow-replace is given).
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
             LaunchTemplate=ec2.LaunchTemplateSpecification(
                 LaunchTemplateId=Ref(launch_template), Version=GetAtt(launch_template, "LatestVersionNumber")
             ),
@@ -260,9 +294,53 @@ def _host(t: Template, params: BuildParams, host: Host, context: HostContext) ->
             IamInstanceProfile=Ref(context.profile),
             SubnetId=import_from(context.network, host.subnet),
             SecurityGroupIds=[import_from(context.network, export) for export in host.security_groups],
-            Tags=standard_tags(params, STACK, Name=name, **{ROLE_TAG: host.role}),
+            Tags=standard_tags(
+                params, STACK, Name=name, **{ROLE_TAG: host.role, DATA_DEVICE_TAG: DATA_VOLUME_DEVICE}
+            ),
         )
     )
+
+
+def _data_volume(t: Template, params: BuildParams, host: Host, instance: ec2.Instance) -> ec2.Volume:
+    """The host's PostgreSQL data volume in the instance's AZ, attached as DATA_VOLUME_DEVICE.
+
+    A stack delete or a replacement of the volume leaves a final snapshot; replacing the instance
+    only detaches it and attaches it to the new one."""
+    size = number_parameter(
+        t,
+        f"{host.key}DataVolumeGiB",
+        host.data_volume_gib,
+        f"{host.label} PostgreSQL data volume size (gp3; growing it is an in-place change)",
+        minimum=1,
+        maximum=16384,
+    )
+    name = f"{params.name(host.seed_name)}-pgdata"
+    volume = t.add_resource(
+        ec2.Volume(
+            f"{host.key}DataVolume",
+            DeletionPolicy="Snapshot",
+            UpdateReplacePolicy="Snapshot",
+            AvailabilityZone=GetAtt(instance, "AvailabilityZone"),
+            Size=Ref(size),
+            VolumeType="gp3",
+            Encrypted=True,
+            Tags=standard_tags(
+                params,
+                STACK,
+                Name=name,
+                **{ROLE_TAG: host.role, DATA_VOLUME_TAG: params.env, DATA_DEVICE_TAG: DATA_VOLUME_DEVICE},
+            ),
+        )
+    )
+    t.add_resource(
+        ec2.VolumeAttachment(
+            f"{host.key}DataVolumeAttachment",
+            InstanceId=Ref(instance),
+            VolumeId=Ref(volume),
+            Device=DATA_VOLUME_DEVICE,
+        )
+    )
+    return volume
 
 
 def _transfer_bucket(t: Template, params: BuildParams) -> s3.Bucket:

@@ -3,8 +3,7 @@
 moto's CloudFormation skips resource types it does not model (listed in MOTO_UNSUPPORTED; each
 is asserted on the template in test_templates.py instead), ignores some properties (S3 public
 access block, versioning, lifecycle and logging; security-group egress; an instance's launch
-template), and resolves an SSM-typed parameter's default even when a value is passed. So the
-hosts stack is built with AmiParameter pointing at a test SSM parameter, through the same
+template). The hosts stack gets one of moto's image ids as AmiId through the same
 parameters-file mechanism a user has; nothing else differs from the templates `build` writes.
 """
 
@@ -33,7 +32,6 @@ pytestmark = [
 REGION = "ap-southeast-1"
 DEPLOYED = ("network", "data", "hosts", "etl")
 CODE_BUCKET = "clickstream-test-code"
-AMI_PARAMETER = "/clickstream-test/debian-12-ami"
 # Resource types moto's CloudFormation does not create; asserted on the templates instead.
 MOTO_UNSUPPORTED = {
     "AWS::EC2::SecurityGroupEgress",
@@ -60,7 +58,6 @@ def aws() -> Iterator[dict[str, Any]]:
             for name in ("cloudformation", "ec2", "s3", "lambda", "events", "iam", "ssm", "sqs")
         }
         image_id = clients["ec2"].describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        clients["ssm"].put_parameter(Name=AMI_PARAMETER, Value=image_id, Type="String")
         clients["s3"].create_bucket(
             Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
@@ -68,7 +65,7 @@ def aws() -> Iterator[dict[str, Any]]:
 
         params = BuildParams(
             parameters={
-                "hosts": {"AmiParameter": AMI_PARAMETER, "EnableDwBackups": True},
+                "hosts": {"AmiId": image_id, "EnableDwBackups": True},
                 "etl": {"LambdaCodeBucket": CODE_BUCKET},
             }
         )
@@ -212,6 +209,21 @@ def test_launch_templates_require_imdsv2_and_encrypt_root(aws: dict) -> None:
         [root] = data["BlockDeviceMappings"]
         assert root["Ebs"]["Encrypted"] is True
         assert root["Ebs"]["VolumeType"] == "gp3"
+
+
+def test_data_volumes_attached_to_their_hosts(aws: dict) -> None:
+    ec2, hosts = aws["clients"]["ec2"], aws["outputs"]["hosts"]
+    for key in ("Oltp", "Dw"):
+        [volume] = ec2.describe_volumes(VolumeIds=[hosts[f"{key}DataVolumeId"]])["Volumes"]
+        [instance] = ec2.describe_instances(InstanceIds=[hosts[f"{key}InstanceId"]])["Reservations"][0][
+            "Instances"
+        ]
+        # (moto's CloudFormation ignores the volume's Encrypted, VolumeType, AvailabilityZone and
+        # tags:
+        # asserted on the template)
+        assert [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]] == [
+            (instance["InstanceId"], hosts["DataVolumeDevice"])
+        ]
 
 
 def test_buckets_exist_encrypted(aws: dict) -> None:

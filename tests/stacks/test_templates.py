@@ -291,9 +291,50 @@ def test_hosts_use_launch_templates_with_imdsv2_and_encrypted_gp3(templates: dic
         lt_ref = instance["Properties"]["LaunchTemplate"]
         assert lt_ref["LaunchTemplateId"]["Ref"] in lts, logical_id
         assert lt_ref["Version"] == {"Fn::GetAtt": [lt_ref["LaunchTemplateId"]["Ref"], "LatestVersionNumber"]}
-        assert instance["Properties"]["ImageId"] == {"Ref": "AmiParameter"}
-    assert hosts["Parameters"]["AmiParameter"]["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-    assert default_of(hosts, "AmiParameter") == "/aws/service/debian/release/12/latest/amd64"
+        assert instance["Properties"]["ImageId"] == {"Ref": "AmiId"}
+
+
+def test_the_ami_is_pinned_and_nothing_resolves_to_latest(templates: dict[str, dict]) -> None:
+    # An SSM-typed parameter (or a resolve:ssm reference) would pick the newest image on a
+    # parameter-less update, and replace both hosts.
+    ami = templates["hosts"]["Parameters"]["AmiId"]
+    assert ami["Type"] == "AWS::EC2::Image::Id"
+    assert "Default" not in ami
+    for stack, template in templates.items():
+        text = json.dumps(template)
+        assert "resolve:ssm" not in text and "/aws/service/" not in text, stack
+        assert not any("SSM::Parameter" in p["Type"] for p in template.get("Parameters", {}).values()), stack
+
+
+def test_each_host_keeps_its_data_on_an_encrypted_snapshot_retained_volume(
+    templates: dict[str, dict],
+) -> None:
+    hosts = templates["hosts"]
+    volumes = resources_of(hosts, "AWS::EC2::Volume")
+    assert set(volumes) == {"OltpDataVolume", "DwDataVolume"}
+    attachments = {
+        a["Properties"]["VolumeId"]["Ref"]: a["Properties"]
+        for a in resources_of(hosts, "AWS::EC2::VolumeAttachment").values()
+    }
+    for key in ("Oltp", "Dw"):
+        volume = volumes[f"{key}DataVolume"]
+        assert (volume["DeletionPolicy"], volume["UpdateReplacePolicy"]) == ("Snapshot", "Snapshot")
+        p = volume["Properties"]
+        assert (p["Encrypted"], p["VolumeType"], p["Size"]) == (True, "gp3", {"Ref": f"{key}DataVolumeGiB"})
+        # In the instance's own AZ, attached to it as the device the roles mount.
+        assert p["AvailabilityZone"] == {"Fn::GetAtt": [f"{key}Instance", "AvailabilityZone"]}
+        attachment = attachments[f"{key}DataVolume"]
+        assert attachment["InstanceId"] == {"Ref": f"{key}Instance"}
+        assert attachment["Device"] == "/dev/sdf"
+        tags = tags_of(volume)
+        assert tags["clickstream:data-volume"] == "dev"
+        assert tags["clickstream:data-device"] == "/dev/sdf"
+        assert tags_of(hosts["Resources"][f"{key}Instance"])["clickstream:data-device"] == "/dev/sdf"
+        # The instance is disposable; what it holds is on the volume.
+        assert hosts["Resources"][f"{key}Instance"]["DeletionPolicy"] == "Delete"
+    assert tags_of(volumes["OltpDataVolume"])[ROLE_TAG] == "oltp"
+    assert hosts["Outputs"]["DataVolumeDevice"]["Value"] == "/dev/sdf"
+    assert {"OltpDataVolumeId", "DwDataVolumeId"} <= set(hosts["Outputs"])
 
 
 def test_hosts_are_tagged_for_the_ansible_inventory(templates: dict[str, dict]) -> None:
