@@ -308,7 +308,7 @@ DATA_LOSS = [
     replacement("DwInstance", "AWS::EC2::Instance"),
     replacement("OltpDataVolume", "AWS::EC2::Volume", "Conditional"),
     replacement("SsmTransferBucket", "AWS::S3::Bucket", action="Remove"),
-    replacement("HostRole", "AWS::IAM::Role"),  # not data: replaced without asking
+    replacement("DwHostRole", "AWS::IAM::Role"),  # not data: replaced without asking
     replacement("DwLaunchTemplate", "AWS::EC2::LaunchTemplate", "False"),
 ]
 
@@ -327,7 +327,7 @@ def test_deploy_refuses_a_change_set_that_replaces_data_holders(
     assert "DwInstance (AWS::EC2::Instance dwinstance-1) would be replaced" in captured.out
     assert "OltpDataVolume (AWS::EC2::Volume oltpdatavolume-1) would be possibly replaced" in captured.out
     assert "SsmTransferBucket (AWS::S3::Bucket ssmtransferbucket-1) would be deleted" in captured.out
-    assert "HostRole" not in captured.out and "DwLaunchTemplate" not in captured.out
+    assert "DwHostRole" not in captured.out and "DwLaunchTemplate" not in captured.out
     assert "would replace or delete 3 resource(s)" in captured.err
     assert "--allow-replace" in captured.err
     calls = recorded(fake_aws)

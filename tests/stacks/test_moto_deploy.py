@@ -39,6 +39,7 @@ MOTO_UNSUPPORTED = {
     "AWS::CloudWatch::Alarm",
     "AWS::SQS::QueuePolicy",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::DLM::LifecyclePolicy",
 }
 
 
@@ -65,7 +66,7 @@ def aws() -> Iterator[dict[str, Any]]:
 
         params = BuildParams(
             parameters={
-                "hosts": {"AmiId": image_id, "EnableDwBackups": True},
+                "hosts": {"AmiId": image_id},
                 "etl": {"LambdaCodeBucket": CODE_BUCKET},
             }
         )
@@ -193,9 +194,9 @@ def test_instances_tagged_placed_and_profiled(aws: dict) -> None:
     assert dw["PrivateIpAddress"] == hosts["DwPrivateIp"]
     assert oltp["SubnetId"] == net["PublicSubnetId"]
     assert oltp["PublicIpAddress"] == hosts["OltpPublicIp"]
-    for instance in (dw, oltp):
+    for key, instance in (("Dw", dw), ("Oltp", oltp)):
         assert (
-            "instance-profile/dev-clickstream-hosts-HostInstanceProfile"
+            f"instance-profile/dev-clickstream-hosts-{key}InstanceProfile"
             in instance["IamInstanceProfile"]["Arn"]
         )
 
@@ -304,20 +305,35 @@ def test_iam_roles_as_deployed(aws: dict) -> None:
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     ]
     assert all("*" not in a for a in actions)
-    [host_role] = [n for n in roles if n.startswith("dev-clickstream-hosts-HostRole")]
-    trust = roles[host_role]["AssumeRolePolicyDocument"]
-    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    for key in ("Dw", "Oltp"):
+        [host_role] = [n for n in roles if n.startswith(f"dev-clickstream-hosts-{key}HostRole")]
+        trust = roles[host_role]["AssumeRolePolicyDocument"]
+        assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
 def test_host_role_policies_as_deployed(aws: dict) -> None:
     iam = aws["clients"]["iam"]
-    [host_role] = [r["RoleName"] for r in iam.list_roles()["Roles"] if "-hosts-HostRole" in r["RoleName"]]
-    documents = {}
-    for name in iam.list_role_policies(RoleName=host_role)["PolicyNames"]:
-        document = iam.get_role_policy(RoleName=host_role, PolicyName=name)["PolicyDocument"]
-        documents[name] = ast.literal_eval(document) if isinstance(document, str) else document
-    assert set(documents) == {"cloudwatch-agent-logs", "dw-backups-to-raw-bucket"}
-    [logs] = documents["cloudwatch-agent-logs"]["Statement"]
-    assert f"arn:aws:logs:{REGION}:123456789012:log-group:/clickstream/dev/postgresql:*" in logs["Resource"]
-    [backup] = documents["dw-backups-to-raw-bucket"]["Statement"]
-    assert backup["Resource"] == f"arn:aws:s3:::{aws['outputs']['data']['RawBucketName']}/backups/*"
+    raw_arn = f"arn:aws:s3:::{aws['outputs']['data']['RawBucketName']}"
+    for key, role in (("Dw", "dw"), ("Oltp", "oltp")):
+        [host_role] = [
+            r["RoleName"] for r in iam.list_roles()["Roles"] if f"-hosts-{key}HostRole" in r["RoleName"]
+        ]
+        documents = {}
+        for name in iam.list_role_policies(RoleName=host_role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=host_role, PolicyName=name)["PolicyDocument"]
+            documents[name] = ast.literal_eval(document) if isinstance(document, str) else document
+        assert set(documents) == {
+            "session-manager-agent",
+            "own-parameters",
+            "cloudwatch-agent-logs",
+            f"{role}-backups-to-raw-bucket",
+        }
+        assert iam.list_attached_role_policies(RoleName=host_role)["AttachedPolicies"] == []
+        [logs] = documents["cloudwatch-agent-logs"]["Statement"]
+        assert (
+            f"arn:aws:logs:{REGION}:123456789012:log-group:/clickstream/dev/postgresql:*" in logs["Resource"]
+        )
+        [params] = documents["own-parameters"]["Statement"]
+        assert params["Resource"] == f"arn:aws:ssm:{REGION}:123456789012:parameter/clickstream/dev/{role}/*"
+        [backup] = documents[f"{role}-backups-to-raw-bucket"]["Statement"]
+        assert backup["Resource"] == f"{raw_arn}/backups/{role}/*"
