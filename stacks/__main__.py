@@ -1,10 +1,14 @@
-"""python -m stacks build|deploy: write the CloudFormation templates, or deploy them in order.
+"""python -m stacks build|deploy|ami: write the CloudFormation templates, deploy them in order, or
+print the current Debian 12 AMI id.
 
     python -m stacks build --out DIR [--env NAME] [--params FILE]
     python -m stacks deploy [--env NAME] [--params FILE] [--out DIR] [--only STACK ...]
-                            [--upload-code] [--dry-run]
+                            [--upload-code] [--dry-run] [--allow-replace]
+    python -m stacks ami [--region REGION] [--arch amd64|arm64]
 
-`deploy` needs AWS credentials and the AWS CLI; it wraps `aws cloudformation deploy`. Before the
+`deploy` needs AWS credentials and the AWS CLI. Each stack goes through a change set (create,
+wait, describe); a change set that would replace or delete an instance, a data volume or a bucket
+is not executed unless --allow-replace is given, and each such resource is printed. Before the
 first stack it creates the database login passwords (warehouse and shop) as SSM SecureString
 parameters (a random password, only when the parameter is absent; the value is never printed).
 """
@@ -18,6 +22,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,9 @@ from typing import Any
 import boto3
 
 from stacks import BUILDERS
+from stacks.hosts import DEBIAN_12_AMI_NAME, DEBIAN_AMI_OWNER
 from stacks.params import (
+    DEFAULT_REGION,
     STACK_ORDER,
     BuildParams,
     ParamsError,
@@ -33,6 +40,10 @@ from stacks.params import (
 )
 
 ORDER_FILE = "deploy-order.json"
+# Resources a stack update must not replace or delete without --allow-replace: they hold data.
+PROTECTED_TYPES = frozenset({"AWS::EC2::Instance", "AWS::EC2::Volume", "AWS::S3::Bucket"})
+# describe-change-set's StatusReason of a change set with nothing to do.
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 LAMBDA_ZIPS = {"ingest": ("IngestCodeKey", "lambda-ingest.zip"), "etl": ("EtlCodeKey", "lambda-etl.zip")}
 
 
@@ -110,24 +121,138 @@ def upload_code(s3: Any, bucket: str, zip_dir: Path, *, log=print) -> dict[str, 
     return overrides
 
 
-def deploy_command(params: BuildParams, stack: str, template: Path, overrides: dict[str, str]) -> list[str]:
+def change_set_command(
+    params: BuildParams, stack: str, template: Path, overrides: dict[str, str], *, change_set: str, kind: str
+) -> list[str]:
+    """`aws cloudformation create-change-set` for one stack; parameters not given keep the
+    template's defaults (which the parameters file sets)."""
     command = [
         "aws",
         "cloudformation",
-        "deploy",
+        "create-change-set",
         "--region",
         params.region,
         "--stack-name",
         params.stack_name(stack),
-        "--template-file",
-        str(template),
+        "--change-set-name",
+        change_set,
+        "--change-set-type",
+        kind,
+        "--template-body",
+        f"file://{template}",
         "--capabilities",
         "CAPABILITY_IAM",
-        "--no-fail-on-empty-changeset",
     ]
     if overrides:
-        command += ["--parameter-overrides", *(f"{k}={v}" for k, v in sorted(overrides.items()))]
+        command += [
+            "--parameters",
+            *(f"ParameterKey={k},ParameterValue={v}" for k, v in sorted(overrides.items())),
+        ]
     return command
+
+
+def dangerous_changes(changes: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per protected resource the change set would replace or remove."""
+    lines = []
+    for change in changes:
+        rc = change.get("ResourceChange", {})
+        if rc.get("ResourceType") not in PROTECTED_TYPES:
+            continue
+        action, replacement = rc.get("Action"), rc.get("Replacement")
+        if action == "Remove":
+            what = "deleted"
+        elif action == "Modify" and replacement in ("True", "Conditional"):
+            what = "replaced" if replacement == "True" else "possibly replaced (Conditional)"
+        else:
+            continue
+        physical = rc.get("PhysicalResourceId", "")
+        lines.append(f"{rc.get('LogicalResourceId')} ({rc['ResourceType']} {physical}) would be {what}")
+    return lines
+
+
+class CloudFormationCli:
+    """The AWS CLI's cloudformation commands for one region, their JSON answers parsed."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        region = [] if "--region" in args else ["--region", self.region]
+        command = ["aws", "cloudformation", *args, *region]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if check and result.returncode != 0:
+            raise DeployError(
+                f"`{' '.join(command[:3])}` exited {result.returncode}: {result.stderr.strip()}"
+            )
+        return result
+
+    def json(self, *args: str) -> dict[str, Any]:
+        out = self.run(*args, "--output", "json").stdout
+        return json.loads(out) if out.strip() else {}
+
+    def stack_status(self, stack_name: str) -> str | None:
+        """The stack's status, or None when there is no such stack."""
+        result = self.run("describe-stacks", "--stack-name", stack_name, "--output", "json", check=False)
+        if result.returncode != 0:
+            if "does not exist" in result.stderr:
+                return None
+            raise DeployError(
+                f"describe-stacks {stack_name} exited {result.returncode}: {result.stderr.strip()}"
+            )
+        return json.loads(result.stdout)["Stacks"][0]["StackStatus"]
+
+    def describe_change_set(self, stack_name: str, change_set: str) -> tuple[dict[str, Any], list[dict]]:
+        """The change set's description and all its changes (following NextToken)."""
+        args = ["describe-change-set", "--stack-name", stack_name, "--change-set-name", change_set]
+        described = self.json(*args)
+        changes = list(described.get("Changes", []))
+        while described.get("NextToken"):
+            described = self.json(*args, "--next-token", described["NextToken"])
+            changes += described.get("Changes", [])
+        return described, changes
+
+
+def deploy_stack(
+    cli: CloudFormationCli,
+    command: list[str],
+    stack_name: str,
+    change_set: str,
+    *,
+    kind: str,
+    allow_replace: bool,
+) -> None:
+    """Create the change set, wait for it, refuse protected replacements, execute, wait."""
+    cli.run(*command[2:])
+    waited = cli.run(
+        "wait",
+        "change-set-create-complete",
+        "--stack-name",
+        stack_name,
+        "--change-set-name",
+        change_set,
+        check=False,
+    )
+    described, changes = cli.describe_change_set(stack_name, change_set)
+    if waited.returncode != 0 or described.get("Status") == "FAILED":
+        reason = str(described.get("StatusReason", ""))
+        if any(text in reason for text in NO_CHANGES):
+            cli.run("delete-change-set", "--stack-name", stack_name, "--change-set-name", change_set)
+            print(f"{stack_name}: no changes")
+            return
+        raise DeployError(f"{stack_name}: change set {change_set} failed: {reason or waited.stderr.strip()}")
+    dangerous = dangerous_changes(changes)
+    for line in dangerous:
+        print(f"{stack_name}: {line}")
+    if dangerous and not allow_replace:
+        raise DeployError(
+            f"{stack_name}: change set {change_set} would replace or delete {len(dangerous)} resource(s) "
+            "holding data (listed above); not executed. Review it, then deploy with --allow-replace to "
+            f"go ahead, or delete it: aws cloudformation delete-change-set --stack-name {stack_name} "
+            f"--change-set-name {change_set}"
+        )
+    cli.run("execute-change-set", "--stack-name", stack_name, "--change-set-name", change_set)
+    cli.run("wait", f"stack-{kind.lower()}-complete", "--stack-name", stack_name)
+    print(f"{stack_name}: {kind.lower()} complete")
 
 
 def aws_clients(params: BuildParams) -> dict[str, Any]:
@@ -146,17 +271,30 @@ def code_bucket(params: BuildParams) -> str:
 
 
 def check_complete(templates: dict[str, dict[str, Any]], overrides: dict[str, dict[str, str]]) -> None:
+    problems = []
     for stack, template in templates.items():
         missing = [p for p in missing_parameters(template) if p not in overrides[stack]]
         if missing:
-            raise DeployError(
-                f"stack {stack}: parameter(s) {missing} have no default; set them under "
-                f'"parameters": {{"{stack}": {{...}}}} in the --params file'
+            hint = (
+                " (`python -m stacks ami` prints the current Debian 12 AMI id)" if "AmiId" in missing else ""
             )
+            problems.append(
+                f"stack {stack}: parameter(s) {missing} have no default; set them under "
+                f'"parameters": {{"{stack}": {{...}}}} in the --params file{hint}'
+            )
+    if problems:
+        raise DeployError("; ".join(problems))
 
 
 def deploy(
-    params: BuildParams, out: Path, only: Sequence[str], *, upload: bool, dry_run: bool, zip_dir: Path
+    params: BuildParams,
+    out: Path,
+    only: Sequence[str],
+    *,
+    upload: bool,
+    dry_run: bool,
+    zip_dir: Path,
+    allow_replace: bool = False,
 ) -> None:
     build(params, out)
     stacks = [s for s in STACK_ORDER if not only or s in only]
@@ -182,13 +320,34 @@ def deploy(
             names = ", ".join(name for name, _ in password_parameters(params.env))
             print(f"(dry run) would create if absent: {names}")
 
+    cli = CloudFormationCli(params.region)
+    change_set = f"clickstream-{int(time.time())}"
     for stack in stacks:
-        command = deploy_command(params, stack, out / f"{stack}.template.json", overrides[stack])
+        stack_name = params.stack_name(stack)
+        status = None if dry_run else cli.stack_status(stack_name)
+        kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+        template = out / f"{stack}.template.json"
+        command = change_set_command(
+            params, stack, template, overrides[stack], change_set=change_set, kind=kind
+        )
         print("+ " + " ".join(command), flush=True)
         if not dry_run:
-            result = subprocess.run(command, check=False)
-            if result.returncode != 0:
-                raise DeployError(f"stack {stack}: aws cloudformation deploy exited {result.returncode}")
+            deploy_stack(cli, command, stack_name, change_set, kind=kind, allow_replace=allow_replace)
+
+
+def current_debian_ami(ec2: Any, arch: str = "amd64") -> dict[str, str]:
+    """The newest Debian 12 image Debian publishes for `arch`: its id, name and creation date."""
+    images = ec2.describe_images(
+        Owners=[DEBIAN_AMI_OWNER],
+        Filters=[
+            {"Name": "name", "Values": [DEBIAN_12_AMI_NAME.format(arch=arch)]},
+            {"Name": "state", "Values": ["available"]},
+        ],
+    )["Images"]
+    if not images:
+        raise DeployError(f"no Debian 12 {arch} image from owner {DEBIAN_AMI_OWNER} in this region")
+    newest = max(images, key=lambda image: image["CreationDate"])
+    return {k: newest[k] for k in ("ImageId", "Name", "CreationDate")}
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -217,12 +376,29 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     deploy_parser.add_argument(
         "--dry-run", action="store_true", help="print the commands; create nothing, call no AWS API"
     )
+    deploy_parser.add_argument(
+        "--allow-replace",
+        action="store_true",
+        help="execute change sets that replace or delete an instance, a data volume or a bucket",
+    )
+    ami = sub.add_parser("ami", help="print the current Debian 12 AMI id (for hosts.AmiId)")
+    ami.add_argument("--region", default=DEFAULT_REGION)
+    ami.add_argument("--arch", choices=["amd64", "arm64"], default="amd64")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if args.command == "ami":
+            ec2 = boto3.session.Session(region_name=args.region).client("ec2")
+            image = current_debian_ami(ec2, args.arch)
+            print(image["ImageId"])
+            print(
+                f"{image['Name']} ({image['CreationDate']}); set it as parameters.hosts.AmiId",
+                file=sys.stderr,
+            )
+            return 0
         if args.params:
             params = BuildParams.from_file(args.params, env=args.env)
         else:
@@ -235,7 +411,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             out = args.out or Path("build") / "stacks" / params.env
             deploy(
-                params, out, args.only, upload=args.upload_code, dry_run=args.dry_run, zip_dir=args.zip_dir
+                params,
+                out,
+                args.only,
+                upload=args.upload_code,
+                dry_run=args.dry_run,
+                zip_dir=args.zip_dir,
+                allow_replace=args.allow_replace,
             )
     except (ParamsError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)

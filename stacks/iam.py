@@ -21,6 +21,23 @@ ENI_DESCRIBE_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeVpcs",
 )
 
+# What the SSM agent needs for Session Manager and Run Command (AWS's documented minimum instead
+# of AmazonSSMManagedInstanceCore, which also grants ssm:GetParameter(s) on every parameter).
+# None of these has resource-level permissions that fit: "*" is their Resource.
+SESSION_MANAGER_ACTIONS: tuple[str, ...] = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+)
+
 Actions = str | Sequence[str]
 Resources = str | AWSHelperFn | Sequence[str | AWSHelperFn]
 

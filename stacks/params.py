@@ -38,10 +38,10 @@ DW_DATABASE = "clickstream_dw"
 DW_WRITER_LOGIN = "etl_writer"
 DW_READER_LOGIN = "dashboard_reader"
 
-# Prefixes of the raw bucket: the events ingest writes and the ETL reads, and the warehouse's
-# pg_dump backups (roles/postgres_dw).
+# Prefixes of the raw bucket: the events ingest writes and the ETL reads, and the hosts' pg_dump
+# backups, each host under its own backups/<role>/ (backups_prefix).
 RAW_EVENTS_PREFIX = "events/"
-DW_BACKUPS_PREFIX = "backups/"
+BACKUPS_PREFIX = "backups/"
 
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
 DW_LOGIN_ROLES: tuple[str, ...] = (DW_WRITER_LOGIN, DW_READER_LOGIN)
@@ -54,6 +54,16 @@ _TOP_LEVEL_KEYS = {"env", "region", "parameters"}
 
 class ParamsError(ValueError):
     """A parameters file or value is wrong; the message says what and where."""
+
+
+def backups_prefix(host_role: str) -> str:
+    """The raw bucket prefix one host (clickstream:role dw | oltp) writes its pg_dump backups to."""
+    return f"{BACKUPS_PREFIX}{host_role}/"
+
+
+def host_parameter_path(env: str, host_role: str) -> str:
+    """The SSM parameter path holding one host's secrets (dw | oltp); the host reads only these."""
+    return f"/clickstream/{env}/{host_role}/"
 
 
 def dw_password_parameter_name(env: str, login_role: str) -> str:

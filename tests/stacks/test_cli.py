@@ -12,7 +12,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stacks.__main__ import ensure_password_parameters, main, s3_prefix_list_id, upload_code
+from stacks.__main__ import (
+    current_debian_ami,
+    dangerous_changes,
+    ensure_password_parameters,
+    main,
+    s3_prefix_list_id,
+    upload_code,
+)
+from stacks.hosts import DEBIAN_AMI_OWNER
 from stacks.params import STACK_ORDER, BuildParams, ParamsError, password_parameters
 
 REGION = "ap-southeast-1"
@@ -103,15 +111,26 @@ def test_deploy_refuses_missing_code_bucket(tmp_path: Path, capsys: pytest.Captu
     assert main(["deploy", "--dry-run", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "stack ingest: parameter(s) ['LambdaCodeBucket'] have no default" in err
+    # The AMI is pinned: no default, and the message says where to get the current id.
+    assert "stack hosts: parameter(s) ['AmiId'] have no default" in err
+    assert "`python -m stacks ami` prints the current Debian 12 AMI id" in err
 
 
 def test_deploy_dry_run_prints_the_commands_in_order(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = write_params(
-        tmp_path, {"parameters": {s: {"LambdaCodeBucket": "my-artifacts"} for s in ("ingest", "etl")}}
+        tmp_path,
+        {
+            "parameters": {
+                **{s: {"LambdaCodeBucket": "my-artifacts"} for s in ("ingest", "etl")},
+                "hosts": {"AmiId": "ami-0123456789abcdef0"},
+            }
+        },
     )
     assert main(["deploy", "--dry-run", "--params", str(path), "--out", str(tmp_path / "t")]) == 0
     out = capsys.readouterr().out
-    commands = [line for line in out.splitlines() if line.startswith("+ aws cloudformation deploy")]
+    commands = [
+        line for line in out.splitlines() if line.startswith("+ aws cloudformation create-change-set")
+    ]
     assert [c.split("--stack-name ")[1].split()[0] for c in commands] == [
         f"dev-clickstream-{s}" for s in STACK_ORDER
     ]
@@ -176,22 +195,69 @@ def test_deploy_without_the_aws_cli_says_so(
     assert "the AWS CLI (`aws`) is not on PATH" in capsys.readouterr().err
 
 
+FAKE_AWS = """\
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_AWS_RECORD"], "a") as record:
+    record.write(json.dumps(args) + "\\n")
+command = args[1]
+stack = args[args.index("--stack-name") + 1] if "--stack-name" in args else ""
+if command == "describe-stacks":
+    if stack not in os.environ.get("FAKE_AWS_EXISTING", "").split(","):
+        sys.stderr.write(f"An error occurred (ValidationError): Stack with id {stack} does not exist")
+        sys.exit(255)
+    print(json.dumps({"Stacks": [{"StackName": stack, "StackStatus": "UPDATE_COMPLETE"}]}))
+elif command == "create-change-set":
+    print(json.dumps({"Id": "arn:aws:cloudformation:cs/1", "StackId": "arn:aws:cloudformation:stack/1"}))
+elif command == "describe-change-set":
+    changes = json.loads(os.environ.get("FAKE_AWS_CHANGES", "{}")).get(stack, [])
+    status = {"Status": "CREATE_COMPLETE"}
+    if changes == "none":
+        status = {"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes."}
+        changes = []
+    print(json.dumps({**status, "Changes": changes}))
+"""
+
+
+def replacement(
+    logical_id: str, resource_type: str, replacement: str = "True", action: str = "Modify"
+) -> dict:
+    return {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": action,
+            "LogicalResourceId": logical_id,
+            "PhysicalResourceId": f"{logical_id.lower()}-1",
+            "ResourceType": resource_type,
+            "Replacement": replacement,
+        },
+    }
+
+
+@pytest.fixture
+def fake_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in `aws` on PATH answering the cloudformation calls deploy makes; returns the file
+    its calls are recorded in (one JSON argv per line)."""
+    record = tmp_path / "calls.jsonl"
+    record.touch()
+    script = tmp_path / "bin" / "aws"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\n{FAKE_AWS}", encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_AWS_RECORD", str(record))
+    return record
+
+
+def recorded(record: Path) -> list[list[str]]:
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
 @mock_aws
-def test_deploy_runs_aws_cloudformation_deploy_per_stack(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+def test_deploy_goes_through_a_change_set_per_stack(
+    tmp_path: Path, fake_aws: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """The whole deploy path against moto, with a stand-in `aws` that records its arguments."""
-    record = tmp_path / "calls.jsonl"
-    fake_aws = tmp_path / "bin" / "aws"
-    fake_aws.parent.mkdir()
-    fake_aws.write_text(
-        "#!/bin/sh\n"
-        f'"{sys.executable}" -c \'import json, sys; print(json.dumps(sys.argv[1:]))\' "$@"'
-        f' >> "{record}"\n',
-        encoding="utf-8",
-    )
-    fake_aws.chmod(fake_aws.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{fake_aws.parent}{os.pathsep}{os.environ['PATH']}")
     path = write_params(
         tmp_path, {"parameters": {s: {"LambdaCodeBucket": "code"} for s in ("ingest", "etl")}}
     )
@@ -200,16 +266,32 @@ def test_deploy_runs_aws_cloudformation_deploy_per_stack(
         main(["deploy", "--params", str(path), "--out", str(tmp_path / "t"), "--only", "network", "etl"]) == 0
     )
 
-    calls = [json.loads(line) for line in record.read_text().splitlines()]
-    assert [c[c.index("--stack-name") + 1] for c in calls] == [
+    calls = recorded(fake_aws)
+    assert [c[1] for c in calls] == [
+        "describe-stacks",
+        "create-change-set",
+        "wait",
+        "describe-change-set",
+        "execute-change-set",
+        "wait",
+    ] * 2
+    assert [c[c.index("--stack-name") + 1] for c in calls[::6]] == [
         "dev-clickstream-network",
         "dev-clickstream-etl",
     ]
-    network_call = calls[0]
+    network_create = calls[1]
+    assert network_create[network_create.index("--change-set-type") + 1] == "CREATE"
+    assert calls[5][2] == "stack-create-complete"
     prefix_list = boto3.client("ec2", region_name=REGION).describe_managed_prefix_lists(
         Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{REGION}.s3"]}]
     )["PrefixLists"][0]["PrefixListId"]
-    assert network_call[network_call.index("--parameter-overrides") + 1] == f"S3PrefixListId={prefix_list}"
+    assert (
+        network_create[network_create.index("--parameters") + 1]
+        == f"ParameterKey=S3PrefixListId,ParameterValue={prefix_list}"
+    )
+    assert network_create[network_create.index("--template-body") + 1] == (
+        f"file://{tmp_path / 't' / 'network.template.json'}"
+    )
     ssm = boto3.client("ssm", region_name=REGION)
     assert (
         ssm.get_parameter(Name="/clickstream/dev/dw/etl_writer/password")["Parameter"]["Type"]
@@ -220,6 +302,114 @@ def test_deploy_runs_aws_cloudformation_deploy_per_stack(
         "Parameter"
     ]
     assert value["Value"] not in out
+
+
+DATA_LOSS = [
+    replacement("DwInstance", "AWS::EC2::Instance"),
+    replacement("OltpDataVolume", "AWS::EC2::Volume", "Conditional"),
+    replacement("SsmTransferBucket", "AWS::S3::Bucket", action="Remove"),
+    replacement("DwHostRole", "AWS::IAM::Role"),  # not data: replaced without asking
+    replacement("DwLaunchTemplate", "AWS::EC2::LaunchTemplate", "False"),
+]
+
+
+@mock_aws
+def test_deploy_refuses_a_change_set_that_replaces_data_holders(
+    tmp_path: Path, fake_aws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("FAKE_AWS_EXISTING", "dev-clickstream-hosts")
+    monkeypatch.setenv("FAKE_AWS_CHANGES", json.dumps({"dev-clickstream-hosts": DATA_LOSS}))
+    path = write_params(tmp_path, {"parameters": {"hosts": {"AmiId": "ami-0123456789abcdef0"}}})
+    argv = ["deploy", "--params", str(path), "--out", str(tmp_path / "t"), "--only", "hosts"]
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "DwInstance (AWS::EC2::Instance dwinstance-1) would be replaced" in captured.out
+    assert "OltpDataVolume (AWS::EC2::Volume oltpdatavolume-1) would be possibly replaced" in captured.out
+    assert "SsmTransferBucket (AWS::S3::Bucket ssmtransferbucket-1) would be deleted" in captured.out
+    assert "DwHostRole" not in captured.out and "DwLaunchTemplate" not in captured.out
+    assert "would replace or delete 3 resource(s)" in captured.err
+    assert "--allow-replace" in captured.err
+    calls = recorded(fake_aws)
+    assert "execute-change-set" not in [c[1] for c in calls]
+    create = calls[1]
+    assert create[create.index("--change-set-type") + 1] == "UPDATE"
+
+    assert main([*argv, "--allow-replace"]) == 0
+    calls = recorded(fake_aws)
+    executed = [c for c in calls if c[1] == "execute-change-set"]
+    assert len(executed) == 1
+    assert calls[-1][:3] == ["cloudformation", "wait", "stack-update-complete"]
+
+
+@mock_aws
+def test_deploy_skips_a_stack_without_changes(
+    tmp_path: Path, fake_aws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("FAKE_AWS_EXISTING", "dev-clickstream-data")
+    monkeypatch.setenv("FAKE_AWS_CHANGES", json.dumps({"dev-clickstream-data": "none"}))
+    assert main(["deploy", "--out", str(tmp_path / "t"), "--only", "data"]) == 0
+    assert [c[1] for c in recorded(fake_aws)][-1] == "delete-change-set"
+    assert "dev-clickstream-data: no changes" in capsys.readouterr().out
+
+
+def test_dangerous_changes_are_replacements_and_removals_of_data_holders() -> None:
+    assert len(dangerous_changes(DATA_LOSS)) == 3
+    assert dangerous_changes([replacement("RawBucket", "AWS::S3::Bucket", "False")]) == []
+    assert dangerous_changes([replacement("X", "AWS::EC2::Volume", action="Add")]) == []
+
+
+DEBIAN_IMAGES = [
+    ("debian-12-amd64-20240101-1600", "2024-01-01T16:00:00.000Z"),
+    ("debian-12-amd64-20240601-1780", "2024-06-01T17:00:00.000Z"),
+    ("debian-12-arm64-20240701-1800", "2024-07-01T18:00:00.000Z"),
+    ("debian-11-amd64-20240801-1900", "2024-08-01T19:00:00.000Z"),
+]
+
+
+@pytest.fixture
+def debian_amis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """moto's EC2 seeded with Debian-owned images instead of its defaults; name -> image id.
+
+    moto reads MOTO_AMIS_PATH at import, so the loaded list is replaced as well."""
+    images = [
+        {
+            "ami_id": f"ami-0{index:016x}",
+            "name": name,
+            "description": name,
+            "owner_id": DEBIAN_AMI_OWNER,
+            "public": True,
+            "virtualization_type": "hvm",
+            "architecture": "arm64" if "arm64" in name else "x86_64",
+            "state": "available",
+            "platform": None,
+            "image_type": "machine",
+            "hypervisor": "xen",
+            "root_device_name": "/dev/xvda",
+            "root_device_type": "ebs",
+            "sriov": "simple",
+            "creation_date": created,
+        }
+        for index, (name, created) in enumerate(DEBIAN_IMAGES, start=1)
+    ]
+    path = tmp_path / "amis.json"
+    path.write_text(json.dumps(images), encoding="utf-8")
+    monkeypatch.setenv("MOTO_AMIS_PATH", str(path))
+    monkeypatch.setattr("moto.ec2.models.amis.AMIS", images)
+    return {image["name"]: image["ami_id"] for image in images}
+
+
+def test_ami_command_prints_the_newest_debian_12_image(
+    debian_amis: dict[str, str], capsys: pytest.CaptureFixture
+) -> None:
+    with mock_aws():
+        assert main(["ami", "--region", REGION]) == 0
+        assert capsys.readouterr().out.strip() == debian_amis["debian-12-amd64-20240601-1780"]
+        ec2 = boto3.client("ec2", region_name=REGION)
+        assert current_debian_ami(ec2, "arm64")["ImageId"] == debian_amis["debian-12-arm64-20240701-1800"]
+        # Somebody else's image with a matching name is not Debian's.
+        ec2.register_image(Name="debian-12-amd64-29990101-0000", RootDeviceName="/dev/xvda")
+        assert current_debian_ami(ec2)["Name"] == "debian-12-amd64-20240601-1780"
 
 
 def test_password_parameters_are_the_ones_the_aws_inventory_reads() -> None:

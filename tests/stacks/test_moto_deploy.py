@@ -3,8 +3,7 @@
 moto's CloudFormation skips resource types it does not model (listed in MOTO_UNSUPPORTED; each
 is asserted on the template in test_templates.py instead), ignores some properties (S3 public
 access block, versioning, lifecycle and logging; security-group egress; an instance's launch
-template), and resolves an SSM-typed parameter's default even when a value is passed. So the
-hosts stack is built with AmiParameter pointing at a test SSM parameter, through the same
+template). The hosts stack gets one of moto's image ids as AmiId through the same
 parameters-file mechanism a user has; nothing else differs from the templates `build` writes.
 """
 
@@ -33,7 +32,6 @@ pytestmark = [
 REGION = "ap-southeast-1"
 DEPLOYED = ("network", "data", "hosts", "etl")
 CODE_BUCKET = "clickstream-test-code"
-AMI_PARAMETER = "/clickstream-test/debian-12-ami"
 # Resource types moto's CloudFormation does not create; asserted on the templates instead.
 MOTO_UNSUPPORTED = {
     "AWS::EC2::SecurityGroupEgress",
@@ -41,6 +39,7 @@ MOTO_UNSUPPORTED = {
     "AWS::CloudWatch::Alarm",
     "AWS::SQS::QueuePolicy",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::DLM::LifecyclePolicy",
 }
 
 
@@ -60,7 +59,6 @@ def aws() -> Iterator[dict[str, Any]]:
             for name in ("cloudformation", "ec2", "s3", "lambda", "events", "iam", "ssm", "sqs")
         }
         image_id = clients["ec2"].describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        clients["ssm"].put_parameter(Name=AMI_PARAMETER, Value=image_id, Type="String")
         clients["s3"].create_bucket(
             Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
@@ -68,7 +66,7 @@ def aws() -> Iterator[dict[str, Any]]:
 
         params = BuildParams(
             parameters={
-                "hosts": {"AmiParameter": AMI_PARAMETER, "EnableDwBackups": True},
+                "hosts": {"AmiId": image_id},
                 "etl": {"LambdaCodeBucket": CODE_BUCKET},
             }
         )
@@ -196,9 +194,9 @@ def test_instances_tagged_placed_and_profiled(aws: dict) -> None:
     assert dw["PrivateIpAddress"] == hosts["DwPrivateIp"]
     assert oltp["SubnetId"] == net["PublicSubnetId"]
     assert oltp["PublicIpAddress"] == hosts["OltpPublicIp"]
-    for instance in (dw, oltp):
+    for key, instance in (("Dw", dw), ("Oltp", oltp)):
         assert (
-            "instance-profile/dev-clickstream-hosts-HostInstanceProfile"
+            f"instance-profile/dev-clickstream-hosts-{key}InstanceProfile"
             in instance["IamInstanceProfile"]["Arn"]
         )
 
@@ -212,6 +210,21 @@ def test_launch_templates_require_imdsv2_and_encrypt_root(aws: dict) -> None:
         [root] = data["BlockDeviceMappings"]
         assert root["Ebs"]["Encrypted"] is True
         assert root["Ebs"]["VolumeType"] == "gp3"
+
+
+def test_data_volumes_attached_to_their_hosts(aws: dict) -> None:
+    ec2, hosts = aws["clients"]["ec2"], aws["outputs"]["hosts"]
+    for key in ("Oltp", "Dw"):
+        [volume] = ec2.describe_volumes(VolumeIds=[hosts[f"{key}DataVolumeId"]])["Volumes"]
+        [instance] = ec2.describe_instances(InstanceIds=[hosts[f"{key}InstanceId"]])["Reservations"][0][
+            "Instances"
+        ]
+        # (moto's CloudFormation ignores the volume's Encrypted, VolumeType, AvailabilityZone and
+        # tags:
+        # asserted on the template)
+        assert [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]] == [
+            (instance["InstanceId"], hosts["DataVolumeDevice"])
+        ]
 
 
 def test_buckets_exist_encrypted(aws: dict) -> None:
@@ -292,20 +305,35 @@ def test_iam_roles_as_deployed(aws: dict) -> None:
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     ]
     assert all("*" not in a for a in actions)
-    [host_role] = [n for n in roles if n.startswith("dev-clickstream-hosts-HostRole")]
-    trust = roles[host_role]["AssumeRolePolicyDocument"]
-    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    for key in ("Dw", "Oltp"):
+        [host_role] = [n for n in roles if n.startswith(f"dev-clickstream-hosts-{key}HostRole")]
+        trust = roles[host_role]["AssumeRolePolicyDocument"]
+        assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
 def test_host_role_policies_as_deployed(aws: dict) -> None:
     iam = aws["clients"]["iam"]
-    [host_role] = [r["RoleName"] for r in iam.list_roles()["Roles"] if "-hosts-HostRole" in r["RoleName"]]
-    documents = {}
-    for name in iam.list_role_policies(RoleName=host_role)["PolicyNames"]:
-        document = iam.get_role_policy(RoleName=host_role, PolicyName=name)["PolicyDocument"]
-        documents[name] = ast.literal_eval(document) if isinstance(document, str) else document
-    assert set(documents) == {"cloudwatch-agent-logs", "dw-backups-to-raw-bucket"}
-    [logs] = documents["cloudwatch-agent-logs"]["Statement"]
-    assert f"arn:aws:logs:{REGION}:123456789012:log-group:/clickstream/dev/postgresql:*" in logs["Resource"]
-    [backup] = documents["dw-backups-to-raw-bucket"]["Statement"]
-    assert backup["Resource"] == f"arn:aws:s3:::{aws['outputs']['data']['RawBucketName']}/backups/*"
+    raw_arn = f"arn:aws:s3:::{aws['outputs']['data']['RawBucketName']}"
+    for key, role in (("Dw", "dw"), ("Oltp", "oltp")):
+        [host_role] = [
+            r["RoleName"] for r in iam.list_roles()["Roles"] if f"-hosts-{key}HostRole" in r["RoleName"]
+        ]
+        documents = {}
+        for name in iam.list_role_policies(RoleName=host_role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=host_role, PolicyName=name)["PolicyDocument"]
+            documents[name] = ast.literal_eval(document) if isinstance(document, str) else document
+        assert set(documents) == {
+            "session-manager-agent",
+            "own-parameters",
+            "cloudwatch-agent-logs",
+            f"{role}-backups-to-raw-bucket",
+        }
+        assert iam.list_attached_role_policies(RoleName=host_role)["AttachedPolicies"] == []
+        [logs] = documents["cloudwatch-agent-logs"]["Statement"]
+        assert (
+            f"arn:aws:logs:{REGION}:123456789012:log-group:/clickstream/dev/postgresql:*" in logs["Resource"]
+        )
+        [params] = documents["own-parameters"]["Statement"]
+        assert params["Resource"] == f"arn:aws:ssm:{REGION}:123456789012:parameter/clickstream/dev/{role}/*"
+        [backup] = documents[f"{role}-backups-to-raw-bucket"]["Statement"]
+        assert backup["Resource"] == f"{raw_arn}/backups/{role}/*"

@@ -12,7 +12,7 @@ import yaml
 
 from stacks import BUILDERS
 from stacks.hosts import AGENT_LOG_GROUPS
-from stacks.iam import ENI_DESCRIBE_ACTIONS
+from stacks.iam import ENI_DESCRIBE_ACTIONS, SESSION_MANAGER_ACTIONS
 from stacks.params import (
     DW_DATABASE,
     DW_LOGIN_ROLES,
@@ -291,9 +291,50 @@ def test_hosts_use_launch_templates_with_imdsv2_and_encrypted_gp3(templates: dic
         lt_ref = instance["Properties"]["LaunchTemplate"]
         assert lt_ref["LaunchTemplateId"]["Ref"] in lts, logical_id
         assert lt_ref["Version"] == {"Fn::GetAtt": [lt_ref["LaunchTemplateId"]["Ref"], "LatestVersionNumber"]}
-        assert instance["Properties"]["ImageId"] == {"Ref": "AmiParameter"}
-    assert hosts["Parameters"]["AmiParameter"]["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-    assert default_of(hosts, "AmiParameter") == "/aws/service/debian/release/12/latest/amd64"
+        assert instance["Properties"]["ImageId"] == {"Ref": "AmiId"}
+
+
+def test_the_ami_is_pinned_and_nothing_resolves_to_latest(templates: dict[str, dict]) -> None:
+    # An SSM-typed parameter (or a resolve:ssm reference) would pick the newest image on a
+    # parameter-less update, and replace both hosts.
+    ami = templates["hosts"]["Parameters"]["AmiId"]
+    assert ami["Type"] == "AWS::EC2::Image::Id"
+    assert "Default" not in ami
+    for stack, template in templates.items():
+        text = json.dumps(template)
+        assert "resolve:ssm" not in text and "/aws/service/" not in text, stack
+        assert not any("SSM::Parameter" in p["Type"] for p in template.get("Parameters", {}).values()), stack
+
+
+def test_each_host_keeps_its_data_on_an_encrypted_snapshot_retained_volume(
+    templates: dict[str, dict],
+) -> None:
+    hosts = templates["hosts"]
+    volumes = resources_of(hosts, "AWS::EC2::Volume")
+    assert set(volumes) == {"OltpDataVolume", "DwDataVolume"}
+    attachments = {
+        a["Properties"]["VolumeId"]["Ref"]: a["Properties"]
+        for a in resources_of(hosts, "AWS::EC2::VolumeAttachment").values()
+    }
+    for key in ("Oltp", "Dw"):
+        volume = volumes[f"{key}DataVolume"]
+        assert (volume["DeletionPolicy"], volume["UpdateReplacePolicy"]) == ("Snapshot", "Snapshot")
+        p = volume["Properties"]
+        assert (p["Encrypted"], p["VolumeType"], p["Size"]) == (True, "gp3", {"Ref": f"{key}DataVolumeGiB"})
+        # In the instance's own AZ, attached to it as the device the roles mount.
+        assert p["AvailabilityZone"] == {"Fn::GetAtt": [f"{key}Instance", "AvailabilityZone"]}
+        attachment = attachments[f"{key}DataVolume"]
+        assert attachment["InstanceId"] == {"Ref": f"{key}Instance"}
+        assert attachment["Device"] == "/dev/sdf"
+        tags = tags_of(volume)
+        assert tags["clickstream:data-volume"] == "dev"
+        assert tags["clickstream:data-device"] == "/dev/sdf"
+        assert tags_of(hosts["Resources"][f"{key}Instance"])["clickstream:data-device"] == "/dev/sdf"
+        # The instance is disposable; what it holds is on the volume.
+        assert hosts["Resources"][f"{key}Instance"]["DeletionPolicy"] == "Delete"
+    assert tags_of(volumes["OltpDataVolume"])[ROLE_TAG] == "oltp"
+    assert hosts["Outputs"]["DataVolumeDevice"]["Value"] == "/dev/sdf"
+    assert {"OltpDataVolumeId", "DwDataVolumeId"} <= set(hosts["Outputs"])
 
 
 def test_hosts_are_tagged_for_the_ansible_inventory(templates: dict[str, dict]) -> None:
@@ -401,28 +442,103 @@ def test_iam_has_no_wildcard_actions_and_scoped_resources(templates: dict[str, d
         )
         if "*" in resources:
             # Only for actions without resource-level permissions.
-            assert sorted(actions) == sorted(ENI_DESCRIBE_ACTIONS), (
+            assert sorted(actions) in (sorted(ENI_DESCRIBE_ACTIONS), sorted(SESSION_MANAGER_ACTIONS)), (
                 f"{stack}.{logical_id}: Resource * for {actions}"
             )
 
 
-def test_managed_policies_are_only_session_managers(templates: dict[str, dict]) -> None:
+DLM_POLICY = "AWSDataLifecycleManagerServiceRole"
+
+
+def test_the_only_managed_policy_is_dlms_service_role(templates: dict[str, dict]) -> None:
     managed = [
         (s, k, arn)
         for s, k, r in all_resources(templates)
         if r["Type"] == "AWS::IAM::Role"
         for arn in r["Properties"].get("ManagedPolicyArns", [])
     ]
+    # No AmazonSSMManagedInstanceCore: it grants ssm:GetParameter(s) on every parameter.
     assert managed == [
         (
             "hosts",
-            "HostRole",
-            {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+            "SnapshotPolicyRole",
+            {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/service-role/{DLM_POLICY}"},
         )
     ]
+    trust = props(templates["hosts"], "SnapshotPolicyRole")["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "dlm.amazonaws.com"}]
 
 
-def test_host_role_ships_only_the_agents_log_groups(templates: dict[str, dict]) -> None:
+def test_daily_snapshots_of_the_data_volumes(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    policy = props(hosts, "DataVolumeSnapshotPolicy")
+    assert policy["State"] == "ENABLED"
+    assert policy["ExecutionRoleArn"] == {"Fn::GetAtt": ["SnapshotPolicyRole", "Arn"]}
+    details = policy["PolicyDetails"]
+    assert (details["PolicyType"], details["ResourceTypes"]) == ("EBS_SNAPSHOT_MANAGEMENT", ["VOLUME"])
+    # It targets exactly the data volumes (their tag), of this environment only.
+    assert details["TargetTags"] == [{"Key": "clickstream:data-volume", "Value": "dev"}]
+    tagged = [
+        k
+        for k, r in hosts["Resources"].items()
+        if {"Key": "clickstream:data-volume", "Value": "dev"} in r.get("Properties", {}).get("Tags", [])
+    ]
+    assert sorted(tagged) == ["DwDataVolume", "OltpDataVolume"]
+    [schedule] = details["Schedules"]
+    assert schedule["CreateRule"] == {
+        "Interval": 24,
+        "IntervalUnit": "HOURS",
+        "Times": [{"Ref": "SnapshotTimeUtc"}],
+    }
+    assert schedule["RetainRule"] == {"Count": {"Ref": "SnapshotRetentionCount"}}
+    assert default_of(hosts, "SnapshotRetentionCount") == 7
+
+
+def _host_policies(hosts: dict, key: str) -> dict[str, list[dict]]:
+    return {
+        p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in props(hosts, f"{key}HostRole")["Policies"]
+    }
+
+
+def test_each_host_has_its_own_role_with_session_manager_actions_only(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    profiles = {
+        k: p["Properties"]["Roles"] for k, p in resources_of(hosts, "AWS::IAM::InstanceProfile").items()
+    }
+    assert profiles == {
+        "OltpInstanceProfile": [{"Ref": "OltpHostRole"}],
+        "DwInstanceProfile": [{"Ref": "DwHostRole"}],
+    }
+    for key in ("Oltp", "Dw"):
+        assert props(hosts, f"{key}Instance")["IamInstanceProfile"] == {"Ref": f"{key}InstanceProfile"}
+        assert "ManagedPolicyArns" not in props(hosts, f"{key}HostRole")
+        [agent] = _host_policies(hosts, key)["session-manager-agent"]
+        assert agent["Resource"] == "*"
+        assert sorted(agent["Action"]) == sorted(SESSION_MANAGER_ACTIONS)
+        assert {a.split(":")[0] for a in agent["Action"]} == {"ssm", "ssmmessages", "ec2messages"}
+        assert [a for a in agent["Action"] if a.startswith("ssm:")] == ["ssm:UpdateInstanceInformation"]
+
+
+def test_each_host_reads_only_its_own_parameters(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    for key, path in (("Oltp", "/clickstream/dev/oltp/"), ("Dw", "/clickstream/dev/dw/")):
+        policies = _host_policies(hosts, key)
+        [read] = policies["own-parameters"]
+        assert sorted(read["Action"]) == ["ssm:GetParameter", "ssm:GetParameters"]
+        assert read["Resource"]["Fn::Sub"].endswith(f":parameter{path}*")
+        ssm_reads = [
+            s
+            for statements in policies.values()
+            for s in statements
+            if any(str(a).startswith("ssm:Get") for a in s["Action"])
+        ]
+        assert ssm_reads == [read]
+    # Every password parameter is under the path of the one host that needs it.
+    for name, _ in password_parameters("dev"):
+        assert name.startswith(("/clickstream/dev/dw/", "/clickstream/dev/oltp/")), name
+
+
+def test_host_roles_ship_only_their_agents_log_groups(templates: dict[str, dict]) -> None:
     roles_agents = REPO / "roles" / "agents"
     defaults = (roles_agents / "defaults" / "main.yml").read_text(encoding="utf-8")
     agent_config = (roles_agents / "templates" / "amazon-cloudwatch-agent.yml.j2").read_text(encoding="utf-8")
@@ -431,35 +547,37 @@ def test_host_role_ships_only_the_agents_log_groups(templates: dict[str, dict]) 
     # The agent sends no metrics, so the role gets no cloudwatch:PutMetricData.
     assert not re.search(r"^metrics:", agent_config, re.MULTILINE)
 
-    [policy] = props(templates["hosts"], "HostRole")["Policies"]
-    [statement] = policy["PolicyDocument"]["Statement"]
-    assert sorted(statement["Action"]) == [
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:DescribeLogStreams",
-        "logs:PutLogEvents",
-        "logs:PutRetentionPolicy",
-    ]
-    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-    prefix += "/clickstream/dev/"
-    assert sorted(r["Fn::Sub"] for r in statement["Resource"]) == sorted(
-        f"{prefix}{group}{suffix}" for group in AGENT_LOG_GROUPS for suffix in ("", ":*")
-    )
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/clickstream/dev/"
+    for key, groups in (("Oltp", ["postgresql"]), ("Dw", ["postgresql", "shiny-server"])):
+        [statement] = _host_policies(templates["hosts"], key)["cloudwatch-agent-logs"]
+        assert sorted(statement["Action"]) == [
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+            "logs:PutRetentionPolicy",
+        ]
+        assert sorted(r["Fn::Sub"] for r in statement["Resource"]) == sorted(
+            f"{prefix}{group}{suffix}" for group in groups for suffix in ("", ":*")
+        )
     all_actions = [a for _, _, st in _iam_statements(templates) for a in st["Action"]]
     assert "cloudwatch:PutMetricData" not in all_actions
 
 
-def test_dw_backups_policy_exists_only_when_enabled(templates: dict[str, dict]) -> None:
+def test_backup_policies_are_on_by_default_each_host_its_own_prefix(templates: dict[str, dict]) -> None:
     hosts = templates["hosts"]
-    assert default_of(hosts, "EnableDwBackups") == "false"
-    assert hosts["Conditions"]["DwBackupsEnabled"] == {"Fn::Equals": [{"Ref": "EnableDwBackups"}, "true"]}
-    policy = hosts["Resources"]["DwBackupPolicy"]
-    assert policy["Type"] == "AWS::IAM::Policy"
-    assert policy["Condition"] == "DwBackupsEnabled"
-    assert policy["Properties"]["Roles"] == [{"Ref": "HostRole"}]
-    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
-    assert statement["Resource"] == {"Fn::Sub": ["${BucketArn}/backups/*", {"BucketArn": RAW_BUCKET_ARN}]}
+    assert default_of(hosts, "EnableBackups") == "true"
+    assert hosts["Conditions"]["BackupsEnabled"] == {"Fn::Equals": [{"Ref": "EnableBackups"}, "true"]}
+    for key, role in (("Oltp", "oltp"), ("Dw", "dw")):
+        policy = hosts["Resources"][f"{key}BackupPolicy"]
+        assert policy["Type"] == "AWS::IAM::Policy"
+        assert policy["Condition"] == "BackupsEnabled"
+        assert policy["Properties"]["Roles"] == [{"Ref": f"{key}HostRole"}]
+        [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+        assert statement["Resource"] == {
+            "Fn::Sub": [f"${{BucketArn}}/backups/{role}/*", {"BucketArn": RAW_BUCKET_ARN}]
+        }
 
 
 RAW_BUCKET_ARN = {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-RawBucketArn"}}
