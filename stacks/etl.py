@@ -194,6 +194,8 @@ def _function(
         environment={
             **_warehouse_environment(t, imports, password_parameter),
             "RAW_BUCKET": imports.raw_bucket_name,
+            # the Environment dimension of the run's metrics (functions/etl/metrics.py)
+            "PLATFORM_ENV": params.env,
         },
         tags=standard_tags(params, STACK),
         ReservedConcurrentExecutions=1,  # one run at a time: runs must not overlap on the same window

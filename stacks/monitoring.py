@@ -117,7 +117,45 @@ def build(params: BuildParams) -> Template:
             ),
         )
     )
+    _freshness_alarms(t, params)
     return finish(t, params, STACK)
+
+
+#: The ETL's own metrics (functions/etl/metrics.py, embedded metric format in its log).
+ETL_METRICS_NAMESPACE = "Clickstream/ETL"
+
+
+def _freshness_alarms(t: Template, params: BuildParams) -> None:
+    """Alarms on the ETL's freshness: the newest loaded hour too old, no successful run for too
+    long (no data at all counts: a function that stopped running publishes nothing), open
+    data-quality anomalies."""
+    newest = number_parameter(t, "NewestHourAlarmSeconds", 3 * 3600,
+                              "Alarm when the newest loaded raw hour ended longer ago than this",
+                              minimum=3600)
+    success = number_parameter(t, "LastSuccessAlarmSeconds", 2 * 3600,
+                               "Alarm when no ETL run succeeded for longer than this", minimum=3600)
+    for title, metric, threshold, missing, what in (
+        ("NewestLoadedHourAlarm", "NewestLoadedHourAgeSeconds", Ref(newest), "breaching",
+         "the newest loaded hour of raw events is too old"),
+        ("LastSuccessAlarm", "SecondsSinceLastSuccess", Ref(success), "breaching",
+         "no ETL run succeeded for too long"),
+        ("OpenAnomaliesAlarm", "OpenAnomalies", 0, "notBreaching",
+         "the data-quality check flagged hours (dashboard.anomalies)"),
+    ):
+        t.add_resource(cloudwatch.Alarm(
+            title,
+            AlarmName=params.name(f"clickstream-etl-{metric}"),
+            AlarmDescription=f"Clickstream ETL: {what}",
+            Namespace=ETL_METRICS_NAMESPACE,
+            MetricName=metric,
+            Dimensions=[cloudwatch.MetricDimension(Name="Environment", Value=params.env)],
+            Statistic="Maximum",
+            Period=3600,
+            EvaluationPeriods=1,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanThreshold",
+            TreatMissingData=missing,
+        ))
 
 
 def _flow_logs(t: Template, params: BuildParams, network: Parameter) -> None:

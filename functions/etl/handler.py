@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from functions.etl import metrics
 from functions.etl.config import Settings
 from functions.etl.runner import run
 from functions.etl.window_args import parse_window
@@ -29,6 +30,10 @@ def handler(event, context):
     deadline = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_S
-    summary = run(settings, since, until, trigger="manual" if manual else "scheduled", deadline=deadline)
+    summary = None
+    try:
+        summary = run(settings, since, until, trigger="manual" if manual else "scheduled", deadline=deadline)
+    finally:   # freshness is published by failed runs too: the alarms must see them
+        metrics.publish(settings, summary)
     log.info("etl summary: %s", summary)
     return summary

@@ -256,6 +256,7 @@ def test_etl_function_in_the_etl_subnet_with_the_dw_address(aws: dict) -> None:
         "DWH_DATABASE": "clickstream_dw",
         "DWH_PASSWORD_PARAM": "/clickstream/dev/dw/etl_writer/password",
         "RAW_BUCKET": aws["outputs"]["data"]["RawBucketName"],
+        "PLATFORM_ENV": "dev",
     }
     assert function["Concurrency"]["ReservedConcurrentExecutions"] == 1
     assert config["Role"].split("/")[-1].startswith("dev-clickstream-etl-EtlRole")

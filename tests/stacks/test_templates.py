@@ -655,6 +655,7 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
         "DWH_DATABASE",
         "DWH_PASSWORD_PARAM",
         "RAW_BUCKET",
+        "PLATFORM_ENV",
     }
     assert "AWS_REGION" not in env and "DWH_PASSWORD" not in env  # reserved / secret
     assert env["DWH_HOST"] == {
@@ -746,6 +747,25 @@ def test_monitoring_flow_logs_are_optional_and_dashboard_is_valid_json(templates
     assert placeholders == set(variables)
     widgets = json.loads(body)["widgets"]
     assert len(widgets) == 6
+
+
+def test_freshness_alarms_watch_the_metrics_the_etl_publishes(templates: dict[str, dict]) -> None:
+    from functions.etl import metrics  # noqa: PLC0415
+
+    alarms = resources_of(templates["monitoring"], "AWS::CloudWatch::Alarm")
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()}
+    assert set(by_metric) == {"NewestLoadedHourAgeSeconds", "SecondsSinceLastSuccess", "OpenAnomalies"}
+    assert set(by_metric) <= set(metrics.METRICS)
+    etl_env = next(iter(resources_of(templates["etl"], "AWS::Lambda::Function").values()))
+    env_name = etl_env["Properties"]["Environment"]["Variables"]["PLATFORM_ENV"]
+    for metric, alarm in by_metric.items():
+        assert alarm["Namespace"] == metrics.NAMESPACE
+        assert alarm["Dimensions"] == [{"Name": metrics.DIMENSION, "Value": env_name}]
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        # A stopped ETL publishes nothing: for the freshness alarms silence is an alarm.
+        assert alarm["TreatMissingData"] == ("notBreaching" if metric == "OpenAnomalies" else "breaching")
+    assert by_metric["SecondsSinceLastSuccess"]["Threshold"] == {"Ref": "LastSuccessAlarmSeconds"}
+    assert default_of(templates["monitoring"], "NewestHourAlarmSeconds") == 3 * 3600
 
 
 # --- cross-stack wiring and naming ---------------------------------------------------------------
