@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 #: INSERT's RETURNING) so the rebuilds need not look them up again in clickstream_events.
 REBUILD_COLUMNS = ("event_id", "event_timestamp", "event_name", "session_id", "client_id", "user_id",
                    "user_login_state", "is_first_visit", "page_path", "page_referrer", "context_product_id",
-                   "order_revenue", "order_items", "is_bot")
+                   "order_revenue", "order_items", "is_bot", "bot_reason", "device_type", "browser_family",
+                   "browser_major", "os_family", "country", "page_url", "utm_source", "utm_medium",
+                   "utm_campaign", "utm_term", "utm_content", "click_id_type", "referrer_host")
 if not set(REBUILD_COLUMNS) <= set(COLUMNS):
     raise ValueError(f"REBUILD_COLUMNS not in rows.ROW_SPEC: {sorted(set(REBUILD_COLUMNS) - set(COLUMNS))}")
 

@@ -23,6 +23,7 @@ import linecache
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from functions.etl import enrich
 from functions.etl.values import (
     AS_IS,
     EVENT_TIME,
@@ -88,7 +89,21 @@ ROW_SPEC: tuple[Column, ...] = (
     Column("ingest_request_id", "ingest_request_id", TEXT),
     Column("source_ip", "source_ip", TEXT),
     Column("user_agent", "user_agent", TEXT),
-    Column("is_bot", "is_bot", FLAG),
+    # enrichment (functions.etl.enrich): cached per distinct agent, URL and referrer
+    Column("is_bot", enrich.is_bot, FLAG),
+    Column("bot_reason", enrich.bot_reason, TEXT),
+    Column("device_type", enrich.device_type, TEXT),
+    Column("browser_family", enrich.browser_family, TEXT),
+    Column("browser_major", enrich.browser_major, TEXT),
+    Column("os_family", enrich.os_family, TEXT),
+    Column("country", enrich.country, TEXT),
+    Column("utm_source", enrich.utm_source, TEXT),
+    Column("utm_medium", enrich.utm_medium, TEXT),
+    Column("utm_campaign", enrich.utm_campaign, TEXT),
+    Column("utm_term", enrich.utm_term, TEXT),
+    Column("utm_content", enrich.utm_content, TEXT),
+    Column("click_id_type", enrich.click_id_type, TEXT),
+    Column("referrer_host", enrich.referrer_host, TEXT),
     Column("source_key", OBJECT_KEY, TEXT),
 )
 

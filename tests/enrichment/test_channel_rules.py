@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 import secrets
 
 import psycopg2
@@ -13,6 +12,7 @@ import pytest
 from psycopg2 import sql
 
 from functions.warehouse.migrate import apply_migrations
+from tests.support import acquisition
 
 OWN_HOST = "shop.example"
 
@@ -32,81 +32,16 @@ def categories(conn) -> dict[str, str]:
         return dict(cur.fetchall())
 
 
-# ---- GA4's definitions, read independently of the SQL ------------------------------------------
-# https://support.google.com/analytics/answer/9756891, "Channels for manual traffic", in order.
-
-PAID = re.compile(r"^(.*cp.*|ppc|retargeting|paid.*)$")
-SHOP_CAMPAIGN = re.compile(r"^(.*(([^a-df-z]|^)shop|shopping).*)$")
-AD_CLICK_IDS = {"gclid", "gbraid", "wbraid", "msclkid"}
-EMAIL = {"email", "e-mail", "e_mail", "e mail"}
-SOCIAL_MEDIUMS = {"social", "social-network", "social-media", "sm", "social network", "social media"}
-#: the referrer hosts of the cases below that GA reports as <engine>/organic
-ENGINE_HOSTS = {"google.com": "google", "google.co.uk": "google", "google.com.au": "google",
-                "bing.com": "bing", "duckduckgo.com": "duckduckgo", "search.yahoo.com": "yahoo",
-                "uk.search.yahoo.com": "yahoo", "yandex.ru": "yandex", "baidu.com": "baidu",
-                "ecosia.org": "ecosia.org"}
-EXCLUDED = {OWN_HOST, "paypal.com", "stripe.com", "adyen.com", "klarna.com"}
+# ---- GA4's definitions, read independently of the SQL: the oracle's (tests/support/acquisition.py)
+EXCLUDED_OWN = {OWN_HOST}
 
 
 def ga4_source_medium(utm_source, utm_medium, utm_campaign, click_id_type, referrer_host):
-    if utm_source or utm_medium or utm_campaign:
-        return utm_source or "(not set)", utm_medium or "(not set)"
-    if click_id_type in ("gclid", "gbraid", "wbraid"):
-        return "google", "cpc"
-    if click_id_type == "msclkid":
-        return "bing", "cpc"
-    host = referrer_host
-    if not host or any(host == e or host.endswith("." + e) for e in EXCLUDED):
-        return "(direct)", "(none)"
-    if host in ENGINE_HOSTS:
-        return ENGINE_HOSTS[host], "organic"
-    return host, "referral"
+    return acquisition.ga4_source_medium(utm_source, utm_medium, utm_campaign, click_id_type, referrer_host,
+                                         EXCLUDED_OWN)
 
 
-def ga4_channel(source, medium, campaign, click_id_type, category_of) -> str:  # noqa: PLR0911, PLR0912
-    s = (source or "").lower()
-    m = (medium or "").lower()
-    c = (campaign or "").lower()
-    cat = category_of.get(s)
-    paid = medium is not None and PAID.search(m) is not None
-    shop_campaign = campaign is not None and SHOP_CAMPAIGN.search(c) is not None
-    if s == "(direct)" and m in ("(not set)", "(none)"):
-        return "Direct"
-    if "cross-network" in c:
-        return "Cross-network"
-    if (cat == "SHOPPING" or shop_campaign) and paid:
-        return "Paid Shopping"
-    if (cat == "SEARCH" and paid) or click_id_type in AD_CLICK_IDS:
-        return "Paid Search"
-    if cat == "SOCIAL" and paid:
-        return "Paid Social"
-    if cat == "VIDEO" and paid:
-        return "Paid Video"
-    if m in ("display", "banner", "expandable", "interstitial", "cpm"):
-        return "Display"
-    if paid:
-        return "Paid Other"
-    if cat == "SHOPPING" or shop_campaign:
-        return "Organic Shopping"
-    if cat == "SOCIAL" or m in SOCIAL_MEDIUMS:
-        return "Organic Social"
-    if cat == "VIDEO" or "video" in m:
-        return "Organic Video"
-    if cat == "SEARCH" or m == "organic":
-        return "Organic Search"
-    if m in ("referral", "app", "link"):
-        return "Referral"
-    if s in EMAIL or m in EMAIL:
-        return "Email"
-    if m == "affiliate":
-        return "Affiliates"
-    if m == "audio":
-        return "Audio"
-    if s == "sms" or m == "sms":
-        return "SMS"
-    if m.endswith("push") or "mobile" in m or "notification" in m or s == "firebase":
-        return "Mobile Push Notifications"
-    return "Unassigned"
+ga4_channel = acquisition.ga4_channel
 
 
 # ---- the cases: (utm_source, utm_medium, utm_campaign, click id, referrer host) ->

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from functions.raw_layout import hour_prefix, object_key
+from tests.support.acquisition import event_is_bot
 
 PRODUCTS = [
     ("LAP-001", "UltraBook 14", "laptops", "Acme", 1299.0, 1199.0),
@@ -182,7 +183,7 @@ def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, 
             "reached_cart": "add_to_cart" in names, "reached_checkout": "begin_checkout" in names,
             "purchased": bool(purchases), "orders": len(purchases),
             "revenue": sum((_dec(r["context"]["order"]["revenue"]) for r in purchases), Decimal(0)),
-            "is_bot": any(r.get("is_bot", False) for _, _, r in evs),
+            "is_bot": any(event_is_bot(r) for _, _, r in evs),
             "reached_product": "product_view" in names,
             "landing_referrer": referrers[0] if referrers else None,
             "is_first_visit": any(r.get("is_first_visit", False) for _, _, r in evs),

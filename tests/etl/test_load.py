@@ -278,6 +278,7 @@ def awkward_traffic(seed: int, sessions: int) -> list[dict]:
                 "is_first_visit": rng.random() < 0.2,
                 "received_at": iso(at + timedelta(seconds=1)), "ingest_request_id": f"r-{n}-{i}",
                 "is_bot": i > 2 and rng.random() < 0.08,
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",   # as ingest always writes one
             }
             page = {}
             if rng.random() < 0.7:
