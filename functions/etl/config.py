@@ -34,6 +34,9 @@ class Settings:
     #: warehouse connections loading batches side by side (pipeline.load_plan)
     lanes: int = _setting("ETL_LANES", 2, between=(1, 2))
     connect_timeout: int = _setting("DWH_CONNECT_TIMEOUT", 10, between=(1, 300))
+    #: a MaxMind-format country database (a path, or s3://bucket/key fetched once per process);
+    #: none: sessions have no country and the dashboards say geography is not configured
+    geoip_country_db: str | None = _setting("GEOIP_COUNTRY_DB", None)
     #: the shop's database, for booked revenue (functions/etl/orders.py); no host: the step is skipped
     oltp_host: str | None = _setting("OLTP_HOST", None)
     oltp_port: int = _setting("OLTP_PORT", 5432, between=(1, 65535))

@@ -10,7 +10,8 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from functions.etl import orders, quality, warehouse
+from functions.enrichment import geo
+from functions.etl import enrich, orders, quality, warehouse
 from functions.etl.batch import abort_batch
 from functions.etl.config import Settings, dwh_password
 from functions.etl.discovery import default_window, new_objects
@@ -48,6 +49,7 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
         run_id = warehouse.start_run(conn, trigger, since, until)
         try:
             s3 = s3 or make_s3_client(settings)
+            enrich.configure_geography(geo.country_lookup(settings.geoip_country_db or "", s3_client=s3))
             objects = new_objects(list_raw_objects(s3, settings.raw_bucket, since, until),
                                   warehouse.manifest_etags(conn, since, until))
             on_phase("discovered")

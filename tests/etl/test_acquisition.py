@@ -1,0 +1,302 @@
+"""Acquisition and audience end to end: raw objects -> ETL -> sessions, clients and the dashboard's
+acquisition functions, each compared with the plain-Python oracle (tests/support/acquisition.py),
+with late events that re-attribute, sessions crossing midnight, list bots ingest missed, a
+country database, and a channel rule change re-derived by ``reclassify``."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import psycopg2
+import pytest
+
+from functions.enrichment import geo, urls
+from functions.etl import enrich
+from functions.etl.runner import run
+from tests.etl.support import iso, put_by_hour
+from tests.support import acquisition as oracle
+
+FIRST_DAY = date(2026, 10, 5)            # a Monday
+WEEKS = 5
+SINCE = datetime(2026, 10, 5, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 14, tzinfo=UTC)
+SHOP = "https://shop.example"
+
+AGENTS = [  # (user agent, ingest's is_bot)
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36", False),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.5 Mobile/15E148 Safari/604.1", False),
+    ("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/16.6 Mobile/15E148 Safari/604.1", False),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Mobile Safari/537.36", False),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", False),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/18.1 Safari/605.1.15", False),
+]
+BOT_AGENTS = [("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", True),
+              ("python-requests/2.32.3", False)]          # the list catches what ingest did not flag
+LANDINGS = [  # (query of the landing URL, referrer)
+    ("", None), ("", None), ("", "https://www.google.com/"), ("", "https://www.bing.com/search?q=gpu"),
+    ("?utm_source=newsletter&utm_medium=email&utm_campaign=black-friday", None),
+    ("?gclid=Cj0KCQ&utm_term=ignored", "https://www.google.com/"),
+    ("?fbclid=IwAR2", "https://m.facebook.com/"),
+    ("", "https://news.ycombinator.com/item?id=42"),
+    ("", "https://blog.example/best-gpus"), ("", "https://forum.example/t/1"),
+    ("", SHOP + "/cart"), ("", "https://www.paypal.com/checkoutnow"),
+    ("?utm_source=facebook&utm_medium=paid_social&utm_campaign=gpu%20week&utm_content=video+a", None),
+    ("?utm_source=partner&utm_medium=affiliate", None),
+    ("?utm_campaign=summer", None),
+    ("?utm_source=adnet&utm_medium=cpm#frag", "https://adnet.example/"),
+]
+ADDRESSES = ["203.0.113.0", "198.51.100.0", "192.0.2.0", "2001:db8:1::"]
+
+
+def _event(rng, session: dict, name: str, at: datetime, *, url: str, referrer: str | None, **extra) -> dict:
+    page = {"url": url, "path": url.removeprefix(SHOP).split("?")[0].split("#")[0], "title": "Shop"}
+    if referrer:
+        page["referrer"] = referrer
+    event = {
+        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "event_timestamp": iso(at), "event_name": name,
+        "user_id": session["user_id"], "user_login_state": "logged_in" if session["user_id"] else "guest",
+        "identity_source": "cognito" if session["user_id"] else "anonymous",
+        "client_id": session["client_id"], "session_id": session["session_id"],
+        "is_first_visit": False, "page": page, "context": {}, "received_at": iso(at + timedelta(seconds=3)),
+        "ingest_request_id": uuid.UUID(int=rng.getrandbits(128), version=4).hex,
+        "source_ip": session["address"], "user_agent": session["agent"][0], "is_bot": session["agent"][1],
+    }
+    event.update(extra)
+    return event
+
+
+def make_session(rng: random.Random, client: dict, start: datetime,
+                 landing: tuple[str, str | None]) -> list[dict]:
+    """A landing page view, then browsing, sometimes a purchase; some sessions cross midnight."""
+    session = {"session_id": f"s-{rng.getrandbits(48):012x}", "client_id": client["client_id"],
+               "user_id": client["user_id"] if rng.random() < 0.5 else None, "agent": client["agent"],
+               "address": client["address"]}
+    query, referrer = landing
+    at = start
+    events = [_event(rng, session, "page_view", at, url=f"{SHOP}/{query}", referrer=referrer)]
+    for _ in range(rng.choice([0, 0, 1, 2, 3, 5])):
+        at += timedelta(seconds=rng.randint(20, 400))
+        name = rng.choice(["page_view", "page_view", "product_view", "product_view", "add_to_cart"])
+        product = f"gpu-{rng.randint(1, 4)}"
+        context = {} if name == "page_view" else {"product": {"id": product, "name": product, "price": 499.0}}
+        events.append(_event(rng, session, name, at, url=f"{SHOP}/p/{product}", referrer=f"{SHOP}/",
+                             context=context))
+    if len(events) > 2 and rng.random() < 0.4:
+        at += timedelta(seconds=rng.randint(30, 200))
+        revenue = round(rng.uniform(20, 2000), 2)
+        order = {"order_id": f"o-{rng.getrandbits(32):08x}", "revenue": revenue, "currency": "USD",
+                 "items": [{"product_id": "gpu-1", "quantity": 1, "price": revenue}]}
+        events.append(_event(rng, session, "purchase", at, url=f"{SHOP}/checkout/done", referrer=f"{SHOP}/",
+                             context={"order": order}))
+    return events
+
+
+def make_traffic(seed: int, clients: int = 60) -> list[dict]:
+    rng = random.Random(seed)
+    records = []
+    for n in range(clients):
+        agent = rng.choice(BOT_AGENTS) if rng.random() < 0.08 else rng.choice(AGENTS)
+        client = {"client_id": f"c-{n:03d}", "user_id": f"u-{n % 45:03d}" if rng.random() < 0.4 else None,
+                  "agent": agent, "address": rng.choice(ADDRESSES)}
+        for _ in range(rng.choice([1, 1, 2, 3, 4, 6])):
+            day = FIRST_DAY + timedelta(days=rng.randrange(WEEKS * 7))
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+                seconds=rng.choice([rng.randrange(86400), 86400 - rng.randint(60, 600)]))  # near midnight
+            records.extend(make_session(rng, client, start.replace(microsecond=rng.randrange(1000) * 1000),
+                                        rng.choice(LANDINGS)))
+    return records
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+
+@pytest.fixture
+def country_db(tmp_path, monkeypatch, settings):
+    from tests.enrichment.test_geo import build_database, country  # noqa: PLC0415 - the geo tests' builder
+
+    path = build_database(tmp_path / "country.mmdb", {"203.0.113.0/24": {"country": country("AU")},
+                                                      "198.51.100.0/24": {"country": country("SG")},
+                                                      "2001:db8::/32": {"country": country("DE")}})
+    geo.forget_lookups()
+    yield path
+    geo.forget_lookups()
+    enrich.configure_geography(None)
+
+
+def load(settings, s3, bucket, records) -> None:
+    put_by_hour(s3, bucket, records)
+    summary = run(settings, SINCE, UNTIL, s3=s3, now=UNTIL)
+    assert summary["status"] == "succeeded" and summary["rejected"] == 0, summary
+
+
+def categories(dw) -> dict[str, str]:
+    with dw.cursor() as cur:
+        cur.execute("SELECT source, category FROM channel_source_categories")
+        return dict(cur.fetchall())
+
+
+def model(dw, records, country_of=lambda _address: None) -> dict[str, oracle.Session]:
+    return oracle.build_sessions(records, categories(dw), country_of=country_of)
+
+
+SESSION_COLUMNS = ("is_bot", "bot_reason", "device_type", "browser_family", "browser_major", "os_family",
+                   "country", "landing_path", "utm_source", "utm_medium", "campaign", "term", "content",
+                   "click_id_type", "referrer_host", "source", "medium", "channel", "is_returning",
+                   "user_ids", "steps", "step_count")
+
+
+def assert_sessions_match(dw, expected: dict[str, oracle.Session]) -> None:
+    with dw.cursor() as cur:
+        cur.execute(f"SELECT session_id, {', '.join(SESSION_COLUMNS)} FROM sessions")  # noqa: S608 - constants
+        actual = {row[0]: dict(zip(SESSION_COLUMNS, row[1:], strict=True)) for row in cur.fetchall()}
+        cur.execute("SELECT client_id, first_started_at, first_session_id FROM clients")
+        clients = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
+    assert actual.keys() == expected.keys()
+    for sid, session in expected.items():
+        want = {c: getattr(session, c) for c in SESSION_COLUMNS}
+        want["user_ids"] = want["user_ids"] or None
+        got = dict(actual[sid], user_ids=sorted(actual[sid]["user_ids"]) if actual[sid]["user_ids"] else None)
+        assert got == want, sid
+    assert clients == oracle.first_sessions(expected)
+
+
+def _plain(value):
+    """Rates compared to 12 places: SQL's numeric division and Decimal's carry different digits."""
+    if isinstance(value, Decimal) and value != value.to_integral_value():
+        return round(float(value), 12)
+    if isinstance(value, Decimal):
+        return int(value)
+    return value
+
+
+def rows(dw, query: str, *args) -> list[tuple]:
+    with dw.cursor() as cur:
+        cur.execute(query, args)
+        return [tuple(_plain(v) for v in row) for row in cur.fetchall()]
+
+
+def plain(expected: list[tuple]) -> list[tuple]:
+    return [tuple(_plain(v) for v in row) for row in expected]
+
+
+RANGES = [(date(2026, 10, 1), date(2026, 11, 30)), (date(2026, 10, 12), date(2026, 10, 18)),
+          (date(2026, 10, 20), date(2026, 10, 20)), (date(2026, 11, 2), date(2026, 11, 9))]
+
+
+def assert_dashboard_matches(dw, sessions: dict[str, oracle.Session], own_hosts: set[str]) -> None:
+    for p_from, p_to in RANGES:
+        assert rows(dw, "SELECT * FROM dashboard.visitors(%s, %s)", p_from, p_to) == plain(
+            [oracle.visitors(sessions, p_from, p_to)]), (p_from, p_to)
+        assert rows(dw, "SELECT * FROM dashboard.channels(%s, %s)", p_from, p_to) == plain(
+            oracle.channels(sessions, p_from, p_to)), (p_from, p_to)
+        assert rows(dw, "SELECT * FROM dashboard.sources(%s, %s)", p_from, p_to) == plain(
+            oracle.sources(sessions, p_from, p_to)), (p_from, p_to)
+        top_search = "SELECT * FROM dashboard.sources(%s, %s, 'Organic Search', 3)"
+        assert rows(dw, top_search, p_from, p_to) == plain(
+            oracle.sources(sessions, p_from, p_to, "Organic Search", 3)), (p_from, p_to)
+        assert rows(dw, "SELECT * FROM dashboard.referrers(%s, %s)", p_from, p_to) == plain(
+            oracle.referrers(sessions, p_from, p_to, own_hosts)), (p_from, p_to)
+        for dimension in oracle.AUDIENCE:
+            assert rows(dw, "SELECT * FROM dashboard.audience(%s, %s, %s)", p_from, p_to, dimension) == plain(
+                oracle.audience(sessions, p_from, p_to, dimension)), (p_from, p_to, dimension)
+        assert rows(dw, "SELECT * FROM dashboard.retention_weekly(%s, %s, 4)", p_from, p_to) == plain(
+            oracle.retention_weekly(sessions, p_from, p_to, 4)), (p_from, p_to)
+
+
+# ---------------------------------------------------------------- the tests
+
+def test_sessions_and_every_acquisition_figure_match_the_oracle_through_late_events(settings, s3, bucket, dw):
+    records = make_traffic(seed=15)
+    by_client: dict[str, list[dict]] = {}
+    for r in records:
+        by_client.setdefault(r["client_id"], []).append(r)
+    # Late: the first session of some returning clients (their later sessions turn returning and
+    # their purchases' first touch moves), and an earlier landing for some sessions (their
+    # acquisition and channel change). Each arrives three days after it happened.
+    late: list[dict] = []
+    for _client, events in sorted(by_client.items())[::4]:
+        first_sid = min(events, key=lambda r: r["event_timestamp"])["session_id"]
+        if len({r["session_id"] for r in events}) > 1:
+            late.extend(r for r in events if r["session_id"] == first_sid)
+    rng = random.Random(16)
+    relanded = {}
+    for r in records[5::37]:
+        if r["session_id"] in relanded or r in late:
+            continue
+        first = min((e for e in records if e["session_id"] == r["session_id"]),
+                    key=lambda e: e["event_timestamp"])
+        at = datetime.fromisoformat(first["event_timestamp"].replace("Z", "+00:00")) - timedelta(seconds=5)
+        relanded[r["session_id"]] = dict(
+            first, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), event_timestamp=iso(at),
+            page=dict(first["page"], url=f"{SHOP}/landing?utm_source=google&utm_medium=cpc&utm_campaign=gpus",
+                      referrer="https://www.google.com/"),
+            received_at=iso(at + timedelta(days=3)))
+    late.extend(relanded.values())
+    on_time = [r for r in records if r not in late]
+
+    load(settings, s3, bucket, on_time)
+    assert_sessions_match(dw, model(dw, on_time))
+    load(settings, s3, bucket, late)
+    everything = on_time + late
+    expected = model(dw, everything)
+    assert_sessions_match(dw, expected)
+    assert_dashboard_matches(dw, expected, {"shop.example"})
+
+    # the traffic holds the cases the definitions are about (so the comparison can fail)
+    sessions = list(expected.values())
+    assert {s.channel for s in sessions} >= {"Direct", "Organic Search", "Paid Search", "Organic Social",
+                                             "Paid Social", "Email", "Affiliates", "Display", "Referral",
+                                             "Unassigned"}
+    assert any(s.is_bot and s.bot_reason == "crawler:python-requests" for s in sessions), \
+        "a list bot that ingest did not flag"
+    assert any(s.is_returning for s in sessions) and any(not s.is_returning for s in sessions)
+    purchases = oracle.attributed_purchases(expected, *RANGES[0])
+    assert any(first != last for _e, _r, _own, first, last in purchases), "first and last touch differ"
+    assert any(own == "Direct" and last != "Direct" for _e, _r, own, _f, last in purchases)
+    assert any(s.started_at.date() != (s.started_at + timedelta(minutes=10)).date() and s.events > 1
+               for s in sessions), "sessions crossing midnight"
+    assert any(s.channel == "Paid Search" and s.session_id in relanded for s in sessions)
+
+
+def test_countries_come_from_the_configured_database(settings, s3, bucket, dw, country_db):
+    settings = dataclasses.replace(settings, geoip_country_db=str(country_db))
+    records = make_traffic(seed=17, clients=25)
+    load(settings, s3, bucket, records)
+    lookup = geo.CountryLookup(country_db)
+    expected = model(dw, records, country_of=lookup.country)
+    assert_sessions_match(dw, expected)
+    assert {s.country for s in expected.values()} == {"AU", "SG", "DE", None}   # 192.0.2.0 is in none
+    assert rows(dw, "SELECT * FROM dashboard.audience(%s, %s, 'country')", *RANGES[0]) == plain(
+        oracle.audience(expected, *RANGES[0], "country"))
+
+
+def test_without_a_country_database_country_is_one_null_row(settings, s3, bucket, dw):
+    load(settings, s3, bucket, make_traffic(seed=18, clients=10))
+    got = rows(dw, "SELECT value FROM dashboard.audience(%s, %s, 'country')", *RANGES[0])
+    assert got == [(None,)]
+
+
+def test_an_unknown_audience_dimension_is_an_error_naming_the_allowed_ones(dw):
+    with pytest.raises(psycopg2.errors.InvalidParameterValue,
+                       match="unknown dimension 'city'; allowed: device_type, browser, os, country, "
+                             "visitor_type, login_state"):
+        rows(dw, "SELECT * FROM dashboard.audience('2026-10-01', '2026-10-02', 'city')")
+
+
+@pytest.mark.parametrize("url", [
+    "https://shop.example/", "https://WWW.Shop.Example:8443/x?y#z", "http://user:pw@shop.example./a",
+    "https://www.example.co.uk", "https://sub.shop.example/p?q=1", "ftp://files.example/x",
+    "https://bücher.example/", "https:///nohost", "/relative/path", "", "https://a_b.example/",
+    " https://padded.example/ ", "https://www./", "https://[2001:db8::1]/x",
+])
+def test_the_warehouse_reads_a_landing_host_as_the_library_does(dw, url):
+    assert rows(dw, "SELECT url_host(%s)", url) == [(urls.host(url) if "[" not in url else None,)]
