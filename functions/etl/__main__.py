@@ -1,4 +1,6 @@
-"""CLI: python -m functions.etl migrate | run [--since ISO] [--until ISO]; settings from the environment.
+"""CLI: python -m functions.etl migrate | run [--since ISO] [--until ISO] | reclassify --since --until.
+
+Settings come from the environment.
 
 Progress goes to stderr (one updating line on a terminal, plain lines otherwise); the summary
 is printed to stdout as JSON. Exit status: 0 done (or another run in progress), 1 failed.
@@ -69,6 +71,17 @@ def cmd_run(settings: Settings, since: str | None, until: str | None) -> int:
     return 0
 
 
+def cmd_reclassify(settings: Settings, since: str, until: str) -> int:
+    from functions.etl.reclassify import reclassify  # noqa: PLC0415
+
+    start, end = parse_window(since, until)
+    summary = reclassify(settings, start, end)
+    print(json.dumps(summary))
+    if summary["status"] == "skipped":
+        print(f"etl: {summary['reason']}; nothing done", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m functions.etl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--since",
                             help="window start, ISO 8601 (default: last loaded hour less the lookback)")
     run_parser.add_argument("--until", help="window end, ISO 8601 (default: now)")
+    reclassify_parser = sub.add_parser(
+        "reclassify", help="re-derive the channels of a window's sessions (after a channel rule change)")
+    reclassify_parser.add_argument("--since", required=True, help="window start, ISO 8601")
+    reclassify_parser.add_argument("--until", required=True, help="window end, ISO 8601 (exclusive)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each batch's phase timings")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -85,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "migrate":
             return cmd_migrate(settings)
+        if args.command == "reclassify":
+            return cmd_reclassify(settings, args.since, args.until)
         return cmd_run(settings, args.since, args.until)
     except (ConfigError, ValueError) as exc:
         print(f"etl: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ country database, and a channel rule change re-derived by ``reclassify``."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,10 @@ import psycopg2
 import pytest
 
 from functions.enrichment import geo, urls
-from functions.etl import enrich
+from functions.etl import enrich, warehouse
+from functions.etl.__main__ import main
+from functions.etl.config import dwh_password
+from functions.etl.reclassify import reclassify
 from functions.etl.runner import run
 from tests.etl.support import iso, put_by_hour
 from tests.support import acquisition as oracle
@@ -160,6 +164,8 @@ def assert_sessions_match(dw, expected: dict[str, oracle.Session]) -> None:
         actual = {row[0]: dict(zip(SESSION_COLUMNS, row[1:], strict=True)) for row in cur.fetchall()}
         cur.execute("SELECT client_id, first_started_at, first_session_id FROM clients")
         clients = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
+        cur.execute("SELECT client_id, user_id, first_seen, last_seen FROM client_users")
+        users = {(row[0], row[1]): (row[2], row[3]) for row in cur.fetchall()}
     assert actual.keys() == expected.keys()
     for sid, session in expected.items():
         want = {c: getattr(session, c) for c in SESSION_COLUMNS}
@@ -167,6 +173,7 @@ def assert_sessions_match(dw, expected: dict[str, oracle.Session]) -> None:
         got = dict(actual[sid], user_ids=sorted(actual[sid]["user_ids"]) if actual[sid]["user_ids"] else None)
         assert got == want, sid
     assert clients == oracle.first_sessions(expected)
+    assert users == oracle.client_users(expected)
 
 
 def _plain(value):
@@ -300,3 +307,58 @@ def test_an_unknown_audience_dimension_is_an_error_naming_the_allowed_ones(dw):
 ])
 def test_the_warehouse_reads_a_landing_host_as_the_library_does(dw, url):
     assert rows(dw, "SELECT url_host(%s)", url) == [(urls.host(url) if "[" not in url else None,)]
+
+
+def test_reclassify_re_derives_the_windows_channels_after_a_rule_change(settings, s3, bucket, dw, capsys):
+    records = make_traffic(seed=19, clients=40)
+    load(settings, s3, bucket, records)
+    with dw.cursor() as cur:   # the analyst renames a channel and drops a gateway from the exclusions
+        cur.execute("UPDATE channel_rules SET channel = 'Newsletter' WHERE channel = 'Email'")
+        cur.execute("DELETE FROM channel_referrer_exclusions WHERE host = 'paypal.com'")
+    before = model(dw, records)
+    window = (datetime(2026, 10, 12, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC))
+
+    assert main(["reclassify", "--since", window[0].isoformat(), "--until", window[1].isoformat()]) == 0
+    summary = json.loads(capsys.readouterr().out)
+
+    def reclassified(session: oracle.Session) -> oracle.Session:
+        if not window[0] <= session.started_at < window[1]:
+            return session
+        source, medium = oracle.ga4_source_medium(session.utm_source, session.utm_medium, session.campaign,
+                                                  session.click_id_type, session.referrer_host,
+                                                  {"shop.example"}, oracle.PAYMENT_GATEWAYS - {"paypal.com"})
+        channel = oracle.ga4_channel(source, medium, session.campaign, session.click_id_type, categories(dw))
+        return dataclasses.replace(session, source=source, medium=medium,
+                                   channel="Newsletter" if channel == "Email" else channel)
+
+    expected = {sid: reclassified(s) for sid, s in before.items()}
+    changed = sum((s.source, s.medium, s.channel) != (b.source, b.medium, b.channel)
+                  for s, b in ((expected[sid], before[sid]) for sid in expected))
+    assert summary["status"] == "succeeded" and summary["sessions_changed"] == changed > 0
+    assert summary["sessions"] == sum(window[0] <= s.started_at < window[1] for s in before.values())
+    assert_sessions_match(dw, expected)
+    assert {s.channel for s in expected.values() if s.started_at >= window[1]} >= {"Email"}  # outside: as was
+    weeks = (date(2026, 10, 12), date(2026, 10, 25))
+    assert rows(dw, "SELECT * FROM dashboard.channels(%s, %s)", *weeks) == plain(
+        oracle.channels(expected, *weeks))
+    with dw.cursor() as cur:
+        cur.execute("SELECT trigger, status FROM etl_runs ORDER BY run_id DESC LIMIT 1")
+        assert cur.fetchone() == ("reclassify", "succeeded")
+
+    assert main(["reclassify", "--since", window[0].isoformat(), "--until", window[1].isoformat()]) == 0
+    assert json.loads(capsys.readouterr().out)["sessions_changed"] == 0       # once is enough
+
+
+def test_reclassify_waits_for_no_load_and_refuses_an_empty_window(settings, dw, capsys):
+    with pytest.raises(ValueError, match="is not before --until"):
+        reclassify(settings, datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))
+    holder = warehouse.connect(settings, dwh_password(settings))
+    try:
+        assert warehouse.try_lock(holder)
+        assert reclassify(settings, datetime(2026, 10, 1, tzinfo=UTC),
+                          datetime(2026, 10, 2, tzinfo=UTC))["status"] == "skipped"
+    finally:
+        holder.close()
+    assert reclassify(settings, datetime(2026, 10, 1, tzinfo=UTC),
+                      datetime(2026, 10, 2, tzinfo=UTC))["status"] == "succeeded"
+

@@ -38,13 +38,13 @@ PAYMENT_GATEWAYS = {"paypal.com", "stripe.com", "adyen.com", "klarna.com"}
 LOOKBACK = timedelta(days=30)
 
 
-def excluded(host: str | None, own_hosts: set[str]) -> bool:
+def excluded(host: str | None, own_hosts: set[str], gateways=PAYMENT_GATEWAYS) -> bool:
     """An own host or payment gateway, or a subdomain of one."""
-    return bool(host) and any(host == e or host.endswith("." + e) for e in own_hosts | PAYMENT_GATEWAYS)
+    return bool(host) and any(host == e or host.endswith("." + e) for e in set(own_hosts) | set(gateways))
 
 
 def ga4_source_medium(utm_source, utm_medium, utm_campaign, click_id_type, referrer_host,  # noqa: PLR0917
-                      own_hosts: set[str] = frozenset()):
+                      own_hosts: set[str] = frozenset(), gateways=PAYMENT_GATEWAYS):
     if utm_source or utm_medium or utm_campaign:
         return utm_source or "(not set)", utm_medium or "(not set)"
     if click_id_type in ("gclid", "gbraid", "wbraid"):
@@ -52,7 +52,7 @@ def ga4_source_medium(utm_source, utm_medium, utm_campaign, click_id_type, refer
     if click_id_type == "msclkid":
         return "bing", "cpc"
     host = referrer_host
-    if not host or excluded(host, set(own_hosts)):
+    if not host or excluded(host, own_hosts, gateways):
         return "(direct)", "(none)"
     if host in ENGINE_HOSTS:
         return ENGINE_HOSTS[host], "organic"
@@ -133,6 +133,7 @@ class Session:
     session_id: str
     client_id: str
     started_at: datetime
+    ended_at: datetime
     events: int
     orders: int
     revenue: Decimal
@@ -191,7 +192,8 @@ def build_sessions(records: list[dict], category_of: dict[str, str], *, max_step
         purchases = [(at, eid, _dec((r.get("context") or {}).get("order", {}).get("revenue")))
                      for at, eid, r in evs if r["event_name"] == "purchase"]
         sessions[sid] = Session(
-            session_id=sid, client_id=first["client_id"], started_at=evs[0][0], events=len(evs),
+            session_id=sid, client_id=first["client_id"], started_at=evs[0][0], ended_at=evs[-1][0],
+            events=len(evs),
             orders=len(purchases), revenue=sum((p[2] for p in purchases), Decimal(0)),
             purchased=bool(purchases), is_bot=any(event_is_bot(r) for _, _, r in evs),
             bot_reason=reasons[0] if reasons else None,
@@ -228,6 +230,16 @@ def first_sessions(sessions: dict[str, Session]) -> dict[str, tuple[datetime, st
             if s.client_id not in firsts or mark < firsts[s.client_id]:
                 firsts[s.client_id] = mark
     return firsts
+
+
+def client_users(sessions: dict[str, Session]) -> dict[tuple[str, str], tuple[datetime, datetime]]:
+    """(client, signed-in user) -> (start of the first, end of the last session the user was in)."""
+    seen: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for s in sessions.values():
+        for user in s.user_ids:
+            first, last = seen.get((s.client_id, user), (s.started_at, s.ended_at))
+            seen[(s.client_id, user)] = (min(first, s.started_at), max(last, s.ended_at))
+    return seen
 
 
 # ---------------------------------------------------------------- the dashboard's figures

@@ -100,10 +100,43 @@ END;
 GRANT SELECT, INSERT, UPDATE, DELETE ON clients, client_users TO clickstream_writer;
 GRANT EXECUTE ON FUNCTION max_session_steps(), collapse_repeats(text[]), url_host(text) TO clickstream_writer;
 
--- What a session takes from its first event and from its landing event (the first with a
--- page.path), each picked by one ordered aggregate of a row of these.
-CREATE TYPE session_first_event AS (
-    device_type text, browser_family text, browser_major text, os_family text, country text);
-CREATE TYPE session_landing_event AS (
-    page_url text, page_path text, utm_source text, utm_medium text, utm_campaign text,
-    utm_term text, utm_content text, click_id_type text, referrer_host text);
+-- Sessions loaded before this migration get what the warehouse alone can give: their steps
+-- and signed-in users (from their events), their clients and whether they were returning, and
+-- a channel from the landing referrer's host (campaign parameters were not stored: reload an
+-- hour's raw objects, or replay the window, to derive those). One pass over the events, once.
+UPDATE sessions s
+SET steps = x.steps[1:max_session_steps()], step_count = cardinality(x.steps), user_ids = x.user_ids,
+    referrer_host = url_host(s.landing_referrer)
+FROM (SELECT o.session_id,
+             array_agg(o.event_name ORDER BY o.event_timestamp, o.event_id)
+                 FILTER (WHERE o.previous_name IS DISTINCT FROM o.event_name) AS steps,
+             array_agg(DISTINCT o.user_id) FILTER (WHERE o.user_id IS NOT NULL) AS user_ids
+      FROM (SELECT e.session_id, e.event_name, e.event_timestamp, e.event_id, e.user_id,
+                   lag(e.event_name) OVER (PARTITION BY e.session_id ORDER BY e.event_timestamp, e.event_id)
+                       AS previous_name
+            FROM clickstream_events e) o
+      GROUP BY o.session_id) x
+WHERE x.session_id = s.session_id;
+
+SELECT channel_add_own_hosts(ARRAY(SELECT DISTINCT url_host(e.page_url) FROM clickstream_events e
+                                   WHERE e.page_url IS NOT NULL));
+
+UPDATE sessions s SET source = a.source, medium = a.medium, channel = a.channel
+FROM (SELECT k.referrer_host, t.source, t.medium, t.channel
+      FROM (SELECT DISTINCT referrer_host FROM sessions) k
+      CROSS JOIN LATERAL channel_acquisition(NULL, NULL, NULL, NULL, k.referrer_host) t) a
+WHERE s.referrer_host IS NOT DISTINCT FROM a.referrer_host;
+
+INSERT INTO clients (client_id, first_session_id, first_started_at)
+    SELECT DISTINCT ON (client_id) client_id, session_id, started_at
+    FROM sessions WHERE NOT is_bot
+    ORDER BY client_id, started_at, session_id;
+
+UPDATE sessions s SET is_returning = true
+FROM clients c
+WHERE c.client_id = s.client_id AND (s.started_at, s.session_id) > (c.first_started_at, c.first_session_id);
+
+INSERT INTO client_users (client_id, user_id, first_seen, last_seen)
+    SELECT client_id, user_id, min(event_timestamp), max(event_timestamp)
+    FROM clickstream_events WHERE user_id IS NOT NULL
+    GROUP BY client_id, user_id;
