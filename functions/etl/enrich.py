@@ -1,79 +1,77 @@
 """The enrichment columns of a warehouse row: the readers ``rows.ROW_SPEC`` calls per event.
 
-Each reader is a function of the line's record (the client's event with ingest's fields) and
-returns one column's value; ``functions.enrichment`` does the work, cached per distinct user
-agent, landing URL and referrer, so the cost follows distinct values, not events.
+``functions.enrichment`` does the work; this module reads its inputs from the line's record
+(the client's event with ingest's fields) and returns the columns as COPY text
+(``values.COPY_TEXT``), cached per distinct user agent, page URL, referrer and address, so the
+cost follows distinct values, not events. One call gives several columns (``rows.derived``).
 
-- user agent: device type, browser family and major version, OS family (ua-parser);
-- bots: ``bot_reason`` (the maintained crawler list, the parser's Spider family, ingest's flag)
-  and ``is_bot``, true when ingest flagged the event or the list matches its agent now;
-- country: ISO 3166-1 alpha-2 of the anonymised address, when a country database is
+- agent (``AGENT_COLUMNS``): ``is_bot``, true when ingest flagged the event or the maintained
+  crawler list matches its agent now; ``bot_reason`` (``functions.enrichment.bots``); device
+  type, browser family and major version, OS family (ua-parser, as it reports them);
+- campaign (``CAMPAIGN_COLUMNS``): the page URL's ``utm_*`` parameters and click id type;
+- ``country``: ISO 3166-1 alpha-2 of the anonymised address when a country database is
   configured (``configure_geography``; ``GEOIP_COUNTRY_DB``), else NULL;
-- campaign: the ``utm_*`` parameters and click id type of the page URL, the referrer's host.
+- ``referrer_host``: the referrer's host, lower case, without ``www.``.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple
 
 from functions.enrichment import bots, geo, urls, user_agent
-from functions.etl.values import RejectedLine
+from functions.etl.values import NULL, RejectedLine, copy_text
 
 CACHE_SIZE = 16384
 _EMPTY: dict = {}
 
-
-class Agent(NamedTuple):
-    device_type: str
-    browser_family: str
-    browser_major: str | None
-    os_family: str
-    bot_reason: str | None    # from the agent alone: no-user-agent, crawler:<token>, spider
+AGENT_COLUMNS = ("is_bot", "bot_reason", "device_type", "browser_family", "browser_major", "os_family")
+CAMPAIGN_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "click_id_type")
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _agent(ua: str | None) -> Agent:
+def _agent_texts(ua: str | None, ingest_flagged: bool) -> tuple[str, ...]:
     try:
         info = user_agent.parse(ua)
     except UnicodeEncodeError:   # the parser's Rust regex takes UTF-8; the row could not be written either
         raise RejectedLine("invalid Unicode: a lone surrogate escape in a string") from None
-    return Agent(info.device_type, info.browser_family, info.browser_major, info.os_family,
-                 bots.bot_reason(ua, device_family=info.device_family))
+    reason = bots.bot_reason(ua, ingest_flagged=ingest_flagged, device_family=info.device_family)
+    is_bot = ingest_flagged or (reason is not None and reason != bots.REASON_INGEST)
+    return ("t" if is_bot else "f", copy_text(reason), copy_text(info.device_type),
+            copy_text(info.browser_family), copy_text(info.browser_major), copy_text(info.os_family))
 
 
-def agent(ua) -> Agent:
-    """What the user agent says (a value that is not a string reads as a missing agent)."""
-    return _agent(ua if type(ua) is str else None)
+def agent_texts(e: dict) -> tuple[str, ...]:
+    """``AGENT_COLUMNS`` as COPY text (an agent that is not a string reads as a missing one)."""
+    ua = e.get("user_agent")
+    return _agent_texts(ua if type(ua) is str else None, e.get("is_bot") is True)
 
 
-def device_type(e: dict) -> str:
-    return agent(e.get("user_agent")).device_type
+_NO_CAMPAIGN = (NULL,) * len(CAMPAIGN_COLUMNS)
 
 
-def browser_family(e: dict) -> str:
-    return agent(e.get("user_agent")).browser_family
+@lru_cache(maxsize=CACHE_SIZE)
+def _campaign_texts(url: str) -> tuple[str, ...]:
+    found = urls.acquisition(url, None)
+    return tuple(copy_text(v) for v in (found.source, found.medium, found.campaign, found.term, found.content,
+                                        found.click_id_type))
 
 
-def browser_major(e: dict) -> str | None:
-    return agent(e.get("user_agent")).browser_major
+def campaign_texts(e: dict) -> tuple[str, ...]:
+    """``CAMPAIGN_COLUMNS`` of page.url as COPY text (all NULL without a query)."""
+    url = (e.get("page") or _EMPTY).get("url")
+    if type(url) is not str or "?" not in url:
+        return _NO_CAMPAIGN
+    return _campaign_texts(url)
 
 
-def os_family(e: dict) -> str:
-    return agent(e.get("user_agent")).os_family
+@lru_cache(maxsize=CACHE_SIZE)
+def _host_text(url: str) -> str:
+    return copy_text(urls.host(url))
 
 
-def bot_reason(e: dict) -> str | None:
-    """Why the event is a bot's (``functions.enrichment.bots``); None when it is not."""
-    reason = agent(e.get("user_agent")).bot_reason
-    if reason is None and e.get("is_bot") is True:
-        return bots.REASON_INGEST
-    return reason
-
-
-def is_bot(e: dict) -> bool:
-    """Ingest's flag, or the maintained list matching the agent now (a list newer than ingest's)."""
-    return e.get("is_bot") is True or agent(e.get("user_agent")).bot_reason is not None
+def referrer_host_text(e: dict) -> str:
+    referrer = (e.get("page") or _EMPTY).get("referrer")
+    return _host_text(referrer) if type(referrer) is str and referrer else NULL
 
 
 # ---------------------------------------------------------------- country
@@ -91,69 +89,15 @@ def geography_configured() -> bool:
     return _geography[0] is not None
 
 
-def country(e: dict) -> str | None:
+def country_text(e: dict) -> str:
     lookup = _geography[0]
     if lookup is None:
-        return None
+        return NULL
     address = e.get("source_ip")
-    return lookup.country(address) if type(address) is str else None
-
-
-# ---------------------------------------------------------------- campaign and referrer
-
-_NO_CAMPAIGN = (None,) * 6
-
-
-@lru_cache(maxsize=CACHE_SIZE)
-def _campaign(url: str) -> tuple[str | None, ...]:
-    found = urls.acquisition(url, None)
-    return (found.source, found.medium, found.campaign, found.term, found.content, found.click_id_type)
-
-
-def campaign(e: dict) -> tuple[str | None, ...]:
-    """(utm_source, utm_medium, utm_campaign, utm_term, utm_content, click_id_type) of page.url."""
-    url = (e.get("page") or _EMPTY).get("url")
-    if type(url) is not str or "?" not in url:
-        return _NO_CAMPAIGN
-    return _campaign(url)
-
-
-def utm_source(e: dict) -> str | None:
-    return campaign(e)[0]
-
-
-def utm_medium(e: dict) -> str | None:
-    return campaign(e)[1]
-
-
-def utm_campaign(e: dict) -> str | None:
-    return campaign(e)[2]
-
-
-def utm_term(e: dict) -> str | None:
-    return campaign(e)[3]
-
-
-def utm_content(e: dict) -> str | None:
-    return campaign(e)[4]
-
-
-def click_id_type(e: dict) -> str | None:
-    return campaign(e)[5]
-
-
-@lru_cache(maxsize=CACHE_SIZE)
-def _host(url: str) -> str | None:
-    return urls.host(url)
-
-
-def referrer_host(e: dict) -> str | None:
-    """The referrer's host (lower case, without ``www.``); None without an absolute referrer."""
-    referrer = (e.get("page") or _EMPTY).get("referrer")
-    return _host(referrer) if type(referrer) is str and referrer else None
+    return copy_text(lookup.country(address)) if type(address) is str else NULL
 
 
 def cache_clear() -> None:
-    _agent.cache_clear()
-    _campaign.cache_clear()
-    _host.cache_clear()
+    _agent_texts.cache_clear()
+    _campaign_texts.cache_clear()
+    _host_text.cache_clear()

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from functions.etl import enrich
 from functions.etl.values import (
     AS_IS,
+    COPY_TEXT,
     EVENT_TIME,
     FLAG,
     JSON,
@@ -51,13 +52,32 @@ class _ObjectKey:
 OBJECT_KEY = _ObjectKey()
 
 
+class Derived(NamedTuple):
+    """Item ``index`` of what ``source(record)`` returns: several columns from one call per line
+    (the fast row calls each source once; the exact path calls it per column)."""
+
+    source: Callable[[dict], tuple]
+    index: int
+
+    def __call__(self, record: dict) -> Any:
+        return self.source(record)[self.index]
+
+
+def derived(source: Callable[[dict], tuple], count: int) -> tuple[Derived, ...]:
+    """The readers of the ``count`` items of ``source``'s tuple, in order."""
+    return tuple(Derived(source, index) for index in range(count))
+
+
 class Column(NamedTuple):
     name: str
     #: "a.b.c" (the value at that path, None when any step is missing), a function of the whole
-    #: record, or OBJECT_KEY
+    #: record (a Derived item among them), or OBJECT_KEY
     read: str | Callable[[dict], Any] | _ObjectKey
     format: Format
 
+
+_AGENT = derived(enrich.agent_texts, len(enrich.AGENT_COLUMNS))
+_CAMPAIGN = derived(enrich.campaign_texts, len(enrich.CAMPAIGN_COLUMNS))
 
 ROW_SPEC: tuple[Column, ...] = (
     Column("event_id", "event_id", UUID_TEXT),
@@ -89,21 +109,21 @@ ROW_SPEC: tuple[Column, ...] = (
     Column("ingest_request_id", "ingest_request_id", TEXT),
     Column("source_ip", "source_ip", TEXT),
     Column("user_agent", "user_agent", TEXT),
-    # enrichment (functions.etl.enrich): cached per distinct agent, URL and referrer
-    Column("is_bot", enrich.is_bot, FLAG),
-    Column("bot_reason", enrich.bot_reason, TEXT),
-    Column("device_type", enrich.device_type, TEXT),
-    Column("browser_family", enrich.browser_family, TEXT),
-    Column("browser_major", enrich.browser_major, TEXT),
-    Column("os_family", enrich.os_family, TEXT),
-    Column("country", enrich.country, TEXT),
-    Column("utm_source", enrich.utm_source, TEXT),
-    Column("utm_medium", enrich.utm_medium, TEXT),
-    Column("utm_campaign", enrich.utm_campaign, TEXT),
-    Column("utm_term", enrich.utm_term, TEXT),
-    Column("utm_content", enrich.utm_content, TEXT),
-    Column("click_id_type", enrich.click_id_type, TEXT),
-    Column("referrer_host", enrich.referrer_host, TEXT),
+    # enrichment (functions.etl.enrich): COPY texts cached per distinct agent, URL and referrer
+    Column("is_bot", _AGENT[0], COPY_TEXT),
+    Column("bot_reason", _AGENT[1], COPY_TEXT),
+    Column("device_type", _AGENT[2], COPY_TEXT),
+    Column("browser_family", _AGENT[3], COPY_TEXT),
+    Column("browser_major", _AGENT[4], COPY_TEXT),
+    Column("os_family", _AGENT[5], COPY_TEXT),
+    Column("country", enrich.country_text, COPY_TEXT),
+    Column("utm_source", _CAMPAIGN[0], COPY_TEXT),
+    Column("utm_medium", _CAMPAIGN[1], COPY_TEXT),
+    Column("utm_campaign", _CAMPAIGN[2], COPY_TEXT),
+    Column("utm_term", _CAMPAIGN[3], COPY_TEXT),
+    Column("utm_content", _CAMPAIGN[4], COPY_TEXT),
+    Column("click_id_type", _CAMPAIGN[5], COPY_TEXT),
+    Column("referrer_host", enrich.referrer_host_text, COPY_TEXT),
     Column("source_key", OBJECT_KEY, TEXT),
 )
 
@@ -203,6 +223,7 @@ class _RowSource:
         self.spec, self.plain = spec, plain
         self.namespace: dict[str, object] = {"N": NULL, "_EMPTY": _EMPTY}
         self.objects: dict[tuple[str, ...], str] = {}
+        self.sources: dict[int, str] = {}
         self.prelude: list[str] = []
 
     def obj(self, path: tuple[str, ...]) -> str:
@@ -215,6 +236,14 @@ class _RowSource:
             self.prelude.append(f"    {name} = {outer}.get({path[-1]!r}) or _EMPTY")
         return self.objects[path]
 
+    def source_value(self, source: Callable[[dict], tuple]) -> str:
+        """The local holding ``source(e)``, called once per line."""
+        if id(source) not in self.sources:
+            self.sources[id(source)] = name = f"_s{len(self.sources)}"
+            self.namespace[f"{name}_of"] = source
+            self.prelude.append(f"    {name} = {name}_of(e)")
+        return self.sources[id(source)]
+
     def expression(self, index: int, column: Column) -> str:
         fmt = column.format
         for name, helper in fmt.helpers.items():
@@ -225,7 +254,9 @@ class _RowSource:
             end = "\n" if index == len(self.spec) - 1 else ""    # the last column ends the line
             self.namespace["_object_key_text"] = _ObjectKeyTexts(fmt.exact, _label(column), end)
             return "_object_key_text[source_key]"
-        if path is None:
+        if isinstance(column.read, Derived):
+            value = f"{self.source_value(column.read.source)}[{column.read.index}]"
+        elif path is None:
             value = f"_read{index}(e)"
             self.namespace[f"_read{index}"] = column.read
         elif _missing_text(column) is None:   # never absent in a valid line: a KeyError declines

@@ -204,6 +204,9 @@ class Format:
 #: Free text: trimmed, blank -> NULL, escaped.
 TEXT = Format("text", lambda v, _: copy_text(v), "_text({v})",
               plain="(N if (_v := {v}) is None else (_v.strip() or N))", helpers={"_text": copy_text})
+#: A value its reader already wrote as COPY text (an enrichment reader caches the text per
+#: distinct input, so the row takes it as it is).
+COPY_TEXT = Format("copy text", lambda v, _: v, "{v}")
 #: Text that must not be blank after trimming (a reject naming the field otherwise).
 REQUIRED_TEXT = Format("required text", _required_text, "_required_text({v}, {label})",
                        plain="({v}.strip() or _decline())",

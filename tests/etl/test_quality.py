@@ -103,6 +103,13 @@ def test_a_drop_is_flagged_as_the_oracle_says_and_late_data_clears_it(settings, 
     assert shares == {h: (m["bot_share"][1], round(m["bot_share"][0] * m["bot_share"][1]), m["bot_share"][0])
                       for h, m in oracle.items()}
     assert any(bots for _, bots, _ in shares.values())     # the designed traffic has bots
+    with dw.cursor() as cur:   # and by detection reason
+        cur.execute("SELECT hour, reason, bot_events, share FROM dashboard.bot_share_by_reason(%s, %s)",
+                    (FIRST.date(), TARGET.date()))
+        by_reason = {(r[0], r[1]): (r[2], round(float(r[3]), 12)) for r in cur.fetchall()}
+    want = quality.bot_share_by_reason(records)
+    assert by_reason == {k: (n, round(share, 12)) for k, (n, share) in want.items()}
+    assert {reason for _, reason in by_reason} == {"crawler:Googlebot"}
     with dw.cursor() as cur:
         cur.execute("SELECT count(*) FROM dq_pending_hours")
         assert cur.fetchone()[0] == 0                       # every queued hour judged

@@ -11,12 +11,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg2
 import pytest
 
 from functions.etl.runner import run
 from tests.etl.support import iso, make_session, put_by_hour
 from tests.etl.test_orders import place_order, set_status, shop, shop_server, with_shop  # noqa: F401
-from tests.support import revenue
+from tests.support import acquisition, revenue
 
 START = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
@@ -35,9 +36,10 @@ def test_reconciliation_equals_the_oracle(with_shop, shop, s3, dw):  # noqa: F81
     rng = random.Random(17)
     records, orders = [], []
 
-    def book(status: str, total: Decimal, created: datetime) -> str:
-        order_id = place_order(shop, "u-1", status, [("LAP-1", 1, str(total))], created)
-        orders.append({"order_id": order_id, "status": status, "total": total, "created_at": created})
+    def book(status: str, total: Decimal, created: datetime, user: str = "u-1") -> str:
+        order_id = place_order(shop, user, status, [("LAP-1", 1, str(total))], created)
+        orders.append({"order_id": order_id, "status": status, "total": total, "created_at": created,
+                       "user_id": user})
         return order_id
 
     plan = ["paid"] * 6 + ["refunded", "retried", "forged", "bot", "midnight", "cancelled"]
@@ -67,8 +69,13 @@ def test_reconciliation_equals_the_oracle(with_shop, shop, s3, dw):  # noqa: F81
             events.append(again)
         records += events
     set_status(shop, orders[6]["order_id"], "refunded", START + timedelta(hours=5))
-    for hour in (1, 3):                 # ad blockers: orders with no tracked purchase
-        book("paid", Decimal("120.50"), START + timedelta(hours=hour))
+    # ad blockers: orders with no tracked purchase; one by the user signed in on the first session
+    # (coverage takes that session's values), one by a user with no session (a NULL value)
+    for event in records:
+        if event["session_id"] == records[0]["session_id"]:
+            event["user_id"] = "u-2"
+    book("paid", Decimal("120.50"), START + timedelta(hours=1), user="u-2")
+    book("paid", Decimal("120.50"), START + timedelta(hours=3))
     book("pending", Decimal("99.00"), START + timedelta(hours=2))
 
     put_by_hour(s3, bucket=with_shop.raw_bucket, records=records)
@@ -91,3 +98,18 @@ def test_reconciliation_equals_the_oracle(with_shop, shop, s3, dw):  # noqa: F81
         cur.execute("SELECT day, booked_orders, coverage FROM dashboard.revenue_reconciliation(%s, %s)",
                     (last + timedelta(days=1), last + timedelta(days=2)))
         assert [(r[1], r[2]) for r in cur.fetchall()] == [(0, None), (0, None)]
+
+    # coverage by the purchasing (or the buyer's latest) session's channel, device and browser
+    with dw.cursor() as cur:
+        cur.execute("SELECT source, category FROM channel_source_categories")
+        sessions = acquisition.build_sessions(records, dict(cur.fetchall()))
+        for dimension in ("channel", "device_type", "browser"):
+            cur.execute("SELECT * FROM dashboard.tracking_coverage(%s, %s, %s)", (first, last, dimension))
+            got = [(v, n, m, round(float(c), 12)) for v, n, m, c in cur.fetchall()]
+            oracle = revenue.tracking_coverage(orders, records, sessions, (first, last), dimension)
+            want = [(v, n, m, round(float(c), 12)) for v, n, m, c in oracle]
+            assert got == want, dimension
+            assert sum(n for _, n, _, _ in got) == 11 and any(v is None for v, *_ in got)
+        with pytest.raises(psycopg2.errors.InvalidParameterValue,
+                           match="allowed: channel, device_type, browser"):
+            cur.execute("SELECT * FROM dashboard.tracking_coverage(%s, %s, 'country')", (first, last))

@@ -155,6 +155,7 @@ class Session:
     click_id_type: str | None
     referrer_host: str | None
     logged_in: bool
+    user_id: str | None          # the last non-null user_id of its events
     user_ids: list[str]
     steps: list[str]
     step_count: int
@@ -206,6 +207,7 @@ def build_sessions(records: list[dict], category_of: dict[str, str], *, max_step
             click_id_type=next((n for n in urls.CLICK_ID_PARAMETERS if n in values), None),
             referrer_host=urls.host(page.get("referrer")),
             logged_in=any(r.get("user_login_state") == "logged_in" for _, _, r in evs),
+            user_id=next((r["user_id"] for _, _, r in reversed(evs) if r.get("user_id")), None),
             user_ids=sorted({r["user_id"] for _, _, r in evs if r.get("user_id")}),
             steps=collapsed[:max_steps], step_count=len(collapsed), purchases=purchases,
         )

@@ -8,6 +8,8 @@ import statistics
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from tests.support.acquisition import event_bot_reason, event_is_bot
+
 WEEK = timedelta(days=7)
 
 
@@ -19,6 +21,28 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def bot_share_by_reason(records: list[dict]) -> dict[tuple[datetime, str], tuple[int, float]]:
+    """{(hour, reason): (bot events, share of the hour's events)}: a bot session's events under its
+    first bot event's reason (by time, then event id)."""
+    events = {}
+    for r in records:
+        events.setdefault(r["event_id"].lower(), r)
+    first_reason: dict[str, tuple] = {}
+    for eid, r in events.items():
+        reason = event_bot_reason(r)
+        key = (_ts(r["event_timestamp"]), eid)
+        if reason and (r["session_id"] not in first_reason or key < first_reason[r["session_id"]][0]):
+            first_reason[r["session_id"]] = (key, reason)
+    totals: dict[datetime, int] = defaultdict(int)
+    bots: dict[tuple[datetime, str], int] = defaultdict(int)
+    for r in events.values():
+        hour = _hour(_ts(r["event_timestamp"]))
+        totals[hour] += 1
+        if r["session_id"] in first_reason:
+            bots[(hour, first_reason[r["session_id"]][1])] += 1
+    return {k: (n, n / totals[k[0]]) for k, n in bots.items()}
+
+
 def hourly_metrics(records: list[dict], lines_by_hour: dict[datetime, tuple[int, int]] | None = None) -> dict:
     """{hour: {metric: (value, volume)}} from the valid raw events (first copy of each event_id
     counts; a session is a bot session when any of its events is flagged) and, for the reject
@@ -26,7 +50,7 @@ def hourly_metrics(records: list[dict], lines_by_hour: dict[datetime, tuple[int,
     events = {}
     for r in records:
         events.setdefault(r["event_id"].lower(), r)
-    bot_sessions = {r["session_id"] for r in events.values() if r.get("is_bot")}
+    bot_sessions = {r["session_id"] for r in events.values() if event_is_bot(r)}
     count = defaultdict(lambda: {"events": 0, "bot_events": 0, "sessions": set(), "purchases": 0})
     for r in events.values():
         bucket = count[_hour(_ts(r["event_timestamp"]))]

@@ -7,6 +7,8 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from tests.support.acquisition import LOOKBACK, Session, event_is_bot
+
 BOOKED = ("paid", "shipped", "delivered")
 
 
@@ -19,7 +21,7 @@ def tracked_purchases(records: list[dict]) -> dict[str, dict]:
     events = {}
     for r in records:
         events.setdefault(r["event_id"].lower(), r)
-    bots = {r["session_id"] for r in events.values() if r.get("is_bot")}
+    bots = {r["session_id"] for r in events.values() if event_is_bot(r)}
     first: dict[str, tuple] = {}
     for eid, r in events.items():
         order = (r.get("context") or {}).get("order") or {}
@@ -64,3 +66,33 @@ def reconciliation(orders: list[dict], records: list[dict], first: date, last: d
                     r["matched"], r["booked"] - r["booked_tracked"], r["unbooked"], coverage))
         day += timedelta(days=1)
     return out
+
+
+COVERAGE_DIMENSIONS = {"channel": lambda s: s.channel, "device_type": lambda s: s.device_type,
+                       "browser": lambda s: s.browser_family}
+
+
+def tracking_coverage(orders: list[dict], records: list[dict], sessions: dict[str, Session],
+                      days: tuple[date, date], dimension: str) -> list[tuple]:
+    """Rows of dashboard.tracking_coverage: booked orders of the range by the value of the
+    purchasing session, or for an untracked order of its buyer's latest non-bot session of the
+    30 days before it (``orders`` have user_id too; ``sessions`` from acquisition.build_sessions)."""
+    first, last = days
+    tracked = tracked_purchases(records)
+    value_of = COVERAGE_DIMENSIONS[dimension]
+    rows: dict = defaultdict(lambda: [0, 0])
+    for o in orders:
+        created = o["created_at"].astimezone(UTC)
+        if o["status"] not in BOOKED or not first <= created.date() <= last:
+            continue
+        if o["order_id"] in tracked:
+            session = sessions[tracked[o["order_id"]]["session_id"]]
+        else:
+            recent = [s for s in sessions.values() if not s.is_bot and s.user_id == o["user_id"]
+                      and created - LOOKBACK <= s.started_at <= created]
+            session = max(recent, key=lambda s: (s.started_at, s.session_id)) if recent else None
+        row = rows[value_of(session) if session else None]
+        row[0] += 1
+        row[1] += o["order_id"] in tracked
+    out = [(value, n, matched, Decimal(matched) / Decimal(n)) for value, (n, matched) in rows.items()]
+    return sorted(out, key=lambda r: (-r[1], r[0] is None, r[0] or ""))

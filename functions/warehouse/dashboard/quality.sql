@@ -37,3 +37,25 @@ BEGIN ATOMIC
     GROUP BY a.hour
     ORDER BY a.hour;
 END;
+
+-- Bot traffic per hour by detection reason (the bot session's: its first bot event's
+-- bot_reason, functions/enrichment/bots.py): so exclusions are visible, not silent. share = of
+-- all the hour's events.
+CREATE OR REPLACE FUNCTION dashboard.bot_share_by_reason(p_from date, p_to date)
+RETURNS TABLE (hour timestamptz, reason text, bot_events bigint, share numeric)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH hours AS (
+        SELECT a.hour, sum(a.events) AS events
+        FROM activity_session_hours a
+        WHERE a.hour >= dashboard.range_start(p_from) AND a.hour < dashboard.range_end(p_to)
+        GROUP BY a.hour
+    )
+    SELECT a.hour, coalesce(s.bot_reason, 'ingest'), sum(a.events)::bigint, sum(a.events)::numeric / h.events
+    FROM activity_session_hours a
+    JOIN hours h ON h.hour = a.hour
+    JOIN sessions s ON s.session_id = a.session_id
+    WHERE a.is_bot AND a.hour >= dashboard.range_start(p_from) AND a.hour < dashboard.range_end(p_to)
+    GROUP BY a.hour, 2, h.events
+    ORDER BY 1, 3 DESC, 2;
+END;

@@ -66,3 +66,52 @@ BEGIN ATOMIC
     ) t
     ORDER BY d.day;
 END;
+
+-- The dimensions dashboard.tracking_coverage() takes.
+CREATE OR REPLACE FUNCTION dashboard.tracking_coverage_dimensions() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY['channel', 'device_type', 'browser'];
+
+-- Tracking coverage of the range's booked orders (paid, shipped, delivered; by creation day) by
+-- the channel, device type or browser of a session: a matched order's purchasing session; an
+-- untracked order's buyer's (booked_orders.user_id = sessions.user_id) most recent non-bot
+-- session that started in the 30 x 24 h before the order, else a NULL value. Coverage =
+-- matched / booked. Any other dimension is an error naming the allowed ones.
+CREATE OR REPLACE FUNCTION dashboard.tracking_coverage(p_from date, p_to date, p_dimension text)
+RETURNS TABLE (value text, booked_orders bigint, matched_orders bigint, coverage numeric)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF p_dimension IS NULL OR NOT p_dimension = ANY (dashboard.tracking_coverage_dimensions()) THEN
+        RAISE EXCEPTION 'dashboard.tracking_coverage: unknown dimension %; allowed: %',
+            quote_nullable(p_dimension), array_to_string(dashboard.tracking_coverage_dimensions(), ', ')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    WITH booked AS (
+        SELECT o.order_id, o.user_id, o.created_at
+        FROM booked_orders o
+        WHERE o.created_at >= dashboard.range_start(p_from) AND o.created_at < dashboard.range_end(p_to)
+          AND o.status IN ('paid', 'shipped', 'delivered')
+    ), valued AS (
+        SELECT b.order_id, t.order_id IS NOT NULL AS matched, coalesce(t.session_id, recent.session_id) AS session_id
+        FROM booked b
+        LEFT JOIN dashboard.tracked_purchases(ARRAY(SELECT order_id FROM booked)) t ON t.order_id = b.order_id
+        LEFT JOIN LATERAL (
+            SELECT s.session_id FROM sessions s
+            WHERE t.order_id IS NULL AND s.user_id = b.user_id AND NOT s.is_bot
+              AND s.started_at >= b.created_at - interval '30 days' AND s.started_at <= b.created_at
+            ORDER BY s.started_at DESC, s.session_id DESC
+            LIMIT 1) recent ON true
+    )
+    SELECT CASE p_dimension WHEN 'channel' THEN s.channel
+                            WHEN 'device_type' THEN s.device_type
+                            WHEN 'browser' THEN s.browser_family END,
+           count(*)::bigint, (count(*) FILTER (WHERE v.matched))::bigint,
+           (count(*) FILTER (WHERE v.matched))::numeric / count(*)
+    FROM valued v
+    LEFT JOIN sessions s ON s.session_id = v.session_id
+    GROUP BY 1
+    ORDER BY 2 DESC, 1 NULLS LAST;
+END;
+$$;
