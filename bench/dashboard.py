@@ -5,8 +5,9 @@
 Fills a fresh warehouse (the real migrations) with N events of simulated shop sessions
 streamed straight through COPY, derives their sessions and the aggregate tables with set-based
 SQL (the meanings the schema documents; bots excluded), ANALYZEs, then runs each query the
-app issues with the app's parameters (the last 30 days of data, no filters, journeys and
-acquisition over every session of the range) R times, and prints p50/p95 in ms. Sessions get
+app issues with the app's parameters (the last 30 days of data, no filters, journeys over the
+sample the warehouse defines, dashboard.journey_sample_size(), acquisition over every session
+of the range) R times, and prints p50/p95 in ms. Sessions get
 the ETL's acquisition and audience columns from a spread of channels, devices and countries
 (the ETL derives them from raw events; here they are drawn per session). Target: every query
 <= 200 ms p95.

@@ -152,7 +152,7 @@ def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):
     sessions = human_sessions(known)
     paths = Counter(" → ".join(steps_of(known, s["session_id"])) for s in sessions)
     rows = warehouse.query(
-        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10)", (FROM, TO)
+        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10, 5000)", (FROM, TO)
     )
     assert dict(rows) == dict(paths)
     pages = warehouse.query("SELECT kind, page, sessions, share FROM dashboard.journey_pages(%s, %s, 50)",
@@ -174,29 +174,42 @@ def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):
     assert bounce == round(Decimal(sum(s["events"] == 1 for s in sessions)) / Decimal(len(sessions)), 4)
 
 
-def test_journeys_describe_every_session_of_the_range(warehouse: Warehouse, known):
-    sessions = human_sessions(known)
-    [(total, sampled, avg_events)] = warehouse.query(
-        "SELECT sessions, sampled, avg_events FROM dashboard.journey_summary(%s, %s)", (FROM, TO)
-    )
-    assert (total, sampled) == (len(sessions), len(sessions))
-    assert avg_events == round(Decimal(sum(s["events"] for s in sessions)) / len(sessions), 2)
+def test_journey_paths_are_bounded_to_the_latest_sessions(warehouse: Warehouse, known):
+    latest = sorted(human_sessions(known), key=lambda s: (s["started_at"], s["session_id"]))[-5:]
+    rows = warehouse.query("SELECT sum(sessions) FROM dashboard.journey_paths(%s, %s, 50, 10, 5)", (FROM, TO))
+    assert rows == [(5,)]
     transitions = warehouse.query(
-        "SELECT sum(sessions) FROM dashboard.journey_transitions(%s, %s, 5) WHERE step_no = 1", (FROM, TO)
+        "SELECT sum(sessions) FROM dashboard.journey_transitions(%s, %s, 5, 5) WHERE step_no = 1", (FROM, TO)
     )
-    assert transitions == [(len(sessions),)]
-    no_sample = warehouse.query(
-        "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dashboard'::regnamespace"
-        " AND (pg_get_function_arguments(p.oid) LIKE '%%p_max_sessions%%' OR p.proname LIKE '%%sample%%')")
-    assert no_sample == [(0,)]
+    assert transitions == [(len(latest),)]
+    entry = Counter(s["entry_page"] for s in latest)
+    assert dict(
+        warehouse.query("SELECT page, sessions FROM dashboard.journey_pages(%s, %s, 50, 5)"
+                        " WHERE kind = 'entry'", (FROM, TO))
+    ) == dict(entry)
+    [(total, sampled, avg_events)] = warehouse.query(
+        "SELECT sessions, sampled, avg_events FROM dashboard.journey_summary(%s, %s, 5)", (FROM, TO)
+    )
+    assert (total, sampled) == (len(human_sessions(known)), 5)
+    assert avg_events == round(Decimal(sum(s["events"] for s in latest)) / 5, 2)
 
 
-def test_paths_cut_at_the_steps_asked_for(warehouse: Warehouse, known):
-    sessions = human_sessions(known)
-    cut = Counter(" → ".join(steps[:3]) + (" → …" if len(steps) > 3 else "")
-                  for s in sessions for steps in [steps_of(known, s["session_id"])])
-    assert dict(warehouse.query("SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 500, 3)",
-                                (FROM, TO))) == dict(cut)
+def test_the_journey_sample_size_is_defined_once(warehouse: Warehouse):
+    """Every journey function leaves p_max_sessions to dashboard.journey_sample_size()."""
+    defaults = warehouse.query(
+        "SELECT p.proname, pg_get_function_arguments(p.oid) FROM pg_proc p"
+        " WHERE p.pronamespace = 'dashboard'::regnamespace AND pg_get_function_arguments(p.oid) LIKE %s",
+        ("%p_max_sessions%",),
+    )
+    assert len(defaults) == 6
+    for name, arguments in defaults:
+        assert "p_max_sessions integer DEFAULT NULL::integer" in arguments, name
+    [(size, latest)] = warehouse.query(
+        "SELECT dashboard.journey_sample_size(),"
+        " (SELECT count(*) FROM dashboard.latest_sessions('2026-03-01', '2026-03-31'))"
+    )
+    assert size == 2000  # what the journeys page has always described
+    assert latest == min(size, len(human_sessions(warehouse.data)))
 
 
 def test_data_health(warehouse: Warehouse, known):

@@ -404,12 +404,12 @@ DASHBOARD_CALLS = [
     ("SELECT * FROM dashboard.product_engagement(%s, %s, 'Laptops', NULL, 3)", (FROM, TO)),
     ("SELECT * FROM dashboard.product_summary(%s, %s, 'Laptops', 'Dell')", (FROM, TO)),
     ("SELECT * FROM dashboard.category_engagement(%s, %s, '')", (FROM, TO)),
-    # the journeys describe every session since migration 050: the known data's 43 sessions are
-    # fewer than the 2,000 the sample held, so the answers are the same
-    ("SELECT * FROM dashboard.journey_summary(%s, %s)", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6)", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_paths(%s, %s, 50, 3)", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_transitions(%s, %s, 5)", (FROM, TO)),
+    ("SELECT * FROM dashboard.journey_summary(%s, %s, 2000)", (FROM, TO)),
+    ("SELECT * FROM dashboard.journey_summary(%s, %s, 5)", (FROM, TO)),
+    ("SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6, 2000)", (FROM, TO)),
+    ("SELECT * FROM dashboard.journey_paths(%s, %s, 50, 3, 7)", (FROM, TO)),
+    ("SELECT * FROM dashboard.journey_transitions(%s, %s, 5, 2000)", (FROM, TO)),
+    ("SELECT * FROM dashboard.session_steps(%s, %s, 2000) ORDER BY session_id", (FROM, TO)),
     ("SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO)),
     ("SELECT * FROM dashboard.etl_loaded_hourly(%s, %s)", (FROM, TO)),
     ("SELECT * FROM dashboard.etl_rejects_by_reason(%s, %s)", (FROM, TO)),
@@ -419,11 +419,11 @@ DASHBOARD_CALLS = [
 # The entry and exit page tables: two functions before, one after.
 PAGE_CALLS = [  # (before, after)
     ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 10, 2000)",
-     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10) WHERE kind = 'entry'"),
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10, 2000) WHERE kind = 'entry'"),
     ("SELECT page, sessions, share FROM dashboard.exit_pages(%s, %s, 10, 2000)",
-     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10) WHERE kind = 'exit'"),
-    ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 3, 2000)",
-     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 3) WHERE kind = 'entry'"),
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10, 2000) WHERE kind = 'exit'"),
+    ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 3, 5)",
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 3, 5) WHERE kind = 'entry'"),
 ]
 
 

@@ -147,7 +147,9 @@ q_category_engagement <- function(db, from, to, brand = NULL) {
   range_call(db, "category_engagement", from, to, list(filter_value(brand)), "::text")
 }
 
-# Journeys describe every session of the period (the steps the ETL keeps on each session).
+# Journeys describe a bounded sample, the period's latest dashboard.journey_sample_size()
+# sessions: the warehouse holds that number, the wrappers leave p_max_sessions to it.
+q_journey_sample_size <- function(db) dash_call(db, "journey_sample_size")$journey_sample_size
 q_journey_summary <- function(db, from, to) range_call(db, "journey_summary", from, to)
 q_journey_paths <- function(db, from, to, limit = 15) {
   range_call(db, "journey_paths", from, to, list(check_limit(limit), "6"), c("::int", "::int"))
@@ -155,7 +157,7 @@ q_journey_paths <- function(db, from, to, limit = 15) {
 q_journey_transitions <- function(db, from, to, max_steps = 5) {
   range_call(db, "journey_transitions", from, to, list(check_limit(max_steps, "max_steps", 10L)), "::int")
 }
-# The top `limit` entry pages (kind "entry") and exit pages (kind "exit").
+# The top `limit` entry pages (kind "entry") and exit pages (kind "exit") of the sample.
 q_journey_pages <- function(db, from, to, limit = 10) {
   range_call(db, "journey_pages", from, to, list(check_limit(limit)), "::int")
 }
