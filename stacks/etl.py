@@ -16,6 +16,7 @@ from troposphere import (
     GetAtt,
     If,
     ImportValue,
+    Join,
     NoValue,
     Ref,
     Template,
@@ -45,6 +46,7 @@ from stacks.params import (
     DW_DATABASE,
     DW_PORT,
     DW_WRITER_LOGIN,
+    RAW_ENRICHMENT_PREFIX,
     RAW_EVENTS_PREFIX,
     BuildParams,
     dw_password_parameter_name,
@@ -147,6 +149,20 @@ def _warehouse_environment(t: Template, imports: Imports, password_parameter: st
     }
 
 
+def _country_database_environment(t: Template, imports: Imports) -> dict:
+    """GEOIP_COUNTRY_DB: a country database the operator put under enrichment/ in the raw bucket
+    (functions/enrichment/geo.py fetches it once per cold start); empty: no geography."""
+    key = string_parameter(
+        t, "CountryDatabaseKey", "",
+        f"GEOIP_COUNTRY_DB: key of a MaxMind-format country database in the raw bucket, under "
+        f"{RAW_ENRICHMENT_PREFIX} (empty: sessions have no country)",
+        pattern=rf"^({RAW_ENRICHMENT_PREFIX}[A-Za-z0-9._/-]+\.mmdb)?$",
+    )
+    t.add_condition("NoCountryDatabase", Equals(Ref(key), ""))
+    location = Join("", ["s3://", imports.raw_bucket_name, "/", Ref(key)])
+    return {"GEOIP_COUNTRY_DB": If("NoCountryDatabase", "", location)}
+
+
 def _function(
     t: Template, params: BuildParams, fn: LambdaParameters, dlq: sqs.Queue, imports: Imports
 ) -> awslambda.Function:
@@ -173,6 +189,11 @@ def _function(
                     sid="ReadRawEvents",
                 ),
                 allow(
+                    "s3:GetObject",
+                    objects_arn(raw_bucket_arn, RAW_ENRICHMENT_PREFIX),
+                    sid="ReadEnrichmentData",
+                ),
+                allow(
                     "ssm:GetParameter",
                     regional_arn("ssm", f"parameter{password_parameter}"),
                     sid="ReadDwPassword",
@@ -193,6 +214,7 @@ def _function(
         handler=HANDLER,
         environment={
             **_warehouse_environment(t, imports, password_parameter),
+            **_country_database_environment(t, imports),
             "RAW_BUCKET": imports.raw_bucket_name,
             # the Environment dimension of the run's metrics (functions/etl/metrics.py)
             "PLATFORM_ENV": params.env,

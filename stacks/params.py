@@ -41,6 +41,8 @@ DW_READER_LOGIN = "dashboard_reader"
 # Prefixes of the raw bucket: the events ingest writes and the ETL reads, and the hosts' pg_dump
 # backups, each host under its own backups/<role>/ (backups_prefix).
 RAW_EVENTS_PREFIX = "events/"
+#: Where in the raw bucket the ETL's enrichment data lives (a MaxMind-format country database)
+RAW_ENRICHMENT_PREFIX = "enrichment/"
 BACKUPS_PREFIX = "backups/"
 
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).

@@ -257,6 +257,7 @@ def test_etl_function_in_the_etl_subnet_with_the_dw_address(aws: dict) -> None:
         "DWH_PASSWORD_PARAM": "/clickstream/dev/dw/etl_writer/password",
         "RAW_BUCKET": aws["outputs"]["data"]["RawBucketName"],
         "PLATFORM_ENV": "dev",
+        "GEOIP_COUNTRY_DB": "",          # no country database by default
     }
     assert function["Concurrency"]["ReservedConcurrentExecutions"] == 1
     assert config["Role"].split("/")[-1].startswith("dev-clickstream-etl-EtlRole")
@@ -297,6 +298,7 @@ def test_iam_roles_as_deployed(aws: dict) -> None:
     raw_arn = f"arn:aws:s3:::{aws['outputs']['data']['RawBucketName']}"
     assert statements["ReadRawEvents"]["Resource"] == f"{raw_arn}/events/*"
     assert statements["ListRawEvents"]["Resource"] == raw_arn
+    assert statements["ReadEnrichmentData"]["Resource"] == f"{raw_arn}/enrichment/*"
     assert statements["ReadDwPassword"]["Resource"] == (
         f"arn:aws:ssm:{REGION}:123456789012:parameter/clickstream/dev/dw/etl_writer/password"
     )

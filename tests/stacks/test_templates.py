@@ -610,6 +610,22 @@ def test_etl_role_reads_raw_events_and_its_password_parameter(templates: dict[st
     )
     # The parameter the ETL reads is the one `deploy` creates for its login.
     assert "/clickstream/dev/dw/etl_writer/password" in dict(password_parameters("dev"))
+    # and the country database, only under enrichment/ of the raw bucket
+    assert by_sid["ReadEnrichmentData"]["Resource"] == {
+        "Fn::Sub": ["${BucketArn}/enrichment/*", {"BucketArn": RAW_BUCKET_ARN}]
+    }
+
+
+def test_etl_country_database_is_an_optional_key_under_enrichment(templates: dict[str, dict]) -> None:
+    template = templates["etl"]
+    parameter = template["Parameters"]["CountryDatabaseKey"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("enrichment/GeoLite2-Country.mmdb")
+    assert not pattern.fullmatch("events/x.mmdb") and not pattern.fullmatch("enrichment/../x.txt")
+    env = props(template, "EtlFunction")["Environment"]["Variables"]["GEOIP_COUNTRY_DB"]
+    assert env["Fn::If"][0] == "NoCountryDatabase" and env["Fn::If"][1] == ""
+    assert template["Conditions"]["NoCountryDatabase"] == {"Fn::Equals": [{"Ref": "CountryDatabaseKey"}, ""]}
 
 
 # --- Lambdas, API, schedule ----------------------------------------------------------------------
@@ -656,6 +672,7 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
         "DWH_PASSWORD_PARAM",
         "RAW_BUCKET",
         "PLATFORM_ENV",
+        "GEOIP_COUNTRY_DB",
     }
     assert "AWS_REGION" not in env and "DWH_PASSWORD" not in env  # reserved / secret
     assert env["DWH_HOST"] == {
