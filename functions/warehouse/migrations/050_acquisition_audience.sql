@@ -5,7 +5,8 @@
 --            signed-in users and their steps
 --   clients       each browser's first non-bot session: new vs returning, retention cohorts
 --   client_users  the signed-in users seen on each browser
--- Rows loaded before this migration keep NULL enrichment until their hours are loaded again.
+-- Events loaded before this migration keep NULL enrichment (a later run skips events already
+-- loaded); their sessions get what the warehouse alone can give (the backfill at the end).
 
 ALTER TABLE clickstream_events
     ADD COLUMN bot_reason      text,      -- functions.enrichment.bots; NULL: not a bot
@@ -102,8 +103,8 @@ GRANT EXECUTE ON FUNCTION max_session_steps(), collapse_repeats(text[]), url_hos
 
 -- Sessions loaded before this migration get what the warehouse alone can give: their steps
 -- and signed-in users (from their events), their clients and whether they were returning, and
--- a channel from the landing referrer's host (campaign parameters were not stored: reload an
--- hour's raw objects, or replay the window, to derive those). One pass over the events, once.
+-- a channel from the landing referrer's host (campaign parameters and the user agent's fields
+-- were not stored and are not re-derived here). One pass over the events, once.
 UPDATE sessions s
 SET steps = x.steps[1:max_session_steps()], step_count = cardinality(x.steps), user_ids = x.user_ids,
     referrer_host = url_host(s.landing_referrer)
