@@ -17,6 +17,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from psycopg2 import sql
 
@@ -79,6 +80,7 @@ class KnownData:
     rejects: list[dict] = field(default_factory=list)
     activity_session_hours: list[dict] = field(default_factory=list)
     booked_orders: list[dict] = field(default_factory=list)
+    booked_order_items: list[dict] = field(default_factory=list)
     anomalies: list[dict] = field(default_factory=list)
     restatements: list[dict] = field(default_factory=list)
 
@@ -474,24 +476,37 @@ def _bookkeeping(rng: random.Random, data: KnownData) -> None:
 
 
 def _booked(rng: random.Random, data: KnownData) -> None:
-    """The shop's orders as the ETL syncs them: most tracked purchases booked (one refunded, one
-    missing: a forged or test order), and two orders no browser reported (ad blockers)."""
+    """The shop's orders as the ETL syncs them, with their items: most tracked purchases booked (one
+    refunded, one missing: a forged or test order), two orders no browser reported (ad blockers;
+    one also holds a gift card, a product no event ever showed) and a cancelled one."""
     purchases = sorted((e for e in data.human_events() if e["event_name"] == "purchase"),
                        key=lambda e: e["event_timestamp"])
+
+    def order(order_id, user_id, status, created, items, *, total=None):
+        total = sum(q * price for _, q, price in items) if total is None else total
+        data.booked_orders.append({"order_id": order_id, "user_id": user_id, "status": status,
+                                   "currency": "USD", "total": total, "created_at": created,
+                                   "updated_at": created + timedelta(seconds=2), "run_id": 3})
+        data.booked_order_items.extend(
+            {"order_id": order_id, "product_id": pid, "quantity": q, "unit_price": price}
+            for pid, q, price in items)
+
     for i, e in enumerate(purchases):
         if i == 1:
             continue                                      # tracked but unbooked
-        data.booked_orders.append({"order_id": e["order_id"], "user_id": e["user_id"] or "u-guest",
-                                   "status": "refunded" if i == 2 else "paid", "currency": "USD",
-                                   "total": e["order_revenue"],
-                                   "created_at": e["event_timestamp"] - timedelta(seconds=2),
-                                   "updated_at": e["event_timestamp"], "run_id": 3})
-    for day in (FIRST_DAY, LAST_DAY):
+        quantities: dict[str, list] = {}
+        for item in e["order_items"]:
+            line = quantities.setdefault(item["product_id"], [0, Decimal(str(item["price"]))])
+            line[0] += item["quantity"]
+        order(e["order_id"], e["user_id"] or "u-guest", "refunded" if i == 2 else "paid",
+              e["event_timestamp"] - timedelta(seconds=2),
+              [(pid, q, price) for pid, (q, price) in quantities.items()], total=e["order_revenue"])
+    for day, status in ((FIRST_DAY, "paid"), (LAST_DAY, "paid"), (LAST_DAY, "cancelled")):
         created = datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
-        order_id = str(uuid.UUID(int=rng.getrandbits(128)))
-        data.booked_orders.append({"order_id": order_id, "user_id": "u-adblock",
-                                   "status": "paid", "currency": "USD", "total": 249.5, "created_at": created,
-                                   "updated_at": created, "run_id": 3})
+        items = [(PRODUCTS[rng.randrange(len(PRODUCTS))][0], 1, Decimal("249.50"))]
+        if day == LAST_DAY and status == "paid":
+            items.append(("GIFT-050", 2, Decimal("50.00")))
+        order(str(uuid.UUID(int=rng.getrandbits(128))), "u-adblock", status, created, items)
 
 
 def _quality(data: KnownData) -> None:
@@ -562,6 +577,7 @@ def load(conn, data: KnownData) -> None:
         # migration tests build it, does not).
         for table, rows in (("activity_session_hours", data.activity_session_hours),
                             ("booked_orders", data.booked_orders),
+                            ("booked_order_items", data.booked_order_items),
                             ("dq_anomalies", data.anomalies), ("agg_restatements", data.restatements)):
             cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
             if rows and cur.fetchone()[0]:

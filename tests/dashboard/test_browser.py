@@ -98,6 +98,14 @@ def test_activity_page(app, warehouse: Warehouse):
         users,
         peak,
     )
+    # The headline revenue is booked (the shop's orders), tracked beside it.
+    booked = open_page(app, "activity", ["booked"])["booked"]
+    shown_tracked = app.find_element(By.CSS_SELECTOR, "#activity-kpi_booked .kpi-tracked").get_attribute(
+        "data-value")
+    [(want_booked, want_tracked)] = warehouse.query(
+        "SELECT sum(booked_revenue), sum(tracked_revenue) FROM dashboard.revenue_reconciliation(%s, %s)",
+        (FROM, TO))
+    assert want_booked != want_tracked and (num(booked), num(shown_tracked)) == (want_booked, want_tracked)
     daily = warehouse.query("SELECT events, users FROM dashboard.activity_daily(%s, %s)", (FROM, TO))
     assert [num(v) for v in table_values(app, "activity-daily", "events")] == [e for e, _ in daily]
     assert [num(v) for v in table_values(app, "activity-daily", "users")] == [u for _, u in daily]
@@ -131,18 +139,24 @@ def test_funnel_page(app, warehouse: Warehouse):
 
 def test_products_page(app, warehouse: Warehouse):
     kpi = open_page(app, "products", ["views", "cart_rate", "purchases", "revenue"])
-    [(views, rate, purchases, revenue)] = warehouse.query(
-        "SELECT views, add_to_cart_rate, purchases, revenue FROM dashboard.product_summary(%s, %s)",
+    [(views, rate, purchases, tracked, booked)] = warehouse.query(
+        "SELECT views, add_to_cart_rate, purchases, revenue, booked_revenue"
+        " FROM dashboard.product_summary(%s, %s)",
         (FROM, TO),
     )
     assert (num(kpi["views"]), num(kpi["cart_rate"]), num(kpi["purchases"]), num(kpi["revenue"])) == (
         views,
         rate,
         purchases,
-        revenue,
+        booked,
     )
+    shown_tracked = app.find_element(By.CSS_SELECTOR, "#products-kpi_revenue .kpi-tracked").get_attribute(
+        "data-value")
+    assert booked != tracked and num(shown_tracked) == tracked
     top = warehouse.query(
-        "SELECT product_name, views FROM dashboard.product_engagement(%s, %s, NULL, NULL, 25)", (FROM, TO)
+        "SELECT product_name, views, booked_revenue"
+        " FROM dashboard.product_engagement(%s, %s, NULL, NULL, 25)",
+        (FROM, TO),
     )
     WebDriverWait(app, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#products-products tbody tr td"))
     rows = app.find_elements(By.CSS_SELECTOR, "#products-products tbody tr")
@@ -150,10 +164,11 @@ def test_products_page(app, warehouse: Warehouse):
         (
             r.find_elements(By.TAG_NAME, "td")[0].text,
             int(r.find_elements(By.TAG_NAME, "td")[4].text.replace(",", "")),
+            Decimal(r.find_elements(By.TAG_NAME, "td")[-1].text.replace("$", "").replace(",", "")),
         )
         for r in rows
     ]
-    assert shown == [(name, v) for name, v in top][:10]
+    assert shown == [(name, v, b) for name, v, b in top][:10]
     screenshot(app, "3-products")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import Warehouse
+from tests.support import revenue as revenue_oracle
 
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
 
@@ -146,6 +147,48 @@ def test_product_engagement_with_filters(warehouse: Warehouse, known):
         warehouse.query("SELECT * FROM dashboard.product_engagement(%s, %s, 'No such', NULL, 5)", (FROM, TO))
         == []
     )
+
+
+def product_attributes(data: known_data.KnownData) -> dict[str, tuple[str, str]]:
+    """product id -> (category, brand) of its latest non-bot view or add-to-cart event."""
+    latest: dict[str, tuple] = {}
+    for e in sorted(data.human_events(), key=lambda e: (e["event_timestamp"], e["event_id"])):
+        if e["event_name"] in ("product_view", "add_to_cart") and e["context_product_id"]:
+            latest[e["context_product_id"]] = (e["context_product_category"], e["context_product_brand"])
+    return latest
+
+
+@pytest.mark.parametrize("category, brand",
+                         [(None, None), ("Laptops", None), ("Laptops", "Dell"), (None, "Dell")])
+def test_booked_revenue_by_product_and_category(warehouse: Warehouse, known, category, brand):
+    def booked(category, brand):
+        return revenue_oracle.booked_items(known.booked_orders, known.booked_order_items,
+                                           product_attributes(known), (FROM, TO),
+                                           category=category, brand=brand)
+
+    items = booked(category, brand)
+    assert items, "the known data must book items for every filter"
+    by_product = revenue_oracle.booked_by(items, "product_id")
+    [summary] = warehouse.query(
+        "SELECT booked_orders, booked_units, booked_revenue"
+        " FROM dashboard.product_summary(%s, %s, %s, %s)", (FROM, TO, category, brand))
+    assert summary == (len({i["order_id"] for i in items}), sum(u for u, _ in by_product.values()),
+                       sum(r for _, r in by_product.values()))
+    rows = warehouse.query("SELECT product_id, booked_units, booked_revenue"
+                           " FROM dashboard.product_engagement(%s, %s, %s, %s, 50)",
+                           (FROM, TO, category, brand))
+    assert rows
+    assert {pid: (u, r) for pid, u, r in rows} == {pid: by_product.get(pid, (0, 0)) for pid, _, _ in rows}
+    if category is None:
+        # Per category within the brand; the gift card (never viewed) has no category.
+        by_category = revenue_oracle.booked_by(booked(None, brand), "category")
+        want = {c or "(none)": r for c, (_, r) in by_category.items()}
+        got = dict(warehouse.query(
+            "SELECT category, booked_revenue FROM dashboard.category_engagement(%s, %s, %s)",
+            (FROM, TO, brand)))
+        keys = set(got) | set(want)
+        assert {c: got.get(c, 0) for c in keys} == {c: want.get(c, 0) for c in keys}
+        assert (want.get("(none)") == Decimal("100.00")) is (brand is None)
 
 
 def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):

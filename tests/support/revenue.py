@@ -96,3 +96,32 @@ def tracking_coverage(orders: list[dict], records: list[dict], sessions: dict[st
         row[1] += o["order_id"] in tracked
     out = [(value, n, matched, Decimal(matched) / Decimal(n)) for value, (n, matched) in rows.items()]
     return sorted(out, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
+
+
+def booked_items(orders: list[dict], items: list[dict], attributes: dict[str, tuple[str, str]],
+                 days: tuple[date, date], *, category: str | None = None,
+                 brand: str | None = None) -> list[dict]:
+    """dashboard.booked_items: the items (order_id, product_id, quantity, unit_price) of the orders
+    paid, shipped or delivered that were created on a UTC day of the range, each with its
+    product's (category, brand) from ``attributes`` (the product's latest non-bot view or
+    add-to-cart event; a product missing there matches no filter) and revenue = quantity x price."""
+    first, last = days
+    booked = {o["order_id"] for o in orders
+              if o["status"] in BOOKED and first <= o["created_at"].astimezone(UTC).date() <= last}
+    out = []
+    for i in items:
+        cat, brd = attributes.get(i["product_id"], (None, None))
+        if i["order_id"] not in booked or (category and cat != category) or (brand and brd != brand):
+            continue
+        out.append({"order_id": i["order_id"], "product_id": i["product_id"], "category": cat,
+                    "quantity": i["quantity"], "revenue": i["quantity"] * Decimal(str(i["unit_price"]))})
+    return out
+
+
+def booked_by(rows: list[dict], key: str) -> dict:
+    """key value -> (units, revenue) of booked_items() rows."""
+    out: dict = defaultdict(lambda: [0, Decimal(0)])
+    for r in rows:
+        out[r[key]][0] += r["quantity"]
+        out[r[key]][1] += r["revenue"]
+    return {k: tuple(v) for k, v in out.items()}

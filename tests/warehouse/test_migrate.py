@@ -400,10 +400,15 @@ DASHBOARD_CALLS = [
     ("SELECT * FROM dashboard.funnel(%s, %s)", (FROM, TO)),
     ("SELECT * FROM dashboard.funnel_daily(%s, %s)", (FROM, TO)),
     ("SELECT * FROM dashboard.product_filters(%s, %s)", (FROM, TO)),
-    ("SELECT * FROM dashboard.product_engagement(%s, %s, '', '', 25)", (FROM, TO)),
-    ("SELECT * FROM dashboard.product_engagement(%s, %s, 'Laptops', NULL, 3)", (FROM, TO)),
-    ("SELECT * FROM dashboard.product_summary(%s, %s, 'Laptops', 'Dell')", (FROM, TO)),
-    ("SELECT * FROM dashboard.category_engagement(%s, %s, '')", (FROM, TO)),
+    # The product functions gained booked_* columns and rank categories by booked revenue since.
+    ("SELECT product_id, product_name, category, brand, views, add_to_carts, add_to_cart_rate, purchases,"
+     " units, revenue FROM dashboard.product_engagement(%s, %s, '', '', 25)", (FROM, TO)),
+    ("SELECT product_id, product_name, category, brand, views, add_to_carts, add_to_cart_rate, purchases,"
+     " units, revenue FROM dashboard.product_engagement(%s, %s, 'Laptops', NULL, 3)", (FROM, TO)),
+    ("SELECT products, views, add_to_carts, add_to_cart_rate, purchases, units, revenue"
+     " FROM dashboard.product_summary(%s, %s, 'Laptops', 'Dell')", (FROM, TO)),
+    ("SELECT category, views, add_to_carts, purchases, revenue FROM dashboard.category_engagement(%s, %s, '')"
+     " ORDER BY revenue DESC, views DESC, category", (FROM, TO)),
     ("SELECT * FROM dashboard.journey_summary(%s, %s, 2000)", (FROM, TO)),
     ("SELECT * FROM dashboard.journey_summary(%s, %s, 5)", (FROM, TO)),
     ("SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6, 2000)", (FROM, TO)),

@@ -1,11 +1,13 @@
-# Page 1: activity trends - events, users and sessions per hour and per day.
+# Page 1: activity trends - events, users and sessions per hour and per day, and the period's booked
+# revenue (the shop's orders) with the tracked revenue beside it.
 
 activity_ui <- function(id, range) {
   ns <- NS(id)
   tagList(
     filter_bar(ns, range, "Traffic of real shoppers (bots excluded), per UTC hour and day."),
     layout_column_wrap(
-      width = 1 / 4, fill = FALSE, class = "kpi-row",
+      width = 1 / 5, fill = FALSE, class = "kpi-row",
+      kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
       kpi_box("Events", ns("kpi_events"), "bolt"),
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "teal"),
       kpi_box("Peak users in an hour", ns("kpi_users"), "users", "info"),
@@ -22,6 +24,15 @@ activity_server <- function(id, db) {
     summary <- reactive(q_activity_summary(db, input$range[1], input$range[2]))
     hourly <- reactive(q_activity_hourly(db, input$range[1], input$range[2]))
     daily <- reactive(q_activity_daily(db, input$range[1], input$range[2]))
+    revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, input$range[1], input$range[2])))
+
+    output$kpi_booked <- renderUI({
+      r <- revenue()
+      kpi_value(r$booked_revenue, fmt_money,
+                note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(r$tracked_revenue),
+                                                     fmt_money(r$tracked_revenue)),
+                               paste0(" \u00b7 ", fmt_int(r$booked_orders), " orders")))
+    })
 
     output$kpi_events <- renderUI(kpi_value(summary()$events))
     output$kpi_sessions <- renderUI(kpi_value(summary()$sessions))

@@ -1,9 +1,11 @@
-# Page 3: product engagement - top products by views, add-to-cart rate, purchases and revenue.
+# Page 3: product engagement - top products by views, add-to-cart rate, purchases, and revenue:
+# booked (the shop's orders) as the headline, tracked (purchase events) beside it.
 
 products_ui <- function(id, range) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, "Product events by UTC day; bots excluded. Revenue is the sum of ordered items.",
+    filter_bar(ns, range, paste("Product events by UTC day; bots excluded. Booked revenue: the items of the shop's",
+                                "paid, shipped or delivered orders, by order day; tracked: the purchase events' items."),
                selectInput(ns("category"), "Category", choices = ALL_CHOICE, width = "180px"),
                selectInput(ns("brand"), "Brand", choices = ALL_CHOICE, width = "180px")),
     layout_column_wrap(
@@ -11,10 +13,10 @@ products_ui <- function(id, range) {
       kpi_box("Product views", ns("kpi_views"), "eye"),
       kpi_box("Add-to-cart rate", ns("kpi_cart_rate"), "cart-plus", "teal"),
       kpi_box("Purchases", ns("kpi_purchases"), "bag-shopping", "success"),
-      kpi_box("Revenue", ns("kpi_revenue"), "dollar-sign", "warning")
+      kpi_box("Booked revenue", ns("kpi_revenue"), "sack-dollar", "warning")
     ),
     card(full_screen = TRUE, card_header("Top products"), DT::DTOutput(ns("products"))),
-    card(full_screen = TRUE, card_header("Revenue by category"),
+    card(full_screen = TRUE, card_header("Booked revenue by category"),
          plotOutput(ns("categories"), height = "240px"))
   )
 }
@@ -37,29 +39,36 @@ products_server <- function(id, db) {
     output$kpi_views <- renderUI(kpi_value(summary()$views, note = paste(fmt_int(summary()$products), "products")))
     output$kpi_cart_rate <- renderUI(kpi_value(summary()$add_to_cart_rate, fmt_pct, note = "add-to-carts per view"))
     output$kpi_purchases <- renderUI(kpi_value(summary()$purchases, note = paste(fmt_int(summary()$units), "units")))
-    output$kpi_revenue <- renderUI(kpi_value(summary()$revenue, fmt_money))
+    output$kpi_revenue <- renderUI({
+      s <- summary()
+      kpi_value(s$booked_revenue, fmt_money,
+                note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(s$revenue),
+                                                     fmt_money(s$revenue)),
+                               paste0(" \u00b7 ", fmt_int(s$booked_orders), " orders")))
+    })
 
     output$products <- DT::renderDT({
       df <- top()
       validate(need(nrow(df) > 0, "No product activity for these filters."))
       out <- data.frame(Product = df$product_name, ID = df$product_id, Category = df$category, Brand = df$brand,
                         Views = df$views, `Add to cart` = df$add_to_carts, `Add-to-cart rate` = df$add_to_cart_rate,
-                        Purchases = df$purchases, Units = df$units, Revenue = df$revenue,
+                        Purchases = df$purchases, Units = df$units, `Tracked revenue` = df$revenue,
+                        `Booked units` = df$booked_units, `Booked revenue` = df$booked_revenue,
                         check.names = FALSE)
       DT::datatable(out, rownames = FALSE, class = "compact hover", selection = "none",
                     options = list(pageLength = 10, dom = "tip", order = list(list(4, "desc")))) |>
-        DT::formatRound(c("Views", "Add to cart", "Purchases", "Units"), digits = 0) |>
+        DT::formatRound(c("Views", "Add to cart", "Purchases", "Units", "Booked units"), digits = 0) |>
         DT::formatPercentage("Add-to-cart rate", digits = 1) |>
-        DT::formatCurrency("Revenue", currency = "$", digits = 2)
+        DT::formatCurrency(c("Tracked revenue", "Booked revenue"), currency = "$", digits = 2)
     })
 
     output$categories <- renderPlot({
       df <- cats()
       validate(need(nrow(df) > 0, "No product activity in the selected period."))
-      hbar_chart(factor(df$category, levels = rev(df$category)), df$revenue,
-                 paste0(fmt_money(df$revenue), "  \u00b7  ", fmt_int(df$views), " views"),
-                 fill = PALETTE[["amber"]], value_labels = label_money, value_title = "revenue",
-                 text_size = 3.6, text_hjust = -0.05, headroom = 0.35)
+      hbar_chart(factor(df$category, levels = rev(df$category)), as.numeric(df$booked_revenue),
+                 paste0(fmt_money(df$booked_revenue), " booked  \u00b7  ", fmt_money(df$revenue), " tracked"),
+                 fill = PALETTE[["amber"]], value_labels = label_money, value_title = "booked revenue",
+                 text_size = 3.6, text_hjust = -0.05, headroom = 0.5)
     }, res = 96)
   })
 }
