@@ -47,8 +47,16 @@ BACKUPS_PREFIX = "backups/"
 
 # Login roles whose passwords live in SSM SecureString parameters (created by `deploy`).
 DW_LOGIN_ROLES: tuple[str, ...] = (DW_WRITER_LOGIN, DW_READER_LOGIN)
+# The shop's database as roles/oltp sets it up (oltp_port, oltp_database): its port (the OLTP
+# security group's rule for the ETL, OLTP_PORT) and database (OLTP_DATABASE of Lambda ETL).
+OLTP_PORT = 5432
+OLTP_DATABASE = "shop"
 # The shop's application login on the OLTP host (roles/oltp; inventories/aws reads its password).
 OLTP_APP_LOGIN = "shop_app"
+# The ETL's login on the shop's database for booked revenue (oltp_analytics_user; OLTP_USER):
+# SELECT on orders and order_items only, TLS from the ETL subnet only (oltp_analytics_cidrs).
+OLTP_ANALYTICS_LOGIN = "analytics_reader"
+OLTP_LOGIN_ROLES: tuple[str, ...] = (OLTP_APP_LOGIN, OLTP_ANALYTICS_LOGIN)
 
 _ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 _TOP_LEVEL_KEYS = {"env", "region", "parameters"}
@@ -74,7 +82,8 @@ def dw_password_parameter_name(env: str, login_role: str) -> str:
 
 
 def oltp_password_parameter_name(env: str, login_role: str = OLTP_APP_LOGIN) -> str:
-    """SSM parameter holding the password of an OLTP database login (read by inventories/aws)."""
+    """SSM parameter holding the password of an OLTP database login (read by inventories/aws;
+    the analytics login's is also OLTP_PASSWORD_PARAM of Lambda ETL)."""
     return f"/clickstream/{env}/oltp/{login_role}/password"
 
 
@@ -88,9 +97,12 @@ def password_parameters(env: str) -> list[tuple[str, str]]:
             )
             for role in DW_LOGIN_ROLES
         ),
-        (
-            oltp_password_parameter_name(env),
-            f"Password of the clickstream shop database login {OLTP_APP_LOGIN} ({env})",
+        *(
+            (
+                oltp_password_parameter_name(env, role),
+                f"Password of the clickstream shop database login {role} ({env})",
+            )
+            for role in OLTP_LOGIN_ROLES
         ),
     ]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from stacks.__main__ import (
@@ -21,7 +22,14 @@ from stacks.__main__ import (
     upload_code,
 )
 from stacks.hosts import DEBIAN_AMI_OWNER
-from stacks.params import STACK_ORDER, BuildParams, ParamsError, password_parameters
+from stacks.params import (
+    OLTP_ANALYTICS_LOGIN,
+    STACK_ORDER,
+    BuildParams,
+    ParamsError,
+    oltp_password_parameter_name,
+    password_parameters,
+)
 
 REGION = "ap-southeast-1"
 
@@ -137,6 +145,7 @@ def test_deploy_dry_run_prints_the_commands_in_order(tmp_path: Path, capsys: pyt
     assert all("--capabilities CAPABILITY_IAM" in c for c in commands)
     assert "would create if absent: /clickstream/dev/dw/etl_writer/password" in out
     assert "/clickstream/dev/oltp/shop_app/password" in out
+    assert "/clickstream/dev/oltp/analytics_reader/password" in out
 
 
 @mock_aws
@@ -148,6 +157,8 @@ def test_database_passwords_created_once_and_never_printed() -> None:
         "/clickstream/dev/dw/etl_writer/password",
         "/clickstream/dev/dw/dashboard_reader/password",
         "/clickstream/dev/oltp/shop_app/password",
+        # the ETL's login on the shop's database (booked revenue, issue 17)
+        "/clickstream/dev/oltp/analytics_reader/password",
     ]
     values = {}
     for name in created:
@@ -156,12 +167,12 @@ def test_database_passwords_created_once_and_never_printed() -> None:
         assert len(parameter["Value"]) >= 40
         values[name] = parameter["Value"]
         assert not any(parameter["Value"] in line for line in lines)
-    assert len(set(values.values())) == 3
+    assert len(set(values.values())) == 4
     # A second deploy keeps the passwords the warehouse already uses.
     assert ensure_password_parameters(ssm, "dev", log=lines.append) == []
     for name, value in values.items():
         assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == value
-    assert lines[-1] == "SSM parameter /clickstream/dev/oltp/shop_app/password: exists, kept"
+    assert lines[-1] == "SSM parameter /clickstream/dev/oltp/analytics_reader/password: exists, kept"
 
 
 @mock_aws
@@ -293,10 +304,11 @@ def test_deploy_goes_through_a_change_set_per_stack(
         f"file://{tmp_path / 't' / 'network.template.json'}"
     )
     ssm = boto3.client("ssm", region_name=REGION)
-    assert (
-        ssm.get_parameter(Name="/clickstream/dev/dw/etl_writer/password")["Parameter"]["Type"]
-        == "SecureString"
-    )
+    for name in (
+        "/clickstream/dev/dw/etl_writer/password",
+        "/clickstream/dev/oltp/analytics_reader/password",
+    ):
+        assert ssm.get_parameter(Name=name)["Parameter"]["Type"] == "SecureString"
     out = capsys.readouterr().out
     value = ssm.get_parameter(Name="/clickstream/dev/dw/etl_writer/password", WithDecryption=True)[
         "Parameter"
@@ -418,3 +430,16 @@ def test_password_parameters_are_the_ones_the_aws_inventory_reads() -> None:
     for name, _ in password_parameters("dev"):
         lookup = name.replace("/clickstream/dev/", "'/clickstream/' ~ platform_env ~ '/", 1)
         assert f"{lookup}'" in text, name
+    # docs/ansible.md's table of the secrets names each of them too
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ansible.md").read_text(encoding="utf-8")
+    for name, _ in password_parameters("dev"):
+        assert f"`{name.replace('/dev/', '/<env>/', 1)}`" in docs, name
+
+
+def test_the_analytics_login_reads_the_password_deploy_creates() -> None:
+    group_vars = Path(__file__).resolve().parents[2] / "inventories" / "aws" / "group_vars" / "oltp.yml"
+    oltp = yaml.safe_load(group_vars.read_text(encoding="utf-8"))
+    name = oltp_password_parameter_name("dev", OLTP_ANALYTICS_LOGIN)
+    assert name in dict(password_parameters("dev"))
+    lookup = name.replace("/clickstream/dev/", "'/clickstream/' ~ platform_env ~ '/", 1)
+    assert f"{lookup}'" in oltp["oltp_analytics_password"]

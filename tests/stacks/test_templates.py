@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from functions.etl.config import Settings
 from stacks import BUILDERS
 from stacks.hosts import AGENT_LOG_GROUPS
 from stacks.iam import ENI_DESCRIBE_ACTIONS, SESSION_MANAGER_ACTIONS
@@ -20,6 +21,11 @@ from stacks.params import (
     DW_WRITER_LOGIN,
     ENV_TAG,
     ETL_SUBNET_CIDR,
+    OLTP_ANALYTICS_LOGIN,
+    OLTP_APP_LOGIN,
+    OLTP_DATABASE,
+    OLTP_LOGIN_ROLES,
+    OLTP_PORT,
     ROLE_TAG,
     STACK_ORDER,
     VPC_CIDR,
@@ -704,6 +710,23 @@ def test_etl_connects_as_roles_postgres_dw_sets_the_warehouse_up() -> None:
     assert (defaults["postgres_dw_port"], defaults["postgres_dw_database"]) == (DW_PORT, DW_DATABASE)
     assert (defaults["postgres_dw_writer_user"], defaults["postgres_dw_reader_user"]) == DW_LOGIN_ROLES
     assert DW_LOGIN_ROLES[0] == DW_WRITER_LOGIN
+
+
+def test_etl_reads_the_shop_as_roles_oltp_sets_it_up() -> None:
+    defaults = yaml.safe_load((REPO / "roles" / "oltp" / "defaults" / "main.yml").read_text("utf-8"))
+    assert (defaults["oltp_port"], defaults["oltp_database"]) == (OLTP_PORT, OLTP_DATABASE)
+    assert (defaults["oltp_app_user"], defaults["oltp_analytics_user"]) == (
+        OLTP_APP_LOGIN,
+        OLTP_ANALYTICS_LOGIN,
+    )
+    assert OLTP_LOGIN_ROLES == (OLTP_APP_LOGIN, OLTP_ANALYTICS_LOGIN)
+    # the ETL's own defaults (functions/etl/config.py) name the same database and login
+    settings = Settings.from_env({"DWH_HOST": "h", "DWH_USER": "u", "RAW_BUCKET": "b"})
+    assert (settings.oltp_port, settings.oltp_database, settings.oltp_user) == (
+        OLTP_PORT,
+        OLTP_DATABASE,
+        OLTP_ANALYTICS_LOGIN,
+    )
 
 
 def test_etl_schedule_retries_dead_letters_and_alarms(templates: dict[str, dict]) -> None:
