@@ -18,6 +18,7 @@ from stacks.params import (
     ANALYTICS_SUBNET_CIDR,
     DW_PORT,
     ETL_SUBNET_CIDR,
+    OLTP_PORT,
     PUBLIC_SUBNET_CIDR,
     VPC_CIDR,
     BuildParams,
@@ -208,12 +209,8 @@ def _security_groups(t: Template, params: BuildParams, vpc: ec2.VPC) -> dict[str
         ],
         SecurityGroupEgress=[NO_EGRESS],
     )
-    # Default egress (all): the public host installs updates from the internet (seed).
-    oltp = group(
-        "Oltp",
-        "sg_public_WebDB",
-        description="OLTP PostgreSQL host: 5432 from trusted CIDR, 22 from admin CIDR if given",
-    )
+    # (A group's GroupDescription cannot change in place: with its fixed GroupName, a new
+    # description would make CloudFormation replace the group under the same name and fail.)
     etl = group(
         "EtlLambda",
         "sg_Lambda_ETL",
@@ -224,6 +221,20 @@ def _security_groups(t: Template, params: BuildParams, vpc: ec2.VPC) -> dict[str
                 443,
                 "HTTPS to the SSM interface endpoint (DW password)",
                 DestinationSecurityGroupId=Ref(endpoint),
+            ),
+        ],
+    )
+    # Default egress (all): the public host installs updates from the internet (seed). Inside the
+    # VPC it admits the ETL (booked revenue: the analytics login, TLS, pg_hba from the ETL subnet).
+    oltp = group(
+        "Oltp",
+        "sg_public_WebDB",
+        description="OLTP PostgreSQL host: 5432 from trusted CIDR, 22 from admin CIDR if given",
+        SecurityGroupIngress=[
+            tcp_rule(
+                OLTP_PORT,
+                "PostgreSQL from Lambda ETL (booked revenue, analytics login)",
+                SourceSecurityGroupId=Ref(etl),
             ),
         ],
     )
@@ -257,6 +268,15 @@ def _security_groups(t: Template, params: BuildParams, vpc: ec2.VPC) -> dict[str
     # Separate rules: inline ones would make the DW and ETL/Shiny groups depend on each other.
     to_dw = {"DestinationSecurityGroupId": Ref(dw)}
     t.add_resource(tcp_egress("EtlToDwEgress", etl, DW_PORT, "PostgreSQL to the DW", **to_dw))
+    t.add_resource(
+        tcp_egress(
+            "EtlToOltpEgress",
+            etl,
+            OLTP_PORT,
+            "PostgreSQL to the OLTP host's private IP (booked revenue)",
+            DestinationSecurityGroupId=Ref(oltp),
+        )
+    )
     t.add_resource(
         tcp_egress("ShinyToDwEgress", shiny, DW_PORT, "PostgreSQL to the DW by private IP", **to_dw)
     )

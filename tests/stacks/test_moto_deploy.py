@@ -175,7 +175,11 @@ def test_security_groups_as_seeded(aws: dict) -> None:
     for group in groups.values():
         for permission in group["IpPermissions"]:
             assert {"CidrIp": "0.0.0.0/0"} not in permission["IpRanges"], group["GroupName"]
-    assert groups[net["OltpSecurityGroupId"]]["IpPermissions"] == []  # no trusted/admin CIDR given
+    # No trusted/admin CIDR given: only the ETL's group, on 5432 (booked revenue).
+    [oltp_rule] = groups[net["OltpSecurityGroupId"]]["IpPermissions"]
+    assert (oltp_rule["IpProtocol"], oltp_rule["FromPort"], oltp_rule["ToPort"]) == ("tcp", 5432, 5432)
+    assert (oltp_rule["IpRanges"], oltp_rule.get("Ipv6Ranges", [])) == ([], [])
+    assert [p["GroupId"] for p in oltp_rule["UserIdGroupPairs"]] == [net["EtlLambdaSecurityGroupId"]]
 
 
 def test_instances_tagged_placed_and_profiled(aws: dict) -> None:

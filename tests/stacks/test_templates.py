@@ -228,6 +228,30 @@ def test_dw_accepts_postgres_only_from_etl_and_shiny(templates: dict[str, dict])
     assert all("CidrIp" not in r and "CidrIpv6" not in r for r in rules)
 
 
+def test_oltp_accepts_the_etl_group_on_5432_and_cidrs_only_when_given(templates: dict[str, dict]) -> None:
+    net = templates["network"]
+    rules = _ingress_rules(net, "OltpSecurityGroup")
+    from_groups = [r for r in rules if "SourceSecurityGroupId" in r]
+    # Booked revenue: the ETL reaches the shop's PostgreSQL inside the VPC, from its group only.
+    assert [
+        (r["IpProtocol"], r["FromPort"], r["ToPort"], r["SourceSecurityGroupId"]) for r in from_groups
+    ] == [("tcp", OLTP_PORT, OLTP_PORT, {"Ref": "EtlLambdaSecurityGroup"})]
+    assert all("CidrIp" not in r and "CidrIpv6" not in r for r in from_groups)
+    # Everything else on the OLTP group is an opening to a CIDR parameter, absent by default.
+    others = [r for r in rules if r not in from_groups]
+    assert sorted((r["FromPort"], r["CidrIp"]["Ref"], r["Condition"]) for r in others) == [
+        (22, "AdminSshCidr", "HasAdminSshCidr"),
+        (5432, "TrustedOltpCidr", "HasTrustedOltpCidr"),
+    ]
+    # The ETL subnet still has no internet route: the OLTP host is reached by its private IP.
+    etl_routes = [
+        r
+        for r in resources_of(net, "AWS::EC2::Route").values()
+        if r["Properties"]["RouteTableId"] == {"Ref": "EtlRouteTable"}
+    ]
+    assert etl_routes == []
+
+
 def test_no_open_ingress_by_default(templates: dict[str, dict]) -> None:
     net = templates["network"]
     conditions = net["Conditions"]
@@ -249,7 +273,7 @@ def test_no_open_ingress_by_default(templates: dict[str, dict]) -> None:
     assert "SecurityGroupIngress" not in props(net, "EtlLambdaSecurityGroup")
 
 
-def test_etl_egress_is_s3_endpoints_and_dw(templates: dict[str, dict]) -> None:
+def test_etl_egress_is_s3_endpoints_dw_and_oltp(templates: dict[str, dict]) -> None:
     net = templates["network"]
     inline = props(net, "EtlLambdaSecurityGroup")["SecurityGroupEgress"]
     assert sorted(
@@ -271,12 +295,21 @@ def test_etl_egress_is_s3_endpoints_and_dw(templates: dict[str, dict]) -> None:
             },
         ]
     )
-    egress = props(net, "EtlToDwEgress")
-    assert (egress["GroupId"], egress["FromPort"], egress["DestinationSecurityGroupId"]) == (
-        {"Ref": "EtlLambdaSecurityGroup"},
-        5432,
-        {"Ref": "DwSecurityGroup"},
-    )
+    separate = {
+        logical_id: (
+            r["Properties"]["FromPort"],
+            r["Properties"]["ToPort"],
+            r["Properties"].get("DestinationSecurityGroupId"),
+            r.get("Condition"),
+        )
+        for logical_id, r in resources_of(net, "AWS::EC2::SecurityGroupEgress").items()
+        if r["Properties"]["GroupId"] == {"Ref": "EtlLambdaSecurityGroup"}
+    }
+    assert separate == {
+        "EtlToDwEgress": (5432, 5432, {"Ref": "DwSecurityGroup"}, None),
+        # booked revenue: the shop's PostgreSQL, by the OLTP host's private IP
+        "EtlToOltpEgress": (5432, 5432, {"Ref": "OltpSecurityGroup"}, None),
+    }
 
 
 # --- hosts ---------------------------------------------------------------------------------------
