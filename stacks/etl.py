@@ -2,8 +2,10 @@
 
 It reads new objects from the raw bucket through the S3 gateway endpoint, fetches the DW password
 from an SSM SecureString parameter through the SSM interface endpoint, and loads the warehouse on
-the DW host's private IP. Failed schedule deliveries and failed asynchronous invocations land in
-one SQS dead-letter queue; alarms watch errors, duration and that queue.
+the DW host's private IP; for booked revenue it reads the shop's orders on the OLTP host's private
+IP as the analytics login (its password another SecureString). Failed schedule deliveries and
+failed asynchronous invocations land in one SQS dead-letter queue; alarms watch errors, duration
+and that queue.
 """
 
 from __future__ import annotations
@@ -46,10 +48,14 @@ from stacks.params import (
     DW_DATABASE,
     DW_PORT,
     DW_WRITER_LOGIN,
+    OLTP_ANALYTICS_LOGIN,
+    OLTP_DATABASE,
+    OLTP_PORT,
     RAW_ENRICHMENT_PREFIX,
     RAW_EVENTS_PREFIX,
     BuildParams,
     dw_password_parameter_name,
+    oltp_password_parameter_name,
 )
 from stacks.template import (
     checkov_skip,
@@ -78,6 +84,7 @@ class Imports:
     raw_bucket_arn: ImportValue
     raw_bucket_name: ImportValue
     dw_private_ip: ImportValue
+    oltp_private_ip: ImportValue
 
 
 def build(params: BuildParams) -> Template:
@@ -89,6 +96,7 @@ def build(params: BuildParams) -> Template:
         raw_bucket_arn=import_from(data, "RawBucketArn"),
         raw_bucket_name=import_from(data, "RawBucketName"),
         dw_private_ip=import_from(hosts, "DwPrivateIp"),
+        oltp_private_ip=import_from(hosts, "OltpPrivateIp"),
     )
     fn = lambda_parameters(
         t,
@@ -149,6 +157,19 @@ def _warehouse_environment(t: Template, imports: Imports, password_parameter: st
     }
 
 
+def _shop_environment(imports: Imports, password_parameter: str) -> dict:
+    """The OLTP_* variables of booked revenue (functions/etl/orders.py): the shop's database on
+    the OLTP host's private IP (inside the VPC), as the analytics login. No OLTP_SSLROOTCERT, so
+    sslmode=require: the hosts' certificates are not from a private CA the ETL could verify yet."""
+    return {
+        "OLTP_HOST": imports.oltp_private_ip,
+        "OLTP_PORT": str(OLTP_PORT),
+        "OLTP_DATABASE": OLTP_DATABASE,
+        "OLTP_USER": OLTP_ANALYTICS_LOGIN,
+        "OLTP_PASSWORD_PARAM": password_parameter,
+    }
+
+
 def _country_database_environment(t: Template, imports: Imports) -> dict:
     """GEOIP_COUNTRY_DB: a country database the operator put under enrichment/ in the raw bucket
     (functions/enrichment/geo.py fetches it once per cold start); empty: no geography."""
@@ -167,10 +188,12 @@ def _function(
     t: Template, params: BuildParams, fn: LambdaParameters, dlq: sqs.Queue, imports: Imports
 ) -> awslambda.Function:
     """The function in the ETL subnet, its log group and its role: list and read the raw
-    events, read its password parameter, dead-letter failed runs, manage its network interfaces."""
+    events, read its two password parameters (the warehouse's, the shop's), dead-letter failed
+    runs, manage its network interfaces."""
     group = log_group(t, "EtlLogGroup", fn)
     raw_bucket_arn = imports.raw_bucket_arn
     password_parameter = dw_password_parameter_name(params.env, DW_WRITER_LOGIN)
+    shop_password_parameter = oltp_password_parameter_name(params.env, OLTP_ANALYTICS_LOGIN)
     role = t.add_resource(
         lambda_role(
             "EtlRole",
@@ -198,6 +221,11 @@ def _function(
                     regional_arn("ssm", f"parameter{password_parameter}"),
                     sid="ReadDwPassword",
                 ),
+                allow(
+                    "ssm:GetParameter",
+                    regional_arn("ssm", f"parameter{shop_password_parameter}"),
+                    sid="ReadOltpAnalyticsPassword",
+                ),
                 allow("sqs:SendMessage", GetAtt(dlq, "Arn"), sid="DeadLetterFailedInvocations"),
                 *lambda_vpc_statements(imports.etl_subnet, imports.etl_security_group),
             ],
@@ -214,6 +242,7 @@ def _function(
         handler=HANDLER,
         environment={
             **_warehouse_environment(t, imports, password_parameter),
+            **_shop_environment(imports, shop_password_parameter),
             **_country_database_environment(t, imports),
             "RAW_BUCKET": imports.raw_bucket_name,
             # the Environment dimension of the run's metrics (functions/etl/metrics.py)

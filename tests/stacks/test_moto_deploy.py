@@ -244,7 +244,7 @@ def test_buckets_exist_encrypted(aws: dict) -> None:
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
-def test_etl_function_in_the_etl_subnet_with_the_dw_address(aws: dict) -> None:
+def test_etl_function_in_the_etl_subnet_with_the_dw_and_oltp_addresses(aws: dict) -> None:
     lam, net, hosts = aws["clients"]["lambda"], aws["outputs"]["network"], aws["outputs"]["hosts"]
     function = lam.get_function(FunctionName="dev-SBW_Lamda_ETL")
     config = function["Configuration"]
@@ -262,7 +262,16 @@ def test_etl_function_in_the_etl_subnet_with_the_dw_address(aws: dict) -> None:
         "RAW_BUCKET": aws["outputs"]["data"]["RawBucketName"],
         "PLATFORM_ENV": "dev",
         "GEOIP_COUNTRY_DB": "",          # no country database by default
+        # booked revenue: the shop's database on the OLTP host's private IP, the analytics login
+        "OLTP_HOST": hosts["OltpPrivateIp"],
+        "OLTP_PORT": "5432",
+        "OLTP_DATABASE": "shop",
+        "OLTP_USER": "analytics_reader",
+        "OLTP_PASSWORD_PARAM": "/clickstream/dev/oltp/analytics_reader/password",
     }
+    reservations = aws["clients"]["ec2"].describe_instances(InstanceIds=[hosts["OltpInstanceId"]])
+    [oltp] = reservations["Reservations"][0]["Instances"]
+    assert env["OLTP_HOST"] == oltp["PrivateIpAddress"]
     assert function["Concurrency"]["ReservedConcurrentExecutions"] == 1
     assert config["Role"].split("/")[-1].startswith("dev-clickstream-etl-EtlRole")
 
@@ -305,6 +314,11 @@ def test_iam_roles_as_deployed(aws: dict) -> None:
     assert statements["ReadEnrichmentData"]["Resource"] == f"{raw_arn}/enrichment/*"
     assert statements["ReadDwPassword"]["Resource"] == (
         f"arn:aws:ssm:{REGION}:123456789012:parameter/clickstream/dev/dw/etl_writer/password"
+    )
+    shop_password = statements["ReadOltpAnalyticsPassword"]
+    assert (shop_password["Action"], shop_password["Resource"]) == (
+        "ssm:GetParameter",
+        f"arn:aws:ssm:{REGION}:123456789012:parameter/clickstream/dev/oltp/analytics_reader/password",
     )
     actions = [
         a

@@ -635,7 +635,11 @@ def test_ingest_role_may_only_put_events(templates: dict[str, dict]) -> None:
     ]
 
 
-def test_etl_role_reads_raw_events_and_its_password_parameter(templates: dict[str, dict]) -> None:
+def _actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_etl_role_reads_raw_events_and_its_password_parameters(templates: dict[str, dict]) -> None:
     [policy] = props(templates["etl"], "EtlRole")["Policies"]
     by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     assert by_sid["ReadRawEvents"]["Action"] == "s3:GetObject"
@@ -649,6 +653,24 @@ def test_etl_role_reads_raw_events_and_its_password_parameter(templates: dict[st
     )
     # The parameter the ETL reads is the one `deploy` creates for its login.
     assert "/clickstream/dev/dw/etl_writer/password" in dict(password_parameters("dev"))
+    # Booked revenue: the shop's analytics login's password, that one parameter alone.
+    assert by_sid["ReadOltpAnalyticsPassword"] == {
+        "Sid": "ReadOltpAnalyticsPassword",
+        "Effect": "Allow",
+        "Action": "ssm:GetParameter",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+            ":parameter/clickstream/dev/oltp/analytics_reader/password"
+        },
+    }
+    assert "/clickstream/dev/oltp/analytics_reader/password" in dict(password_parameters("dev"))
+    # No other SSM or KMS grant: both SecureStrings use the AWS-managed key, as before.
+    reads = sorted(
+        sid
+        for sid, statement in by_sid.items()
+        if any(str(a).startswith(("ssm:", "kms:")) for a in _actions(statement))
+    )
+    assert reads == ["ReadDwPassword", "ReadOltpAnalyticsPassword"]
     # and the country database, only under enrichment/ of the raw bucket
     assert by_sid["ReadEnrichmentData"]["Resource"] == {
         "Fn::Sub": ["${BucketArn}/enrichment/*", {"BucketArn": RAW_BUCKET_ARN}]
@@ -712,8 +734,23 @@ def test_etl_function_environment_and_placement(templates: dict[str, dict]) -> N
         "RAW_BUCKET",
         "PLATFORM_ENV",
         "GEOIP_COUNTRY_DB",
+        "OLTP_HOST",
+        "OLTP_PORT",
+        "OLTP_DATABASE",
+        "OLTP_USER",
+        "OLTP_PASSWORD_PARAM",
     }
     assert "AWS_REGION" not in env and "DWH_PASSWORD" not in env  # reserved / secret
+    # Booked revenue: the shop's database on the OLTP host's private IP (hosts stack export),
+    # as the analytics login; no OLTP_PASSWORD and no OLTP_SSLROOTCERT (sslmode=require).
+    assert env["OLTP_HOST"] == {"Fn::ImportValue": {"Fn::Sub": "${HostsStackName}-OltpPrivateIp"}}
+    assert (env["OLTP_PORT"], env["OLTP_DATABASE"], env["OLTP_USER"], env["OLTP_PASSWORD_PARAM"]) == (
+        "5432",
+        "shop",
+        "analytics_reader",
+        "/clickstream/dev/oltp/analytics_reader/password",
+    )
+    assert "OLTP_PASSWORD" not in env and "OLTP_SSLROOTCERT" not in env
     assert env["DWH_HOST"] == {
         "Fn::If": [
             "DwHostFromHostsStack",
