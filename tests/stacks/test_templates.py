@@ -168,6 +168,19 @@ def test_the_dw_admits_the_etl_subnet_of_the_network_stack() -> None:
     assert inventory["postgres_dw_etl_cidrs"] == [ETL_SUBNET_CIDR]
 
 
+def test_the_oltp_admits_the_analytics_login_from_the_etl_subnets_only(templates: dict[str, dict]) -> None:
+    # The subnets Lambda ETL runs in (its VpcConfig) are exactly the ETL subnet of the plan ...
+    subnets = props(templates["etl"], "EtlFunction")["VpcConfig"]["SubnetIds"]
+    assert subnets == [{"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-EtlSubnetId"}}]
+    net = templates["network"]
+    assert net["Outputs"]["EtlSubnetId"]["Value"] == {"Ref": "EtlSubnet"}
+    assert props(net, "EtlSubnet")["CidrBlock"] == ETL_SUBNET_CIDR
+    # ... and the shop's pg_hba admits the analytics login from those, and from nowhere else.
+    group_vars = REPO / "inventories" / "aws" / "group_vars" / "oltp.yml"
+    inventory = yaml.safe_load(group_vars.read_text(encoding="utf-8"))
+    assert inventory["oltp_analytics_cidrs"] == [ETL_SUBNET_CIDR]
+
+
 def test_endpoints_keep_private_traffic_inside_the_vpc(templates: dict[str, dict]) -> None:
     net = templates["network"]
     endpoints = resources_of(net, "AWS::EC2::VPCEndpoint")
