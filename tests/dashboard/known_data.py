@@ -81,6 +81,7 @@ class KnownData:
     activity_session_hours: list[dict] = field(default_factory=list)
     booked_orders: list[dict] = field(default_factory=list)
     booked_order_items: list[dict] = field(default_factory=list)
+    clients: list[dict] = field(default_factory=list)
     anomalies: list[dict] = field(default_factory=list)
     restatements: list[dict] = field(default_factory=list)
 
@@ -247,8 +248,47 @@ def build(seed: int = 20260302) -> KnownData:
         )
     data.events.sort(key=lambda e: (e["event_timestamp"], e["event_id"]))
     _derive(data)
+    _acquisition(random.Random(seed + 15), data)
     _bookkeeping(rng, data)
     return data
+
+
+#: What the ETL derives for a session from its landing event and user agent (tests/etl covers the
+#: derivation itself): (channel, source, medium, campaign, referrer_host), each browser's
+#: (device_type, browser_family, os_family, country).
+ACQUISITION = (
+    ("Direct", "(direct)", "(none)", None, None),
+    ("Organic Search", "google", "organic", None, "google.com"),
+    ("Paid Search", "google", "cpc", "spring-sale", "google.com"),
+    ("Email", "newsletter", "email", "march-deals", None),
+    ("Referral", "techblog.example", "referral", None, "techblog.example"),
+    ("Organic Social", "reddit.com", "referral", None, "reddit.com"),
+)
+DEVICES = (("desktop", "Chrome", "Windows", "DE"), ("mobile", "Mobile Safari", "iOS", "US"),
+           ("mobile", "Chrome Mobile", "Android", "GB"), ("tablet", "Mobile Safari", "iOS", None))
+
+
+def _acquisition(rng: random.Random, data: KnownData) -> None:
+    """The acquisition and audience columns of the sessions, `clients` and `is_returning` (from a
+    separate random stream: the other figures stay as they were)."""
+    devices = {c: rng.choice(DEVICES) for c in sorted({s["client_id"] for s in data.sessions})}
+    users: dict[str, set] = defaultdict(set)
+    for e in data.events:
+        if e["user_id"]:
+            users[e["session_id"]].add(e["user_id"])
+    firsts: dict[str, dict] = {}
+    for s in sorted(data.sessions, key=lambda s: (s["started_at"], s["session_id"])):
+        channel, source, medium, campaign, referrer = rng.choice(ACQUISITION)
+        device, browser, os_family, country = devices[s["client_id"]]
+        s.update(channel=channel, source=source, medium=medium, campaign=campaign, referrer_host=referrer,
+                 device_type=device, browser_family=browser, os_family=os_family, country=country,
+                 landing_path=s["entry_page"], user_ids="{" + ",".join(sorted(users[s["session_id"]])) + "}"
+                 if users[s["session_id"]] else None,
+                 is_returning=not s["is_bot"] and s["client_id"] in firsts)
+        if not s["is_bot"]:
+            firsts.setdefault(s["client_id"], s)
+    data.clients = [{"client_id": c, "first_session_id": s["session_id"], "first_started_at": s["started_at"]}
+                    for c, s in sorted(firsts.items())]
 
 
 def _day(ts: datetime) -> date:
@@ -578,6 +618,7 @@ def load(conn, data: KnownData) -> None:
         for table, rows in (("activity_session_hours", data.activity_session_hours),
                             ("booked_orders", data.booked_orders),
                             ("booked_order_items", data.booked_order_items),
+                            ("clients", data.clients),
                             ("dq_anomalies", data.anomalies), ("agg_restatements", data.restatements)):
             cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
             if rows and cur.fetchone()[0]:

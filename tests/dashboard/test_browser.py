@@ -7,9 +7,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
@@ -56,6 +56,12 @@ def table_values(browser, table_id: str, column: str) -> list[str]:
         td.get_attribute("data-value")
         for td in browser.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody td.{column}")
     ]
+
+
+def settled(browser, until=lambda d: True, timeout: float = 30) -> None:
+    """Waits for `until` and for Shiny to finish redrawing (a table being replaced goes stale)."""
+    WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: until(d) and not d.find_elements(By.CSS_SELECTOR, ".recalculating, .shiny-busy"))
 
 
 def screenshot(browser, name: str) -> None:
@@ -170,6 +176,66 @@ def test_products_page(app, warehouse: Warehouse):
     ]
     assert shown == [(name, v, b) for name, v, b in top][:10]
     screenshot(app, "3-products")
+
+
+def test_acquisition_page(app, warehouse: Warehouse):
+    kpi = open_page(app, "acquisition", ["visitors", "new", "sessions", "conversion"])
+    [(visitors, new, _returning, _signed_in, _approximate, _error)] = warehouse.query(
+        "SELECT * FROM dashboard.visitors(%s, %s)", (FROM, TO))
+    channels = warehouse.query(
+        "SELECT channel, sessions, visitors, bounce_rate, conversion_rate, orders, revenue,"
+        " last_touch_orders, last_touch_revenue FROM dashboard.channels(%s, %s)", (FROM, TO))
+
+    def shown(table: str, column: str, driver=app) -> list:
+        values = table_values(driver, f"acquisition-{table}_table", column)
+        return values if column in ("channel", "campaign", "referrer_host") else [num(v) for v in values]
+
+    sessions = sum(c[1] for c in channels)
+    converted = sum(c[4] * c[1] for c in channels if c[4] is not None)
+    assert (num(kpi["visitors"]), num(kpi["new"]), num(kpi["sessions"])) == (visitors, new, sessions)
+    assert float(kpi["conversion"]) == pytest.approx(float(converted / sessions))
+    assert len(channels) >= 4, "the known data should spread sessions over several channels"
+    assert shown("channels", "channel") == [c[0] for c in channels]
+    assert shown("channels", "sessions") == [c[1] for c in channels]
+    assert shown("channels", "visitors") == [c[2] for c in channels]
+    assert shown("channels", "attributed_revenue") == [c[6] for c in channels]
+    # The attribution switch changes the orders and revenue columns to that model's.
+    app.find_element(By.CSS_SELECTOR, '#acquisition-attribution input[value="last_touch"]').click()
+    settled(app, lambda d: shown("channels", "attributed_orders", d) == [c[7] for c in channels])
+    assert shown("channels", "attributed_revenue") == [c[8] for c in channels]
+    sources = warehouse.query("SELECT channel, source, medium, campaign, sessions"
+                              " FROM dashboard.sources(%s, %s, NULL, 25)", (FROM, TO))
+    assert shown("sources", "sessions") == [s[4] for s in sources]
+    assert shown("sources", "campaign") == [s[3] for s in sources]
+    referrers = warehouse.query("SELECT referrer_host FROM dashboard.referrers(%s, %s, 25)", (FROM, TO))
+    assert referrers and shown("referrers", "referrer_host") == [r[0] for r in referrers]
+    settled(app)
+    screenshot(app, "4-acquisition")
+
+
+def test_audience_page(app, warehouse: Warehouse):
+    app.find_element(By.CSS_SELECTOR, '.navbar a[data-value="audience"]').click()
+    for dimension in ("device_type", "browser", "visitor_type", "login_state"):
+        Select(app.find_element(By.ID, "audience-dimension")).select_by_value(dimension)
+        rows = warehouse.query("SELECT value, sessions, visitors FROM dashboard.audience(%s, %s, %s)",
+                               (FROM, TO, dimension))
+        assert len(rows) >= 2, dimension
+        labels = [r[0] for r in rows]
+        settled(app, lambda d, labels=labels: table_values(d, "audience-audience_table", "label") == labels)
+        for index, column in ((1, "sessions"), (2, "visitors")):
+            values = table_values(app, "audience-audience_table", column)
+            assert [num(v) for v in values] == [r[index] for r in rows]
+    settled(app)
+    screenshot(app, "5-audience")
+
+
+def test_retention_page_without_a_whole_week(app, warehouse: Warehouse):
+    """The known data spans three days, so no cohort week ends inside the range: the page says
+    how to get one instead of showing an empty chart."""
+    assert warehouse.query("SELECT * FROM dashboard.retention_weekly(%s, %s, 8)", (FROM, TO)) == []
+    app.find_element(By.CSS_SELECTOR, '.navbar a[data-value="retention"]').click()
+    WebDriverWait(app, 30).until(lambda d: "No complete cohort week" in d.find_element(
+        By.CSS_SELECTOR, "#retention-table").text)
 
 
 def test_journeys_page(app, warehouse: Warehouse):

@@ -119,7 +119,8 @@ BEGIN ATOMIC
 END;
 
 -- Source / medium / campaign of the range's sessions ('(not set)' without a campaign), the
--- p_limit with the most sessions; ties by channel, source, medium, campaign.
+-- p_limit with the most sessions; ties by channel, source, medium, campaign. p_channel: NULL or
+-- '' = every channel.
 CREATE OR REPLACE FUNCTION dashboard.sources(p_from date, p_to date, p_channel text DEFAULT NULL,
                                              p_limit int DEFAULT 25)
 RETURNS TABLE (channel text, source text, medium text, campaign text, sessions bigint, visitors bigint,
@@ -130,7 +131,7 @@ BEGIN ATOMIC
            count(DISTINCT s.client_id), sum(s.orders), sum(s.revenue),
            count(*) FILTER (WHERE s.purchased)::numeric / count(*)
     FROM dashboard.range_sessions(p_from, p_to) s
-    WHERE p_channel IS NULL OR s.channel = p_channel
+    WHERE coalesce(p_channel, '') = '' OR s.channel = p_channel
     GROUP BY 1, 2, 3, 4
     ORDER BY 5 DESC, 1, 2, 3, 4
     LIMIT greatest(coalesce(p_limit, 25), 1);

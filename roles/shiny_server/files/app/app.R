@@ -66,6 +66,9 @@ ui <- function(req) {
     nav("Activity", value = "activity", icon = icon("chart-line"), activity_ui("activity", range)),
     nav("Conversion funnel", value = "funnel", icon = icon("filter"), funnel_ui("funnel", range)),
     nav("Products", value = "products", icon = icon("laptop"), products_ui("products", range)),
+    nav("Acquisition", value = "acquisition", icon = icon("bullhorn"), acquisition_ui("acquisition", range)),
+    nav("Audience", value = "audience", icon = icon("users"), audience_ui("audience", range)),
+    nav("Retention", value = "retention", icon = icon("arrows-rotate"), retention_ui("retention", range)),
     nav("User journeys", value = "journeys", icon = icon("route"), journeys_ui("journeys", range)),
     nav("Data health", value = "health", icon = icon("heart-pulse"), health_ui("health", range)),
     nav_spacer(),
@@ -81,6 +84,9 @@ server <- function(input, output, session) {
   activity_server("activity", db)
   funnel_server("funnel", db)
   products_server("products", db)
+  acquisition_server("acquisition", db)
+  audience_server("audience", db)
+  retention_server("retention", db)
   journeys_server("journeys", db)
   health_server("health", db)
 }

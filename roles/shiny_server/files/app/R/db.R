@@ -162,6 +162,26 @@ q_journey_pages <- function(db, from, to, limit = 10) {
   range_call(db, "journey_pages", from, to, list(check_limit(limit)), "::int")
 }
 
+# Acquisition and audience (dashboard/acquisition.sql).
+AUDIENCE_DIMENSIONS <- c("device_type", "browser", "os", "country", "visitor_type", "login_state")
+q_visitors <- function(db, from, to) range_call(db, "visitors", from, to)
+q_channels <- function(db, from, to) range_call(db, "channels", from, to)
+q_sources <- function(db, from, to, channel = NULL, limit = 25) {
+  range_call(db, "sources", from, to, list(filter_value(channel), check_limit(limit)), c("::text", "::int"))
+}
+q_referrers <- function(db, from, to, limit = 25) {
+  range_call(db, "referrers", from, to, list(check_limit(limit)), "::int")
+}
+q_audience <- function(db, from, to, dimension) {
+  if (length(dimension) != 1 || !(dimension %in% AUDIENCE_DIMENSIONS)) {
+    stop(sprintf("dimension must be one of %s", paste(AUDIENCE_DIMENSIONS, collapse = ", ")), call. = FALSE)
+  }
+  range_call(db, "audience", from, to, list(dimension), "::text")
+}
+q_retention_weekly <- function(db, from, to, weeks = 8) {
+  range_call(db, "retention_weekly", from, to, list(check_limit(weeks, "weeks", 52L)), "::int")
+}
+
 q_etl_summary <- function(db, from, to) range_call(db, "etl_summary", from, to)
 q_etl_loaded_hourly <- function(db, from, to) range_call(db, "etl_loaded_hourly", from, to)
 q_etl_rejects_by_reason <- function(db, from, to) range_call(db, "etl_rejects_by_reason", from, to)

@@ -51,6 +51,22 @@ test_that("journeys and data health", {
   expect_equal(sum(q_etl_rejects_by_reason(db, from, to)$rejects), expected$rejected)
 })
 
+test_that("acquisition and audience: every channel's sources, one dimension at a time", {
+  channels <- q_channels(db, from, to)
+  expect_equal(sum(channels$sessions), expected$sessions)
+  all <- q_sources(db, from, to, ALL_CHOICE, 100)
+  expect_equal(sum(all$sessions), expected$sessions)
+  one <- q_sources(db, from, to, channels$channel[1], 100)
+  expect_true(nrow(one) > 0 && all(one$channel == channels$channel[1]))
+  expect_equal(nrow(q_sources(db, from, to, "Direct' OR '1'='1", 100)), 0)
+  for (dimension in AUDIENCE_DIMENSIONS) {
+    expect_equal(sum(q_audience(db, from, to, dimension)$sessions), expected$sessions)
+  }
+  expect_error(q_audience(db, from, to, "email"), "dimension must be one of device_type")
+  expect_error(q_retention_weekly(db, from, to, 0), "weeks must be 1-52")
+  expect_equal(nrow(q_retention_weekly(db, from, to, 8)), 0)
+})
+
 test_that("an empty period gives zeros and empty frames, not errors", {
   s <- q_activity_summary(db, "2001-01-01", "2001-01-31")
   expect_equal(c(s$events, s$sessions, s$peak_hour_users), c(0, 0, 0))

@@ -1,0 +1,58 @@
+# Page: audience - who the visitors are: device type, browser, OS, country, new vs returning,
+# guest vs signed in; each with sessions, visitors, orders, revenue and conversion.
+
+AUDIENCE_LABELS <- c(device_type = "Device type", browser = "Browser", os = "Operating system",
+                     country = "Country", visitor_type = "New vs returning", login_state = "Guest vs signed in")
+
+audience_ui <- function(id, range) {
+  ns <- NS(id)
+  tagList(
+    filter_bar(ns, range, "Sessions by the UTC day they started, bots excluded; revenue is tracked revenue.",
+               selectInput(ns("dimension"), "Break down by",
+                           choices = stats::setNames(names(AUDIENCE_LABELS), AUDIENCE_LABELS), width = "220px",
+                           selectize = FALSE)),
+    layout_column_wrap(
+      width = 1 / 2, fill = FALSE,
+      card(full_screen = TRUE, card_header(textOutput(ns("chart_title"), inline = TRUE)),
+           plotOutput(ns("chart"), height = "300px")),
+      card(card_header("Breakdown"), uiOutput(ns("table")))
+    )
+  )
+}
+
+audience_server <- function(id, db) {
+  moduleServer(id, function(input, output, session) {
+    rows <- reactive(q_audience(db, input$range[1], input$range[2], input$dimension))
+    # Without a country database every session's country is NULL: one row with no value.
+    unconfigured <- reactive(input$dimension == "country" && nrow(rows()) > 0 && all(is.na(rows()$value)))
+    labelled <- reactive({
+      df <- rows()
+      df$label <- ifelse(is.na(df$value), "(unknown)", df$value)
+      df
+    })
+
+    output$chart_title <- renderText(paste("Sessions by", tolower(AUDIENCE_LABELS[[input$dimension]])))
+    output$chart <- renderPlot({
+      df <- labelled()
+      validate(need(nrow(df) > 0, "No sessions in the selected period."),
+               need(!unconfigured(), "Geography is not configured: the ETL has no country database."))
+      hbar_chart(factor(df$label, levels = rev(df$label)), df$sessions,
+                 paste0(fmt_int(df$sessions), "  (", fmt_pct(df$conversion_rate), " convert)"),
+                 fill = PALETTE[["teal"]], value_labels = label_int, value_title = "sessions",
+                 text_size = 3.6, headroom = 0.45)
+    }, res = 96)
+
+    output$table <- renderUI({
+      df <- labelled()
+      if (nrow(df) == 0) return(empty_state("No sessions in the selected period."))
+      if (unconfigured()) {
+        return(empty_state("Geography is not configured.",
+                           "Set GEOIP_COUNTRY_DB for the ETL (docs/enrichment.md) to see countries."))
+      }
+      data_table(df, list(label = col(AUDIENCE_LABELS[[input$dimension]]), sessions = col("Sessions", fmt_int),
+                          visitors = col("Visitors", fmt_int), orders = col("Orders", fmt_int),
+                          revenue = col("Revenue", fmt_money), conversion_rate = col("Conversion", fmt_pct)),
+                 id = session$ns("audience_table"))
+    })
+  })
+}
