@@ -296,6 +296,18 @@ def test_data_health_page(app, warehouse: Warehouse):
     for column, index in (("booked_orders", 1), ("untracked_orders", 2), ("unbooked_purchases", 3)):
         shown = table_values(app, "health-coverage_table", column)
         assert [num(v) for v in shown] == [r[index] for r in days]
+    for dimension in ("channel", "device_type", "browser"):
+        Select(app.find_element(By.ID, "health-coverage_dimension")).select_by_value(dimension)
+        rows = warehouse.query("SELECT value, booked_orders, matched_orders"
+                               " FROM dashboard.tracking_coverage(%s, %s, %s)", (FROM, TO, dimension))
+        assert rows and any(r[0] is not None for r in rows), dimension
+        labels = ["(no session)" if r[0] is None else r[0] for r in rows]
+        settled(app, lambda d, labels=labels: [td.text for td in d.find_elements(
+            By.CSS_SELECTOR, "#health-coverage_by_table tbody td.label")] == labels)
+        booked = table_values(app, "health-coverage_by_table", "booked_orders")
+        assert [num(v) for v in booked] == [r[1] for r in rows]
+        matched = table_values(app, "health-coverage_by_table", "matched_orders")
+        assert [num(v) for v in matched] == [r[2] for r in rows]
     screenshot(app, "5-health")
 
 

@@ -190,6 +190,13 @@ q_anomalies <- function(db, from, to) range_call(db, "anomalies", from, to)
 q_restatements <- function(db, from, to) range_call(db, "restatements", from, to)
 q_bot_share <- function(db, from, to) range_call(db, "bot_share", from, to)
 q_revenue_reconciliation <- function(db, from, to) range_call(db, "revenue_reconciliation", from, to)
+COVERAGE_DIMENSIONS <- c("channel", "device_type", "browser")
+q_tracking_coverage <- function(db, from, to, dimension) {
+  if (length(dimension) != 1 || !(dimension %in% COVERAGE_DIMENSIONS)) {
+    stop(sprintf("dimension must be one of %s", paste(COVERAGE_DIMENSIONS, collapse = ", ")), call. = FALSE)
+  }
+  range_call(db, "tracking_coverage", from, to, list(dimension), "::text")
+}
 
 # Totals of a reconciliation: booked and tracked revenue, coverage = tracked booked orders / booked.
 revenue_totals <- function(df) {

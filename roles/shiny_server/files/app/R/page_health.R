@@ -33,7 +33,15 @@ health_ui <- function(id, range) {
     ),
     card(card_header("Tracking coverage", tags$small(class = "text-muted ms-2",
                      "the shop's booked orders that a browser also reported, per day of the order")),
-         uiOutput(ns("coverage")))
+         uiOutput(ns("coverage"))),
+    card(card_header("Tracking coverage by",
+                     tags$div(class = "d-inline-block ms-2",
+                              selectInput(ns("coverage_dimension"), NULL, width = "160px", selectize = FALSE,
+                                          choices = c("Channel" = "channel", "Device type" = "device_type",
+                                                      "Browser" = "browser"))),
+                     tags$small(class = "text-muted ms-2",
+                                "of the purchasing session, or of the buyer's latest session for an untracked order")),
+         uiOutput(ns("coverage_by")))
   )
 }
 
@@ -137,6 +145,15 @@ health_server <- function(id, db) {
                           refunded_revenue = col("Refunded", fmt_money),
                           coverage = col("Coverage", fmt_pct)),
                  id = session$ns("coverage_table"))
+    })
+
+    output$coverage_by <- renderUI({
+      df <- q_tracking_coverage(db, input$range[1], input$range[2], input$coverage_dimension)
+      if (nrow(df) == 0) return(empty_state("No booked orders in the selected period."))
+      df$label <- ifelse(is.na(df$value), "(no session)", df$value)
+      data_table(df, list(label = col("Value"), booked_orders = col("Booked", fmt_int),
+                          matched_orders = col("Tracked", fmt_int), coverage = col("Coverage", fmt_pct)),
+                 id = session$ns("coverage_by_table"))
     })
 
     output$rejects <- renderUI({
