@@ -86,6 +86,11 @@ P_EPOCH_TRACKER = 0.15         # an older tracker build sends epoch milliseconds
 P_BEACON = 0.6                 # the last flush of a page is a sendBeacon (text/plain)
 P_GZIP = 0.2                   # the tracker compresses a flush
 P_BROKEN_EVENT = 0.01          # an event from a buggy page script: the contract rejects it
+P_AD_BLOCKER = 0.08            # a shopper's ad blocker drops every tracking request: orders, no events
+FORGED_PER_SHOPPERS = 100      # one forged purchase (a purchase event, no order) per this many shoppers, >= 1
+#: What becomes of the shop's orders (the rest are paid); booked = paid, shipped or delivered.
+ORDER_STATUSES = (("shipped", 0.05), ("delivered", 0.03), ("refunded", 0.04), ("cancelled", 0.03))
+BOOKED_STATUSES = ("paid", "shipped", "delivered")
 
 
 class TrafficError(Exception):
@@ -141,6 +146,8 @@ class Session:
     is_bot: bool
     events: list[dict] = field(default_factory=list)
     broken: list[dict] = field(default_factory=list)   # events the contract rejects, sent alongside
+    blocked: bool = False                               # an ad blocker drops all of it: never sent
+    forged: bool = False                                # a purchase event with no shop order behind it
 
     @property
     def start(self) -> datetime:
@@ -177,8 +184,10 @@ class Simulation:
     days: float
     window_start: datetime
     window_end: datetime
-    sessions: list[Session]
+    sessions: list[Session]           # what the trackers sent (bots and forged purchases included)
     batches: list[Batch]
+    blocked: list[Session] = field(default_factory=list)  # ad-blocked shoppers' sessions: never sent
+    orders: list[dict] = field(default_factory=list)      # the shop's orders, as its checkout wrote them
 
 
 def iso_utc(ts: datetime) -> str:
@@ -325,7 +334,8 @@ class _Shopper:
         emit("begin_checkout", "/checkout", "Checkout", extra={"value": revenue, "currency": CURRENCY})
         if rng.random() >= P_PURCHASE:
             return
-        order = {"order_id": f"ORD-{self.rng.getrandbits(40):010X}", "revenue": revenue,
+        # The shop's order id (a uuid, as its database makes them), from 40 random bits.
+        order = {"order_id": str(uuid.UUID(int=self.rng.getrandbits(40), version=4)), "revenue": revenue,
                  "currency": CURRENCY, "items": items}
         emit("purchase", "/checkout/complete", "Thank you", order=order)
         emit("page_view", "/checkout/complete", "Thank you")
@@ -360,25 +370,71 @@ def simulate(catalog: Sequence[Product], *, shoppers: int, days: float, seed: in
     # Leave the last half hour empty: every session ends inside the window, none in the future.
     latest_start = window_end - timedelta(minutes=30)
 
-    def start_time() -> datetime:
-        hour = rng.choices(range(span_hours), weights=hour_weights)[0]
-        ts = window_start + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
-        return min(ts, latest_start - timedelta(seconds=rng.uniform(0, 1800)))
+    def start_time(r: random.Random = rng) -> datetime:
+        hour = r.choices(range(span_hours), weights=hour_weights)[0]
+        ts = window_start + timedelta(hours=hour, seconds=r.uniform(0, 3600))
+        return min(ts, latest_start - timedelta(seconds=r.uniform(0, 1800)))
 
     sessions: list[Session] = []
+    blocked: list[Session] = []
     population = [_Shopper(rng, catalog, is_bot=False) for _ in range(shoppers)]
     population += [_Shopper(rng, catalog, is_bot=True) for _ in range(bots)]
+    # Ad blockers, order statuses and forged purchases draw from their own stream, so the
+    # shoppers' sessions stay what they were without them.
+    shop_rng = random.Random(f"{seed}-shop")  # noqa: S311 -- reproducible, not a secret
     for shopper in population:
+        ad_blocked = not shopper.is_bot and shop_rng.random() < P_AD_BLOCKER
         visits = 1
         if not shopper.is_bot and rng.random() < P_RETURNING:
             visits += rng.choice((1, 1, 2, 3))
         for start in sorted(start_time() for _ in range(visits)):
             session = shopper.session(start)
             _fit_into_window(session, latest_start + timedelta(minutes=29))
-            sessions.append(session)
+            session.blocked = ad_blocked
+            (blocked if ad_blocked else sessions).append(session)
+    shopped = sorted(sessions + blocked, key=lambda s: (s.start, s.session_id))
+    orders = [_order(shop_rng, s, e) for s in shopped if not s.is_bot
+              for e in s.events if e["event_name"] == "purchase"]
+    forged = max(1, shoppers // FORGED_PER_SHOPPERS)
+    sessions += [_forged_purchase(shop_rng, catalog, start_time(shop_rng)) for _ in range(forged)]
     sessions.sort(key=lambda s: (s.start, s.session_id))
     batches = [b for s in sessions for b in _flushes(rng, s)]
-    return Simulation(seed, shoppers, days, window_start, window_end, sessions, batches)
+    return Simulation(seed, shoppers, days, window_start, window_end, sessions, batches, blocked, orders)
+
+
+def _order(rng: random.Random, session: Session, purchase: dict) -> dict:
+    """The shop's order behind a purchase: written by the checkout a second before the thank-you
+    page reports it; a guest checks out under a guest account of the browser."""
+    created = _parse_ts(purchase["event_timestamp"]) - timedelta(seconds=1)
+    status, roll = "paid", rng.random()
+    for name, share in ORDER_STATUSES:
+        if roll < share:
+            status = name
+            break
+        roll -= share
+    order = purchase["context"]["order"]
+    return {"order_id": order["order_id"], "user_id": purchase["user_id"] or f"guest-{session.client_id}",
+            "status": status, "currency": order["currency"], "total": order["revenue"],
+            "created_at": iso_utc(created), "items": order["items"], "tracked": not session.blocked}
+
+
+def _forged_purchase(rng: random.Random, catalog: Sequence[Product], start: datetime) -> Session:
+    """A purchase event the shop has no order for (the endpoint is public: a test or a forgery)."""
+    product = rng.choice(catalog)
+    session = Session(_uuid(rng), _uuid(rng), rng.choice(BROWSER_USER_AGENTS), is_bot=False, forged=True)
+    order = {"order_id": _uuid(rng), "revenue": product.discount_price, "currency": CURRENCY,
+             "items": [{"product_id": product.product_id, "quantity": 1, "price": product.discount_price}]}
+    for offset, name in ((0, "page_view"), (2, "purchase")):
+        event = {"event_id": _uuid(rng), "event_timestamp": iso_utc(start + timedelta(seconds=offset)),
+                 "event_name": name, "user_id": None, "user_login_state": "guest",
+                 "identity_source": "anonymous", "client_id": session.client_id,
+                 "session_id": session.session_id, "is_first_visit": offset == 0,
+                 "page": {"url": SITE + "/checkout/complete", "path": "/checkout/complete",
+                          "title": "Thank you", "referrer": ""}}
+        if name == "purchase":
+            event["context"] = {"order": order}
+        session.events.append(event)
+    return session
 
 
 def _fit_into_window(session: Session, last: datetime) -> None:
@@ -558,6 +614,7 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
         "activity_by_day": flat(by_day),
         "orders": orders,
         "revenue": round(revenue, 2),
+        "shop_orders": shop_orders(sim),
         "conversion_rate": round(funnel["purchase"] / len(humans), 4) if humans else 0.0,
         "bot_user_agents": sorted({s.user_agent for s in bots}),
     }
@@ -567,6 +624,26 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
                             "http_status": {str(k): v for k, v in sorted(sent.status.items())},
                             "reject_reasons": dict(sent.reasons.most_common())}
     return out
+
+
+def shop_orders(sim: Simulation) -> dict:
+    """The shop's side of the revenue (docs/warehouse-etl.md, "Booked revenue"): its orders, the
+    booked ones (paid, shipped, delivered) and their revenue, refunds, the booked orders no tracker
+    reported (ad blockers), the purchase events with no order (forged), and coverage."""
+    order_ids = {o["order_id"] for o in sim.orders}
+    booked = [o for o in sim.orders if o["status"] in BOOKED_STATUSES]
+    booked_tracked = sum(o["tracked"] for o in booked)
+    purchases = [e for s in sim.sessions if not s.is_bot for e in s.events if e["event_name"] == "purchase"]
+    return {
+        "orders": len(sim.orders),
+        "booked_orders": len(booked),
+        "booked_revenue": round(sum(o["total"] for o in booked), 2),
+        "refunded_revenue": round(sum(o["total"] for o in sim.orders if o["status"] == "refunded"), 2),
+        "ad_blocked_orders": sum(not o["tracked"] for o in sim.orders),
+        "untracked_orders": len(booked) - booked_tracked,
+        "forged_purchases": sum(e["context"]["order"]["order_id"] not in order_ids for e in purchases),
+        "coverage": round(booked_tracked / len(booked), 6) if booked else None,
+    }
 
 
 def window_end_now() -> datetime:

@@ -24,7 +24,12 @@ DW_DATABASE = "clickstream_dw"
 ETL_LOGIN = "etl_writer"
 READER_LOGIN = "dashboard_reader"
 #: Files under <state>/secrets/, read by inventories/local (CLICKSTREAM_LOCAL_SECRETS_DIR) as well.
-SECRET_FILES = ("dw_etl_writer", "dw_dashboard_reader", "oltp_shop_app")
+SECRET_FILES = ("dw_etl_writer", "dw_dashboard_reader", "oltp_shop_app", "oltp_analytics_reader")
+#: The shop's database and logins roles/oltp creates: the app's (the checkout writes the orders)
+#: and the analytics one (the ETL reads orders and order_items for booked revenue).
+OLTP_DATABASE = "shop"
+SHOP_APP_LOGIN = "shop_app"
+OLTP_ANALYTICS_LOGIN = "analytics_reader"
 #: moto accepts any credentials; these placeholders only keep botocore from looking for real ones.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}
 #: podman's settings for machines like this one (runc, cgroupfs); an exported CONTAINERS_CONF wins.
@@ -79,6 +84,7 @@ class DemoConfig:
     etl_interval: float = 15
     s3_endpoint: str | None = None
     dw_port: int = 15432
+    oltp_port: int = 15433
     shiny_port: int = 13838
     s3_port: int = 15000
     ingest_port: int = 18080
@@ -108,6 +114,7 @@ class DemoConfig:
             etl_interval=_float_env(env, "ETL_INTERVAL", cls.etl_interval),
             s3_endpoint=endpoint,
             dw_port=_port_env(env, "DEMO_DW_PORT", cls.dw_port),
+            oltp_port=_port_env(env, "DEMO_OLTP_PORT", cls.oltp_port),
             shiny_port=_port_env(env, "DEMO_SHINY_PORT", cls.shiny_port),
             s3_port=_port_env(env, "DEMO_S3_PORT", cls.s3_port),
             ingest_port=_port_env(env, "DEMO_INGEST_PORT", cls.ingest_port),

@@ -70,8 +70,8 @@ def ensure_container(name: str, hostname: str, image: str, publish: Sequence[str
         for spec in publish:
             port = int(spec.split(":")[1])
             if port_open(port):
-                raise DemoError(f"127.0.0.1:{port} is already in use; choose another port "
-                                "(DEMO_DW_PORT / DEMO_SHINY_PORT) or stop what listens there")
+                raise DemoError(f"127.0.0.1:{port} is already in use; choose another port (DEMO_DW_PORT / "
+                                "DEMO_SHINY_PORT / DEMO_OLTP_PORT) or stop what listens there")
         args = ["run", "-d", "--name", name, "--hostname", hostname, "--label", f"{DEMO_LABEL}=1",
                 "--systemd=always"]
         for spec in publish:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from localplatform import traffic
-from localplatform.demo import containers, provision, services
+from localplatform.demo import containers, provision, services, shop
 from localplatform.demo.config import DW_CONTAINER, OLTP_CONTAINER, REPO, VENV_BIN, DemoConfig, DemoError
 from localplatform.demo.progress import Progress, rel, tail
 from localplatform.demo.state import traffic_window_end
@@ -59,7 +59,9 @@ def step_hosts(cfg: DemoConfig, progress: Progress) -> bool:
         return False
     if not containers.image_exists(cfg.image):
         raise DemoError(f"image {cfg.image} not found: run `make bootstrap` (scripts/build-test-image.sh)")
-    containers.ensure_container(OLTP_CONTAINER, "oltp", cfg.image, [], progress)
+    # The shop's PostgreSQL on loopback: the demo's checkout writes orders, the ETL reads them.
+    containers.ensure_container(OLTP_CONTAINER, "oltp", cfg.image, [f"127.0.0.1:{cfg.oltp_port}:5432"],
+                                progress)
     if use_dw_host:
         containers.ensure_container(DW_CONTAINER, "dw", cfg.image,
                                     [f"127.0.0.1:{cfg.dw_port}:5432", f"127.0.0.1:{cfg.shiny_port}:3838"],
@@ -100,12 +102,14 @@ def step_traffic(cfg: DemoConfig, progress: Progress, scheduler: EtlScheduler | 
     key = f"seed{cfg.seed}-shoppers{cfg.shoppers}-days{cfg.days:g}-{end:%Y%m%dT%H%MZ}"
     sent_file = cfg.state_dir / "sent" / f"{key}.json"
     if sent_file.exists():
+        _write_shop_orders(cfg, progress, sim)   # idempotent: a replaced shop host gets them again
         shutil.copyfile(sent_file, cfg.record_path)
         progress.info(f"this traffic ({key}) was sent by an earlier run: not sending it again")
         progress.done()
         return TrafficOutcome(record=json.loads(sent_file.read_text()))
     progress.info(f"{len(sim.batches)} requests, {sum(len(b.events) for b in sim.batches)} events, "
                   f"window {traffic.iso_utc(sim.window_start)} .. {traffic.iso_utc(sim.window_end)}")
+    _write_shop_orders(cfg, progress, sim)
     if scheduler is not None:
         progress.info(f"ETL scheduled every {cfg.etl_interval:g}s while traffic flows")
         scheduler.start()
@@ -129,6 +133,19 @@ def step_traffic(cfg: DemoConfig, progress: Progress, scheduler: EtlScheduler | 
         raise DemoError(f"{result.failed_requests} request(s) failed on the server side; see "
                         f"{rel(cfg.logs_dir / 'ingest.log')}")
     return TrafficOutcome(record=rec)
+
+
+def _write_shop_orders(cfg: DemoConfig, progress: Progress, sim: traffic.Simulation) -> None:
+    """The shop's checkout: every purchase's order goes into the shop database before its browser
+    reports it (ad-blocked buyers' orders too, which no event will report)."""
+    if not shop.available():
+        progress.info(f"no shop host ({OLTP_CONTAINER} is not running): no orders, no booked revenue")
+        return
+    new = shop.write_orders(cfg, sim.orders)
+    figures = traffic.shop_orders(sim)
+    progress.info(f"shop orders: {len(sim.orders)} ({new} new) through the app login; "
+                  f"{figures['ad_blocked_orders']} from ad-blocked buyers (no events), "
+                  f"{figures['forged_purchases']} forged purchase event(s) with no order")
 
 
 def print_etl_run(run: EtlRun) -> None:

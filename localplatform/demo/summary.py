@@ -43,6 +43,14 @@ def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | 
                          + (f" (sent: {rec['sessions']['human']}, and {rec['sessions']['bot']} bot sessions "
                             "the dashboards leave out)" if rec else "")),
         ]
+        if figures.get("booked_orders"):
+            booked = figures["booked_orders"]
+            coverage = (booked - figures["untracked_orders"]) / booked
+            rows.append(("booked revenue",
+                         f"${figures['booked_revenue']:,.2f} in {booked} shop orders; "
+                         f"tracked ${figures['tracked_revenue']:,.2f}; coverage {coverage:.1%} "
+                         f"({figures['untracked_orders']} booked orders untracked, "
+                         f"{figures['unbooked_purchases']} purchase events without an order)"))
         if figures["sessions"]:
             rate = figures["purchase_sessions"] / figures["sessions"]
             rows.append(("conversion rate", f"{rate:.1%} ({figures['purchase_sessions']} of "

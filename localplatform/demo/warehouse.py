@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from localplatform.demo import shop
 from localplatform.demo.config import (
     DW_CONTAINER,
     DW_DATABASE,
@@ -56,10 +57,12 @@ class Warehouse:
         return cls(etl, f"DWH_DSN ({etl['DWH_HOST']}:{etl['DWH_PORT']}/{etl['DWH_DATABASE']})",
                    dsn=cfg.dwh_dsn)
 
-    def figures(self) -> dict[str, int]:
+    def figures(self) -> dict[str, int | float]:
         """Events loaded (and from bots), shopper sessions, purchasing sessions, ETL rejects, runs
-        and failed runs, as the dashboards count them."""
-        return {key: int(value) for key, value in json.loads(self._read(FIGURES_SQL)).items()}
+        and failed runs, booked orders and revenue beside tracked revenue, as the dashboards count
+        them (revenues as floats, counts as ints)."""
+        return {key: float(value) if key.endswith("_revenue") else int(value)
+                for key, value in json.loads(self._read(FIGURES_SQL)).items()}
 
     def _read(self, query: str) -> str:
         """The single value `query` returns."""
@@ -87,7 +90,10 @@ def etl_available() -> bool:
 
 
 def etl_env(cfg: DemoConfig, wh: Warehouse) -> dict[str, str]:
-    """The environment the ETL runs with, as the Lambda gets it: the raw bucket and DWH_*."""
+    """The environment the ETL runs with, as the Lambda gets it: the raw bucket, DWH_*, and the
+    shop's OLTP_* when its host runs (without them the ETL skips booked revenue and says so)."""
     env = aws_env(cfg)
     env.update(wh.etl)
+    if shop.available():
+        env.update(shop.etl_env(cfg))
     return env

@@ -152,6 +152,19 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
     assert re.search(rf"sessions +{rec['sessions']['human']} shopper sessions", out)
     assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
     assert rec["responses"]["rejected"] == rec["sent"]["invalid_events"] > 0
+    # Booked revenue: the shop's orders (written by the demo's checkout, read back by the ETL's
+    # analytics login) beside what the trackers sent, ad blockers and forged purchases included.
+    shop = rec["shop_orders"]
+    assert shop["ad_blocked_orders"] > 0 and shop["forged_purchases"] > 0
+    assert f"shop orders: {shop['orders']} ({shop['orders']} new) through the app login" in out
+    booked_line = re.search(r"booked revenue +\$([\d,.]+) in (\d+) shop orders; tracked \$([\d,.]+); "
+                            r"coverage [\d.]+% \((\d+) booked orders untracked, (\d+) purchase events", out)
+    assert booked_line, out[-3000:]
+    booked, orders, tracked, untracked, unbooked = booked_line.groups()
+    assert float(booked.replace(",", "")) == pytest.approx(shop["booked_revenue"])
+    assert float(tracked.replace(",", "")) == pytest.approx(rec["revenue"])
+    assert (int(orders), int(untracked), int(unbooked)) == (shop["booked_orders"], shop["untracked_orders"],
+                                                            shop["forged_purchases"])
     # the generated passwords: files of mode 0600, never in the output
     for name in SECRET_FILES:
         path = cfg.secrets_dir / name
@@ -195,6 +208,10 @@ def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
         pytest.approx(funnel["purchase"] / funnel["page_view"], abs=5e-5)
     steps = _table(browser, "#funnel-steps_table", "label", ("sessions",))
     assert [int(v[0]) for v in steps.values()] == [funnel[s] for s in traffic.FUNNEL_STEPS]
+    shop = rec["shop_orders"]
+    assert float(_value(browser, "#funnel-kpi_booked .kpi-value")) == pytest.approx(shop["booked_revenue"])
+    coverage = float(_value(browser, "#funnel-kpi_coverage .kpi-value"))
+    assert coverage == pytest.approx(shop["coverage"], abs=1e-6)
 
 
 @pytest.mark.timeout(900)
@@ -204,6 +221,8 @@ def test_second_run_is_idempotent(demo_up, demo_env):
     output = _run_demo("up", demo_env, "demo-up-again.log")
     assert "was sent by an earlier run: not sending it again" in output
     assert "clickstream-dw: already running" in output
+    shop = demo_up["record"]["shop_orders"]
+    assert f"shop orders: {shop['orders']} (0 new) through the app login" in output
     after = Warehouse.for_demo(cfg, use_dw_host=True).figures()
     assert after["etl_runs"] > before["etl_runs"]
     assert {k: v for k, v in after.items() if k != "etl_runs"} == \

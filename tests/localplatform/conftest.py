@@ -52,7 +52,7 @@ def warehouse(pg_cluster) -> Iterator[MigratedWarehouse]:
 
 #: Hand-made aggregates and runs over two UTC days, and the figures the demo's summary must read
 #: from them: 100 events loaded by the runs, 88 of them on the dashboards (so 12 from bots),
-#: 25 sessions, 3 of them purchasing.
+#: 25 sessions, 3 of them purchasing; three shop orders, two of them booked.
 FILL_SQL = """
 INSERT INTO agg_activity_hourly (hour, events, users, sessions, page_views) VALUES
     ('2026-03-01 10:00+00', 50, 7, 9, 20), ('2026-03-02 22:00+00', 38, 5, 6, 15);
@@ -61,9 +61,18 @@ INSERT INTO agg_funnel_daily (day, sessions, sessions_page_view, sessions_produc
     ('2026-03-01', 10, 10, 7, 3, 2, 1, 1, 99.5), ('2026-03-02', 15, 15, 11, 5, 3, 2, 2, 150);
 INSERT INTO etl_runs (status, trigger, files, events_loaded, rejected) VALUES
     ('succeeded', 'scheduled', 3, 60, 2), ('failed', 'scheduled', 0, 0, 0), ('succeeded', 'cli', 2, 40, 1);
+INSERT INTO booked_orders (order_id, user_id, status, currency, total, created_at, updated_at, run_id)
+SELECT o.id, 'u-1', o.status, 'USD', o.total, o.at, o.at, (SELECT min(run_id) FROM etl_runs)
+FROM (VALUES ('0b6a0d5e-0000-4000-8000-000000000001', 'paid', 120.00, timestamptz '2026-03-01 11:00+00'),
+             ('0b6a0d5e-0000-4000-8000-000000000002', 'refunded', 30.00, timestamptz '2026-03-01 12:00+00'),
+             ('0b6a0d5e-0000-4000-8000-000000000003', 'delivered', 80.00, timestamptz '2026-03-02 09:00+00'))
+     AS o (id, status, total, at);
 """
 FILLED_FIGURES = {"loaded": 100, "loaded_bot": 12, "sessions": 25, "purchase_sessions": 3,
-                  "etl_rejected": 3, "etl_runs": 3, "etl_failed_runs": 1}
+                  "etl_rejected": 3, "etl_runs": 3, "etl_failed_runs": 1,
+                  # two booked orders (the refunded one is not), no browser reported any
+                  "booked_orders": 2, "booked_revenue": 200.0, "tracked_revenue": 0.0, "untracked_orders": 2,
+                  "unbooked_purchases": 0}
 
 
 @pytest.fixture

@@ -37,6 +37,8 @@ def test_the_summary_shows_the_record_and_the_dashboards_figures(filled_warehous
                                           "3 ETL run(s), 1 failed")
     assert rows["sessions"] == "25 shopper sessions (sent: 25, and 2 bot sessions the dashboards leave out)"
     assert rows["conversion rate"] == "12.0% (3 of 25 shopper sessions purchased)"
+    assert rows["booked revenue"] == ("$200.00 in 2 shop orders; tracked $0.00; coverage 0.0% "
+                                      "(2 booked orders untracked, 0 purchase events without an order)")
     assert rows["warehouse"].startswith("DWH_DSN (127.0.0.1:")
     assert rows["dashboard"] == "not available (DWH_DSN set: the dashboards live on the DW host)"
     assert wh.etl["DWH_PASSWORD"] not in str(rows)

@@ -42,7 +42,8 @@ def test_the_figures_query_calls_only_dashboard_functions():
 def test_an_empty_warehouse_has_zero_figures(warehouse):
     figures = Warehouse({}, "test", dsn=warehouse.reader_dsn).figures()
     assert figures == dict.fromkeys(("loaded", "loaded_bot", "sessions", "purchase_sessions", "etl_rejected",
-                                     "etl_runs", "etl_failed_runs"), 0)
+                                     "etl_runs", "etl_failed_runs", "booked_orders", "booked_revenue",
+                                     "tracked_revenue", "untracked_orders", "unbooked_purchases"), 0)
 
 
 def test_the_figures_are_the_dashboards_counts_read_as_the_dashboards_login(filled_warehouse):

@@ -59,6 +59,8 @@ def test_valid_events_pass_the_contract_and_broken_ones_do_not(sim):
 def test_funnel_is_monotone_per_session_and_drops_off(sim):
     steps = traffic.FUNNEL_STEPS
     for session in sim.sessions:
+        if session.forged:   # a bare purchase event: it skips the funnel by design
+            continue
         reached = [step in session.names for step in steps]
         # a session that reached a step reached every earlier step too
         assert reached == sorted(reached, reverse=True), (session.session_id, reached)
@@ -222,3 +224,34 @@ def test_bad_options_are_refused(catalog, kwargs, message):
     args = {"shoppers": 5, "days": 1, "seed": 1, "window_end": END} | kwargs
     with pytest.raises(traffic.TrafficError, match=message):
         traffic.simulate(catalog, **args)
+
+
+def test_the_shops_orders_beside_what_the_trackers_sent(sim):
+    """Every purchase a shopper made is an order of the shop (ad-blocked ones too, with nothing
+    sent); forged purchase events reach ingest with no order; the record's figures add up."""
+    sent_ids = {e["event_id"] for e in _events(sim)}
+    assert sim.blocked and all(e["event_id"] not in sent_ids for s in sim.blocked for e in s.events)
+    assert not any(s.is_bot for s in sim.blocked)
+    orders = {o["order_id"]: o for o in sim.orders}
+    assert len(orders) == len(sim.orders), "order ids are unique"
+    purchases = [(s, e) for s in sim.sessions + sim.blocked if not s.is_bot
+                 for e in s.events if e["event_name"] == "purchase"]
+    forged = [e for s, e in purchases if s.forged]
+    assert len(forged) == max(1, 300 // traffic.FORGED_PER_SHOPPERS)
+    assert all(e["context"]["order"]["order_id"] not in orders for e in forged)
+    for session, e in purchases:
+        if session.forged:
+            continue
+        order = orders[e["context"]["order"]["order_id"]]
+        assert order["tracked"] is not session.blocked
+        assert order["total"] == e["context"]["order"]["revenue"]
+        assert order["user_id"] == (e["user_id"] or f"guest-{session.client_id}")
+        assert traffic._parse_ts(order["created_at"]) < traffic._parse_ts(e["event_timestamp"])
+    assert {o["status"] for o in sim.orders} >= {"paid", "refunded"}
+    shop = traffic.record(sim, None, None)["shop_orders"]
+    booked = [o for o in sim.orders if o["status"] in ("paid", "shipped", "delivered")]
+    assert shop["booked_orders"] == len(booked) and shop["forged_purchases"] == len(forged)
+    assert shop["ad_blocked_orders"] == sum(1 for s, _ in purchases if s.blocked) > 0
+    untracked = sum(not o["tracked"] for o in booked)
+    assert shop["untracked_orders"] == untracked
+    assert shop["coverage"] == pytest.approx((len(booked) - untracked) / len(booked))
