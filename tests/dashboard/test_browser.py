@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
+from tests.support import compare
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
@@ -37,16 +39,19 @@ def open_page(browser, page: str, kpis: list[str]) -> dict[str, str]:
     except TimeoutException:
         screenshot(browser, f"failed-{page}")
         raise
-    # Charts are drawn after the value boxes: wait until each shows an image or its empty message.
+    # Charts are drawn after the value boxes: wait until each is drawn or shows its empty message.
     WebDriverWait(browser, 30).until(lambda d: d.execute_script(PLOTS_DONE_JS))
     return values
 
 
 PLOTS_DONE_JS = """
-const plots = document.querySelectorAll('.tab-pane.active .shiny-plot-output');
-return plots.length > 0 && Array.from(plots).every(p =>
+const pane = '.tab-pane.active ';
+const plots = document.querySelectorAll(pane + '.shiny-plot-output');
+const charts = document.querySelectorAll(pane + '.clickstream-chart');
+return plots.length + charts.length > 0 && Array.from(plots).every(p =>
     !p.classList.contains('recalculating') &&
-    (p.querySelector('img[src]') !== null || p.classList.contains('shiny-output-error')));
+    (p.querySelector('img[src]') !== null || p.classList.contains('shiny-output-error'))) &&
+    Array.from(charts).every(c => ['rendered', 'empty'].includes(c.dataset.state));
 """
 
 
@@ -209,8 +214,50 @@ def test_acquisition_page(app, warehouse: Warehouse):
     assert shown("sources", "campaign") == [s[3] for s in sources]
     referrers = warehouse.query("SELECT referrer_host FROM dashboard.referrers(%s, %s, 25)", (FROM, TO))
     assert referrers and shown("referrers", "referrer_host") == [r[0] for r in referrers]
+    # The channel chart: interactive bars of the same sessions; a click on one shows its sources.
+    drawn = [c for c in channels if c[1] > 0]
+    assert chart_values(app, "acquisition-channel_chart") == [float(c[1]) for c in drawn]
+    clicked = drawn[1][0]
+    for attempt in range(3):  # a click during the bars' entry animation may land beside them
+        click_bar(app, "acquisition-channel_chart", 1, drawn[1][1])
+        try:
+            settled(app, lambda d: set(shown("sources", "channel", d)) == {clicked}, timeout=10)
+            break
+        except TimeoutException:
+            if attempt == 2:
+                raise
+    assert Select(app.find_element(By.ID, "acquisition-channel")).first_selected_option.text == clicked
+    mine = warehouse.query("SELECT sessions FROM dashboard.sources(%s, %s, %s, 25)", (FROM, TO, clicked))
+    assert shown("sources", "sessions") == [m[0] for m in mine]
     settled(app)
     screenshot(app, "4-acquisition")
+
+
+CHART_VALUES_JS = """
+const chart = echarts.getInstanceByDom(document.querySelector(arguments[0] + ' .chart-canvas'));
+return chart.getOption().series[0].data.map(p => (p !== null && typeof p === 'object') ? p.value : p);
+"""
+POINT_JS = ("return echarts.getInstanceByDom(document.querySelector(arguments[0] + ' .chart-canvas'))"
+            ".convertToPixel({seriesIndex: 0}, arguments[1]);")
+
+
+def chart_values(browser, chart_id: str) -> list[float]:
+    """The first series' values of a drawn ECharts chart."""
+    settled(browser, lambda d: d.find_element(By.ID, chart_id).get_attribute("data-state") == "rendered")
+    return [float(v) for v in browser.execute_script(CHART_VALUES_JS, f"#{chart_id}")]
+
+
+def click_bar(browser, chart_id: str, index: int, value: float) -> None:
+    """A real mouse click in the middle of a horizontal bar (Selenium places the pointer relative
+    to the canvas' centre, scrolled into view)."""
+    canvas = browser.find_element(By.CSS_SELECTOR, f"#{chart_id} .chart-canvas")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", canvas)
+    x, y = browser.execute_script(POINT_JS, f"#{chart_id}", [value / 2, index])
+    width, height = browser.execute_script("return [arguments[0].clientWidth, arguments[0].clientHeight];",
+                                           canvas)
+    ActionChains(browser).move_to_element_with_offset(canvas, int(x - width / 2), int(y - height / 2)).pause(
+        0.3).click().perform()
+    browser.execute_script("window.scrollTo(0, 0);")  # the navbar scrolls with the page
 
 
 def test_audience_page(app, warehouse: Warehouse):
@@ -225,6 +272,7 @@ def test_audience_page(app, warehouse: Warehouse):
         for index, column in ((1, "sessions"), (2, "visitors")):
             values = table_values(app, "audience-audience_table", column)
             assert [num(v) for v in values] == [r[index] for r in rows]
+        assert chart_values(app, "audience-chart") == [float(r[1]) for r in rows]
     settled(app)
     screenshot(app, "5-audience")
 
@@ -236,6 +284,7 @@ def test_retention_page_without_a_whole_week(app, warehouse: Warehouse):
     app.find_element(By.CSS_SELECTOR, '.navbar a[data-value="retention"]').click()
     WebDriverWait(app, 30).until(lambda d: "No complete cohort week" in d.find_element(
         By.CSS_SELECTOR, "#retention-table").text)
+    settled(app, lambda d: d.find_element(By.ID, "retention-heatmap").get_attribute("data-state") == "empty")
 
 
 def test_journeys_page(app, warehouse: Warehouse):
@@ -323,3 +372,35 @@ def test_link_with_a_range_and_empty_states(browser, dashboard_url, warehouse: W
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#funnel-steps .empty-state"))
     assert "No sessions in the selected period" in browser.find_element(By.ID, "funnel-steps").text
     screenshot(browser, "6-empty-period")
+
+
+def test_acquisition_compares_with_the_previous_period(browser, dashboard_url, warehouse: Warehouse):
+    """One day against the day before: each headline figure's change, and the conversion rate's
+    Wilson interval, equal the oracle's."""
+    browser.get(f"{dashboard_url}?from={TO}&to={TO}")
+    kpi = open_page(browser, "acquisition", ["visitors", "sessions", "conversion"])
+    before_from, before_to = compare.previous_period(TO, TO)
+    [(now_visitors,)] = warehouse.query("SELECT visitors FROM dashboard.visitors(%s, %s)", (TO, TO))
+    [(then_visitors,)] = warehouse.query("SELECT visitors FROM dashboard.visitors(%s, %s)",
+                                         (before_from, before_to))
+
+    def sessions_and_converted(day_from, day_to):
+        rows = warehouse.query("SELECT sessions, conversion_rate FROM dashboard.channels(%s, %s)",
+                               (day_from, day_to))
+        return sum(s for s, _ in rows), round(sum(float(r or 0) * s for s, r in rows))
+
+    now_sessions, now_converted = sessions_and_converted(TO, TO)
+    then_sessions, _ = sessions_and_converted(before_from, before_to)
+    assert num(kpi["visitors"]) == now_visitors and then_visitors > 0
+
+    def change_of(name):
+        return browser.find_element(By.CSS_SELECTOR, f"#acquisition-kpi_{name} .kpi-change").get_attribute(
+            "data-value")
+
+    assert float(change_of("visitors")) == pytest.approx(compare.relative_change(now_visitors, then_visitors))
+    assert float(change_of("sessions")) == pytest.approx(compare.relative_change(now_sessions, then_sessions))
+    interval = browser.find_element(By.CSS_SELECTOR, "#acquisition-kpi_conversion .kpi-interval")
+    low, high = compare.wilson(now_converted, now_sessions)
+    assert (float(interval.get_attribute("data-low")), float(interval.get_attribute("data-high"))) == (
+        pytest.approx(low), pytest.approx(high))
+    assert float(kpi["conversion"]) == pytest.approx(now_converted / now_sessions)

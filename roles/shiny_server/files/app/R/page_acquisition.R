@@ -11,7 +11,8 @@ acquisition_ui <- function(id, range) {
     filter_bar(ns, range, paste("Sessions by the UTC day they started, bots excluded; purchases by the day they",
                                 "happened, attributed over a 30-day lookback. Revenue here is tracked revenue."),
                radioButtons(ns("attribution"), "Attribution", choices = ATTRIBUTIONS, inline = TRUE),
-               selectInput(ns("channel"), "Sources of channel", choices = ALL_CHOICE, width = "200px")),
+               selectInput(ns("channel"), "Sources of channel", choices = ALL_CHOICE, width = "200px",
+                           selectize = FALSE)),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Visitors", ns("kpi_visitors"), "users"),
@@ -21,9 +22,11 @@ acquisition_ui <- function(id, range) {
     ),
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
-      card(full_screen = TRUE, card_header("Sessions by channel"), plotOutput(ns("channel_chart"), height = "280px")),
+      card(full_screen = TRUE, card_header("Sessions by channel", tags$small(class = "text-muted ms-2",
+                                                                          "click a bar for its sources")),
+           chart_output(ns("channel_chart"), "280px", label = "Sessions by channel")),
       card(full_screen = TRUE, card_header("Attributed revenue by channel"),
-           plotOutput(ns("revenue_chart"), height = "280px"))
+           chart_output(ns("revenue_chart"), "280px", label = "Attributed revenue by channel"))
     ),
     card(card_header("Channels"), uiOutput(ns("channels"))),
     card(card_header("Sources, mediums and campaigns"), uiOutput(ns("sources"))),
@@ -45,6 +48,10 @@ acquisition_server <- function(id, db) {
   moduleServer(id, function(input, output, session) {
     visitors <- reactive(q_visitors(db, input$range[1], input$range[2]))
     channels <- reactive(q_channels(db, input$range[1], input$range[2]))
+    # The headline figures beside the period of the same length just before (compare.R).
+    previous <- reactive(previous_period(input$range[1], input$range[2]))
+    previous_visitors <- reactive(q_visitors(db, previous()$from, previous()$to))
+    previous_channels <- reactive(q_channels(db, previous()$from, previous()$to))
     sources <- reactive(q_sources(db, input$range[1], input$range[2], input$channel, 25))
     referrers <- reactive(q_referrers(db, input$range[1], input$range[2], 25))
 
@@ -56,42 +63,46 @@ acquisition_server <- function(id, db) {
 
     output$kpi_visitors <- renderUI({
       v <- visitors()
-      kpi_value(v$visitors, note = visitor_note(v))
+      kpi_change_value(v$visitors, previous_visitors()$visitors, note = visitor_note(v))
     })
     output$kpi_new <- renderUI({
       v <- visitors()
-      kpi_value(v$new_visitors, note = paste(fmt_int(v$returning_visitors), "returning,",
-                                             fmt_int(v$signed_in_users), "signed-in users"))
+      kpi_change_value(v$new_visitors, previous_visitors()$new_visitors,
+                       note = paste(fmt_int(v$returning_visitors), "returning,", fmt_int(v$signed_in_users),
+                                    "signed-in users"))
     })
-    output$kpi_sessions <- renderUI(kpi_value(sum(channels()$sessions), note = "shopper sessions started"))
+    output$kpi_sessions <- renderUI(kpi_change_value(sum(channels()$sessions), sum(previous_channels()$sessions),
+                                                     note = "shopper sessions started"))
     output$kpi_conversion <- renderUI({
-      df <- channels()
-      n <- sum(df$sessions)
-      converted <- sum(df$conversion_rate * df$sessions, na.rm = TRUE)
-      kpi_value(if (n > 0) converted / n else NA, fmt_pct, note = "sessions with a purchase")
+      now <- converted_sessions(channels())
+      before <- converted_sessions(previous_channels())
+      kpi_rate_value(now$converted, now$sessions, before$converted, before$sessions,
+                     note = "sessions with a purchase")
     })
 
-    output$channel_chart <- renderPlot({
+    # A click on a channel's bar shows its sources; a second click on it shows every channel's.
+    observeEvent(input$channel_chart_click, {
+      clicked <- input$channel_chart_click
+      updateSelectInput(session, "channel", selected = if (identical(input$channel, clicked)) ALL_CHOICE else clicked)
+    })
+
+    output$channel_chart <- render_chart({
       df <- channels()
       df <- df[df$sessions > 0, ]
-      validate(need(nrow(df) > 0, "No sessions in the selected period."))
-      hbar_chart(factor(df$channel, levels = rev(df$channel)), df$sessions,
-                 paste0(fmt_int(df$sessions), "  (", fmt_pct(df$conversion_rate), " convert)"),
-                 fill = PALETTE[["primary"]], value_labels = label_int, value_title = "sessions",
-                 text_size = 3.6, headroom = 0.45)
-    }, res = 96)
+      chart_bars(df$channel, df$sessions, chart_unit("count", "sessions", "sessions"), horizontal = TRUE,
+                 selected = if (!identical(input$channel, ALL_CHOICE)) input$channel,
+                 category_label = "channel", empty = "No sessions in the selected period.")
+    })
 
-    output$revenue_chart <- renderPlot({
+    output$revenue_chart <- render_chart({
       df <- attributed(channels(), input$attribution)
       df <- df[df$orders > 0, ]
-      validate(need(nrow(df) > 0, "No purchases in the selected period."))
       df <- df[order(-df$revenue, df$channel), ]
-      hbar_chart(factor(df$channel, levels = rev(df$channel)), df$revenue,
-                 paste0(fmt_money(df$revenue), "  \u00b7  ", fmt_int(df$orders), " orders"),
-                 fill = PALETTE[["amber"]], value_labels = label_money,
-                 value_title = paste("revenue,", tolower(names(ATTRIBUTIONS)[ATTRIBUTIONS == input$attribution])),
-                 text_size = 3.6, headroom = 0.45)
-    }, res = 96)
+      model <- tolower(names(ATTRIBUTIONS)[ATTRIBUTIONS == input$attribution])
+      chart_bars(df$channel, df$revenue, chart_unit("money", paste("revenue,", model), "revenue"),
+                 horizontal = TRUE, clickable = FALSE, category_label = "channel",
+                 empty = "No purchases in the selected period.")
+    })
 
     output$channels <- renderUI({
       df <- channels()
@@ -126,6 +137,11 @@ acquisition_server <- function(id, db) {
                  id = session$ns("referrers_table"))
     })
   })
+}
+
+# Sessions and sessions with a purchase, summed over dashboard.channels() rows.
+converted_sessions <- function(df) {
+  list(sessions = sum(df$sessions), converted = round(sum(as.numeric(df$conversion_rate) * df$sessions, na.rm = TRUE)))
 }
 
 # "exact", or the relative error of an approximate (sketched) count.

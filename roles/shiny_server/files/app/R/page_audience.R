@@ -14,7 +14,7 @@ audience_ui <- function(id, range) {
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
       card(full_screen = TRUE, card_header(textOutput(ns("chart_title"), inline = TRUE)),
-           plotOutput(ns("chart"), height = "300px")),
+           chart_output(ns("chart"), "300px", label = "Sessions by audience dimension")),
       card(card_header("Breakdown"), uiOutput(ns("table")))
     )
   )
@@ -32,15 +32,13 @@ audience_server <- function(id, db) {
     })
 
     output$chart_title <- renderText(paste("Sessions by", tolower(AUDIENCE_LABELS[[input$dimension]])))
-    output$chart <- renderPlot({
+    output$chart <- render_chart({
       df <- labelled()
-      validate(need(nrow(df) > 0, "No sessions in the selected period."),
-               need(!unconfigured(), "Geography is not configured: the ETL has no country database."))
-      hbar_chart(factor(df$label, levels = rev(df$label)), df$sessions,
-                 paste0(fmt_int(df$sessions), "  (", fmt_pct(df$conversion_rate), " convert)"),
-                 fill = PALETTE[["teal"]], value_labels = label_int, value_title = "sessions",
-                 text_size = 3.6, headroom = 0.45)
-    }, res = 96)
+      validate(need(!unconfigured(), "Geography is not configured: the ETL has no country database."))
+      chart_bars(df$label, list(sessions = df$sessions, visitors = df$visitors),
+                 chart_unit("count", "sessions and visitors", "sessions"), horizontal = TRUE, clickable = FALSE,
+                 category_label = AUDIENCE_LABELS[[input$dimension]], empty = "No sessions in the selected period.")
+    })
 
     output$table <- renderUI({
       df <- labelled()

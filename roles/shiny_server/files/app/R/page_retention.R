@@ -8,7 +8,7 @@ retention_ui <- function(id, range) {
                                 "left out. Bots excluded."),
                selectInput(ns("weeks"), "Weeks after", choices = c(4, 8, 12), selected = 8, width = "120px")),
     card(full_screen = TRUE, card_header("Share of each cohort active, by week since the first visit"),
-         plotOutput(ns("heatmap"), height = "360px")),
+         chart_output(ns("heatmap"), "360px", label = "Weekly retention by cohort")),
     card(card_header("Cohorts"), uiOutput(ns("table")))
   )
 }
@@ -18,19 +18,13 @@ retention_server <- function(id, db) {
     rows <- reactive(q_retention_weekly(db, input$range[1], input$range[2], input$weeks))
     empty <- "No complete cohort week in the range: widen it to at least one whole week (Monday to Sunday)."
 
-    output$heatmap <- renderPlot({
+    output$heatmap <- render_chart({
       df <- rows()
       validate(need(nrow(df) > 0, empty))
-      df$cohort <- factor(paste0(format(as.Date(df$cohort_week)), "  (", fmt_int(df$cohort_size), ")"))
-      df$cohort <- factor(df$cohort, levels = rev(levels(df$cohort)))
-      ggplot2::ggplot(df, ggplot2::aes(factor(week_offset), cohort, fill = as.numeric(retention))) +
-        ggplot2::geom_tile(colour = "white", linewidth = 0.6) +
-        ggplot2::geom_text(ggplot2::aes(label = fmt_pct(retention, 0)), size = 3.4, colour = "#0f172a") +
-        ggplot2::scale_fill_gradient(low = "#eff6ff", high = "#2563eb", limits = c(0, 1), labels = label_pct) +
-        ggplot2::labs(x = "weeks since the first visit", y = "cohort week (visitors)", fill = "active") +
-        theme_dash() +
-        ggplot2::theme(panel.grid.major.y = ggplot2::element_blank())
-    }, res = 96)
+      chart_heatmap(format(as.Date(df$cohort_week)), paste("week", df$week_offset), as.numeric(df$retention),
+                    count = df$active_visitors, row_total = df$cohort_size, row_label = "cohort week",
+                    column_label = "weeks since the first visit", empty = empty)
+    })
 
     output$table <- renderUI({
       df <- rows()
