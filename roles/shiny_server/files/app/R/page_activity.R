@@ -28,10 +28,7 @@ activity_server <- function(id, db) {
 
     output$kpi_booked <- renderUI({
       r <- revenue()
-      kpi_value(r$booked_revenue, fmt_money,
-                note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(r$tracked_revenue),
-                                                     fmt_money(r$tracked_revenue)),
-                               paste0(" \u00b7 ", fmt_int(r$booked_orders), " orders")))
+      booked_revenue_value(r$booked_revenue, r$tracked_revenue, r$booked_orders)
     })
 
     output$kpi_events <- renderUI(kpi_value(summary()$events))

@@ -41,10 +41,7 @@ products_server <- function(id, db) {
     output$kpi_purchases <- renderUI(kpi_value(summary()$purchases, note = paste(fmt_int(summary()$units), "units")))
     output$kpi_revenue <- renderUI({
       s <- summary()
-      kpi_value(s$booked_revenue, fmt_money,
-                note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(s$revenue),
-                                                     fmt_money(s$revenue)),
-                               paste0(" \u00b7 ", fmt_int(s$booked_orders), " orders")))
+      booked_revenue_value(s$booked_revenue, s$revenue, s$booked_orders)
     })
 
     output$products <- DT::renderDT({

@@ -23,6 +23,14 @@ kpi_value <- function(value, formatter = fmt_int, note = NULL) {
   )
 }
 
+# Booked revenue as a headline, with the tracked revenue beside it (raw value in .kpi-tracked).
+booked_revenue_value <- function(booked, tracked, orders) {
+  kpi_value(booked, fmt_money,
+            note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(tracked),
+                                                 fmt_money(tracked)),
+                           paste0(" \u00b7 ", fmt_int(orders), " orders")))
+}
+
 kpi_box <- function(title, output_id, icon_name, theme_color = "primary") {
   bslib::value_box(
     title = title,
