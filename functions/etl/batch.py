@@ -4,9 +4,10 @@ A batch is loaded in ONE transaction. Its rows arrive in parts (tens of thousand
 each part is COPYed into a temp staging table and its new events inserted (ON CONFLICT
 (event_id) DO NOTHING) while the next part is still being parsed. Then: rebuild the touched
 sessions, recount the touched hours and days, add the touched sessions' change to the daily
-funnel and product aggregates, queue the touched hours for the run's anomaly check and record
-any restated day; the caller records the manifest and commits. A crash anywhere
-leaves all of the batch or none of it.
+funnel and product aggregates, recompute the audience and acquisition rows (visitor sketches) of
+the touched days and the touched clients' attribution and retention weeks, queue the touched
+hours for the run's anomaly check and record any restated day; the caller records the manifest
+and commits. A crash anywhere leaves all of the batch or none of it.
 
 The statements are the files in ``sql/``, loaded as package resources and bound once, here,
 to the row spec's columns (``rows.COLUMNS``) and to the columns the rebuilds read.
@@ -71,7 +72,7 @@ REBUILD_SESSIONS = _statement("rebuild_sessions")
 #: restate and its records of what changed (restatement_snapshot.sql, data_quality.sql).
 REBUILD_AGGREGATES = sql.Composed(
     [_statement("restatement_snapshot"), _statement("rebuild_activity"), _statement("product_delta"),
-     _statement("funnel_delta"), _statement("data_quality")])
+     _statement("funnel_delta"), _statement("refresh_aggregates"), _statement("data_quality")])
 
 
 @dataclass

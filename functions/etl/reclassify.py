@@ -17,7 +17,9 @@ from importlib.resources import files
 from functions.etl import warehouse
 from functions.etl.config import Settings, dwh_password
 
-RECLASSIFY_SESSIONS = (files("functions.etl") / "sql" / "reclassify_sessions.sql").read_text(encoding="utf-8")
+_SQL = files("functions.etl") / "sql"
+RECLASSIFY_SESSIONS = (_SQL / "reclassify_sessions.sql").read_text(encoding="utf-8")
+RECLASSIFY_AGGREGATES = (_SQL / "reclassify_aggregates.sql").read_text(encoding="utf-8")
 
 
 def reclassify(settings: Settings, since: datetime, until: datetime) -> dict:
@@ -35,6 +37,8 @@ def reclassify(settings: Settings, since: datetime, until: datetime) -> dict:
             with conn.cursor() as cur:
                 cur.execute(RECLASSIFY_SESSIONS, {"since": since, "until": until})
                 sessions, changed = cur.fetchone()
+                if changed:     # the aggregates that read channels, from the sessions now
+                    cur.execute(RECLASSIFY_AGGREGATES, {"since": since, "until": until})
             conn.commit()
         except BaseException as exc:
             conn.rollback()

@@ -195,7 +195,7 @@ def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):
     sessions = human_sessions(known)
     paths = Counter(" → ".join(steps_of(known, s["session_id"])) for s in sessions)
     rows = warehouse.query(
-        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10, 5000)", (FROM, TO)
+        "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10)", (FROM, TO)
     )
     assert dict(rows) == dict(paths)
     pages = warehouse.query("SELECT kind, page, sessions, share FROM dashboard.journey_pages(%s, %s, 50)",
@@ -217,42 +217,37 @@ def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):
     assert bounce == round(Decimal(sum(s["events"] == 1 for s in sessions)) / Decimal(len(sessions)), 4)
 
 
-def test_journey_paths_are_bounded_to_the_latest_sessions(warehouse: Warehouse, known):
-    latest = sorted(human_sessions(known), key=lambda s: (s["started_at"], s["session_id"]))[-5:]
-    rows = warehouse.query("SELECT sum(sessions) FROM dashboard.journey_paths(%s, %s, 50, 10, 5)", (FROM, TO))
-    assert rows == [(5,)]
-    transitions = warehouse.query(
-        "SELECT sum(sessions) FROM dashboard.journey_transitions(%s, %s, 5, 5) WHERE step_no = 1", (FROM, TO)
-    )
-    assert transitions == [(len(latest),)]
-    entry = Counter(s["entry_page"] for s in latest)
-    assert dict(
-        warehouse.query("SELECT page, sessions FROM dashboard.journey_pages(%s, %s, 50, 5)"
-                        " WHERE kind = 'entry'", (FROM, TO))
-    ) == dict(entry)
+def test_journeys_describe_every_session_from_the_daily_aggregates(warehouse: Warehouse, known):
+    """Paths cut at p_steps (a longer session's ends in "…"), the step-to-step transitions with
+    their exits and the averages: every session of the range, as the oracle counts them from
+    the raw events, not a sample."""
+    sessions = human_sessions(known)
+    steps = {s["session_id"]: steps_of(known, s["session_id"]) for s in sessions}
+    cut = Counter(" → ".join(st[:3]) + (" → …" if len(st) > 3 else "") for st in steps.values())
+    assert dict(warehouse.query("SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 500, 3)",
+                                (FROM, TO))) == dict(cut)
+    assert max(len(st) for st in steps.values()) > 3           # some paths are cut (the "…" is tested)
+    for max_steps in (2, 5):
+        want = Counter()
+        for st in steps.values():
+            for i in range(1, min(len(st), max_steps) + 1):
+                if i < max_steps or len(st) == i:
+                    want[(i, st[i - 1], st[i] if i < len(st) else "(exit)")] += 1
+        got = warehouse.query("SELECT step_no, from_event, to_event, sessions"
+                              " FROM dashboard.journey_transitions(%s, %s, %s)", (FROM, TO, max_steps))
+        assert {(i, f, t): n for i, f, t, n in got} == dict(want), max_steps
     [(total, sampled, avg_events)] = warehouse.query(
-        "SELECT sessions, sampled, avg_events FROM dashboard.journey_summary(%s, %s, 5)", (FROM, TO)
-    )
-    assert (total, sampled) == (len(human_sessions(known)), 5)
-    assert avg_events == round(Decimal(sum(s["events"] for s in latest)) / 5, 2)
+        "SELECT sessions, sampled, avg_events FROM dashboard.journey_summary(%s, %s)", (FROM, TO))
+    assert (total, sampled) == (len(sessions), len(sessions))
+    assert avg_events == round(Decimal(sum(s["events"] for s in sessions)) / len(sessions), 2)
 
 
-def test_the_journey_sample_size_is_defined_once(warehouse: Warehouse):
-    """Every journey function leaves p_max_sessions to dashboard.journey_sample_size()."""
-    defaults = warehouse.query(
-        "SELECT p.proname, pg_get_function_arguments(p.oid) FROM pg_proc p"
-        " WHERE p.pronamespace = 'dashboard'::regnamespace AND pg_get_function_arguments(p.oid) LIKE %s",
-        ("%p_max_sessions%",),
-    )
-    assert len(defaults) == 6
-    for name, arguments in defaults:
-        assert "p_max_sessions integer DEFAULT NULL::integer" in arguments, name
-    [(size, latest)] = warehouse.query(
-        "SELECT dashboard.journey_sample_size(),"
-        " (SELECT count(*) FROM dashboard.latest_sessions('2026-03-01', '2026-03-31'))"
-    )
-    assert size == 2000  # what the journeys page has always described
-    assert latest == min(size, len(human_sessions(warehouse.data)))
+def test_the_journey_sample_is_gone(warehouse: Warehouse):
+    """No dashboard function takes a p_max_sessions any more, nor reads a sample."""
+    assert warehouse.query(
+        "SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'dashboard'::regnamespace"
+        " AND (pg_get_function_arguments(p.oid) LIKE %s OR p.proname IN"
+        " ('journey_sample_size', 'latest_sessions', 'session_steps'))", ("%p_max_sessions%",)) == []
 
 
 def test_data_health(warehouse: Warehouse, known):

@@ -114,6 +114,10 @@ class PgCluster:
         self._databases.append(name)
         return self.dsn_for(name)
 
+    def keep_database(self, name: str) -> None:
+        """Leave a database made here in place when the cluster stops (an external server only)."""
+        self._databases.remove(name)
+
     def drop_database(self, name: str) -> None:
         with contextlib.closing(psycopg2.connect(self.dsn)) as conn:
             conn.autocommit = True

@@ -249,7 +249,8 @@ def test_recreated_functions_stay_executable_by_the_reader_only(pg_conn, repeata
     reader_dsn = login_role("clickstream_reader")
     journeys = repeatables / "journeys.sql"
     # A changed body re-creates nothing (same function), a new one is created: both callable.
-    journeys.write_text(journeys.read_text().replace("round(avg(s.events), 2)", "round(avg(s.events), 3)"))
+    journeys.write_text(journeys.read_text().replace("nullif(sum(a.sessions), 0), 2)",
+                                                     "nullif(sum(a.sessions), 0), 3)"))
     append(journeys, PROBE.format(name="probe", value=7))
     assert apply_migrations(pg_conn, repeatable_dir=repeatables).repeatables == ["journeys"]
     with contextlib.closing(psycopg2.connect(reader_dsn)) as reader, reader.cursor() as cur:
@@ -409,26 +410,30 @@ DASHBOARD_CALLS = [
      " FROM dashboard.product_summary(%s, %s, 'Laptops', 'Dell')", (FROM, TO)),
     ("SELECT category, views, add_to_carts, purchases, revenue FROM dashboard.category_engagement(%s, %s, '')"
      " ORDER BY revenue DESC, views DESC, category", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_summary(%s, %s, 2000)", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_summary(%s, %s, 5)", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6, 2000)", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_paths(%s, %s, 50, 3, 7)", (FROM, TO)),
-    ("SELECT * FROM dashboard.journey_transitions(%s, %s, 5, 2000)", (FROM, TO)),
-    ("SELECT * FROM dashboard.session_steps(%s, %s, 2000) ORDER BY session_id", (FROM, TO)),
     ("SELECT * FROM dashboard.etl_summary(%s, %s)", (FROM, TO)),
     ("SELECT * FROM dashboard.etl_loaded_hourly(%s, %s)", (FROM, TO)),
     ("SELECT * FROM dashboard.etl_rejects_by_reason(%s, %s)", (FROM, TO)),
     # lag_seconds moves with the clock
     ("SELECT run_id, status, last_success_at, newest_hour FROM dashboard.etl_last_run()", ()),
 ]
-# The entry and exit page tables: two functions before, one after.
+# Calls whose SQL changed: the entry and exit page tables (two functions before, one after), and
+# the journeys, which described a sample of the latest 2,000 sessions (every session of the
+# known data) and describe every session since, without the p_max_sessions parameter.
 PAGE_CALLS = [  # (before, after)
     ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 10, 2000)",
-     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10, 2000) WHERE kind = 'entry'"),
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10) WHERE kind = 'entry'"),
     ("SELECT page, sessions, share FROM dashboard.exit_pages(%s, %s, 10, 2000)",
-     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10, 2000) WHERE kind = 'exit'"),
-    ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 3, 5)",
-     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 3, 5) WHERE kind = 'entry'"),
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 10) WHERE kind = 'exit'"),
+    ("SELECT page, sessions, share FROM dashboard.entry_pages(%s, %s, 3, 2000)",
+     "SELECT page, sessions, share FROM dashboard.journey_pages(%s, %s, 3) WHERE kind = 'entry'"),
+    ("SELECT * FROM dashboard.journey_summary(%s, %s, 2000)",
+     "SELECT * FROM dashboard.journey_summary(%s, %s)"),
+    ("SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6, 2000)",
+     "SELECT * FROM dashboard.journey_paths(%s, %s, 15, 6)"),
+    ("SELECT * FROM dashboard.journey_paths(%s, %s, 50, 3, 2000)",
+     "SELECT * FROM dashboard.journey_paths(%s, %s, 50, 3)"),
+    ("SELECT * FROM dashboard.journey_transitions(%s, %s, 5, 2000)",
+     "SELECT * FROM dashboard.journey_transitions(%s, %s, 5)"),
 ]
 
 

@@ -148,13 +148,20 @@ LEFT JOIN etl_session_channels a
 LEFT JOIN clients c ON c.client_id = r.client_id;
 
 -- The other sessions of clients whose first session changed (a late earlier session, a session
--- that became a bot's): whether they are returning may have changed too.
-UPDATE sessions s
-SET is_returning = coalesce((s.started_at, s.session_id) > (f.started_at, f.session_id), false)
-FROM etl_first_changed f
-WHERE s.client_id = f.client_id
-  AND NOT EXISTS (SELECT FROM etl_touched_sessions t WHERE t.session_id = s.session_id)
-  AND s.is_returning IS DISTINCT FROM coalesce((s.started_at, s.session_id) > (f.started_at, f.session_id), false);
+-- that became a bot's): whether they are returning may have changed too. Their starts are kept
+-- (etl_reclassified_sessions): the audience rows of their days change (audience_daily.sql).
+CREATE TEMP TABLE etl_reclassified_sessions (started_at timestamptz NOT NULL) ON COMMIT DROP;
+WITH reclassified AS (
+    UPDATE sessions s
+    SET is_returning = coalesce((s.started_at, s.session_id) > (f.started_at, f.session_id), false)
+    FROM etl_first_changed f
+    WHERE s.client_id = f.client_id
+      AND NOT EXISTS (SELECT FROM etl_touched_sessions t WHERE t.session_id = s.session_id)
+      AND s.is_returning IS DISTINCT FROM coalesce((s.started_at, s.session_id) > (f.started_at, f.session_id),
+                                                   false)
+    RETURNING s.started_at
+)
+INSERT INTO etl_reclassified_sessions SELECT started_at FROM reclassified;
 
 -- The signed-in users seen on each browser: from the start of the first to the end of the last
 -- session they were seen in (per session, not per event: a tenth of the rows).

@@ -147,9 +147,7 @@ q_category_engagement <- function(db, from, to, brand = NULL) {
   range_call(db, "category_engagement", from, to, list(filter_value(brand)), "::text")
 }
 
-# Journeys describe a bounded sample, the period's latest dashboard.journey_sample_size()
-# sessions: the warehouse holds that number, the wrappers leave p_max_sessions to it.
-q_journey_sample_size <- function(db) dash_call(db, "journey_sample_size")$journey_sample_size
+# Journeys describe every session of the range (the warehouse's per-day journey aggregates).
 q_journey_summary <- function(db, from, to) range_call(db, "journey_summary", from, to)
 q_journey_paths <- function(db, from, to, limit = 15) {
   range_call(db, "journey_paths", from, to, list(check_limit(limit), "6"), c("::int", "::int"))

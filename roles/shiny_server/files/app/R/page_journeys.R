@@ -3,9 +3,8 @@
 journeys_ui <- function(id, range) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, tagList("Sessions by the UTC day they started; bots excluded. Averages, paths and ",
-                                  "pages use the period's latest ", textOutput(ns("sample_size"), inline = TRUE),
-                                  " sessions; repeated events in a row count once.")),
+    filter_bar(ns, range, paste("Every session, by the UTC day it started; bots excluded. Repeated events",
+                                "in a row count once.")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
@@ -25,13 +24,11 @@ journeys_ui <- function(id, range) {
 
 journeys_server <- function(id, db) {
   moduleServer(id, function(input, output, session) {
-    output$sample_size <- renderText(fmt_int(q_journey_sample_size(db)))
     summary <- reactive(q_journey_summary(db, input$range[1], input$range[2]))
     paths <- reactive(q_journey_paths(db, input$range[1], input$range[2], 15))
     transitions <- reactive(q_journey_transitions(db, input$range[1], input$range[2], 5))
 
-    output$kpi_sessions <- renderUI(kpi_value(summary()$sessions,
-                                              note = paste("latest", fmt_int(summary()$sampled), "analysed")))
+    output$kpi_sessions <- renderUI(kpi_value(summary()$sessions, note = "every session analysed"))
     output$kpi_events <- renderUI(kpi_value(summary()$avg_events, function(x) fmt_num(x, 1)))
     output$kpi_duration <- renderUI(kpi_value(summary()$avg_duration_s, fmt_duration))
     output$kpi_bounce <- renderUI(kpi_value(summary()$bounce_rate, fmt_pct, note = "sessions with one event"))

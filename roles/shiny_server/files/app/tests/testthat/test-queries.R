@@ -45,7 +45,7 @@ test_that("journeys and data health", {
   expect_equal(pages$page, c(expected$top_entry_page, expected$top_exit_page))
   summary <- q_journey_summary(db, from, to)
   expect_equal(summary$sessions, expected$sessions)
-  expect_equal(summary$sampled, min(expected$sessions, q_journey_sample_size(db)))
+  expect_equal(summary$sampled, expected$sessions)
   expect_equal(q_etl_last_run(db)$status, "succeeded")
   expect_equal(q_etl_summary(db, from, to)$rejected, expected$rejected)
   expect_equal(sum(q_etl_rejects_by_reason(db, from, to)$rejects), expected$rejected)
