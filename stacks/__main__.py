@@ -8,9 +8,11 @@ print the current Debian 12 AMI id.
 
 `deploy` needs AWS credentials and the AWS CLI. Each stack goes through a change set (create,
 wait, describe); a change set that would replace or delete an instance, a data volume or a bucket
-is not executed unless --allow-replace is given, and each such resource is printed. Before the
-first stack it creates the database login passwords (warehouse and shop) as SSM SecureString
-parameters (a random password, only when the parameter is absent; the value is never printed).
+is not executed unless --allow-replace is given, and each such resource is printed. Right after
+the stack holding their KMS key (params.SECRETS_KEY_STACK) it creates the database login
+passwords (warehouse and shop) as SSM SecureString parameters under that key (a random password,
+only when the parameter is absent; the value is never printed), and re-encrypts under that key
+any that exist under another one, their values unchanged.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from stacks import BUILDERS
 from stacks.hosts import DEBIAN_12_AMI_NAME, DEBIAN_AMI_OWNER
 from stacks.params import (
     DEFAULT_REGION,
+    SECRETS_KEY_STACK,
     STACK_ORDER,
     BuildParams,
     ParamsError,
@@ -40,8 +43,9 @@ from stacks.params import (
 )
 
 ORDER_FILE = "deploy-order.json"
-# Resources a stack update must not replace or delete without --allow-replace: they hold data.
-PROTECTED_TYPES = frozenset({"AWS::EC2::Instance", "AWS::EC2::Volume", "AWS::S3::Bucket"})
+# Resources a stack update must not replace or delete without --allow-replace: they hold data
+# (a KMS key's replacement would leave what it encrypted to a key on its way to deletion).
+PROTECTED_TYPES = frozenset({"AWS::EC2::Instance", "AWS::EC2::Volume", "AWS::S3::Bucket", "AWS::KMS::Key"})
 # describe-change-set's StatusReason of a change set with nothing to do.
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 LAMBDA_ZIPS = {"ingest": ("IngestCodeKey", "lambda-ingest.zip"), "etl": ("EtlCodeKey", "lambda-etl.zip")}
@@ -72,11 +76,25 @@ def missing_parameters(template: dict[str, Any]) -> list[str]:
     return sorted(k for k, v in template.get("Parameters", {}).items() if "Default" not in v)
 
 
-def ensure_password_parameters(ssm: Any, env: str, *, log=print) -> list[str]:
-    """Create each database login's SecureString parameter if absent; return the names created.
+def secrets_key(kms: Any, alias: str) -> dict[str, str]:
+    """The KeyMetadata (KeyId, Arn, ...) of the password SecureStrings' key, found by its alias."""
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]
+    except kms.exceptions.NotFoundException as exc:
+        raise DeployError(
+            f"KMS key {alias} not found: deploy the {SECRETS_KEY_STACK} stack, which creates it, "
+            "before the password parameters"
+        ) from exc
 
-    CloudFormation cannot create SecureStrings, so this runs before the stacks; an existing
-    parameter is kept (the database already uses it) and no value is ever printed.
+
+def ensure_password_parameters(ssm: Any, env: str, key: dict[str, str], *, log=print) -> list[str]:
+    """Create each database login's SecureString parameter under `key` (KeyMetadata) if absent;
+    return the names created.
+
+    CloudFormation cannot create SecureStrings, so this runs after the stack holding their key.
+    An existing parameter keeps its value (the database already uses it); one under another key
+    (the AWS-managed aws/ssm of earlier deployments, say) is re-encrypted under `key`. No value is
+    ever printed.
     """
     created = []
     for name, description in password_parameters(env):
@@ -86,15 +104,27 @@ def ensure_password_parameters(ssm: Any, env: str, *, log=print) -> list[str]:
                 Description=description,
                 Value=secrets.token_urlsafe(32),
                 Type="SecureString",
+                KeyId=key["Arn"],
                 Overwrite=False,
                 Tags=[{"Key": "project", "Value": "clickstream"}, {"Key": "clickstream:env", "Value": env}],
             )
         except ssm.exceptions.ParameterAlreadyExists:
-            log(f"SSM parameter {name}: exists, kept")
+            _rekey_if_needed(ssm, name, key, log=log)
             continue
         created.append(name)
         log(f"SSM parameter {name}: created with a generated password")
     return created
+
+
+def _rekey_if_needed(ssm: Any, name: str, key: dict[str, str], *, log) -> None:
+    """Re-encrypt an existing SecureString under `key` unless it already is; its value stays."""
+    [described] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    if described.get("KeyId") in (key["Arn"], key["KeyId"]):
+        log(f"SSM parameter {name}: exists, kept")
+        return
+    value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    ssm.put_parameter(Name=name, Value=value, Type="SecureString", KeyId=key["Arn"], Overwrite=True)
+    log(f"SSM parameter {name}: exists, value kept, re-encrypted with {key['Arn']}")
 
 
 def s3_prefix_list_id(ec2: Any, region: str) -> str:
@@ -259,7 +289,7 @@ def aws_clients(params: BuildParams) -> dict[str, Any]:
     if shutil.which("aws") is None:
         raise DeployError("the AWS CLI (`aws`) is not on PATH; install it or use --dry-run")
     session = boto3.session.Session(region_name=params.region)
-    return {name: session.client(name) for name in ("ssm", "ec2", "s3")}
+    return {name: session.client(name) for name in ("ssm", "ec2", "s3", "kms")}
 
 
 def code_bucket(params: BuildParams) -> str:
@@ -313,13 +343,6 @@ def deploy(
             print(f"(dry run) would upload the Lambda zips from {zip_dir} to s3://{bucket}/lambda/")
     check_complete(templates, overrides)
 
-    if {"hosts", "etl"} & set(stacks):
-        if clients:
-            ensure_password_parameters(clients["ssm"], params.env)
-        else:
-            names = ", ".join(name for name, _ in password_parameters(params.env))
-            print(f"(dry run) would create if absent: {names}")
-
     cli = CloudFormationCli(params.region)
     change_set = f"clickstream-{int(time.time())}"
     for stack in stacks:
@@ -333,6 +356,14 @@ def deploy(
         print("+ " + " ".join(command), flush=True)
         if not dry_run:
             deploy_stack(cli, command, stack_name, change_set, kind=kind, allow_replace=allow_replace)
+        if stack == SECRETS_KEY_STACK:
+            # The SecureStrings need their key, which this stack has just created or kept.
+            if clients:
+                key = secrets_key(clients["kms"], params.secrets_key_alias())
+                ensure_password_parameters(clients["ssm"], params.env, key)
+            else:
+                names = ", ".join(name for name, _ in password_parameters(params.env))
+                print(f"(dry run) would create if absent, with {params.secrets_key_alias()}: {names}")
 
 
 def current_debian_ami(ec2: Any, arch: str = "amd64") -> dict[str, str]:

@@ -6,6 +6,9 @@ the DW host's private IP; for booked revenue it reads the shop's orders on the O
 IP as the analytics login (its password another SecureString). Failed schedule deliveries and
 failed asynchronous invocations land in one SQS dead-letter queue; alarms watch errors, duration
 and that queue.
+
+It also holds the customer-managed KMS key of the database password SecureStrings (the ETL's and
+the hosts'): the first stack after every role its key policy names (params.SECRETS_KEY_STACK).
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from troposphere import (
     ImportValue,
     Join,
     NoValue,
+    Parameter,
     Ref,
     Template,
     awslambda,
     cloudwatch,
     events,
+    iam,
+    kms,
     sqs,
 )
 
+from stacks.hosts import HOSTS
 from stacks.iam import (
     allow,
     lambda_vpc_statements,
@@ -36,6 +43,7 @@ from stacks.iam import (
     regional_arn,
     service_principal,
 )
+from stacks.kms import account_principal, customer_managed_key, via_service
 from stacks.lambdas import (
     COMMON_LAMBDA_SKIPS,
     LambdaParameters,
@@ -55,7 +63,9 @@ from stacks.params import (
     RAW_EVENTS_PREFIX,
     BuildParams,
     dw_password_parameter_name,
+    host_parameter_path,
     oltp_password_parameter_name,
+    password_parameters,
 )
 from stacks.template import (
     checkov_skip,
@@ -107,13 +117,20 @@ def build(params: BuildParams) -> Template:
         timeout=300,
     )
     dlq = _dead_letter_queue(t, params)
-    function = _function(t, params, fn, dlq, imports)
+    function, role = _function(t, params, fn, dlq, imports)
     rule = _schedule(t, params, function, dlq)
     _alarms(t, function, dlq)
+    key = _database_secrets_key(t, params, role, hosts)
     export(t, "EtlFunctionName", Ref(function), "Lambda ETL function name")
     export(t, "EtlFunctionArn", GetAtt(function, "Arn"), "Lambda ETL function ARN")
     export(t, "EtlScheduleRuleName", Ref(rule), "EventBridge rule starting the ETL")
     export(t, "EtlDeadLetterQueueName", GetAtt(dlq, "QueueName"), "ETL dead-letter queue")
+    export(
+        t,
+        "DatabaseSecretsKeyArn",
+        GetAtt(key, "Arn"),
+        "KMS key of the database password SecureStrings (deploy creates them with it)",
+    )
     return finish(t, params, STACK)
 
 
@@ -186,7 +203,7 @@ def _country_database_environment(t: Template, imports: Imports) -> dict:
 
 def _function(
     t: Template, params: BuildParams, fn: LambdaParameters, dlq: sqs.Queue, imports: Imports
-) -> awslambda.Function:
+) -> tuple[awslambda.Function, iam.Role]:
     """The function in the ETL subnet, its log group and its role: list and read the raw
     events, read its two password parameters (the warehouse's, the shop's), dead-letter failed
     runs, manage its network interfaces."""
@@ -256,7 +273,117 @@ def _function(
         DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq, "Arn")),
     )
     checkov_skip(function, *COMMON_LAMBDA_SKIPS)
-    return function
+    return function, role
+
+
+def _etl_password_arns(params: BuildParams) -> list:
+    """The ARNs of the two password parameters the ETL reads (its GetParameter grants)."""
+    return [
+        regional_arn("ssm", f"parameter{name}")
+        for name in (
+            dw_password_parameter_name(params.env, DW_WRITER_LOGIN),
+            oltp_password_parameter_name(params.env, OLTP_ANALYTICS_LOGIN),
+        )
+    ]
+
+
+def _through_ssm(parameter_arns: list, *, exact: bool) -> dict:
+    """The conditions of a use of the key: asked by Parameter Store in this region for this
+    account, for these parameters (exact ARNs, or path patterns ending in *). Parameter Store
+    encrypts each SecureString under the encryption context PARAMETER_ARN = the parameter's ARN."""
+    context = {"kms:EncryptionContext:PARAMETER_ARN": parameter_arns}
+    if exact:
+        return {"StringEquals": {**via_service("ssm"), **context}}
+    return {"StringEquals": via_service("ssm"), "StringLike": context}
+
+
+def _database_secrets_key(t: Template, params: BuildParams, etl_role: iam.Role, hosts: Parameter) -> kms.Key:
+    """The customer-managed key of the password SecureStrings, its alias, and who may use it.
+
+    The key policy names each reader and what it may decrypt, through Parameter Store only: the
+    ETL role its two passwords, each host role the parameters under its own path. The operator
+    (the account, as far as its IAM allows) may encrypt and decrypt the four passwords through
+    Parameter Store: `deploy` creates them, the aws inventory reads them. Each reader's IAM grant
+    of the same decrypt is a policy of its own: inline in the ETL role it would make the role and
+    the key policy refer to each other."""
+    etl_arns = _etl_password_arns(params)
+    all_arns = [regional_arn("ssm", f"parameter{name}") for name, _ in password_parameters(params.env)]
+    host_grants = [
+        (
+            host,
+            import_from(hosts, f"{host.key}HostRoleArn"),
+            [regional_arn("ssm", f"parameter{host_parameter_path(params.env, host.role)}*")],
+        )
+        for host in HOSTS
+    ]
+    key = t.add_resource(
+        customer_managed_key(
+            "DatabaseSecretsKey",
+            description=f"{params.env} clickstream database password SecureStrings (SSM Parameter Store)",
+            statements=[
+                allow(
+                    ["kms:Encrypt", "kms:Decrypt"],
+                    "*",
+                    sid="OperatorManagesPasswordsThroughSsm",
+                    principal=account_principal(),
+                    condition=_through_ssm(all_arns, exact=True),
+                ),
+                allow(
+                    "kms:Decrypt",
+                    "*",
+                    sid="EtlRoleDecryptsItsPasswords",
+                    principal={"AWS": GetAtt(etl_role, "Arn")},
+                    condition=_through_ssm(etl_arns, exact=True),
+                ),
+                *(
+                    allow(
+                        "kms:Decrypt",
+                        "*",
+                        sid=f"{host.key}HostRoleDecryptsItsParameters",
+                        principal={"AWS": role_arn},
+                        condition=_through_ssm(path_arns, exact=False),
+                    )
+                    for host, role_arn, path_arns in host_grants
+                ),
+            ],
+            tags=standard_tags(params, STACK),
+        )
+    )
+    t.add_resource(
+        kms.Alias("DatabaseSecretsKeyAlias", AliasName=params.secrets_key_alias(), TargetKeyId=Ref(key))
+    )
+    t.add_resource(
+        iam.PolicyType(
+            "EtlPasswordsKeyPolicy",
+            PolicyName="etl-decrypt-passwords",
+            Roles=[Ref(etl_role)],
+            PolicyDocument=policy_document(
+                allow(
+                    "kms:Decrypt",
+                    GetAtt(key, "Arn"),
+                    sid="DecryptEtlPasswords",
+                    condition=_through_ssm(etl_arns, exact=True),
+                )
+            ),
+        )
+    )
+    for host, _, path_arns in host_grants:
+        t.add_resource(
+            iam.PolicyType(
+                f"{host.key}HostParametersKeyPolicy",
+                PolicyName=f"{host.role}-decrypt-own-parameters",
+                Roles=[import_from(hosts, f"{host.key}HostRoleName")],
+                PolicyDocument=policy_document(
+                    allow(
+                        "kms:Decrypt",
+                        GetAtt(key, "Arn"),
+                        sid=f"Decrypt{host.key}Parameters",
+                        condition=_through_ssm(path_arns, exact=False),
+                    )
+                ),
+            )
+        )
+    return key
 
 
 def _schedule(t: Template, params: BuildParams, function: awslambda.Function, dlq: sqs.Queue) -> events.Rule:

@@ -87,6 +87,12 @@ def oltp_password_parameter_name(env: str, login_role: str = OLTP_APP_LOGIN) -> 
     return f"/clickstream/{env}/oltp/{login_role}/password"
 
 
+# The stack holding the customer-managed KMS key of the password SecureStrings: the first stack
+# in STACK_ORDER after every role the key policy names (the host roles, the ETL role), so it
+# names them by reference; `deploy` creates (or re-keys) the SecureStrings right after it.
+SECRETS_KEY_STACK = "etl"
+
+
 def password_parameters(env: str) -> list[tuple[str, str]]:
     """(SSM parameter name, description) of every database password `deploy` creates if absent."""
     return [
@@ -133,6 +139,11 @@ class BuildParams:
         if stack not in STACK_ORDER:
             raise ParamsError(f"unknown stack {stack!r}")
         return f"{self.env}-clickstream-{stack}"
+
+    def secrets_key_alias(self) -> str:
+        """The alias of the password SecureStrings' KMS key, named after the stack holding it
+        (`deploy` finds the key by it)."""
+        return f"alias/{self.stack_name(SECRETS_KEY_STACK)}/database-secrets"
 
     def name(self, seed_name: str) -> str:
         """Environment-prefixed resource name, e.g. dev-SBW_Lamda_ETL."""

@@ -14,11 +14,13 @@ import yaml
 from moto import mock_aws
 
 from stacks.__main__ import (
+    DeployError,
     current_debian_ami,
     dangerous_changes,
     ensure_password_parameters,
     main,
     s3_prefix_list_id,
+    secrets_key,
     upload_code,
 )
 from stacks.hosts import DEBIAN_AMI_OWNER
@@ -143,16 +145,33 @@ def test_deploy_dry_run_prints_the_commands_in_order(tmp_path: Path, capsys: pyt
         f"dev-clickstream-{s}" for s in STACK_ORDER
     ]
     assert all("--capabilities CAPABILITY_IAM" in c for c in commands)
-    assert "would create if absent: /clickstream/dev/dw/etl_writer/password" in out
+    # The passwords come right after the stack holding their key, before the stacks after it.
+    lines = out.splitlines()
+    etl = next(i for i, line in enumerate(lines) if "--stack-name dev-clickstream-etl " in line)
+    passwords = next(i for i, line in enumerate(lines) if "would create if absent" in line)
+    assert etl < passwords < etl + 2
+    assert (
+        "would create if absent, with alias/dev-clickstream-etl/database-secrets: "
+        "/clickstream/dev/dw/etl_writer/password" in out
+    )
     assert "/clickstream/dev/oltp/shop_app/password" in out
     assert "/clickstream/dev/oltp/analytics_reader/password" in out
+
+
+def secrets_key_in_moto(env: str = "dev") -> dict[str, str]:
+    """The key and alias the etl stack creates, made directly in moto's KMS."""
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(Description="stands in for the etl stack's DatabaseSecretsKey")["KeyMetadata"]
+    kms.create_alias(AliasName=BuildParams(env=env).secrets_key_alias(), TargetKeyId=key["KeyId"])
+    return key
 
 
 @mock_aws
 def test_database_passwords_created_once_and_never_printed() -> None:
     ssm = boto3.client("ssm", region_name=REGION)
+    key = secrets_key_in_moto()
     lines: list[str] = []
-    created = ensure_password_parameters(ssm, "dev", log=lines.append)
+    created = ensure_password_parameters(ssm, "dev", key, log=lines.append)
     assert created == [
         "/clickstream/dev/dw/etl_writer/password",
         "/clickstream/dev/dw/dashboard_reader/password",
@@ -168,11 +187,53 @@ def test_database_passwords_created_once_and_never_printed() -> None:
         values[name] = parameter["Value"]
         assert not any(parameter["Value"] in line for line in lines)
     assert len(set(values.values())) == 4
+    # each under the stacks' key, not the AWS-managed aws/ssm
+    described = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Path", "Values": ["/clickstream/dev/"], "Option": "Recursive"}]
+    )["Parameters"]
+    assert sorted((p["Name"], p["KeyId"]) for p in described) == sorted((n, key["Arn"]) for n in created)
     # A second deploy keeps the passwords the warehouse already uses.
-    assert ensure_password_parameters(ssm, "dev", log=lines.append) == []
+    assert ensure_password_parameters(ssm, "dev", key, log=lines.append) == []
     for name, value in values.items():
         assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == value
     assert lines[-1] == "SSM parameter /clickstream/dev/oltp/analytics_reader/password: exists, kept"
+
+
+@mock_aws
+def test_passwords_under_another_key_are_re_encrypted_with_the_stacks_key_value_kept() -> None:
+    """A deployment from before the key: its SecureStrings are under aws/ssm; the next deploy moves
+    them under the key, and the databases' passwords do not change."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    old = {}
+    for name, _ in password_parameters("dev"):
+        old[name] = f"old-password-of-{name.split('/')[-2]}"
+        ssm.put_parameter(Name=name, Value=old[name], Type="SecureString")  # the default key
+    key = secrets_key_in_moto()
+    lines: list[str] = []
+    assert ensure_password_parameters(ssm, "dev", key, log=lines.append) == []
+    for name, value in old.items():
+        [described] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])[
+            "Parameters"
+        ]
+        assert described["KeyId"] == key["Arn"], name
+        assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == value
+        assert not any(value in line for line in lines)
+    assert lines[0] == (
+        "SSM parameter /clickstream/dev/dw/etl_writer/password: exists, value kept, "
+        f"re-encrypted with {key['Arn']}"
+    )
+    # Once moved, a further deploy leaves them alone.
+    lines.clear()
+    ensure_password_parameters(ssm, "dev", key, log=lines.append)
+    assert all(line.endswith(": exists, kept") for line in lines)
+
+
+@mock_aws
+def test_passwords_wait_for_their_key() -> None:
+    with pytest.raises(
+        DeployError, match="alias/dev-clickstream-etl/database-secrets not found: deploy the etl"
+    ):
+        secrets_key(boto3.client("kms", region_name=REGION), BuildParams().secrets_key_alias())
 
 
 @mock_aws
@@ -272,6 +333,7 @@ def test_deploy_goes_through_a_change_set_per_stack(
     path = write_params(
         tmp_path, {"parameters": {s: {"LambdaCodeBucket": "code"} for s in ("ingest", "etl")}}
     )
+    key = secrets_key_in_moto()  # what the (stand-in) etl stack creates
 
     assert (
         main(["deploy", "--params", str(path), "--out", str(tmp_path / "t"), "--only", "network", "etl"]) == 0
@@ -309,7 +371,13 @@ def test_deploy_goes_through_a_change_set_per_stack(
         "/clickstream/dev/oltp/analytics_reader/password",
     ):
         assert ssm.get_parameter(Name=name)["Parameter"]["Type"] == "SecureString"
+        [described] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])[
+            "Parameters"
+        ]
+        assert described["KeyId"] == key["Arn"]
     out = capsys.readouterr().out
+    # created once the etl stack (which holds their key) is complete
+    assert out.index("dev-clickstream-etl: create complete") < out.index("SSM parameter /clickstream/dev/")
     value = ssm.get_parameter(Name="/clickstream/dev/dw/etl_writer/password", WithDecryption=True)[
         "Parameter"
     ]
@@ -369,6 +437,10 @@ def test_dangerous_changes_are_replacements_and_removals_of_data_holders() -> No
     assert len(dangerous_changes(DATA_LOSS)) == 3
     assert dangerous_changes([replacement("RawBucket", "AWS::S3::Bucket", "False")]) == []
     assert dangerous_changes([replacement("X", "AWS::EC2::Volume", action="Add")]) == []
+    # A replaced KMS key would leave the passwords it encrypted to a key scheduled for deletion.
+    assert dangerous_changes([replacement("DatabaseSecretsKey", "AWS::KMS::Key")]) == [
+        "DatabaseSecretsKey (AWS::KMS::Key databasesecretskey-1) would be replaced"
+    ]
 
 
 DEBIAN_IMAGES = [

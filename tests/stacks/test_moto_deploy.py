@@ -20,9 +20,11 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.cloudformation.parsing import get_model_map
+from moto.kms.models import KmsBackend
 
 from stacks import BUILDERS
-from stacks.params import BuildParams
+from stacks.__main__ import ensure_password_parameters, secrets_key
+from stacks.params import BuildParams, password_parameters
 
 pytestmark = [
     pytest.mark.slow,  # one ~10 s deployment shared by the module
@@ -50,13 +52,27 @@ def _handler_zip() -> bytes:
     return buf.getvalue()
 
 
+def _kms_key_as_cloudformation_gives_it(create_key: Any) -> Any:
+    """moto's CloudFormation passes an AWS::KMS::Key's KeyPolicy (an object) and Tags (Key/Value)
+    to its KMS as they are, which expects the API's JSON text and TagKey/TagValue and fails;
+    translate them on the way in."""
+
+    def create(self: Any, policy: Any, *args: Any, tags: Any = None, **kwargs: Any) -> Any:
+        policy = json.dumps(policy) if isinstance(policy, dict) else policy
+        tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} if "Key" in t else t for t in tags or []]
+        return create_key(self, policy, *args, tags=tags, **kwargs)
+
+    return create
+
+
 @pytest.fixture(scope="module")
 def aws() -> Iterator[dict[str, Any]]:
     """The four stacks deployed in order into one moto account; boto3 clients and stack outputs."""
-    with mock_aws():
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KmsBackend, "create_key", _kms_key_as_cloudformation_gives_it(KmsBackend.create_key))
         clients = {
             name: boto3.client(name, region_name=REGION)
-            for name in ("cloudformation", "ec2", "s3", "lambda", "events", "iam", "ssm", "sqs")
+            for name in ("cloudformation", "ec2", "s3", "lambda", "events", "iam", "ssm", "sqs", "kms")
         }
         image_id = clients["ec2"].describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         clients["s3"].create_bucket(
@@ -80,6 +96,9 @@ def aws() -> Iterator[dict[str, Any]]:
             described = clients["cloudformation"].describe_stacks(StackName=name)["Stacks"][0]
             statuses[stack] = described["StackStatus"]
             outputs[stack] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        # What `deploy` does right after the etl stack: the passwords, under the key it created.
+        key = secrets_key(clients["kms"], params.secrets_key_alias())
+        ensure_password_parameters(clients["ssm"], params.env, key, log=lambda _: None)
         yield {"clients": clients, "statuses": statuses, "outputs": outputs, "templates": templates}
 
 
@@ -261,7 +280,7 @@ def test_etl_function_in_the_etl_subnet_with_the_dw_and_oltp_addresses(aws: dict
         "DWH_PASSWORD_PARAM": "/clickstream/dev/dw/etl_writer/password",
         "RAW_BUCKET": aws["outputs"]["data"]["RawBucketName"],
         "PLATFORM_ENV": "dev",
-        "GEOIP_COUNTRY_DB": "",          # no country database by default
+        "GEOIP_COUNTRY_DB": "",  # no country database by default
         # booked revenue: the shop's database on the OLTP host's private IP, the analytics login
         "OLTP_HOST": hosts["OltpPrivateIp"],
         "OLTP_PORT": "5432",
@@ -303,7 +322,7 @@ def test_iam_roles_as_deployed(aws: dict) -> None:
     iam = aws["clients"]["iam"]
     roles = {r["RoleName"]: r for r in iam.list_roles()["Roles"]}
     [etl_role] = [n for n in roles if n.startswith("dev-clickstream-etl-EtlRole")]
-    [policy_name] = iam.list_role_policies(RoleName=etl_role)["PolicyNames"]
+    [policy_name] = set(iam.list_role_policies(RoleName=etl_role)["PolicyNames"]) - {"etl-decrypt-passwords"}
     document = iam.get_role_policy(RoleName=etl_role, PolicyName=policy_name)["PolicyDocument"]
     if isinstance(document, str):  # moto keeps a CloudFormation-created document as Python repr text
         document = ast.literal_eval(document)
@@ -348,6 +367,7 @@ def test_host_role_policies_as_deployed(aws: dict) -> None:
             "own-parameters",
             "cloudwatch-agent-logs",
             f"{role}-backups-to-raw-bucket",
+            f"{role}-decrypt-own-parameters",  # attached by the etl stack, which holds the key
         }
         assert iam.list_attached_role_policies(RoleName=host_role)["AttachedPolicies"] == []
         [logs] = documents["cloudwatch-agent-logs"]["Statement"]
@@ -358,3 +378,45 @@ def test_host_role_policies_as_deployed(aws: dict) -> None:
         assert params["Resource"] == f"arn:aws:ssm:{REGION}:123456789012:parameter/clickstream/dev/{role}/*"
         [backup] = documents[f"{role}-backups-to-raw-bucket"]["Statement"]
         assert backup["Resource"] == f"{raw_arn}/backups/{role}/*"
+
+
+def _policy(document: Any) -> dict:
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def test_passwords_are_encrypted_with_the_etl_stacks_rotated_key(aws: dict) -> None:
+    kms, ssm = aws["clients"]["kms"], aws["clients"]["ssm"]
+    key_arn = aws["outputs"]["etl"]["DatabaseSecretsKeyArn"]
+    metadata = kms.describe_key(KeyId="alias/dev-clickstream-etl/database-secrets")["KeyMetadata"]
+    assert metadata["Arn"] == key_arn
+    assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+    for name, _ in password_parameters("dev"):
+        [described] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])[
+            "Parameters"
+        ]
+        assert (described["Type"], described["KeyId"]) == ("SecureString", key_arn), name
+        assert len(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]) >= 40
+
+
+def test_key_policy_names_the_deployed_roles(aws: dict) -> None:
+    iam, kms = aws["clients"]["iam"], aws["clients"]["kms"]
+    key_arn = aws["outputs"]["etl"]["DatabaseSecretsKeyArn"]
+    policy = _policy(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    principals = {s["Sid"]: s["Principal"]["AWS"] for s in policy["Statement"]}
+    role_arns = {r["RoleName"]: r["Arn"] for r in iam.list_roles()["Roles"]}
+    [etl_role] = [arn for name, arn in role_arns.items() if name.startswith("dev-clickstream-etl-EtlRole")]
+    assert principals["EtlRoleDecryptsItsPasswords"] == etl_role
+    for key in ("Oltp", "Dw"):
+        assert (
+            principals[f"{key}HostRoleDecryptsItsParameters"] == aws["outputs"]["hosts"][f"{key}HostRoleArn"]
+        )
+    assert principals["AccountAdministersKey"] == "arn:aws:iam::123456789012:root"
+    # and each host role's IAM grant of the decrypt names that key
+    [dw_role] = [name for name in role_arns if name.startswith("dev-clickstream-hosts-DwHostRole")]
+    grant = _policy(
+        iam.get_role_policy(RoleName=dw_role, PolicyName="dw-decrypt-own-parameters")["PolicyDocument"]
+    )
+    if isinstance(grant, str):
+        grant = ast.literal_eval(grant)
+    [statement] = grant["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("kms:Decrypt", key_arn)

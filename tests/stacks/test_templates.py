@@ -677,7 +677,8 @@ def test_etl_role_reads_raw_events_and_its_password_parameters(templates: dict[s
         },
     }
     assert "/clickstream/dev/oltp/analytics_reader/password" in dict(password_parameters("dev"))
-    # No other SSM or KMS grant: both SecureStrings use the AWS-managed key, as before.
+    # No other SSM or KMS grant in the role itself: its kms:Decrypt of the passwords' key is a
+    # policy of its own (test_every_password_reader_may_decrypt_with_the_secrets_key_only).
     reads = sorted(
         sid
         for sid, statement in by_sid.items()
@@ -688,6 +689,139 @@ def test_etl_role_reads_raw_events_and_its_password_parameters(templates: dict[s
     assert by_sid["ReadEnrichmentData"]["Resource"] == {
         "Fn::Sub": ["${BucketArn}/enrichment/*", {"BucketArn": RAW_BUCKET_ARN}]
     }
+
+
+def _key_statements(templates: dict[str, dict]) -> dict[str, dict]:
+    key = props(templates["etl"], "DatabaseSecretsKey")
+    return {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
+
+
+def _ssm_read_resources(statements: list[dict]) -> list:
+    return [
+        resource
+        for statement in statements
+        if any(str(a).startswith("ssm:GetParameter") for a in _actions(statement))
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+    ]
+
+
+SSM_VIA = {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}
+ACCOUNT_ROOT = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+
+
+def test_database_secrets_key_is_rotated_retained_and_named_after_its_stack(
+    templates: dict[str, dict],
+) -> None:
+    etl = templates["etl"]
+    key = etl["Resources"]["DatabaseSecretsKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    # A deleted or replaced key would take every password it encrypted with it.
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["Properties"]["KeySpec"] == "SYMMETRIC_DEFAULT"
+    alias = props(etl, "DatabaseSecretsKeyAlias")
+    assert alias == {
+        "AliasName": "alias/dev-clickstream-etl/database-secrets",
+        "TargetKeyId": {"Ref": "DatabaseSecretsKey"},
+    }
+    assert alias["AliasName"] == BuildParams().secrets_key_alias()
+    assert etl["Outputs"]["DatabaseSecretsKeyArn"]["Value"] == {"Fn::GetAtt": ["DatabaseSecretsKey", "Arn"]}
+    prod = BUILDERS["etl"](BuildParams(env="prod")).to_dict()
+    assert (
+        props(prod, "DatabaseSecretsKeyAlias")["AliasName"] == "alias/prod-clickstream-etl/database-secrets"
+    )
+
+
+def test_database_secrets_key_policy_names_each_reader_through_ssm_only(templates: dict[str, dict]) -> None:
+    statements = _key_statements(templates)
+    assert set(statements) == {
+        "AccountAdministersKey",
+        "OperatorManagesPasswordsThroughSsm",
+        "EtlRoleDecryptsItsPasswords",
+        "OltpHostRoleDecryptsItsParameters",
+        "DwHostRoleDecryptsItsParameters",
+    }
+    # The account (the operator) administers the key but uses it only through Parameter Store.
+    admin = statements["AccountAdministersKey"]
+    assert admin["Principal"] == ACCOUNT_ROOT
+    assert "kms:PutKeyPolicy" in admin["Action"]
+    assert not [a for a in admin["Action"] if a in ("kms:*", "kms:Decrypt", "kms:Encrypt") or "Generate" in a]
+    parameter_arns = [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"}
+        for name, _ in password_parameters("dev")
+    ]
+    operator = statements["OperatorManagesPasswordsThroughSsm"]
+    assert operator["Principal"] == ACCOUNT_ROOT
+    assert operator["Action"] == ["kms:Encrypt", "kms:Decrypt"]
+    assert operator["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": SSM_VIA,
+            "kms:CallerAccount": {"Ref": "AWS::AccountId"},
+            "kms:EncryptionContext:PARAMETER_ARN": parameter_arns,
+        }
+    }
+    # The ETL role: decrypt, through SSM, exactly the two parameters its role may read.
+    etl_reader = statements["EtlRoleDecryptsItsPasswords"]
+    assert etl_reader["Principal"] == {"AWS": {"Fn::GetAtt": ["EtlRole", "Arn"]}}
+    assert etl_reader["Action"] == "kms:Decrypt"
+    [etl_policy] = props(templates["etl"], "EtlRole")["Policies"]
+    etl_reads = _ssm_read_resources(etl_policy["PolicyDocument"]["Statement"])
+    assert etl_reader["Condition"]["StringEquals"]["kms:ViaService"] == SSM_VIA
+    assert etl_reader["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == etl_reads
+    # Each host role: decrypt, through SSM, the parameters under its own path only.
+    for key, role in (("Oltp", "oltp"), ("Dw", "dw")):
+        host_reader = statements[f"{key}HostRoleDecryptsItsParameters"]
+        assert host_reader["Principal"] == {
+            "AWS": {"Fn::ImportValue": {"Fn::Sub": f"${{HostsStackName}}-{key}HostRoleArn"}}
+        }
+        assert host_reader["Action"] == "kms:Decrypt"
+        assert host_reader["Condition"]["StringEquals"]["kms:ViaService"] == SSM_VIA
+        [own] = host_reader["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]
+        assert own["Fn::Sub"].endswith(f":parameter/clickstream/dev/{role}/*")
+        assert [own] == _ssm_read_resources(_host_policies(templates["hosts"], key)["own-parameters"])
+        assert templates["hosts"]["Outputs"][f"{key}HostRoleArn"]["Value"] == {
+            "Fn::GetAtt": [f"{key}HostRole", "Arn"]
+        }
+    for statement in statements.values():
+        assert statement["Effect"] == "Allow" and statement["Principal"] != "*"
+
+
+def test_every_password_reader_may_decrypt_with_the_secrets_key_only(templates: dict[str, dict]) -> None:
+    etl = templates["etl"]
+    key_arn = {"Fn::GetAtt": ["DatabaseSecretsKey", "Arn"]}
+    # Every KMS grant in any IAM policy is a decrypt of that key, through SSM.
+    kms_grants = [
+        (stack, logical_id, statement)
+        for stack, logical_id, statement in _iam_statements(templates)
+        if any(str(a).startswith("kms:") for a in _actions(statement))
+    ]
+    assert sorted(logical_id for _, logical_id, _ in kms_grants) == [
+        "DwHostParametersKeyPolicy",
+        "EtlPasswordsKeyPolicy",
+        "OltpHostParametersKeyPolicy",
+    ]
+    for stack, _, statement in kms_grants:
+        assert stack == "etl"
+        assert (statement["Action"], statement["Resource"]) == ("kms:Decrypt", key_arn)
+        assert statement["Condition"]["StringEquals"]["kms:ViaService"] == SSM_VIA
+    # ... each attached to a role that reads those parameters, for the parameters it reads.
+    [etl_policy] = props(etl, "EtlRole")["Policies"]
+    grant = props(etl, "EtlPasswordsKeyPolicy")
+    assert grant["Roles"] == [{"Ref": "EtlRole"}]
+    [statement] = grant["PolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"][
+        "kms:EncryptionContext:PARAMETER_ARN"
+    ] == _ssm_read_resources(etl_policy["PolicyDocument"]["Statement"])
+    for key in ("Oltp", "Dw"):
+        grant = props(etl, f"{key}HostParametersKeyPolicy")
+        assert grant["Roles"] == [{"Fn::ImportValue": {"Fn::Sub": f"${{HostsStackName}}-{key}HostRoleName"}}]
+        assert templates["hosts"]["Outputs"][f"{key}HostRoleName"]["Value"] == {"Ref": f"{key}HostRole"}
+        [statement] = grant["PolicyDocument"]["Statement"]
+        assert statement["Condition"]["StringLike"][
+            "kms:EncryptionContext:PARAMETER_ARN"
+        ] == _ssm_read_resources(_host_policies(templates["hosts"], key)["own-parameters"])
 
 
 def test_etl_country_database_is_an_optional_key_under_enrichment(templates: dict[str, dict]) -> None:
@@ -911,6 +1045,7 @@ def test_every_import_names_an_export_of_an_earlier_stack(templates: dict[str, d
 
 # Resource properties that name the resource (a reference in one of them names another one).
 NAME_PROPERTIES = {
+    "AliasName",
     "BucketName",
     "ClientName",
     "DashboardName",
