@@ -16,9 +16,30 @@ def unique_bucket_name(prefix: str) -> Sub:
     return Sub(f"{prefix}-${{AWS::AccountId}}-${{AWS::Region}}")
 
 
+def unique_bucket_arn(prefix: str) -> Sub:
+    """The ARN of the bucket unique_bucket_name(prefix) names: for a policy that cannot refer to
+    the bucket itself (it would depend on the bucket, which depends on it)."""
+    return Sub(f"arn:${{AWS::Partition}}:s3:::{prefix}-${{AWS::AccountId}}-${{AWS::Region}}")
+
+
 def public_access_block() -> s3.PublicAccessBlockConfiguration:
     return s3.PublicAccessBlockConfiguration(
         BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+    )
+
+
+def sse_kms(key_arn: object) -> s3.BucketEncryption:
+    """Default encryption with a customer-managed KMS key; the bucket key keeps KMS calls (and the
+    encryption context, which is then the bucket's ARN) per bucket rather than per object."""
+    return s3.BucketEncryption(
+        ServerSideEncryptionConfiguration=[
+            s3.ServerSideEncryptionRule(
+                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                    SSEAlgorithm="aws:kms", KMSMasterKeyID=key_arn
+                ),
+                BucketKeyEnabled=True,
+            )
+        ]
     )
 
 

@@ -14,10 +14,11 @@ from stacks.buckets import (
     public_access_block,
     sse_s3,
     tls_only_policy,
+    unique_bucket_arn,
     unique_bucket_name,
 )
 from stacks.iam import allow, service_principal
-from stacks.params import RAW_EVENTS_PREFIX, BuildParams
+from stacks.params import RAW_EVENTS_PREFIX, BuildParams, transfer_bucket_prefix
 from stacks.template import (
     checkov_skip,
     export,
@@ -31,8 +32,10 @@ from stacks.template import (
 STACK = "data"
 
 BUCKET_PREFIX_PATTERN = r"^[a-z0-9][a-z0-9-]{2,29}$"
-# The prefix the raw bucket writes its server access logs under, in the log bucket.
+# The prefixes the raw bucket and the hosts stack's aws_ssm transfer bucket write their server
+# access logs under, in the log bucket.
 ACCESS_LOG_PREFIX = "raw-bucket/"
+TRANSFER_ACCESS_LOG_PREFIX = "ssm-transfer-bucket/"
 
 
 def build(params: BuildParams) -> Template:
@@ -54,11 +57,24 @@ def build(params: BuildParams) -> Template:
                     "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
                 },
             ),
+            # The transfer bucket is in the hosts stack, deployed after this one: named, not referenced.
+            allow(
+                "s3:PutObject",
+                Sub(f"${{AccessLogBucket.Arn}}/{TRANSFER_ACCESS_LOG_PREFIX}*"),
+                sid="S3ServerAccessLogsFromSsmTransferBucket",
+                principal=service_principal("logging.s3.amazonaws.com"),
+                condition={
+                    "ArnLike": {"aws:SourceArn": unique_bucket_arn(transfer_bucket_prefix(params.env))},
+                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+                },
+            ),
         )
     )
     export(t, "RawBucketName", Ref(raw_bucket), "Raw clickstream bucket (RAW_BUCKET)")
     export(t, "RawBucketArn", GetAtt(raw_bucket, "Arn"), "Raw clickstream bucket ARN")
-    export(t, "AccessLogBucketName", Ref(log_bucket), "S3 server access log bucket")
+    export(
+        t, "AccessLogBucketName", Ref(log_bucket), "S3 server access log bucket (raw and transfer buckets)"
+    )
     return finish(t, params, STACK)
 
 

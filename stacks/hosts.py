@@ -10,19 +10,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import Base64, GetAtt, Parameter, Ref, Sub, Tag, Template, dlm, ec2, iam, s3
+from troposphere import (
+    Base64,
+    Equals,
+    GetAtt,
+    If,
+    Not,
+    Parameter,
+    Ref,
+    Sub,
+    Tag,
+    Template,
+    dlm,
+    ec2,
+    iam,
+    kms,
+    s3,
+)
 
-from stacks.buckets import private_bucket, tls_only_policy, unique_bucket_name
+from stacks.buckets import private_bucket, sse_kms, tls_only_policy, unique_bucket_arn, unique_bucket_name
+from stacks.data import TRANSFER_ACCESS_LOG_PREFIX
 from stacks.iam import (
     SESSION_MANAGER_ACTIONS,
     allow,
     aws_managed_policy,
+    deny,
     objects_arn,
     policy_document,
     regional_arn,
     service_role,
 )
-from stacks.params import ROLE_TAG, BuildParams, backups_prefix, host_parameter_path
+from stacks.kms import account_principal, customer_managed_key, via_service
+from stacks.params import (
+    ROLE_TAG,
+    BuildParams,
+    backups_prefix,
+    host_parameter_path,
+    transfer_bucket_prefix,
+)
 from stacks.template import (
     checkov_skip,
     export,
@@ -49,6 +74,18 @@ AGENT_LOG_ACTIONS: tuple[str, ...] = (
     "logs:DescribeLogStreams",
     "logs:PutLogEvents",
     "logs:PutRetentionPolicy",
+)
+# What the aws_ssm connection does with the transfer bucket: the controller uploads, lists,
+# downloads and deletes objects, and presigns the GET/PUT URLs the host's curl uses (so those
+# requests, too, are the operator's). The bucket policy refuses these to anybody else.
+TRANSFER_OBJECT_ACTIONS: tuple[str, ...] = (
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:ListBucket*",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+    "s3:RestoreObject",
 )
 # The nightly pg_dump of each host (boto3 upload_file: multipart for large dumps).
 BACKUP_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:AbortMultipartUpload")
@@ -164,7 +201,10 @@ def build(params: BuildParams) -> Template:
     oltp_eip = t.add_resource(
         ec2.EIP("OltpElasticIp", Domain="vpc", InstanceId=Ref(oltp), Tags=standard_tags(params, STACK))
     )
-    transfer_bucket = _transfer_bucket(t, params)
+    data_log_bucket = import_from(data, "AccessLogBucketName")
+    transfer_bucket, transfer_key = _transfer_bucket(
+        t, params, [roles[host.key] for host in HOSTS], data_log_bucket
+    )
     _snapshot_policy(t, params)
 
     export(t, "OltpInstanceId", Ref(oltp), "OLTP host instance id")
@@ -181,6 +221,12 @@ def build(params: BuildParams) -> Template:
     )
     export(t, "DwPrivateIp", GetAtt(dw, "PrivateIp"), "DW host private IP (DWH_HOST of Lambda ETL)")
     export(t, "SsmTransferBucketName", Ref(transfer_bucket), "Bucket for the Ansible aws_ssm connection")
+    export(
+        t,
+        "SsmTransferKeyArn",
+        GetAtt(transfer_key, "Arn"),
+        "KMS key of the aws_ssm transfer bucket (SSE-KMS)",
+    )
     for host in HOSTS:
         export(t, f"{host.key}HostRoleName", Ref(roles[host.key]), f"IAM role of the {host.label} host")
         export(
@@ -436,32 +482,99 @@ def _data_volume(t: Template, params: BuildParams, host: Host, instance: ec2.Ins
     return volume
 
 
-def _transfer_bucket(t: Template, params: BuildParams) -> s3.Bucket:
-    """The bucket the Ansible aws_ssm connection moves files through, and its TLS-only policy."""
-    days = number_parameter(
-        t, "TransferObjectExpirationDays", 1, "Days before leftover transfer objects are deleted", minimum=1
-    )
-    bucket = t.add_resource(
-        private_bucket(
-            "SsmTransferBucket",
-            unique_bucket_name(f"{params.env}-clickstream-ssm-xfer"),
-            expire_days=Ref(days),
-            lifecycle_id="expire-transfers",
+def _transfer_key(t: Template, params: BuildParams, host_roles: list[iam.Role], bucket_arn: Sub) -> kms.Key:
+    """The transfer bucket's own KMS key, used only by S3 for that bucket, by the operator (the
+    account, as far as IAM allows: the aws_ssm controller, whose presigned URLs the hosts' curl
+    uses) and the two host roles (should a host ever use the bucket with its own credentials).
+
+    Its own, not the password key: that one is in the etl stack, after this one, and its policy
+    lets principals decrypt through SSM only; this one is for S3 only, and the hosts stack can
+    name the bucket and the host roles it serves."""
+    through_s3 = {
+        "StringEquals": via_service("s3"),
+        # With the bucket key the context is the bucket's ARN; per object (without it), the object's.
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, Sub("${Arn}/*", Arn=bucket_arn)]},
+    }
+    uses = ["kms:Decrypt", "kms:GenerateDataKey"]
+    return t.add_resource(
+        customer_managed_key(
+            "SsmTransferKey",
+            description=f"{params.env} clickstream aws_ssm transfer bucket (SSE-KMS)",
+            statements=[
+                allow(
+                    uses,
+                    "*",
+                    sid="OperatorTransfersThroughS3",
+                    principal=account_principal(),
+                    condition=through_s3,
+                ),
+                allow(
+                    uses,
+                    "*",
+                    sid="HostRolesTransferThroughS3",
+                    principal={"AWS": [GetAtt(role, "Arn") for role in host_roles]},
+                    condition=through_s3,
+                ),
+            ],
             tags=standard_tags(params, STACK),
         )
     )
+
+
+def _transfer_bucket(
+    t: Template, params: BuildParams, host_roles: list[iam.Role], log_bucket: object
+) -> tuple[s3.Bucket, kms.Key]:
+    """The bucket the Ansible aws_ssm connection moves files through: SSE-KMS with its own key,
+    access logs into the data stack's log bucket, and a policy refusing non-TLS requests and
+    anybody but the operator and the two host roles."""
+    days = number_parameter(
+        t, "TransferObjectExpirationDays", 1, "Days before leftover transfer objects are deleted", minimum=1
+    )
+    operator = string_parameter(
+        t,
+        "TransferOperatorArn",
+        "",
+        "IAM principal ARN (ArnLike pattern) of the operator running Ansible: only it and the host "
+        "roles may use the transfer bucket; empty = any principal of this account (IAM still decides)",
+        pattern=r"^$|^arn:aws[a-z-]*:iam::\d{12}:[A-Za-z0-9+=,.@_/*-]+$",
+    )
+    t.add_condition("HasTransferOperator", Not(Equals(Ref(operator), "")))
+    prefix = transfer_bucket_prefix(params.env)
+    key = _transfer_key(t, params, host_roles, unique_bucket_arn(prefix))
+    bucket = private_bucket(
+        "SsmTransferBucket",
+        unique_bucket_name(prefix),
+        expire_days=Ref(days),
+        lifecycle_id="expire-transfers",
+        tags=standard_tags(params, STACK),
+    )
+    bucket.BucketEncryption = sse_kms(GetAtt(key, "Arn"))
+    bucket.LoggingConfiguration = s3.LoggingConfiguration(
+        DestinationBucketName=log_bucket, LogFilePrefix=TRANSFER_ACCESS_LOG_PREFIX
+    )
+    t.add_resource(bucket)
     checkov_skip(
         bucket,
-        (
-            "CKV_AWS_18",
-            "Transient Ansible file transfers that expire within a day; sessions are audited "
-            "by Session Manager and CloudTrail.",
-        ),
         (
             "CKV_AWS_21",
             "Transfer objects are temporary and deleted by the connection; versions would keep "
             "copies of module payloads.",
         ),
     )
-    t.add_resource(tls_only_policy("SsmTransferBucketPolicy", bucket))
-    return bucket
+    allowed = [
+        If("HasTransferOperator", Ref(operator), Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:*")),
+        *(GetAtt(role, "Arn") for role in host_roles),
+    ]
+    t.add_resource(
+        tls_only_policy(
+            "SsmTransferBucketPolicy",
+            bucket,
+            deny(
+                list(TRANSFER_OBJECT_ACTIONS),
+                [GetAtt(bucket, "Arn"), Sub("${SsmTransferBucket.Arn}/*")],
+                sid="DenyAllButOperatorAndHostRoles",
+                condition={"ArnNotLike": {"aws:PrincipalArn": allowed}},
+            ),
+        )
+    )
+    return bucket, key

@@ -66,6 +66,12 @@ class ParamsError(ValueError):
     """A parameters file or value is wrong; the message says what and where."""
 
 
+def transfer_bucket_prefix(env: str) -> str:
+    """The name prefix of the aws_ssm file-transfer bucket (hosts stack); the data stack's access
+    log bucket admits that bucket's logs by this name, the hosts stack coming after it."""
+    return f"{env}-clickstream-ssm-xfer"
+
+
 def backups_prefix(host_role: str) -> str:
     """The raw bucket prefix one host (clickstream:role dw | oltp) writes its pg_dump backups to."""
     return f"{BACKUPS_PREFIX}{host_role}/"

@@ -254,13 +254,18 @@ def test_buckets_exist_encrypted(aws: dict) -> None:
     s3 = aws["clients"]["s3"]
     raw = aws["outputs"]["data"]["RawBucketName"]
     assert raw == f"dev-clickstream-s3-ingest-123456789012-{REGION}"
-    for bucket in (
-        raw,
-        aws["outputs"]["data"]["AccessLogBucketName"],
-        aws["outputs"]["hosts"]["SsmTransferBucketName"],
-    ):
+    for bucket in (raw, aws["outputs"]["data"]["AccessLogBucketName"]):
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    # the aws_ssm transfer bucket: SSE-KMS with the hosts stack's own key
+    transfer = aws["outputs"]["hosts"]["SsmTransferBucketName"]
+    [rule] = s3.get_bucket_encryption(Bucket=transfer)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": aws["outputs"]["hosts"]["SsmTransferKeyArn"],
+    }
+    key_arn = aws["outputs"]["hosts"]["SsmTransferKeyArn"]
+    assert aws["clients"]["kms"].get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
 
 
 def test_etl_function_in_the_etl_subnet_with_the_dw_and_oltp_addresses(aws: dict) -> None:

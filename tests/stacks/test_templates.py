@@ -436,7 +436,13 @@ def test_every_bucket_is_private_encrypted_and_tls_only(templates: dict[str, dic
             "RestrictPublicBuckets": True,
         }, logical_id
         rule = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        if logical_id == "SsmTransferBucket":  # SSE-KMS with its own key (below)
+            assert rule["ServerSideEncryptionByDefault"] == {
+                "SSEAlgorithm": "aws:kms",
+                "KMSMasterKeyID": {"Fn::GetAtt": ["SsmTransferKey", "Arn"]},
+            }
+        else:  # the access-log target must be SSE-S3; the raw bucket is read by the ETL
+            assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         assert p["LifecycleConfiguration"]["Rules"], logical_id
         policies = [
             r["Properties"]
@@ -465,6 +471,127 @@ def test_transfer_bucket_is_unversioned_and_expiring(templates: dict[str, dict])
     assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == {
         "Ref": "TransferObjectExpirationDays"
     }
+
+
+def test_transfer_bucket_is_sse_kms_and_logs_to_the_access_log_bucket(templates: dict[str, dict]) -> None:
+    hosts, data = templates["hosts"], templates["data"]
+    bucket = props(hosts, "SsmTransferBucket")
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    assert bucket["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-AccessLogBucketName"}},
+        "LogFilePrefix": "ssm-transfer-bucket/",
+    }
+    assert data["Outputs"]["AccessLogBucketName"]["Value"] == {"Ref": "AccessLogBucket"}
+    # The log bucket admits S3's log delivery for that prefix, from the transfer bucket only
+    # (named: the hosts stack comes after the data stack).
+    [log_policy] = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources_of(data, "AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": "AccessLogBucket"}
+    ]
+    by_sid = {s["Sid"]: s for s in log_policy}
+    delivery = by_sid["S3ServerAccessLogsFromSsmTransferBucket"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Resource"] == {"Fn::Sub": "${AccessLogBucket.Arn}/ssm-transfer-bucket/*"}
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::" + bucket["BucketName"]["Fn::Sub"]
+    }
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # and the log bucket itself stays SSE-S3 (log delivery cannot write to an SSE-KMS target)
+    log_rule = props(data, "AccessLogBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert log_rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
+def test_transfer_bucket_refuses_all_but_the_operator_and_the_host_roles(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    [policy] = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources_of(hosts, "AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": "SsmTransferBucket"}
+    ]
+    tls, others = policy
+    assert (tls["Sid"], tls["Condition"]) == (
+        "DenyInsecureTransport",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
+    assert others["Sid"] == "DenyAllButOperatorAndHostRoles"
+    assert (others["Effect"], others["Principal"]) == ("Deny", "*")
+    assert others["Resource"] == [
+        {"Fn::GetAtt": ["SsmTransferBucket", "Arn"]},
+        {"Fn::Sub": "${SsmTransferBucket.Arn}/*"},
+    ]
+    # what the aws_ssm connection does: get, put, list and delete objects
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"):
+        assert any(re.fullmatch(a.replace("*", ".*"), action) for a in others["Action"]), action
+    # not the bucket's own configuration: the deploying principal must keep managing it
+    assert not any(a.startswith(("s3:PutBucket", "s3:DeleteBucket")) or a == "s3:*" for a in others["Action"])
+    assert others["Condition"] == {
+        "ArnNotLike": {
+            "aws:PrincipalArn": [
+                {
+                    "Fn::If": [
+                        "HasTransferOperator",
+                        {"Ref": "TransferOperatorArn"},
+                        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:*"},
+                    ]
+                },
+                {"Fn::GetAtt": ["OltpHostRole", "Arn"]},
+                {"Fn::GetAtt": ["DwHostRole", "Arn"]},
+            ]
+        }
+    }
+    assert default_of(hosts, "TransferOperatorArn") == ""
+    assert hosts["Conditions"]["HasTransferOperator"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "TransferOperatorArn"}, ""]}]
+    }
+    pattern = re.compile(hosts["Parameters"]["TransferOperatorArn"]["AllowedPattern"])
+    assert pattern.fullmatch("arn:aws:iam::123456789012:role/aws-reserved/*/AWSReservedSSO_Admin_*")
+    assert not pattern.fullmatch("*") and not pattern.fullmatch("arn:aws:s3:::bucket")
+    # No statement grants anything: the operator's access comes from its IAM, the hosts' curl uses
+    # the operator's presigned URLs.
+    assert [s["Effect"] for s in policy] == ["Deny", "Deny"]
+
+
+def test_transfer_key_is_for_s3_and_that_bucket_only(templates: dict[str, dict]) -> None:
+    hosts = templates["hosts"]
+    key = hosts["Resources"]["SsmTransferKey"]
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert hosts["Outputs"]["SsmTransferKeyArn"]["Value"] == {"Fn::GetAtt": ["SsmTransferKey", "Arn"]}
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    assert set(statements) == {
+        "AccountAdministersKey",
+        "OperatorTransfersThroughS3",
+        "HostRolesTransferThroughS3",
+    }
+    bucket_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::" + props(hosts, "SsmTransferBucket")["BucketName"]["Fn::Sub"]
+    }
+    for sid, principal in (
+        ("OperatorTransfersThroughS3", ACCOUNT_ROOT),
+        (
+            "HostRolesTransferThroughS3",
+            {"AWS": [{"Fn::GetAtt": ["OltpHostRole", "Arn"]}, {"Fn::GetAtt": ["DwHostRole", "Arn"]}]},
+        ),
+    ):
+        statement = statements[sid]
+        assert statement["Principal"] == principal
+        assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"},
+                "kms:CallerAccount": {"Ref": "AWS::AccountId"},
+            },
+            "StringLike": {
+                "kms:EncryptionContext:aws:s3:arn": [
+                    bucket_arn,
+                    {"Fn::Sub": ["${Arn}/*", {"Arn": bucket_arn}]},
+                ]
+            },
+        }
+    admin = statements["AccountAdministersKey"]["Action"]
+    assert "kms:Decrypt" not in admin and "kms:GenerateDataKey" not in admin
 
 
 # --- IAM -----------------------------------------------------------------------------------------
