@@ -18,7 +18,7 @@ from stacks.buckets import (
     unique_bucket_name,
 )
 from stacks.iam import allow, service_principal
-from stacks.params import RAW_EVENTS_PREFIX, BuildParams, transfer_bucket_prefix
+from stacks.params import RAW_EVENTS_PREFIX, BuildParams, raw_bucket_prefix, transfer_bucket_prefix
 from stacks.template import (
     checkov_skip,
     export,
@@ -78,17 +78,13 @@ def build(params: BuildParams) -> Template:
     return finish(t, params, STACK)
 
 
-def _raw_bucket_prefix(params: BuildParams) -> str:
-    return f"{params.env}-clickstream-s3-ingest"
-
-
 def _access_log_bucket(t: Template, params: BuildParams) -> s3.Bucket:
     days = number_parameter(t, "AccessLogRetentionDays", 90, "Days S3 server access logs are kept", minimum=1)
     # Server access logging requires SSE-S3 (not SSE-KMS) on the target bucket: private_bucket's default.
     bucket = t.add_resource(
         private_bucket(
             "AccessLogBucket",
-            unique_bucket_name(f"{_raw_bucket_prefix(params)}-logs"),
+            unique_bucket_name(f"{raw_bucket_prefix(params.env)}-logs"),
             expire_days=Ref(days),
             lifecycle_id="expire-access-logs",
             tags=standard_tags(params, STACK),
@@ -115,7 +111,7 @@ def _raw_bucket(t: Template, params: BuildParams, log_bucket: s3.Bucket) -> s3.B
             "RawBucket",
             DeletionPolicy="Retain",  # raw events are the source of truth for re-loading the DW
             UpdateReplacePolicy="Retain",
-            BucketName=unique_bucket_name(_raw_bucket_prefix(params)),
+            BucketName=unique_bucket_name(raw_bucket_prefix(params.env)),
             BucketEncryption=sse_s3(),
             PublicAccessBlockConfiguration=public_access_block(),
             OwnershipControls=bucket_owner_enforced(),

@@ -13,6 +13,8 @@ from functools import partial
 
 from troposphere import GetAtt, GetAZs, If, Ref, Select, Sub, Tags, Template, ec2
 
+from stacks.buckets import unique_bucket_arn
+from stacks.iam import SESSION_MANAGER_ACTIONS, allow, policy_document, regional_arn
 from stacks.net import NO_EGRESS, tcp_egress, tcp_ingress, tcp_rule
 from stacks.params import (
     ANALYTICS_SUBNET_CIDR,
@@ -22,6 +24,8 @@ from stacks.params import (
     PUBLIC_SUBNET_CIDR,
     VPC_CIDR,
     BuildParams,
+    raw_bucket_prefix,
+    transfer_bucket_prefix,
 )
 from stacks.template import (
     export,
@@ -40,6 +44,39 @@ OPTIONAL_CIDR_PATTERN = r"^$|^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 # The S3 managed prefix list of ap-southeast-1 (`aws ec2 describe-managed-prefix-lists`);
 # `python -m stacks deploy` looks up the right one for the target region.
 S3_PREFIX_LIST_AP_SOUTHEAST_1 = "pl-6fa54006"
+
+# What the private subnets do with the platform's buckets through the S3 gateway endpoint: the
+# ETL lists and reads the raw bucket, the hosts write their pg_dumps into it (multipart), and
+# the hosts' curl gets and puts transfer objects (presigned by the aws_ssm controller).
+PLATFORM_BUCKET_ACTIONS: tuple[str, ...] = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListBucket",
+    "s3:AbortMultipartUpload",
+)
+# The AWS-owned buckets the agents on the (Debian, Linux) hosts read through that endpoint:
+# SSM Agent's documented list ("SSM Agent communications with AWS managed S3 buckets", without
+# the Windows- and macOS-only ones; amazon-ssm-<region> is also where the user data installs the
+# agent from) and the CloudWatch agent's package (roles/agents).
+AWS_AGENT_BUCKETS: tuple[str, ...] = (
+    "amazon-ssm-${AWS::Region}",
+    "amazon-ssm-packages-${AWS::Region}",
+    "${AWS::Region}-birdwatcher-prod",
+    "aws-ssm-distributor-file-${AWS::Region}",
+    "aws-ssm-document-attachments-${AWS::Region}",
+    "aws-ssm-${AWS::Region}",
+    "patch-baseline-snapshot-${AWS::Region}",
+    "amazoncloudwatch-agent-${AWS::Region}",
+)
+# What goes through each interface endpoint, by whom: the hosts' SSM agents (Session Manager),
+# the hosts and the ETL reading their parameters, the CloudWatch agent shipping logs.
+LOGS_ENDPOINT_ACTIONS: tuple[str, ...] = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
+)
 
 
 @dataclass(frozen=True)
@@ -77,10 +114,11 @@ def build(params: BuildParams) -> Template:
     _openings(t, groups)
     _endpoints(
         t,
-        vpc,
-        subnets["Analytics"],
-        [route_tables["Analytics"], route_tables["Etl"]],
-        groups["Endpoint"],
+        params,
+        vpc=vpc,
+        analytics_subnet=subnets["Analytics"],
+        private_route_tables=[route_tables["Analytics"], route_tables["Etl"]],
+        endpoint_sg=groups["Endpoint"],
     )
     _provisioning_egress(
         t,
@@ -343,8 +381,59 @@ def _openings(t: Template, groups: dict[str, ec2.SecurityGroup]) -> None:
         )
 
 
+def _s3_endpoint_policy(params: BuildParams) -> dict:
+    """The S3 gateway endpoint: the platform's two buckets in this account (named: the network
+    stack comes before the stacks that create them), for what the private subnets do with them,
+    and reading the AWS-owned buckets the agents need. Nothing else in S3 is reachable from the
+    private subnets."""
+    buckets = [
+        unique_bucket_arn(prefix(params.env)) for prefix in (raw_bucket_prefix, transfer_bucket_prefix)
+    ]
+    return policy_document(
+        allow(
+            list(PLATFORM_BUCKET_ACTIONS),
+            [*buckets, *(Sub("${Arn}/*", Arn=arn) for arn in buckets)],
+            sid="PlatformBucketsOfThisAccount",
+            principal="*",
+            # The names hold this account's id, but a bucket name is anybody's to take first.
+            condition={"StringEquals": {"aws:ResourceAccount": Ref("AWS::AccountId")}},
+        ),
+        allow(
+            "s3:GetObject",
+            [Sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/*") for bucket in AWS_AGENT_BUCKETS],
+            sid="AwsOwnedAgentBuckets",
+            principal="*",
+        ),
+    )
+
+
+def _interface_endpoint_policy(params: BuildParams, service: str) -> dict:
+    """An interface endpoint: this account's principals only, for what the platform does
+    through it (the same actions their roles allow)."""
+    this_account = {"StringEquals": {"aws:PrincipalAccount": Ref("AWS::AccountId")}}
+    own = partial(allow, principal="*", condition=this_account)
+    if service == "ssm":
+        statements = [
+            own("ssm:UpdateInstanceInformation", "*", sid="SsmAgentRegistersItsInstance"),
+            own(
+                ["ssm:GetParameter", "ssm:GetParameters"],
+                regional_arn("ssm", f"parameter/clickstream/{params.env}/*"),
+                sid="ReadThisEnvironmentsParameters",
+            ),
+        ]
+    elif service == "logs":
+        groups = regional_arn("logs", f"log-group:/clickstream/{params.env}/*")
+        statements = [own(list(LOGS_ENDPOINT_ACTIONS), groups, sid="ShipAgentLogsOfThisEnvironment")]
+    else:  # ssmmessages, ec2messages: the agent's channels, which have no narrower resource
+        actions = [a for a in SESSION_MANAGER_ACTIONS if a.startswith(f"{service}:")]
+        statements = [own(actions, "*", sid="SessionManagerChannels")]
+    return policy_document(*statements)
+
+
 def _endpoints(
     t: Template,
+    params: BuildParams,
+    *,
     vpc: ec2.VPC,
     analytics_subnet: ec2.Subnet,
     private_route_tables: list[ec2.RouteTable],
@@ -366,6 +455,7 @@ def _endpoints(
             ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
             VpcEndpointType="Gateway",
             RouteTableIds=[Ref(rt) for rt in private_route_tables],
+            PolicyDocument=_s3_endpoint_policy(params),
         )
     )
     for title, service, condition in (
@@ -383,6 +473,7 @@ def _endpoints(
             PrivateDnsEnabled=True,
             SubnetIds=[Ref(analytics_subnet)],
             SecurityGroupIds=[Ref(endpoint_sg)],
+            PolicyDocument=_interface_endpoint_policy(params, service),
         )
         if condition:
             endpoint.Condition = condition

@@ -66,6 +66,12 @@ class ParamsError(ValueError):
     """A parameters file or value is wrong; the message says what and where."""
 
 
+def raw_bucket_prefix(env: str) -> str:
+    """The name prefix of the raw clickstream bucket (data stack); the network stack's S3 endpoint
+    policy names the bucket by it, the network stack coming first."""
+    return f"{env}-clickstream-s3-ingest"
+
+
 def transfer_bucket_prefix(env: str) -> str:
     """The name prefix of the aws_ssm file-transfer bucket (hosts stack); the data stack's access
     log bucket admits that bucket's logs by this name, the hosts stack coming after it."""

@@ -172,6 +172,23 @@ def test_interface_endpoints_with_private_dns(aws: dict) -> None:
     }
     assert set(interface) == {"ssm", "ssmmessages", "ec2messages", "logs"}
     assert all(e["PrivateDnsEnabled"] for e in interface.values())
+    # each with its endpoint policy: this account's principals only
+    this_account = {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
+    for service, endpoint in interface.items():
+        policy = _policy(endpoint["PolicyDocument"])
+        for statement in policy["Statement"]:
+            assert statement["Condition"] == this_account, service
+    [s3_endpoint] = [e for e in endpoints if e["VpcEndpointType"] == "Gateway"]
+    s3_policy = {s["Sid"]: s for s in _policy(s3_endpoint["PolicyDocument"])["Statement"]}
+    raw = aws["outputs"]["data"]["RawBucketName"]
+    transfer = aws["outputs"]["hosts"]["SsmTransferBucketName"]
+    assert s3_policy["PlatformBucketsOfThisAccount"]["Resource"] == [
+        f"arn:aws:s3:::{raw}",
+        f"arn:aws:s3:::{transfer}",
+        f"arn:aws:s3:::{raw}/*",
+        f"arn:aws:s3:::{transfer}/*",
+    ]
+    assert f"arn:aws:s3:::amazon-ssm-{REGION}/*" in s3_policy["AwsOwnedAgentBuckets"]["Resource"]
 
 
 def test_security_groups_as_seeded(aws: dict) -> None:
@@ -386,7 +403,14 @@ def test_host_role_policies_as_deployed(aws: dict) -> None:
 
 
 def _policy(document: Any) -> dict:
-    return json.loads(document) if isinstance(document, str) else document
+    """A policy document as moto returns it: JSON text, a dict, or (what its CloudFormation was
+    handed as an object) the Python repr of one."""
+    if not isinstance(document, str):
+        return document
+    try:
+        return json.loads(document)
+    except json.JSONDecodeError:
+        return ast.literal_eval(document)
 
 
 def test_passwords_are_encrypted_with_the_etl_stacks_rotated_key(aws: dict) -> None:
@@ -421,7 +445,5 @@ def test_key_policy_names_the_deployed_roles(aws: dict) -> None:
     grant = _policy(
         iam.get_role_policy(RoleName=dw_role, PolicyName="dw-decrypt-own-parameters")["PolicyDocument"]
     )
-    if isinstance(grant, str):
-        grant = ast.literal_eval(grant)
     [statement] = grant["Statement"]
     assert (statement["Action"], statement["Resource"]) == ("kms:Decrypt", key_arn)

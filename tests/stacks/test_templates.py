@@ -213,11 +213,109 @@ def test_logs_endpoint_is_on_by_default_and_can_be_switched_off(templates: dict[
     assert {"Ref": "EndpointSecurityGroup"} in [r.get("DestinationSecurityGroupId") for r in dw_egress]
 
 
-def test_s3_gateway_endpoint_has_full_access_policy(templates: dict[str, dict]) -> None:
-    # No endpoint policy = full access: the hosts fetch the agents from AWS's regional download
-    # buckets and use the raw and aws_ssm transfer buckets through it. A policy added later must
-    # allow those (see docs/stacks.md).
-    assert "PolicyDocument" not in props(templates["network"], "S3GatewayEndpoint")
+def _endpoint_statements(net: dict, logical_id: str) -> dict[str, dict]:
+    return {s["Sid"]: s for s in props(net, logical_id)["PolicyDocument"]["Statement"]}
+
+
+def _s3_actions_of_roles(templates: dict[str, dict]) -> set[str]:
+    """Every S3 action an IAM policy of a role in the private subnets allows (the ETL, the hosts)."""
+    return {
+        action
+        for stack, logical_id, statement in _iam_statements(templates)
+        if stack in ("etl", "hosts") and logical_id != "SnapshotPolicyRole"
+        for action in _actions(statement)
+        if action.startswith("s3:")
+    }
+
+
+def test_s3_gateway_endpoint_reaches_the_platforms_buckets_and_the_agents_buckets_only(
+    templates: dict[str, dict],
+) -> None:
+    net = templates["network"]
+    statements = _endpoint_statements(net, "S3GatewayEndpoint")
+    assert set(statements) == {"PlatformBucketsOfThisAccount", "AwsOwnedAgentBuckets"}
+    platform = statements["PlatformBucketsOfThisAccount"]
+    # the raw and transfer buckets, by the names their stacks (deployed later) give them
+    names = [
+        props(templates["data"], "RawBucket")["BucketName"]["Fn::Sub"],
+        props(templates["hosts"], "SsmTransferBucket")["BucketName"]["Fn::Sub"],
+    ]
+    arns = [{"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{name}"} for name in names]
+    assert platform["Resource"] == [*arns, *({"Fn::Sub": ["${Arn}/*", {"Arn": arn}]} for arn in arns)]
+    assert platform["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
+    # what the roles in the private subnets do with S3 passes; the hosts' curl gets and puts
+    # transfer objects with the operator's presigned URLs
+    assert _s3_actions_of_roles(templates) <= set(platform["Action"])
+    assert set(platform["Action"]) == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "s3:AbortMultipartUpload",
+    }
+    # The AWS-owned buckets: read only, those SSM Agent's documentation lists for Linux, the one
+    # the user data installs the agent from and the CloudWatch agent's (roles/agents).
+    agents = statements["AwsOwnedAgentBuckets"]
+    assert agents["Action"] == "s3:GetObject"
+    buckets = {
+        r["Fn::Sub"].removeprefix("arn:${AWS::Partition}:s3:::").removesuffix("/*")
+        for r in agents["Resource"]
+    }
+    assert buckets == {
+        "amazon-ssm-${AWS::Region}",
+        "amazon-ssm-packages-${AWS::Region}",
+        "${AWS::Region}-birdwatcher-prod",
+        "aws-ssm-distributor-file-${AWS::Region}",
+        "aws-ssm-document-attachments-${AWS::Region}",
+        "aws-ssm-${AWS::Region}",
+        "patch-baseline-snapshot-${AWS::Region}",
+        "amazoncloudwatch-agent-${AWS::Region}",
+    }
+    user_data = props(templates["hosts"], "DwLaunchTemplate")["LaunchTemplateData"]["UserData"]
+    assert "amazonaws.com/amazon-ssm-${AWS::Region}/" in user_data["Fn::Base64"]["Fn::Sub"]
+    agents_defaults = (REPO / "roles" / "agents" / "defaults" / "main.yml").read_text(encoding="utf-8")
+    assert "https://amazoncloudwatch-agent-{{ agents_region }}.s3." in agents_defaults
+    for statement in statements.values():
+        assert statement["Effect"] == "Allow" and "*" not in _actions(statement)
+        assert "*" not in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+
+
+def test_interface_endpoints_admit_this_accounts_principals_for_the_platforms_actions(
+    templates: dict[str, dict],
+) -> None:
+    net = templates["network"]
+    this_account = {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+    policies = {}
+    for logical_id, endpoint in resources_of(net, "AWS::EC2::VPCEndpoint").items():
+        if endpoint["Properties"]["VpcEndpointType"] != "Interface":
+            continue
+        service = endpoint["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
+        policies[service] = _endpoint_statements(net, logical_id)
+        for statement in policies[service].values():
+            assert statement["Principal"] == "*" and statement["Condition"] == this_account, logical_id
+            assert all(a.startswith(f"{service}:") and "*" not in a for a in _actions(statement)), logical_id
+    assert set(policies) == {"ssm", "ssmmessages", "ec2messages", "logs"}
+    # The SSM agent's channels: every Session Manager action the host roles have passes.
+    for service in ("ssmmessages", "ec2messages"):
+        [channels] = policies[service].values()
+        assert sorted(channels["Action"]) == sorted(
+            a for a in SESSION_MANAGER_ACTIONS if a.startswith(f"{service}:")
+        )
+    # Parameter Store: the agent registering its instance, and this environment's parameters.
+    ssm = policies["ssm"]
+    assert ssm["SsmAgentRegistersItsInstance"]["Action"] == "ssm:UpdateInstanceInformation"
+    reads = ssm["ReadThisEnvironmentsParameters"]
+    assert reads["Action"] == ["ssm:GetParameter", "ssm:GetParameters"]
+    assert reads["Resource"]["Fn::Sub"].endswith(":parameter/clickstream/dev/*")
+    for name, _ in password_parameters("dev"):
+        assert name.startswith("/clickstream/dev/")
+    # CloudWatch Logs: the agent's actions, on this environment's log groups.
+    [logs] = policies["logs"].values()
+    assert sorted(logs["Action"]) == sorted(
+        _host_policies(templates["hosts"], "Dw")["cloudwatch-agent-logs"][0]["Action"]
+    )
+    assert logs["Resource"]["Fn::Sub"].endswith(":log-group:/clickstream/dev/*")
 
 
 def _ingress_rules(template: dict, group: str) -> list[dict]:
