@@ -2,8 +2,8 @@
 -- (definitions in docs/warehouse-etl.md, "Acquisition and audience"). Sessions belong to the
 -- UTC day they started and their orders count with them; attributed orders land on the UTC day
 -- of their purchase event. Bot sessions are excluded. Every function reads the aggregates the
--- ETL keeps (migration 060), never the range's sessions: agg_audience_daily and
--- agg_acquisition_daily per day, purchase_attribution per purchase, agg_retention_weekly per
+-- ETL keeps (migration 060), never the range's sessions: agg_audience_daily,
+-- agg_acquisition_daily and agg_attribution_daily per day, agg_retention_weekly per
 -- cohort and week. Visitors are the union of the range's daily HyperLogLog sketches: exact while
 -- the union holds few visitors (up to 2,560: the sketch keeps them explicitly), else estimated
 -- with a relative standard error of visitor_sketch_relative_error() (0.57 %); visitors() says
@@ -57,7 +57,7 @@ BEGIN ATOMIC
 END;
 
 -- Channels: the range's sessions by channel (agg_audience_daily), and the range's purchases
--- attributed by first and by last non-direct touch (purchase_attribution). A channel with
+-- attributed by first and by last non-direct touch (agg_attribution_daily). A channel with
 -- attributed orders and no sessions gets a row.
 CREATE OR REPLACE FUNCTION dashboard.channels(p_from date, p_to date)
 RETURNS TABLE (channel text, sessions bigint, visitors bigint, bounce_rate numeric, orders bigint,
@@ -68,15 +68,14 @@ BEGIN ATOMIC
     WITH by_session AS (
         SELECT t.value AS channel, t.sessions, t.visitors, t.bounces, t.orders, t.revenue, t.converted
         FROM dashboard.audience_totals(p_from, p_to, 'channel') t
-    ), purchases AS (
-        SELECT p.revenue, p.first_touch_channel, p.last_touch_channel
-        FROM purchase_attribution p WHERE p.day BETWEEN p_from AND p_to
     ), first_touch AS (
-        SELECT p.first_touch_channel AS channel, count(*) AS orders, sum(p.revenue) AS revenue
-        FROM purchases p GROUP BY 1
+        SELECT a.channel, sum(a.orders)::bigint AS orders, sum(a.revenue) AS revenue
+        FROM agg_attribution_daily a
+        WHERE a.model = 'first_touch' AND a.day BETWEEN p_from AND p_to GROUP BY 1
     ), last_touch AS (
-        SELECT p.last_touch_channel AS channel, count(*) AS orders, sum(p.revenue) AS revenue
-        FROM purchases p GROUP BY 1
+        SELECT a.channel, sum(a.orders)::bigint AS orders, sum(a.revenue) AS revenue
+        FROM agg_attribution_daily a
+        WHERE a.model = 'last_touch' AND a.day BETWEEN p_from AND p_to GROUP BY 1
     ), channels AS (
         SELECT b.channel FROM by_session b UNION SELECT f.channel FROM first_touch f
         UNION SELECT l.channel FROM last_touch l
