@@ -4,7 +4,9 @@ Screenshots land in test-artifacts/dashboard/<page>.png."""
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
@@ -14,7 +16,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
-from tests.support import compare
+from tests.support import compare, overview
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
@@ -76,6 +78,11 @@ def screenshot(browser, name: str) -> None:
     browser.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
+def shown_range(browser) -> tuple[str, str]:
+    inputs = browser.find_elements(By.CSS_SELECTOR, "#range input")
+    return inputs[0].get_attribute("value"), inputs[-1].get_attribute("value")
+
+
 def num(value: str) -> Decimal:
     return Decimal(value)
 
@@ -90,9 +97,9 @@ def app(browser, dashboard_url):
 
 
 def test_opens_on_the_latest_data(app, warehouse: Warehouse):
-    start = app.find_element(By.CSS_SELECTOR, "#activity-range input:first-of-type").get_attribute("value")
-    inputs = app.find_elements(By.CSS_SELECTOR, "#activity-range input")
-    assert (start, inputs[-1].get_attribute("value")) == (FROM.isoformat(), TO.isoformat())
+    assert shown_range(app) == (FROM.isoformat(), TO.isoformat())
+    # One range for every page, in the bar under the navbar; no page has its own.
+    assert app.find_elements(By.CSS_SELECTOR, ".tab-pane .shiny-date-range-input") == []
     meta = app.find_element(By.CSS_SELECTOR, 'meta[name="clickstream-warehouse"]').get_attribute("content")
     assert meta == "reachable"
 
@@ -251,13 +258,15 @@ def click_bar(browser, chart_id: str, index: int, value: float) -> None:
     """A real mouse click in the middle of a horizontal bar (Selenium places the pointer relative
     to the canvas' centre, scrolled into view)."""
     canvas = browser.find_element(By.CSS_SELECTOR, f"#{chart_id} .chart-canvas")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", canvas)
+    # instant: Bootstrap makes scrolling smooth, and a click during the scroll lands beside the bar
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", canvas)
     x, y = browser.execute_script(POINT_JS, f"#{chart_id}", [value / 2, index])
     width, height = browser.execute_script("return [arguments[0].clientWidth, arguments[0].clientHeight];",
                                            canvas)
     ActionChains(browser).move_to_element_with_offset(canvas, int(x - width / 2), int(y - height / 2)).pause(
         0.3).click().perform()
-    browser.execute_script("window.scrollTo(0, 0);")  # the navbar scrolls with the page
+    # the navbar scrolls with the page
+    browser.execute_script("window.scrollTo({top: 0, behavior: 'instant'});")
 
 
 def test_audience_page(app, warehouse: Warehouse):
@@ -370,6 +379,144 @@ def test_link_with_a_range_and_empty_states(browser, dashboard_url, warehouse: W
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#funnel-steps .empty-state"))
     assert "No sessions in the selected period" in browser.find_element(By.ID, "funnel-steps").text
     screenshot(browser, "6-empty-period")
+
+
+# ---- links: the range, the page and its filters travel in the URL --------------------------------
+
+SET_RANGE_JS = """
+const el = document.getElementById('range');
+const binding = Shiny.inputBindings.bindingNames['shiny.dateRangeInput'].binding;
+binding.setValue(el, {start: arguments[0], end: arguments[1]});
+$(el).find('input').trigger('change');
+"""
+
+
+def set_range(browser, first, last) -> None:
+    """Sets the shared date range through its own input binding, as a pick in its calendar does."""
+    browser.execute_script(SET_RANGE_JS, first.isoformat(), last.isoformat())
+
+
+def query_of(browser) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(browser.current_url).query))
+
+
+def eventually(browser, read, expected, timeout: float = 30):
+    """Waits until read(browser) == expected (Shiny redraws after an input changes); fails with
+    what was last read."""
+    seen = []
+
+    def check(driver):
+        seen[:] = [read(driver)]
+        return seen[0] == expected
+
+    with contextlib.suppress(TimeoutException):
+        settled(browser, check, timeout)
+    assert seen, "nothing was read"
+    assert seen[0] == expected
+
+
+def kpi_of(browser, page: str, name: str) -> str | None:
+    els = browser.find_elements(By.CSS_SELECTOR, f"#{page}-kpi_{name} .kpi-value")
+    return els[0].get_attribute("data-value") if els else None
+
+
+def active_page(browser) -> str:
+    return browser.find_element(By.CSS_SELECTOR, ".navbar a.nav-link.active").get_attribute("data-value")
+
+
+def selected(browser, select_id: str) -> str:
+    return Select(browser.find_element(By.ID, select_id)).first_selected_option.get_attribute("value")
+
+
+def real_errors(browser) -> list[str]:
+    """Outputs that failed (an empty state's validation message is not a failure)."""
+    return [e.text for e in browser.find_elements(
+        By.CSS_SELECTOR, ".shiny-output-error:not(.shiny-output-error-validation)")]
+
+
+def test_a_link_reproduces_the_range_page_and_filters(browser, dashboard_url, warehouse: Warehouse):
+    """A products link with a range, category and brand opens that view; changing the range or a
+    filter changes the address bar, so the link copied then reproduces the new view."""
+    known = warehouse.data
+    day = known_data.DAYS[1]
+    dell_laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops" and p[3] == "Dell"}
+    laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops"}
+    browser.get(f"{dashboard_url}?page=products&from={day}&to={TO}&category=Laptops&brand=Dell")
+    kpi = open_page(browser, "products", ["views"])
+    assert active_page(browser) == "products"
+    assert shown_range(browser) == (day.isoformat(), TO.isoformat())
+    eventually(browser, lambda d: (selected(d, "products-category"), selected(d, "products-brand")),
+               ("Laptops", "Dell"))
+    views, _ = overview.product_views(known, day, TO, dell_laptops)
+    assert views > 0
+    eventually(browser, lambda d: kpi_of(d, "products", "views"), str(views))
+    assert num(kpi["views"]) == views
+    assert query_of(browser) == {"page": "products", "from": day.isoformat(), "to": TO.isoformat(),
+                                 "category": "Laptops", "brand": "Dell"}
+    # A wider range: the figures and the address bar follow.
+    set_range(browser, FROM, TO)
+    eventually(browser, lambda d: kpi_of(d, "products", "views"),
+               str(overview.product_views(known, FROM, TO, dell_laptops)[0]))
+    eventually(browser, query_of, {"page": "products", "from": FROM.isoformat(), "to": TO.isoformat(),
+                                   "category": "Laptops", "brand": "Dell"})
+    # Every brand: the brand leaves the link.
+    Select(browser.find_element(By.ID, "products-brand")).select_by_value("All")
+    eventually(browser, lambda d: kpi_of(d, "products", "views"),
+               str(overview.product_views(known, FROM, TO, laptops)[0]))
+    eventually(browser, query_of, {"page": "products", "from": FROM.isoformat(), "to": TO.isoformat(),
+                                   "category": "Laptops"})
+    # Another page: the range stays (one for all pages), the products filters leave the link.
+    browser.find_element(By.CSS_SELECTOR, '.navbar a[data-value="activity"]').click()
+    eventually(browser, query_of, {"page": "activity", "from": FROM.isoformat(), "to": TO.isoformat()})
+    events = open_page(browser, "activity", ["events"])["events"]
+    assert num(events) == overview.overview(known, FROM, TO).events
+    assert real_errors(browser) == []
+
+
+def test_a_link_opens_the_acquisition_and_audience_filters(browser, dashboard_url, warehouse: Warehouse):
+    known = warehouse.data
+    sessions = overview.human_sessions(known, FROM, TO)
+    channel = "Email"
+    of_channel = sum(s["channel"] == channel for s in sessions)
+    assert of_channel > 0
+    browser.get(f"{dashboard_url}?page=acquisition&from={FROM}&to={TO}"
+                f"&attribution=first_touch&channel={channel}")
+    open_page(browser, "acquisition", ["visitors"])
+    radio = browser.find_element(By.CSS_SELECTOR, '#acquisition-attribution input[value="first_touch"]')
+    assert radio.is_selected()
+    eventually(browser, lambda d: selected(d, "acquisition-channel"), channel)
+    eventually(browser, lambda d: set(table_values(d, "acquisition-sources_table", "channel")), {channel})
+    assert sum(num(v) for v in table_values(browser, "acquisition-sources_table", "sessions")) == of_channel
+    assert query_of(browser) == {"page": "acquisition", "from": FROM.isoformat(), "to": TO.isoformat(),
+                                 "attribution": "first_touch", "channel": channel}
+
+    browser.get(f"{dashboard_url}?page=audience&from={FROM}&to={TO}&dimension=browser")
+    assert active_page(browser) == "audience"
+    assert selected(browser, "audience-dimension") == "browser"
+    counts: dict[str, int] = {}
+    for s in sessions:
+        counts[s["browser_family"]] = counts.get(s["browser_family"], 0) + 1
+    want = [b for b, _ in sorted(counts.items(), key=lambda bn: (-bn[1], bn[0]))]
+    eventually(browser, lambda d: table_values(d, "audience-audience_table", "label"), want)
+    assert [num(v) for v in table_values(browser, "audience-audience_table", "sessions")] == [
+        counts[b] for b in want]
+    assert query_of(browser)["dimension"] == "browser"
+
+
+def test_invalid_values_in_a_link_fall_back_to_the_defaults(browser, dashboard_url, warehouse: Warehouse):
+    browser.get(f"{dashboard_url}?page=admin&from=2026-02-31&to=soon&dimension=%27%3B--&category=x")
+    kpi = open_page(browser, "activity", ["events"])
+    assert shown_range(browser) == (FROM.isoformat(), TO.isoformat())
+    assert num(kpi["events"]) == overview.overview(warehouse.data, FROM, TO).events
+    eventually(browser, query_of, {"page": "activity", "from": FROM.isoformat(), "to": TO.isoformat()})
+    browser.get(f"{dashboard_url}?page=audience&dimension=everything&from={TO}&to={FROM}")
+    assert active_page(browser) == "audience"
+    assert selected(browser, "audience-dimension") == "device_type"
+    assert shown_range(browser) == (FROM.isoformat(), TO.isoformat())  # read the other way round
+    eventually(browser, query_of, {"page": "audience", "from": FROM.isoformat(), "to": TO.isoformat(),
+                                   "dimension": "device_type"})
+    settled(browser)
+    assert real_errors(browser) == []
 
 
 def test_acquisition_compares_with_the_previous_period(browser, dashboard_url, warehouse: Warehouse):

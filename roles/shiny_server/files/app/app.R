@@ -12,9 +12,10 @@ Sys.setenv(TZ = "UTC")
 
 DEFAULT_DAYS <- 30
 
-# The range every page opens with: ?from=YYYY-MM-DD&to=YYYY-MM-DD when given (shareable
-# links), else the last DEFAULT_DAYS days that hold data, else the last week.
-initial_range <- function(query) {
+# The view a page opens with (R/url_state.R): the link's range, comparison, page and filters
+# where it gives valid ones; else the last DEFAULT_DAYS days that hold data (else the last week),
+# on the Activity page.
+initial_state <- function(query) {
   reachable <- TRUE
   bounds <- tryCatch({
     db <- db_handle()
@@ -28,14 +29,16 @@ initial_range <- function(query) {
   today <- Sys.Date()
   last <- if (is.na(bounds$last_day)) today else as.Date(bounds$last_day)
   first_data <- if (is.na(bounds$first_day)) last - 6 else as.Date(bounds$first_day)
-  from <- max(first_data, last - (DEFAULT_DAYS - 1))
-  to <- last
-  parsed <- function(x) tryCatch(as.Date(x, format = "%Y-%m-%d"), error = function(e) NA)
-  if (!is.null(query$from) && !is.na(parsed(query$from))) from <- parsed(query$from)
-  if (!is.null(query$to) && !is.na(parsed(query$to))) to <- parsed(query$to)
-  if (from > to) from <- to
-  list(from = from, to = to, reachable = reachable,
-       last_day = if (is.na(bounds$last_day)) "" else format(as.Date(bounds$last_day)))
+  state <- url_state(query, max(first_data, last - (DEFAULT_DAYS - 1)), last)
+  c(state, list(reachable = reachable,
+                last_day = if (is.na(bounds$last_day)) "" else format(as.Date(bounds$last_day))))
+}
+
+# The bar under the navbar that every page reads: one date range.
+range_bar <- function(state) {
+  tags$div(class = "range-bar", role = "region", `aria-label` = "Date range of every page",
+           dateRangeInput("range", "Date range (UTC)", start = state$from, end = state$to, weekstart = 1),
+           tags$div(class = "range-bar-note", "Every page reads this range; the address bar keeps it, the page and its filters, so a copied link reproduces the view."))
 }
 
 theme <- bs_theme(
@@ -47,30 +50,31 @@ theme <- bs_theme(
 )
 
 ui <- function(req) {
-  range <- initial_range(parseQueryString(if (is.null(req$QUERY_STRING)) "" else req$QUERY_STRING))
+  state <- initial_state(parseQueryString(if (is.null(req$QUERY_STRING)) "" else req$QUERY_STRING))
   page_navbar(
     title = tags$span(icon("chart-simple"), "Clickstream analytics"),
     id = "page",
+    selected = state$page,
     theme = theme,
     window_title = "Clickstream analytics",
-    header = tags$head(
+    header = tagList(tags$head(
       tags$link(rel = "stylesheet", href = "dashboard.css"),
       # For health checks: did this page reach the warehouse, and the latest day it holds.
-      tags$meta(name = "clickstream-warehouse", content = if (range$reachable) "reachable" else "unreachable"),
-      tags$meta(name = "clickstream-data-through", content = range$last_day)
-    ),
-    footer = if (!range$reachable) {
+      tags$meta(name = "clickstream-warehouse", content = if (state$reachable) "reachable" else "unreachable"),
+      tags$meta(name = "clickstream-data-through", content = state$last_day)
+    ), range_bar(state)),
+    footer = if (!state$reachable) {
       tags$div(class = "alert alert-danger m-3", role = "alert",
                "The warehouse cannot be reached right now, so figures are missing. Try again shortly.")
     },
-    nav("Activity", value = "activity", icon = icon("chart-line"), activity_ui("activity", range)),
-    nav("Conversion funnel", value = "funnel", icon = icon("filter"), funnel_ui("funnel", range)),
-    nav("Products", value = "products", icon = icon("laptop"), products_ui("products", range)),
-    nav("Acquisition", value = "acquisition", icon = icon("bullhorn"), acquisition_ui("acquisition", range)),
-    nav("Audience", value = "audience", icon = icon("users"), audience_ui("audience", range)),
-    nav("Retention", value = "retention", icon = icon("arrows-rotate"), retention_ui("retention", range)),
-    nav("User journeys", value = "journeys", icon = icon("route"), journeys_ui("journeys", range)),
-    nav("Data health", value = "health", icon = icon("heart-pulse"), health_ui("health", range)),
+    nav("Activity", value = "activity", icon = icon("chart-line"), activity_ui("activity", state)),
+    nav("Conversion funnel", value = "funnel", icon = icon("filter"), funnel_ui("funnel", state)),
+    nav("Products", value = "products", icon = icon("laptop"), products_ui("products", state)),
+    nav("Acquisition", value = "acquisition", icon = icon("bullhorn"), acquisition_ui("acquisition", state)),
+    nav("Audience", value = "audience", icon = icon("users"), audience_ui("audience", state)),
+    nav("Retention", value = "retention", icon = icon("arrows-rotate"), retention_ui("retention", state)),
+    nav("User journeys", value = "journeys", icon = icon("route"), journeys_ui("journeys", state)),
+    nav("Data health", value = "health", icon = icon("heart-pulse"), health_ui("health", state)),
     nav_spacer(),
     nav_item(tags$span(class = "navbar-text small", "All times UTC"))
   )
@@ -80,15 +84,33 @@ server <- function(input, output, session) {
   # One warehouse connection per browser session, closed when the tab goes away.
   db <- db_handle()
   session$onSessionEnded(db$close)
-  # Pages load when first opened; hidden pages do not query the warehouse.
-  activity_server("activity", db)
-  funnel_server("funnel", db)
-  products_server("products", db)
-  acquisition_server("acquisition", db)
-  audience_server("audience", db)
-  retention_server("retention", db)
-  journeys_server("journeys", db)
-  health_server("health", db)
+  # The shared range every page reads (a from after to, typed by hand, is read the other way round).
+  range <- reactive({
+    r <- input$range
+    req(length(r) == 2, !anyNA(r))
+    r <- as.Date(r)
+    if (r[1] > r[2]) rev(r) else r
+  })
+  shared <- list(range = range)
+  # Pages load when first opened; hidden pages do not query the warehouse. Each returns its
+  # filters as they go in the URL.
+  filters <- list(
+    activity = activity_server("activity", db, shared),
+    funnel = funnel_server("funnel", db, shared),
+    products = products_server("products", db, shared),
+    acquisition = acquisition_server("acquisition", db, shared),
+    audience = audience_server("audience", db, shared),
+    retention = retention_server("retention", db, shared),
+    journeys = journeys_server("journeys", db, shared),
+    health = health_server("health", db, shared)
+  )
+  # The address bar follows the view, so a copied link reproduces it (R/url_state.R).
+  observe({
+    page <- input$page
+    req(page %in% PAGES)
+    page_filters <- if (is.reactive(filters[[page]])) filters[[page]]() else list()
+    updateQueryString(url_query(page, range()[1], range()[2], page_filters), mode = "replace")
+  })
 }
 
 shinyApp(ui, server)

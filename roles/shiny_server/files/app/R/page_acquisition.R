@@ -5,14 +5,15 @@
 ATTRIBUTIONS <- c("Session's own channel" = "session", "Last non-direct touch" = "last_touch",
                   "First touch" = "first_touch")
 
-acquisition_ui <- function(id, range) {
+acquisition_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, paste("Sessions by the UTC day they started, bots excluded; purchases by the day they",
+    filter_bar(paste("Sessions by the UTC day they started, bots excluded; purchases by the day they",
                                 "happened, attributed over a 30-day lookback. Revenue here is tracked revenue."),
-               radioButtons(ns("attribution"), "Attribution", choices = ATTRIBUTIONS, inline = TRUE),
-               selectInput(ns("channel"), "Sources of channel", choices = ALL_CHOICE, width = "200px",
-                           selectize = FALSE)),
+               radioButtons(ns("attribution"), "Attribution", choices = ATTRIBUTIONS, inline = TRUE,
+                            selected = url_filter(state, "acquisition", "attribution", "session")),
+               url_select(ns("channel"), "Sources of channel", url_filter(state, "acquisition", "channel"),
+                          width = "200px")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Visitors", ns("kpi_visitors"), "users"),
@@ -44,16 +45,17 @@ attributed <- function(df, attribution) {
              revenue = as.numeric(df[[paste0(prefix, "revenue")]]))
 }
 
-acquisition_server <- function(id, db) {
+acquisition_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
-    visitors <- reactive(q_visitors(db, input$range[1], input$range[2]))
-    channels <- reactive(q_channels(db, input$range[1], input$range[2]))
+    range <- shared$range
+    visitors <- reactive(q_visitors(db, range()[1], range()[2]))
+    channels <- reactive(q_channels(db, range()[1], range()[2]))
     # The headline figures beside the period of the same length just before (compare.R).
-    previous <- reactive(previous_period(input$range[1], input$range[2]))
+    previous <- reactive(previous_period(range()[1], range()[2]))
     previous_visitors <- reactive(q_visitors(db, previous()$from, previous()$to))
     previous_channels <- reactive(q_channels(db, previous()$from, previous()$to))
-    sources <- reactive(q_sources(db, input$range[1], input$range[2], input$channel, 25))
-    referrers <- reactive(q_referrers(db, input$range[1], input$range[2], 25))
+    sources <- reactive(q_sources(db, range()[1], range()[2], input$channel, 25))
+    referrers <- reactive(q_referrers(db, range()[1], range()[2], 25))
 
     observeEvent(channels(), {
       choices <- c(ALL_CHOICE, channels()$channel)
@@ -136,6 +138,9 @@ acquisition_server <- function(id, db) {
                           revenue = col("Revenue", fmt_money)),
                  id = session$ns("referrers_table"))
     })
+
+    # The filters as they go in the URL (app.R).
+    reactive(list(attribution = input$attribution, channel = input$channel))
   })
 }
 

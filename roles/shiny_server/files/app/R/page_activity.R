@@ -1,10 +1,10 @@
 # Page 1: activity trends - events, users and sessions per hour and per day, and the period's booked
 # revenue (the shop's orders) with the tracked revenue beside it.
 
-activity_ui <- function(id, range) {
+activity_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, "Traffic of real shoppers (bots excluded), per UTC hour and day."),
+    filter_bar("Traffic of real shoppers (bots excluded), per UTC hour and day."),
     layout_column_wrap(
       width = 1 / 5, fill = FALSE, class = "kpi-row",
       kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
@@ -19,12 +19,13 @@ activity_ui <- function(id, range) {
   )
 }
 
-activity_server <- function(id, db) {
+activity_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
-    summary <- reactive(q_activity_summary(db, input$range[1], input$range[2]))
-    hourly <- reactive(q_activity_hourly(db, input$range[1], input$range[2]))
-    daily <- reactive(q_activity_daily(db, input$range[1], input$range[2]))
-    revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, input$range[1], input$range[2])))
+    range <- shared$range
+    summary <- reactive(q_activity_summary(db, range()[1], range()[2]))
+    hourly <- reactive(q_activity_hourly(db, range()[1], range()[2]))
+    daily <- reactive(q_activity_daily(db, range()[1], range()[2]))
+    revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, range()[1], range()[2])))
 
     output$kpi_booked <- renderUI({
       r <- revenue()
@@ -75,5 +76,7 @@ activity_server <- function(id, db) {
                           peak_hour_users = col("Peak hourly users", fmt_int)),
                  id = session$ns("daily"))
     })
+
+    NULL  # no filters of its own in the URL
   })
 }

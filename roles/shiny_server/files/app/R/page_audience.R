@@ -4,12 +4,13 @@
 AUDIENCE_LABELS <- c(device_type = "Device type", browser = "Browser", os = "Operating system",
                      country = "Country", visitor_type = "New vs returning", login_state = "Guest vs signed in")
 
-audience_ui <- function(id, range) {
+audience_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, "Sessions by the UTC day they started, bots excluded; revenue is tracked revenue.",
+    filter_bar("Sessions by the UTC day they started, bots excluded; revenue is tracked revenue.",
                selectInput(ns("dimension"), "Break down by",
                            choices = stats::setNames(names(AUDIENCE_LABELS), AUDIENCE_LABELS), width = "220px",
+                           selected = url_filter(state, "audience", "dimension", "device_type"),
                            selectize = FALSE)),
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
@@ -20,9 +21,10 @@ audience_ui <- function(id, range) {
   )
 }
 
-audience_server <- function(id, db) {
+audience_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
-    rows <- reactive(q_audience(db, input$range[1], input$range[2], input$dimension))
+    range <- shared$range
+    rows <- reactive(q_audience(db, range()[1], range()[2], input$dimension))
     # Without a country database every session's country is NULL: one row with no value.
     unconfigured <- reactive(input$dimension == "country" && nrow(rows()) > 0 && all(is.na(rows()$value)))
     labelled <- reactive({
@@ -52,5 +54,8 @@ audience_server <- function(id, db) {
                           revenue = col("Revenue", fmt_money), conversion_rate = col("Conversion", fmt_pct)),
                  id = session$ns("audience_table"))
     })
+
+    # The filters as they go in the URL (app.R).
+    reactive(list(dimension = input$dimension))
   })
 }

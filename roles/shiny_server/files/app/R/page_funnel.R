@@ -3,10 +3,10 @@
 STEP_LABELS <- c(page_view = "Page view", product_view = "Product view", add_to_cart = "Add to cart",
                  begin_checkout = "Checkout", purchase = "Purchase")
 
-funnel_ui <- function(id, range) {
+funnel_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, "Sessions (by the UTC day they started) that reached each step; bots excluded."),
+    filter_bar("Sessions (by the UTC day they started) that reached each step; bots excluded."),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
@@ -31,16 +31,17 @@ funnel_ui <- function(id, range) {
   )
 }
 
-funnel_server <- function(id, db) {
+funnel_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
-    steps <- reactive(q_funnel(db, input$range[1], input$range[2]))
-    daily <- reactive(q_funnel_daily(db, input$range[1], input$range[2]))
+    range <- shared$range
+    steps <- reactive(q_funnel(db, range()[1], range()[2]))
+    daily <- reactive(q_funnel_daily(db, range()[1], range()[2]))
     step_sessions <- function(name) {
       df <- steps()
       df$sessions[df$step == name]
     }
 
-    revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, input$range[1], input$range[2])))
+    revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, range()[1], range()[2])))
     output$kpi_booked <- renderUI({
       r <- revenue()
       kpi_value(r$booked_revenue, fmt_money, note = paste(fmt_int(r$booked_orders), "orders paid, shipped or delivered"))
@@ -95,5 +96,7 @@ funnel_server <- function(id, db) {
         ggplot2::labs(x = "day (UTC)", y = "sessions with a purchase") +
         theme_dash()
     }, res = 96)
+
+    NULL  # no filters of its own in the URL
   })
 }

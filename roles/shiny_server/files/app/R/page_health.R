@@ -1,10 +1,10 @@
 # Page 5: data health - events loaded per hour, rejects by reason, the last ETL run and its lag;
 # data quality: flagged hours, restated days and bot traffic (dashboard/quality.sql).
 
-health_ui <- function(id, range) {
+health_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, "What the hourly ETL runs loaded and rejected, by the hour they ran (UTC)."),
+    filter_bar("What the hourly ETL runs loaded and rejected, by the hour they ran (UTC)."),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Last ETL run", ns("kpi_last_run"), "rotate"),
@@ -37,6 +37,7 @@ health_ui <- function(id, range) {
     card(card_header("Tracking coverage by",
                      tags$div(class = "d-inline-block ms-2",
                               selectInput(ns("coverage_dimension"), NULL, width = "160px", selectize = FALSE,
+                                          selected = url_filter(state, "health", "coverage_by", "channel"),
                                           choices = c("Channel" = "channel", "Device type" = "device_type",
                                                       "Browser" = "browser"))),
                      tags$small(class = "text-muted ms-2",
@@ -45,15 +46,16 @@ health_ui <- function(id, range) {
   )
 }
 
-health_server <- function(id, db) {
+health_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
+    range <- shared$range
     # The run status and lag move on their own: refresh them every minute.
     tick <- reactiveTimer(60000)
     last_run <- reactive({
       tick()
       q_etl_last_run(db)
     })
-    summary <- reactive(q_etl_summary(db, input$range[1], input$range[2]))
+    summary <- reactive(q_etl_summary(db, range()[1], range()[2]))
 
     output$kpi_last_run <- renderUI({
       r <- last_run()
@@ -73,7 +75,7 @@ health_server <- function(id, db) {
     })
 
     output$loaded <- renderPlot({
-      df <- q_etl_loaded_hourly(db, input$range[1], input$range[2])
+      df <- q_etl_loaded_hourly(db, range()[1], range()[2])
       validate(need(nrow(df) > 0, "Nothing was loaded for the selected period."))
       long <- long_series(df, "hour", c(events = "Events loaded", rejected = "Rejected lines"))
       ggplot2::ggplot(long, ggplot2::aes(x, value, fill = series)) +
@@ -84,10 +86,10 @@ health_server <- function(id, db) {
         theme_dash()
     }, res = 96)
 
-    anomalies <- reactive(q_anomalies(db, input$range[1], input$range[2]))
+    anomalies <- reactive(q_anomalies(db, range()[1], range()[2]))
 
     output$bots <- renderPlot({
-      df <- q_bot_share(db, input$range[1], input$range[2])
+      df <- q_bot_share(db, range()[1], range()[2])
       validate(need(nrow(df) > 0, "No events in the selected period."))
       flagged <- anomalies()
       flagged <- unique(flagged$hour[flagged$open])
@@ -116,8 +118,8 @@ health_server <- function(id, db) {
 
     output$restatements <- renderUI({
       # Restatements of the period's days made in the 7 days up to its end (today, on a current range).
-      df <- q_restatements(db, input$range[1], input$range[2])
-      range_end <- as.POSIXct(as.Date(input$range[2]) + 1, tz = "UTC")
+      df <- q_restatements(db, range()[1], range()[2])
+      range_end <- as.POSIXct(as.Date(range()[2]) + 1, tz = "UTC")
       df <- df[df$restated_at >= range_end - 7 * 86400, , drop = FALSE]
       if (nrow(df) == 0) return(empty_state("No figure of the period was restated in its last 7 days.",
                                             "Late events and backfills show up here."))
@@ -131,7 +133,7 @@ health_server <- function(id, db) {
     })
 
     output$coverage <- renderUI({
-      df <- q_revenue_reconciliation(db, input$range[1], input$range[2])
+      df <- q_revenue_reconciliation(db, range()[1], range()[2])
       if (sum(df$booked_orders) + sum(df$tracked_orders) == 0) {
         return(empty_state("No booked orders and no tracked purchases in the selected period.",
                            "Booked revenue needs the ETL's OLTP_* settings (docs/warehouse-etl.md)."))
@@ -148,7 +150,7 @@ health_server <- function(id, db) {
     })
 
     output$coverage_by <- renderUI({
-      df <- q_tracking_coverage(db, input$range[1], input$range[2], input$coverage_dimension)
+      df <- q_tracking_coverage(db, range()[1], range()[2], input$coverage_dimension)
       if (nrow(df) == 0) return(empty_state("No booked orders in the selected period."))
       df$label <- ifelse(is.na(df$value), "(no session)", df$value)
       data_table(df, list(label = col("Value"), booked_orders = col("Booked", fmt_int),
@@ -157,13 +159,16 @@ health_server <- function(id, db) {
     })
 
     output$rejects <- renderUI({
-      df <- q_etl_rejects_by_reason(db, input$range[1], input$range[2])
+      df <- q_etl_rejects_by_reason(db, range()[1], range()[2])
       if (nrow(df) == 0) return(empty_state("No rejected lines in the selected period.", "All input was valid."))
       df$last_seen <- fmt_time(df$last_seen)
       data_table(df, list(reason = col("Reason"), rejects = col("Lines", fmt_int), files = col("Files", fmt_int),
                           last_seen = col("Last seen")),
                  id = session$ns("rejects_table"))
     })
+
+    # The filters as they go in the URL (app.R).
+    url_filters <- reactive(list(coverage_by = input$coverage_dimension))
 
     output$last_run <- renderUI({
       r <- last_run()
@@ -182,5 +187,6 @@ health_server <- function(id, db) {
       tags$table(id = session$ns("last_run_table"), class = "table table-sm dash-table",
                  tags$tbody(lapply(rows, function(x) tags$tr(tags$th(x[1]), tags$td(x[2])))))
     })
+    url_filters
   })
 }

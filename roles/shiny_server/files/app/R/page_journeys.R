@@ -1,10 +1,10 @@
 # Page 4: user journeys - the most common event paths within sessions, entry and exit pages.
 
-journeys_ui <- function(id, range) {
+journeys_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, paste("Every session, by the UTC day it started; bots excluded. Repeated events",
-                                "in a row count once.")),
+    filter_bar(paste("Every session, by the UTC day it started; bots excluded. Repeated events",
+                     "in a row count once.")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
@@ -22,11 +22,12 @@ journeys_ui <- function(id, range) {
   )
 }
 
-journeys_server <- function(id, db) {
+journeys_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
-    summary <- reactive(q_journey_summary(db, input$range[1], input$range[2]))
-    paths <- reactive(q_journey_paths(db, input$range[1], input$range[2], 15))
-    transitions <- reactive(q_journey_transitions(db, input$range[1], input$range[2], 5))
+    range <- shared$range
+    summary <- reactive(q_journey_summary(db, range()[1], range()[2]))
+    paths <- reactive(q_journey_paths(db, range()[1], range()[2], 15))
+    transitions <- reactive(q_journey_transitions(db, range()[1], range()[2], 5))
 
     output$kpi_sessions <- renderUI(kpi_value(summary()$sessions, note = "every session analysed"))
     output$kpi_events <- renderUI(kpi_value(summary()$avg_events, function(x) fmt_num(x, 1)))
@@ -41,7 +42,7 @@ journeys_server <- function(id, db) {
                  id = session$ns("paths_table"))
     })
 
-    pages <- reactive(q_journey_pages(db, input$range[1], input$range[2], 10))
+    pages <- reactive(q_journey_pages(db, range()[1], range()[2], 10))
     page_table <- function(kind, id) {
       df <- pages()
       df <- df[df$kind == kind, , drop = FALSE]
@@ -74,5 +75,7 @@ journeys_server <- function(id, db) {
         ggplot2::labs(x = NULL, y = "sessions", fill = "next event") +
         theme_dash()
     }, res = 96)
+
+    NULL  # no filters of its own in the URL
   })
 }

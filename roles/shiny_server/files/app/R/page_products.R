@@ -1,13 +1,13 @@
 # Page 3: product engagement - top products by views, add-to-cart rate, purchases, and revenue:
 # booked (the shop's orders) as the headline, tracked (purchase events) beside it.
 
-products_ui <- function(id, range) {
+products_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, paste("Product events by UTC day; bots excluded. Booked revenue: the items of the shop's",
+    filter_bar(paste("Product events by UTC day; bots excluded. Booked revenue: the items of the shop's",
                                 "paid, shipped or delivered orders, by order day; tracked: the purchase events' items."),
-               selectInput(ns("category"), "Category", choices = ALL_CHOICE, width = "180px"),
-               selectInput(ns("brand"), "Brand", choices = ALL_CHOICE, width = "180px")),
+               url_select(ns("category"), "Category", url_filter(state, "products", "category"), width = "180px"),
+               url_select(ns("brand"), "Brand", url_filter(state, "products", "brand"), width = "180px")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Product views", ns("kpi_views"), "eye"),
@@ -21,20 +21,21 @@ products_ui <- function(id, range) {
   )
 }
 
-products_server <- function(id, db) {
+products_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
+    range <- shared$range
     # Filter choices follow the date range; a chosen value stays selected while it still exists.
-    observeEvent(input$range, {
-      f <- q_product_filters(db, input$range[1], input$range[2])
+    observeEvent(range(), {
+      f <- q_product_filters(db, range()[1], range()[2])
       keep <- function(current, choices) if (!is.null(current) && current %in% choices) current else ALL_CHOICE
       cats <- c(ALL_CHOICE, sort(unique(f$category)))
       brands <- c(ALL_CHOICE, sort(unique(f$brand)))
       updateSelectInput(session, "category", choices = cats, selected = keep(input$category, cats))
       updateSelectInput(session, "brand", choices = brands, selected = keep(input$brand, brands))
     })
-    summary <- reactive(q_product_summary(db, input$range[1], input$range[2], input$category, input$brand))
-    top <- reactive(q_product_engagement(db, input$range[1], input$range[2], input$category, input$brand, 25))
-    cats <- reactive(q_category_engagement(db, input$range[1], input$range[2], input$brand))
+    summary <- reactive(q_product_summary(db, range()[1], range()[2], input$category, input$brand))
+    top <- reactive(q_product_engagement(db, range()[1], range()[2], input$category, input$brand, 25))
+    cats <- reactive(q_category_engagement(db, range()[1], range()[2], input$brand))
 
     output$kpi_views <- renderUI(kpi_value(summary()$views, note = paste(fmt_int(summary()$products), "products")))
     output$kpi_cart_rate <- renderUI(kpi_value(summary()$add_to_cart_rate, fmt_pct, note = "add-to-carts per view"))
@@ -67,5 +68,8 @@ products_server <- function(id, db) {
                  fill = PALETTE[["amber"]], value_labels = label_money, value_title = "booked revenue",
                  text_size = 3.6, text_hjust = -0.05, headroom = 0.5)
     }, res = 96)
+
+    # The filters as they go in the URL (app.R).
+    reactive(list(category = input$category, brand = input$brand))
   })
 }

@@ -1,21 +1,23 @@
 # Page: retention - weekly cohorts (ISO weeks, Monday, UTC): the visitors whose first session
 # started in a week, and the share of them back in each later week.
 
-retention_ui <- function(id, range) {
+retention_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar(ns, range, paste("Cohorts whose week starts in the range; a week that ends after the range is",
+    filter_bar(paste("Cohorts whose week starts in the range; a week that ends after the range is",
                                 "left out. Bots excluded."),
-               selectInput(ns("weeks"), "Weeks after", choices = c(4, 8, 12), selected = 8, width = "120px")),
+               selectInput(ns("weeks"), "Weeks after", choices = c(4, 8, 12), width = "120px",
+                           selected = url_filter(state, "retention", "weeks", "8"), selectize = FALSE)),
     card(full_screen = TRUE, card_header("Share of each cohort active, by week since the first visit"),
          chart_output(ns("heatmap"), "360px", label = "Weekly retention by cohort")),
     card(card_header("Cohorts"), uiOutput(ns("table")))
   )
 }
 
-retention_server <- function(id, db) {
+retention_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
-    rows <- reactive(q_retention_weekly(db, input$range[1], input$range[2], input$weeks))
+    range <- shared$range
+    rows <- reactive(q_retention_weekly(db, range()[1], range()[2], input$weeks))
     empty <- "No complete cohort week in the range: widen it to at least one whole week (Monday to Sunday)."
 
     output$heatmap <- render_chart({
@@ -39,5 +41,8 @@ retention_server <- function(id, db) {
       for (k in sort(unique(df$week_offset))) columns[[paste0("week_", k)]] <- col(paste("Week", k), fmt_pct)
       data_table(wide, columns, id = session$ns("cohorts_table"))
     })
+
+    # The filters as they go in the URL (app.R).
+    reactive(list(weeks = input$weeks))
   })
 }

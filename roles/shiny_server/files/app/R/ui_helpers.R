@@ -4,15 +4,13 @@
 
 # --- page layout ------------------------------------------------------------------------------
 
-# The date range (and any extra inputs) at the top of every page.
-filter_bar <- function(ns, range, description, ...) {
+# What the page counts, and the page's own filters (the date range is the shared one in the
+# bar under the navbar, app.R).
+filter_bar <- function(description, ...) {
   card(class = "filter-bar",
        tags$div(class = "filter-row",
                 tags$div(class = "filter-description", description),
-                tags$div(class = "filter-inputs",
-                         dateRangeInput(ns("range"), "Date range (UTC)", start = range$from, end = range$to,
-                                        weekstart = 1, width = "260px"),
-                         ...)))
+                tags$div(class = "filter-inputs", ...)))
 }
 
 # The value inside a value box: formatted text, raw number in data-value.
@@ -29,6 +27,14 @@ booked_revenue_value <- function(booked, tracked, orders) {
             note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(tracked),
                                                  fmt_money(tracked)),
                            paste0(" \u00b7 ", fmt_int(orders), " orders")))
+}
+
+# A select whose choices the server fills from the data (a category, a channel), opening on the
+# link's value: it is offered until the choices arrive, then kept only if they hold it.
+url_select <- function(id, label, selected = NULL, width = NULL) {
+  choices <- unique(c(ALL_CHOICE, selected))
+  selectInput(id, label, choices = choices, selected = if (is.null(selected)) ALL_CHOICE else selected,
+              width = width, selectize = FALSE)
 }
 
 kpi_box <- function(title, output_id, icon_name, theme_color = "primary") {

@@ -1,0 +1,101 @@
+"""Plain-Python oracle of the dashboards' headline figures (Activity, Conversion funnel, Products)
+over the known data's events and sessions (tests/dashboard/known_data.py): what each value box
+shows for a range of UTC days, recomputed without the warehouse. Previous-period changes and
+Wilson intervals come from tests/support/compare.py over two of these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tests.support.compare import relative_change, wilson
+
+
+def _in(day: date, first: date, last: date) -> bool:
+    return first <= day <= last
+
+
+def human_sessions(data, first: date, last: date) -> list[dict]:
+    """Non-bot sessions that started in [first, last] (a session belongs to its start day)."""
+    return [s for s in data.sessions if not s["is_bot"] and _in(s["started_at"].date(), first, last)]
+
+
+def human_events(data, first: date, last: date) -> list[dict]:
+    return [e for e in data.human_events() if _in(e["event_timestamp"].date(), first, last)]
+
+
+@dataclass(frozen=True)
+class Overview:
+    visitors: int            # distinct clients with a non-bot session started in the range
+    new_visitors: int        # clients whose first-ever non-bot session started in it
+    returning_visitors: int
+    sessions: int            # non-bot sessions started in the range
+    purchase_sessions: int   # of those, sessions with a purchase
+    events: int              # non-bot events in the range
+
+    @property
+    def conversion(self) -> float | None:
+        return self.purchase_sessions / self.sessions if self.sessions else None
+
+
+def overview(data, first: date, last: date) -> Overview:
+    sessions = human_sessions(data, first, last)
+    visitors = {s["client_id"] for s in sessions}
+    new = {c["client_id"] for c in data.clients if _in(c["first_started_at"].date(), first, last)}
+    return Overview(visitors=len(visitors), new_visitors=len(new),
+                    returning_visitors=len(visitors) - len(new),
+                    sessions=len(sessions), purchase_sessions=sum(s["purchased"] for s in sessions),
+                    events=len(human_events(data, first, last)))
+
+
+def funnel_sessions(data, first: date, last: date) -> dict[str, int]:
+    """Sessions started in the range that reached each step (any order), by step name."""
+    ids = {s["session_id"] for s in human_sessions(data, first, last)}
+    names: dict[str, set] = {sid: set() for sid in ids}
+    for e in data.events:
+        if e["session_id"] in ids:
+            names[e["session_id"]].add(e["event_name"])
+    steps = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")
+    return {step: sum(step in n for n in names.values()) for step in steps}
+
+
+def product_views(data, first: date, last: date, products: set[str] | None = None) -> tuple[int, int]:
+    """(product views, add-to-carts) of non-bot events in the range, of `products` if given."""
+    views = carts = 0
+    for e in human_events(data, first, last):
+        if products is not None and e["context_product_id"] not in products:
+            continue
+        views += e["event_name"] == "product_view"
+        carts += e["event_name"] == "add_to_cart"
+    return views, carts
+
+
+def purchases(data, first: date, last: date) -> int:
+    """Purchased order lines (items) of non-bot purchase events in the range."""
+    return sum(len(e["order_items"] or []) for e in human_events(data, first, last)
+               if e["event_name"] == "purchase")
+
+
+@dataclass(frozen=True)
+class RateChange:
+    """A rate now and before: the change in points and whether the 95 % Wilson intervals are apart."""
+    rate: float | None
+    low: float | None
+    high: float | None
+    change: float | None
+    significant: bool | None
+
+
+def rate_change(successes: int, trials: int, previous_successes: int, previous_trials: int) -> RateChange:
+    now = wilson(successes, trials)
+    before = wilson(previous_successes, previous_trials)
+    rate = successes / trials if trials else None
+    previous = previous_successes / previous_trials if previous_trials else None
+    change = rate - previous if rate is not None and previous is not None else None
+    significant = None if now is None or before is None else (now[1] < before[0] or before[1] < now[0])
+    return RateChange(rate, now[0] if now else None, now[1] if now else None, change, significant)
+
+
+def change(current, previous) -> float | None:
+    """The relative change as a float; None without a finite ratio."""
+    return relative_change(float(current), float(previous))
