@@ -143,7 +143,7 @@ def test_funnel_page(app, warehouse: Warehouse):
         r[2] for r in rows[1:]
     ]
     assert num(kpi["purchases"]) == rows[4][1]
-    assert num(kpi["conversion"]) == rows[4][3]
+    assert float(kpi["conversion"]) == pytest.approx(rows[4][1] / rows[0][1])
     [(started,)] = warehouse.query("SELECT sum(sessions) FROM dashboard.funnel_daily(%s, %s)", (FROM, TO))
     assert num(kpi["sessions"]) == started
     revenue = open_page(app, "funnel", ["booked", "tracked", "coverage"])
@@ -517,6 +517,47 @@ def test_invalid_values_in_a_link_fall_back_to_the_defaults(browser, dashboard_u
                                    "dimension": "device_type"})
     settled(browser)
     assert real_errors(browser) == []
+
+
+def change_of(browser, page: str, name: str) -> str | None:
+    """The raw change of a value box on the previous period; None when the box shows no change."""
+    els = browser.find_elements(By.CSS_SELECTOR, f"#{page}-kpi_{name} .kpi-change")
+    return els[0].get_attribute("data-value") if els else None
+
+
+def test_activity_compares_with_the_previous_period(browser, dashboard_url, warehouse: Warehouse):
+    """One day against the day before, on by default: each headline figure's change equals the
+    oracle's; switching the comparison off hides the changes and says so in the link."""
+    known = warehouse.data
+    before_from, before_to = compare.previous_period(TO, TO)
+    browser.get(f"{dashboard_url}?page=activity&from={TO}&to={TO}")
+    kpi = open_page(browser, "activity", ["events", "sessions", "booked"])
+    assert browser.find_element(By.ID, "compare").is_selected()
+    now, then = overview.overview(known, TO, TO), overview.overview(known, before_from, before_to)
+    assert (num(kpi["events"]), num(kpi["sessions"])) == (now.events, now.sessions)
+    assert then.events > 0 and now.events != then.events
+    for name, current, previous in (("events", now.events, then.events),
+                                    ("sessions", now.sessions, then.sessions)):
+        shown = change_of(browser, "activity", name)
+        assert float(shown) == pytest.approx(overview.change(current, previous)), name
+    _, booked_now = overview.booked(known, TO, TO)
+    _, booked_then = overview.booked(known, before_from, before_to)
+    assert num(kpi["booked"]) == booked_now
+    assert float(change_of(browser, "activity", "booked")) == pytest.approx(
+        overview.change(booked_now, booked_then))
+    assert f"against {before_from} to {before_to}" in browser.find_element(By.ID, "previous_period").text
+    # Off: the figures stay, their changes go, and the link says so.
+    browser.find_element(By.ID, "compare").click()
+    eventually(browser, lambda d: [change_of(d, "activity", k) for k in ("events", "sessions", "booked")],
+               [None, None, None])
+    assert kpi_of(browser, "activity", "events") == kpi["events"]
+    eventually(browser, query_of, {"page": "activity", "from": TO.isoformat(), "to": TO.isoformat(),
+                                   "compare": "off"})
+    # A link with compare=off opens without them.
+    browser.get(browser.current_url)
+    open_page(browser, "activity", ["events"])
+    assert not browser.find_element(By.ID, "compare").is_selected()
+    assert change_of(browser, "activity", "events") is None
 
 
 def test_acquisition_compares_with_the_previous_period(browser, dashboard_url, warehouse: Warehouse):

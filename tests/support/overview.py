@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from tests.support.compare import relative_change, wilson
+from tests.support.revenue import BOOKED
 
 
 def _in(day: date, first: date, last: date) -> bool:
@@ -74,6 +76,13 @@ def purchases(data, first: date, last: date) -> int:
     """Purchased order lines (items) of non-bot purchase events in the range."""
     return sum(len(e["order_items"] or []) for e in human_events(data, first, last)
                if e["event_name"] == "purchase")
+
+
+def booked(data, first: date, last: date) -> tuple[int, Decimal]:
+    """(orders, revenue) the shop booked (paid, shipped or delivered) on the range's UTC days."""
+    orders = [o for o in data.booked_orders
+              if o["status"] in BOOKED and _in(o["created_at"].date(), first, last)]
+    return len(orders), sum((Decimal(str(o["total"])) for o in orders), Decimal(0))
 
 
 @dataclass(frozen=True)

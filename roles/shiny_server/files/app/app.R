@@ -14,7 +14,7 @@ DEFAULT_DAYS <- 30
 
 # The view a page opens with (R/url_state.R): the link's range, comparison, page and filters
 # where it gives valid ones; else the last DEFAULT_DAYS days that hold data (else the last week),
-# on the Activity page.
+# compared with the period before, on the Activity page.
 initial_state <- function(query) {
   reachable <- TRUE
   bounds <- tryCatch({
@@ -34,11 +34,13 @@ initial_state <- function(query) {
                 last_day = if (is.na(bounds$last_day)) "" else format(as.Date(bounds$last_day))))
 }
 
-# The bar under the navbar that every page reads: one date range.
+# The bar under the navbar that every page reads: one date range, and whether headline figures
+# show their change on the period of the same length just before (R/compare.R).
 range_bar <- function(state) {
   tags$div(class = "range-bar", role = "region", `aria-label` = "Date range of every page",
            dateRangeInput("range", "Date range (UTC)", start = state$from, end = state$to, weekstart = 1),
-           tags$div(class = "range-bar-note", "Every page reads this range; the address bar keeps it, the page and its filters, so a copied link reproduces the view."))
+           checkboxInput("compare", "Compare to the previous period", value = state$compare),
+           tags$div(class = "range-bar-note", textOutput("previous_period", inline = TRUE)))
 }
 
 theme <- bs_theme(
@@ -84,14 +86,21 @@ server <- function(input, output, session) {
   # One warehouse connection per browser session, closed when the tab goes away.
   db <- db_handle()
   session$onSessionEnded(db$close)
-  # The shared range every page reads (a from after to, typed by hand, is read the other way round).
+  # The shared range every page reads (a from after to, typed by hand, is read the other way round)
+  # and whether to compare with the period before.
   range <- reactive({
     r <- input$range
     req(length(r) == 2, !anyNA(r))
     r <- as.Date(r)
     if (r[1] > r[2]) rev(r) else r
   })
-  shared <- list(range = range)
+  compare <- reactive(isTRUE(input$compare))
+  shared <- list(range = range, compare = compare)
+  output$previous_period <- renderText({
+    if (!compare()) return("")
+    p <- previous_period(range()[1], range()[2])
+    paste0("against ", format(p$from), " to ", format(p$to), " (UTC)")
+  })
   # Pages load when first opened; hidden pages do not query the warehouse. Each returns its
   # filters as they go in the URL.
   filters <- list(
@@ -109,7 +118,7 @@ server <- function(input, output, session) {
     page <- input$page
     req(page %in% PAGES)
     page_filters <- if (is.reactive(filters[[page]])) filters[[page]]() else list()
-    updateQueryString(url_query(page, range()[1], range()[2], page_filters), mode = "replace")
+    updateQueryString(url_query(page, range()[1], range()[2], page_filters, compare()), mode = "replace")
   })
 }
 

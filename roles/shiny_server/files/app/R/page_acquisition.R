@@ -48,6 +48,7 @@ attributed <- function(df, attribution) {
 acquisition_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
+    compare <- shared$compare
     visitors <- reactive(q_visitors(db, range()[1], range()[2]))
     channels <- reactive(q_channels(db, range()[1], range()[2]))
     # The headline figures beside the period of the same length just before (compare.R).
@@ -63,22 +64,27 @@ acquisition_server <- function(id, db, shared) {
       updateSelectInput(session, "channel", choices = choices, selected = keep)
     })
 
+    # A figure of the previous period, NULL when not comparing (then it is not queried).
+    before <- function(f) if (compare()) f()
+
     output$kpi_visitors <- renderUI({
       v <- visitors()
-      kpi_change_value(v$visitors, previous_visitors()$visitors, note = visitor_note(v))
+      kpi_change_value(v$visitors, before(function() previous_visitors()$visitors), compare = compare(),
+                       note = visitor_note(v))
     })
     output$kpi_new <- renderUI({
       v <- visitors()
-      kpi_change_value(v$new_visitors, previous_visitors()$new_visitors,
+      kpi_change_value(v$new_visitors, before(function() previous_visitors()$new_visitors), compare = compare(),
                        note = paste(fmt_int(v$returning_visitors), "returning,", fmt_int(v$signed_in_users),
                                     "signed-in users"))
     })
-    output$kpi_sessions <- renderUI(kpi_change_value(sum(channels()$sessions), sum(previous_channels()$sessions),
-                                                     note = "shopper sessions started"))
+    output$kpi_sessions <- renderUI(kpi_change_value(sum(channels()$sessions),
+                                                     before(function() sum(previous_channels()$sessions)),
+                                                     compare = compare(), note = "shopper sessions started"))
     output$kpi_conversion <- renderUI({
       now <- converted_sessions(channels())
-      before <- converted_sessions(previous_channels())
-      kpi_rate_value(now$converted, now$sessions, before$converted, before$sessions,
+      then <- before(function() converted_sessions(previous_channels()))
+      kpi_rate_value(now$converted, now$sessions, then$converted, then$sessions, compare = compare(),
                      note = "sessions with a purchase")
     })
 

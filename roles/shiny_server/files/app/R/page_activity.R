@@ -22,22 +22,33 @@ activity_ui <- function(id, state) {
 activity_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
+    compare <- shared$compare
     summary <- reactive(q_activity_summary(db, range()[1], range()[2]))
     hourly <- reactive(q_activity_hourly(db, range()[1], range()[2]))
     daily <- reactive(q_activity_daily(db, range()[1], range()[2]))
     revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, range()[1], range()[2])))
+    # The same figures for the period of the same length just before (queried only when comparing).
+    previous <- reactive(previous_period(range()[1], range()[2]))
+    previous_summary <- reactive(q_activity_summary(db, previous()$from, previous()$to))
+    previous_revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, previous()$from, previous()$to)))
+    before <- function(figures, name) if (compare()) figures()[[name]]
 
     output$kpi_booked <- renderUI({
       r <- revenue()
-      booked_revenue_value(r$booked_revenue, r$tracked_revenue, r$booked_orders)
+      booked_revenue_value(r$booked_revenue, r$tracked_revenue, r$booked_orders,
+                           before(previous_revenue, "booked_revenue"), compare())
     })
 
-    output$kpi_events <- renderUI(kpi_value(summary()$events))
-    output$kpi_sessions <- renderUI(kpi_value(summary()$sessions))
-    output$kpi_users <- renderUI(kpi_value(summary()$peak_hour_users, note = "distinct browsers in the busiest hour"))
+    output$kpi_events <- renderUI(kpi_change_value(summary()$events, before(previous_summary, "events"),
+                                                   compare = compare()))
+    output$kpi_sessions <- renderUI(kpi_change_value(summary()$sessions, before(previous_summary, "sessions"),
+                                                     compare = compare()))
+    output$kpi_users <- renderUI(kpi_change_value(summary()$peak_hour_users, before(previous_summary, "peak_hour_users"),
+                                                  compare = compare(), note = "distinct browsers in the busiest hour"))
     output$kpi_peak <- renderUI({
       s <- summary()
-      kpi_value(s$peak_hour_events, note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
+      kpi_change_value(s$peak_hour_events, before(previous_summary, "peak_hour_events"), compare = compare(),
+                       note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
     })
 
     series <- c(events = "Events", sessions = "Sessions", users = "Users")

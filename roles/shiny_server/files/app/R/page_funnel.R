@@ -34,38 +34,58 @@ funnel_ui <- function(id, state) {
 funnel_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
+    compare <- shared$compare
     steps <- reactive(q_funnel(db, range()[1], range()[2]))
     daily <- reactive(q_funnel_daily(db, range()[1], range()[2]))
-    step_sessions <- function(name) {
-      df <- steps()
-      df$sessions[df$step == name]
-    }
-
     revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, range()[1], range()[2])))
+    # The same figures for the period of the same length just before (queried only when comparing).
+    previous <- reactive(previous_period(range()[1], range()[2]))
+    previous_steps <- reactive(q_funnel(db, previous()$from, previous()$to))
+    previous_daily <- reactive(q_funnel_daily(db, previous()$from, previous()$to))
+    previous_revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, previous()$from, previous()$to)))
+    step_sessions <- function(df, name) df$sessions[df$step == name]
+    # A figure of the previous period, NULL when not comparing.
+    before <- function(f) if (compare()) f()
+
     output$kpi_booked <- renderUI({
       r <- revenue()
-      kpi_value(r$booked_revenue, fmt_money, note = paste(fmt_int(r$booked_orders), "orders paid, shipped or delivered"))
+      kpi_change_value(r$booked_revenue, before(function() previous_revenue()$booked_revenue), fmt_money,
+                       compare = compare(),
+                       note = paste(fmt_int(r$booked_orders), "orders paid, shipped or delivered"))
     })
     output$kpi_tracked <- renderUI({
       r <- revenue()
-      kpi_value(r$tracked_revenue, fmt_money, note = paste(fmt_int(r$unbooked), "purchases without a shop order"))
+      kpi_change_value(r$tracked_revenue, before(function() previous_revenue()$tracked_revenue), fmt_money,
+                       compare = compare(), note = paste(fmt_int(r$unbooked), "purchases without a shop order"))
     })
+    # Coverage: booked orders a browser also reported, of the booked orders.
     output$kpi_coverage <- renderUI({
       r <- revenue()
-      kpi_value(r$coverage, fmt_pct, note = paste(fmt_int(r$covered), "of", fmt_int(r$booked_orders),
-                                                  "booked orders tracked"))
+      p <- before(previous_revenue)
+      kpi_rate_value(r$covered, r$booked_orders, p$covered, p$booked_orders, compare = compare(),
+                     note = paste(fmt_int(r$covered), "of", fmt_int(r$booked_orders), "booked orders tracked"))
     })
 
-    output$kpi_sessions <- renderUI(kpi_value(sum(daily()$sessions), note = "all sessions started"))
-    output$kpi_purchases <- renderUI(kpi_value(step_sessions("purchase")))
+    output$kpi_sessions <- renderUI(kpi_change_value(sum(daily()$sessions),
+                                                     before(function() sum(previous_daily()$sessions)),
+                                                     compare = compare(), note = "all sessions started"))
+    output$kpi_purchases <- renderUI(kpi_change_value(step_sessions(steps(), "purchase"),
+                                                      before(function() step_sessions(previous_steps(), "purchase")),
+                                                      compare = compare()))
+    # Conversion: sessions with a purchase of the sessions with a page view (the funnel's first step).
     output$kpi_conversion <- renderUI({
-      df <- steps()
-      kpi_value(df$overall_rate[df$step == "purchase"], fmt_pct, note = "of sessions with a page view")
+      p <- before(previous_steps)
+      kpi_rate_value(step_sessions(steps(), "purchase"), step_sessions(steps(), "page_view"),
+                     if (!is.null(p)) step_sessions(p, "purchase"), if (!is.null(p)) step_sessions(p, "page_view"),
+                     compare = compare(), note = "of sessions with a page view")
     })
+    # Abandonment: carts without a purchase, of the sessions with an add-to-cart; a fall is good.
+    abandoned <- function(df) max(step_sessions(df, "add_to_cart") - step_sessions(df, "purchase"), 0)
     output$kpi_abandonment <- renderUI({
-      cart <- step_sessions("add_to_cart")
-      kpi_value(if (cart > 0) 1 - step_sessions("purchase") / cart else NA, fmt_pct,
-                note = "carts without a purchase")
+      p <- before(previous_steps)
+      kpi_rate_value(abandoned(steps()), step_sessions(steps(), "add_to_cart"),
+                     if (!is.null(p)) abandoned(p), if (!is.null(p)) step_sessions(p, "add_to_cart"),
+                     higher_is_better = FALSE, compare = compare(), note = "carts without a purchase")
     })
 
     output$funnel_chart <- renderPlot({

@@ -33,16 +33,29 @@ products_server <- function(id, db, shared) {
       updateSelectInput(session, "category", choices = cats, selected = keep(input$category, cats))
       updateSelectInput(session, "brand", choices = brands, selected = keep(input$brand, brands))
     })
+    compare <- shared$compare
     summary <- reactive(q_product_summary(db, range()[1], range()[2], input$category, input$brand))
+    # The same filters over the period of the same length just before (queried only when comparing).
+    previous_summary <- reactive({
+      p <- previous_period(range()[1], range()[2])
+      q_product_summary(db, p$from, p$to, input$category, input$brand)
+    })
+    before <- function(name) if (compare()) previous_summary()[[name]]
     top <- reactive(q_product_engagement(db, range()[1], range()[2], input$category, input$brand, 25))
     cats <- reactive(q_category_engagement(db, range()[1], range()[2], input$brand))
 
-    output$kpi_views <- renderUI(kpi_value(summary()$views, note = paste(fmt_int(summary()$products), "products")))
-    output$kpi_cart_rate <- renderUI(kpi_value(summary()$add_to_cart_rate, fmt_pct, note = "add-to-carts per view"))
-    output$kpi_purchases <- renderUI(kpi_value(summary()$purchases, note = paste(fmt_int(summary()$units), "units")))
+    output$kpi_views <- renderUI(kpi_change_value(summary()$views, before("views"), compare = compare(),
+                                                  note = paste(fmt_int(summary()$products), "products")))
+    # Add-to-carts per view: a ratio of events (a view can be followed by several add-to-carts), not a
+    # share of trials, so its change is in points without a Wilson interval.
+    output$kpi_cart_rate <- renderUI(kpi_change_value(summary()$add_to_cart_rate, before("add_to_cart_rate"),
+                                                      fmt_pct, kind = "points", compare = compare(),
+                                                      note = "add-to-carts per view"))
+    output$kpi_purchases <- renderUI(kpi_change_value(summary()$purchases, before("purchases"), compare = compare(),
+                                                      note = paste(fmt_int(summary()$units), "units")))
     output$kpi_revenue <- renderUI({
       s <- summary()
-      booked_revenue_value(s$booked_revenue, s$revenue, s$booked_orders)
+      booked_revenue_value(s$booked_revenue, s$revenue, s$booked_orders, before("booked_revenue"), compare())
     })
 
     output$products <- DT::renderDT({

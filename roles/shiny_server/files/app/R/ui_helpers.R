@@ -21,12 +21,13 @@ kpi_value <- function(value, formatter = fmt_int, note = NULL) {
   )
 }
 
-# Booked revenue as a headline, with the tracked revenue beside it (raw value in .kpi-tracked).
-booked_revenue_value <- function(booked, tracked, orders) {
-  kpi_value(booked, fmt_money,
-            note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(tracked),
-                                                 fmt_money(tracked)),
-                           paste0(" \u00b7 ", fmt_int(orders), " orders")))
+# Booked revenue as a headline, with the tracked revenue beside it (raw value in .kpi-tracked)
+# and, when comparing, its change on the previous period's booked revenue.
+booked_revenue_value <- function(booked, tracked, orders, previous = NULL, compare = FALSE) {
+  kpi_change_value(booked, previous, fmt_money, compare = compare,
+                   note = tagList("tracked ", tags$span(class = "kpi-tracked", `data-value` = raw_value(tracked),
+                                                        fmt_money(tracked)),
+                                  paste0(" \u00b7 ", fmt_int(orders), " orders")))
 }
 
 # A select whose choices the server fills from the data (a category, a channel), opening on the

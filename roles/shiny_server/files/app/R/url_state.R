@@ -1,6 +1,6 @@
-# What a link carries: the shared date range, the open page
+# What a link carries: the shared date range, "compare to the previous period", the open page
 # and that page's filters, e.g.
-#   ?page=products&from=2026-03-01&to=2026-03-07&category=Laptops&brand=Dell
+#   ?page=products&from=2026-03-01&to=2026-03-07&compare=off&category=Laptops&brand=Dell
 # url_state() reads a query string into the view the app opens with (every value checked: an
 # invalid or unknown one falls back to its default, never an error); url_query() writes the
 # current view back (the app keeps the address bar in step with updateQueryString()).
@@ -31,6 +31,9 @@ url_text <- function(x, max_chars = 200) {
 
 url_choice <- function(x, choices) if (length(x) == 1 && !is.na(x) && x %in% choices) x else NULL
 
+# compare: on unless the link says off (off, 0, false, no).
+URL_OFF <- c("off", "0", "false", "no")
+
 url_day <- function(x) {
   if (length(x) != 1 || is.na(x) || !grepl("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", x)) return(NULL)
   day <- tryCatch(as.Date(x, format = "%Y-%m-%d"), error = function(e) as.Date(NA))
@@ -39,7 +42,7 @@ url_day <- function(x) {
 
 # The view a query string asks for. query: a named list as shiny::parseQueryString() returns it;
 # default_from / default_to: the range to open with when the link has none (or an invalid one).
-# A from after to is swapped. Returns list(from, to, page, filters = list(<page> = list(...))).
+# A from after to is swapped. Returns list(from, to, compare, page, filters = list(<page> = list(...))).
 url_state <- function(query, default_from, default_to) {
   get <- function(name) {
     v <- query[[name]]
@@ -54,20 +57,22 @@ url_state <- function(query, default_from, default_to) {
     from <- to
     to <- swap
   }
+  compare <- !(tolower(get("compare")) %in% URL_OFF)
   page <- url_choice(get("page"), PAGES)
   filters <- lapply(URL_FILTERS, function(spec) {
     picked <- lapply(names(spec), function(name) spec[[name]](get(name)))
     names(picked) <- names(spec)
     picked[!vapply(picked, is.null, logical(1))]
   })
-  list(from = from, to = to, page = if (is.null(page)) PAGES[1] else page,
+  list(from = from, to = to, compare = compare, page = if (is.null(page)) PAGES[1] else page,
        filters = filters)
 }
 
-# The query string of a view: page, from, to, then the page's filters in the order of
+# The query string of a view: page, from, to, compare=off when not comparing (on is the default), then the page's filters in the order of
 # URL_FILTERS (a filter at its default - NULL, "" or "All" - left out).
-url_query <- function(page, from, to, filters = list()) {
+url_query <- function(page, from, to, filters = list(), compare = TRUE) {
   params <- list(page = page, from = format(as.Date(from)), to = format(as.Date(to)))
+  if (!isTRUE(compare)) params$compare <- "off"
   known <- names(URL_FILTERS[[page]])
   for (name in known) {
     v <- filters[[name]]

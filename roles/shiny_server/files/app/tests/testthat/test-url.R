@@ -12,6 +12,10 @@ test_that("a link's range, page and filters are read back", {
   expect_equal(s$filters$products, list(category = "Laptops", brand = "Dell"))
   expect_equal(url_filter(s, "products", "brand"), "Dell")
   expect_equal(url_filter(s, "audience", "dimension", "device_type"), "device_type")
+  expect_true(s$compare)  # compared with the previous period unless the link says off
+  expect_false(url_state(list(compare = "off"), DEFAULT_FROM, DEFAULT_TO)$compare)
+  expect_false(url_state(list(compare = "FALSE"), DEFAULT_FROM, DEFAULT_TO)$compare)
+  expect_true(url_state(list(compare = "maybe"), DEFAULT_FROM, DEFAULT_TO)$compare)
   a <- url_state(list(page = "acquisition", attribution = "first_touch", channel = "Organic Search",
                       dimension = "browser", weeks = "12", coverage_by = "browser"), DEFAULT_FROM, DEFAULT_TO)
   expect_equal(a$filters$acquisition, list(attribution = "first_touch", channel = "Organic Search"))
@@ -50,6 +54,11 @@ test_that("the view is written as a query string that reads back as the same vie
   # Another page's filters stay out of the link; a page without filters has just the range.
   expect_equal(url_query("activity", "2026-03-02", "2026-03-02", list(category = "Laptops")),
                "?page=activity&from=2026-03-02&to=2026-03-02")
+  expect_equal(url_query("activity", "2026-03-02", "2026-03-02", compare = FALSE),
+               "?page=activity&from=2026-03-02&to=2026-03-02&compare=off")
+  expect_false(url_state(shiny::parseQueryString(url_query("audience", "2026-03-02", "2026-03-02",
+                                                           list(dimension = "os"), FALSE)),
+                         DEFAULT_FROM, DEFAULT_TO)$compare)
   expect_equal(url_query("acquisition", "2026-03-02", "2026-03-03",
                          list(attribution = "last_touch", channel = "Organic Search")),
                "?page=acquisition&from=2026-03-02&to=2026-03-03&attribution=last_touch&channel=Organic%20Search")
