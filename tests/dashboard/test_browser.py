@@ -5,12 +5,14 @@ Screenshots land in test-artifacts/dashboard/<page>.png."""
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -127,10 +129,65 @@ def test_activity_page(app, warehouse: Warehouse):
     daily = warehouse.query("SELECT events, users FROM dashboard.activity_daily(%s, %s)", (FROM, TO))
     assert [num(v) for v in table_values(app, "activity-daily", "events")] == [e for e, _ in daily]
     assert [num(v) for v in table_values(app, "activity-daily", "users")] == [u for _, u in daily]
+    # The per-day chart: a time series of the same figures.
+    assert timeseries_values(app, "activity-daily_chart") == [float(e) for e, _ in daily]
     # Formatted for people: thousands separators, no raw floats.
     shown = app.find_element(By.CSS_SELECTOR, "#activity-kpi_events .kpi-value").text
     assert shown == f"{events:,}"
     screenshot(app, "1-activity")
+
+
+def test_activity_overview(app, warehouse: Warehouse):
+    """Visitors (exact here, so marked exact), new and returning, sessions, booked orders and
+    conversion with its Wilson interval, against the oracle over the known events."""
+    kpi = open_page(app, "activity", ["visitors", "new", "sessions", "events", "orders", "conversion"])
+    want = overview.overview(warehouse.data, FROM, TO)
+    assert want.new_visitors > 0  # every visitor of the known days is new; one day has returning ones
+    assert (num(kpi["visitors"]), num(kpi["new"]), num(kpi["sessions"]), num(kpi["events"])) == (
+        want.visitors, want.new_visitors, want.sessions, want.events)
+    returning = app.find_element(By.CSS_SELECTOR, "#activity-kpi_new .kpi-returning")
+    assert num(returning.get_attribute("data-value")) == want.returning_visitors
+    note = app.find_element(By.CSS_SELECTOR, "#activity-kpi_visitors .visitor-note")
+    [(approximate,)] = warehouse.query("SELECT approximate FROM dashboard.visitors(%s, %s)", (FROM, TO))
+    assert approximate is False  # the known data is small: its visitors are counted exactly
+    assert (note.get_attribute("data-approximate"), note.text) == ("false", "distinct browsers, exact")
+    orders, _ = overview.booked(warehouse.data, FROM, TO)
+    assert num(kpi["orders"]) == orders
+    assert float(kpi["conversion"]) == pytest.approx(want.conversion)
+    interval = app.find_element(By.CSS_SELECTOR, "#activity-kpi_conversion .kpi-interval")
+    low, high = compare.wilson(want.purchase_sessions, want.sessions)
+    assert (float(interval.get_attribute("data-low")), float(interval.get_attribute("data-high"))) == (
+        pytest.approx(low), pytest.approx(high))
+    # No data before the known days: every change reads "from zero" or none, never an error.
+    directions = {e.get_attribute("data-direction")
+                  for e in app.find_elements(By.CSS_SELECTOR, ".tab-pane.active .kpi-change")}
+    assert directions and directions <= {"new", "none", "flat", ""}
+
+
+def test_activity_trends_are_zoomable_time_series(app, warehouse: Warehouse):
+    """Per hour: every hour of the range with the oracle's events; hovering a point shows its
+    exact figures with their units; the slider and the wheel zoom."""
+    open_page(app, "activity", ["events"])
+    per_hour: dict = {}
+    for e in overview.human_events(warehouse.data, FROM, TO):
+        hour = e["event_timestamp"].replace(minute=0, second=0, microsecond=0)
+        per_hour[hour] = per_hour.get(hour, 0) + 1
+    hours = 24 * ((TO - FROM).days + 1)
+    values = timeseries_values(app, "activity-hourly")
+    assert len(values) == hours and sum(values) == sum(per_hour.values())
+    busiest = max(per_hour, key=lambda h: (per_hour[h], -h.timestamp()))
+    index = int((busiest - datetime(FROM.year, FROM.month, FROM.day, tzinfo=UTC)).total_seconds() // 3600)
+    assert values[index] == per_hour[busiest]
+    users = len({e["client_id"] for e in overview.human_events(warehouse.data, FROM, TO)
+                 if e["event_timestamp"].replace(minute=0, second=0, microsecond=0) == busiest})
+    text = hover_point(app, "activity-hourly", busiest.timestamp() * 1000, per_hour[busiest])
+    assert busiest.strftime("%Y-%m-%d %H:%M UTC") in text
+    assert f"Events: {per_hour[busiest]} events" in text
+    assert f"Users: {users} distinct browsers" in text
+    kinds = app.execute_script(
+        "return echarts.getInstanceByDom(document.querySelector('#activity-hourly .chart-canvas'))"
+        ".getOption().dataZoom.map(z => z.type);")
+    assert sorted(kinds) == ["inside", "slider"]
 
 
 def test_funnel_page(app, warehouse: Warehouse):
@@ -238,6 +295,42 @@ def test_acquisition_page(app, warehouse: Warehouse):
     assert shown("sources", "sessions") == [m[0] for m in mine]
     settled(app)
     screenshot(app, "4-acquisition")
+
+
+TIMESERIES_VALUES_JS = """
+const chart = echarts.getInstanceByDom(document.querySelector(arguments[0] + ' .chart-canvas'));
+return chart.getOption().series[0].data.map(p => p[1]);
+"""
+CANVAS_JS = """
+const canvas = document.querySelector(arguments[0] + ' .chart-canvas');
+canvas.scrollIntoView({block: 'center', behavior: 'instant'});
+const r = canvas.getBoundingClientRect();
+const xy = echarts.getInstanceByDom(canvas).convertToPixel({seriesIndex: 0}, arguments[1]);
+return [r.left + xy[0], r.top + xy[1]];
+"""
+
+
+def timeseries_values(browser, chart_id: str) -> list[float]:
+    """The first series' values of a drawn time series."""
+    settled(browser, lambda d: d.find_element(By.ID, chart_id).get_attribute("data-state") == "rendered")
+    return [float(v) for v in browser.execute_script(TIMESERIES_VALUES_JS, f"#{chart_id}")]
+
+
+def hover_point(browser, chart_id: str, time_ms: float, value: float) -> str:
+    """Moves the mouse onto a time series' point and returns the tooltip's text."""
+    x, y = browser.execute_script(CANVAS_JS, f"#{chart_id}", [time_ms, value])
+    actions = ActionBuilder(browser)
+    actions.pointer_action.move_to_location(int(x), int(y))
+    actions.perform()
+
+    def shown(driver):
+        tips = [t for t in driver.find_elements(By.CSS_SELECTOR, f"#{chart_id} .chart-tooltip")
+                if t.is_displayed()]
+        return tips[0].text if tips and tips[0].text else False
+
+    text = WebDriverWait(browser, 10, poll_frequency=0.1).until(shown)
+    browser.execute_script("window.scrollTo({top: 0, behavior: 'instant'});")
+    return text
 
 
 CHART_VALUES_JS = """
@@ -546,10 +639,30 @@ def test_activity_compares_with_the_previous_period(browser, dashboard_url, ware
     assert float(change_of(browser, "activity", "booked")) == pytest.approx(
         overview.change(booked_now, booked_then))
     assert f"against {before_from} to {before_to}" in browser.find_element(By.ID, "previous_period").text
+    # Visitors of the day and the day before; on the last day some come back.
+    more = open_page(browser, "activity", ["visitors", "new", "conversion"])
+    assert now.returning_visitors > 0
+    assert (num(more["visitors"]), num(more["new"])) == (now.visitors, now.new_visitors)
+    returning = browser.find_element(By.CSS_SELECTOR, "#activity-kpi_new .kpi-returning")
+    assert num(returning.get_attribute("data-value")) == now.returning_visitors
+    for name, current, previous in (("visitors", now.visitors, then.visitors),
+                                    ("new", now.new_visitors, then.new_visitors)):
+        shown = change_of(browser, "activity", name)
+        assert float(shown) == pytest.approx(overview.change(current, previous)), name
+    # Conversion: the change in points, its interval and whether the two days' intervals overlap.
+    rate = overview.rate_change(now.purchase_sessions, now.sessions, then.purchase_sessions, then.sessions)
+    assert float(more["conversion"]) == pytest.approx(rate.rate)
+    box = browser.find_element(By.CSS_SELECTOR, "#activity-kpi_conversion .kpi-change")
+    assert float(box.get_attribute("data-value")) == pytest.approx(rate.change)
+    assert box.get_attribute("data-significant") == str(rate.significant).lower()
+    assert ("not significant" in box.text) is (rate.significant is False)
+    interval = browser.find_element(By.CSS_SELECTOR, "#activity-kpi_conversion .kpi-interval")
+    assert (float(interval.get_attribute("data-low")), float(interval.get_attribute("data-high"))) == (
+        pytest.approx(rate.low), pytest.approx(rate.high))
     # Off: the figures stay, their changes go, and the link says so.
     browser.find_element(By.ID, "compare").click()
-    eventually(browser, lambda d: [change_of(d, "activity", k) for k in ("events", "sessions", "booked")],
-               [None, None, None])
+    names = ("visitors", "new", "sessions", "events", "orders", "booked", "conversion", "users", "peak")
+    eventually(browser, lambda d: [change_of(d, "activity", k) for k in names], [None] * len(names))
     assert kpi_of(browser, "activity", "events") == kpi["events"]
     eventually(browser, query_of, {"page": "activity", "from": TO.isoformat(), "to": TO.isoformat(),
                                    "compare": "off"})

@@ -17,7 +17,7 @@
 ECHARTS_VERSION <- "6.1.0"
 # Version of www/charts/ (the binding and the CSS of charts and value-box changes): bump it when
 # they change, so browsers that cached the old files fetch the new ones.
-CHART_BINDING_VERSION <- "1.0.0"
+CHART_BINDING_VERSION <- "1.1.0"
 
 CHART_UNIT_TYPES <- c("count", "money", "percent", "number")
 
@@ -143,9 +143,11 @@ chart_spec <- function(kind, ...) structure(list(kind = kind, ...), class = "cli
 
 # Time series: one line (or area) per series over hours or days, zoomable (wheel or drag inside
 # the plot, or the slider below it). time: Date or POSIXct (UTC); series: a named list of numeric
-# vectors, one per line, the names shown in the legend and tooltip.
+# vectors, one per line, the names shown in the legend and tooltip. suffixes: optionally the word
+# after each series' values in the tooltip (a named character vector, by series name: "Users" =
+# "distinct browsers"), where the series count different things; else unit$suffix for all.
 chart_timeseries <- function(time, series, unit = chart_unit(), grain = c("day", "hour"), area = FALSE,
-                             stacked = FALSE, description = NULL,
+                             stacked = FALSE, suffixes = NULL, description = NULL,
                              empty = CHART_EMPTY_MESSAGE, hint = CHART_EMPTY_HINT) {
   grain <- match.arg(grain)
   if (!inherits(time, c("Date", "POSIXt"))) {
@@ -153,12 +155,23 @@ chart_timeseries <- function(time, series, unit = chart_unit(), grain = c("day",
   }
   if (anyNA(time)) stop("chart_timeseries: time has missing values", call. = FALSE)
   series <- check_series("chart_timeseries", series, length(time))
+  if (!is.null(suffixes)) {
+    if (!is.character(suffixes) || is.null(names(suffixes)) || anyNA(suffixes)) {
+      stop("chart_timeseries: suffixes must be a named character vector", call. = FALSE)
+    }
+    unknown <- setdiff(names(suffixes), names(series))
+    if (length(unknown)) {
+      stop("chart_timeseries: suffixes for no series: ", paste(unknown, collapse = ", "), call. = FALSE)
+    }
+  }
   if (!has_figures(series)) return(chart_empty(empty, hint))
   ms <- as.numeric(as.POSIXct(time, tz = "UTC")) * 1000
   ord <- order(ms)
+  suffix_of <- function(n) if (!is.null(suffixes) && n %in% names(suffixes)) suffixes[[n]] else unit$suffix
   chart_spec("timeseries", grain = grain, area = isTRUE(area), stacked = isTRUE(stacked), unit = unit,
              x_label = paste(grain, "(UTC)"), time = I(ms[ord]),
-             series = lapply(names(series), function(n) list(name = n, values = I(series[[n]][ord]))),
+             series = lapply(names(series), function(n) list(name = n, values = I(series[[n]][ord]),
+                                                             suffix = suffix_of(n))),
              description = description)
 }
 

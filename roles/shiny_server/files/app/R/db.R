@@ -201,6 +201,6 @@ revenue_totals <- function(df) {
   booked <- sum(df$booked_orders)
   covered <- booked - sum(df$untracked_orders)
   list(booked_orders = booked, booked_revenue = sum(as.numeric(df$booked_revenue)),
-       tracked_revenue = sum(as.numeric(df$tracked_revenue)), covered = covered,
+       tracked_revenue = sum(as.numeric(df$tracked_revenue)), tracked_orders = sum(df$tracked_orders), covered = covered,
        coverage = if (booked > 0) covered / booked else NA, unbooked = sum(df$unbooked_purchases))
 }

@@ -35,6 +35,16 @@ raw_value <- function(x) {
   if (length(x) == 0 || is.na(x)) "" else if (is.numeric(x)) format(x, scientific = FALSE, digits = 15, trim = TRUE) else as.character(x)
 }
 
+# What a visitor count is: "distinct browsers, exact", or, for an approximate (sketched) count,
+# "distinct browsers, approximate (±0.6%)" with its relative error. v: a dashboard.visitors() row.
+visitor_note <- function(v) {
+  if (isTRUE(as.logical(v$approximate))) {
+    paste0("distinct browsers, approximate (\u00b1", fmt_pct(as.numeric(v$relative_error)), ")")
+  } else {
+    "distinct browsers, exact"
+  }
+}
+
 # Axis labels.
 label_int <- function(x) fmt_int(x)
 label_pct <- function(x) fmt_pct(x, 0)

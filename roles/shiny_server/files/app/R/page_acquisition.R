@@ -154,12 +154,3 @@ acquisition_server <- function(id, db, shared) {
 converted_sessions <- function(df) {
   list(sessions = sum(df$sessions), converted = round(sum(as.numeric(df$conversion_rate) * df$sessions, na.rm = TRUE)))
 }
-
-# "exact", or the relative error of an approximate (sketched) count.
-visitor_note <- function(v) {
-  if (isTRUE(as.logical(v$approximate))) {
-    paste0("distinct browsers, approximate (\u00b1", fmt_pct(as.numeric(v$relative_error)), ")")
-  } else {
-    "distinct browsers, exact"
-  }
-}

@@ -1,21 +1,33 @@
-# Page 1: activity trends - events, users and sessions per hour and per day, and the period's booked
-# revenue (the shop's orders) with the tracked revenue beside it.
+# Page 1: overview and activity trends - the period's visitors (new and returning), sessions,
+# events, booked orders and revenue (tracked revenue beside it) and conversion, each against the
+# previous period; events, users and sessions per hour and per day as zoomable time series.
 
 activity_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar("Traffic of real shoppers (bots excluded), per UTC hour and day."),
+    filter_bar(paste("Traffic of real shoppers (bots excluded), per UTC hour and day; sessions by the day they",
+                     "started. Revenue: the shop's booked orders, with what browsers reported beside it.")),
+    layout_column_wrap(
+      width = 1 / 4, fill = FALSE, class = "kpi-row",
+      kpi_box("Visitors", ns("kpi_visitors"), "users"),
+      kpi_box("New visitors", ns("kpi_new"), "user-plus", "teal"),
+      kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "info"),
+      kpi_box("Events", ns("kpi_events"), "bolt")
+    ),
     layout_column_wrap(
       width = 1 / 5, fill = FALSE, class = "kpi-row",
+      kpi_box("Orders", ns("kpi_orders"), "bag-shopping", "success"),
       kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
-      kpi_box("Events", ns("kpi_events"), "bolt"),
-      kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "teal"),
+      kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "teal"),
       kpi_box("Peak users in an hour", ns("kpi_users"), "users", "info"),
       kpi_box("Busiest hour", ns("kpi_peak"), "chart-line", "warning")
     ),
-    card(full_screen = TRUE, card_header("Per hour"), plotOutput(ns("hourly"), height = "300px")),
+    card(full_screen = TRUE, card_header("Per hour", tags$small(class = "text-muted ms-2",
+                                                                "scroll or drag to zoom; hover for the figures")),
+         chart_output(ns("hourly"), "300px", label = "Events, sessions and users per hour")),
     card(full_screen = TRUE, card_header("Per day"),
-         plotOutput(ns("daily_chart"), height = "240px"), uiOutput(ns("daily_table")))
+         chart_output(ns("daily_chart"), "260px", label = "Events, sessions and users per day"),
+         uiOutput(ns("daily_table")))
   )
 }
 
@@ -26,23 +38,50 @@ activity_server <- function(id, db, shared) {
     summary <- reactive(q_activity_summary(db, range()[1], range()[2]))
     hourly <- reactive(q_activity_hourly(db, range()[1], range()[2]))
     daily <- reactive(q_activity_daily(db, range()[1], range()[2]))
+    visitors <- reactive(q_visitors(db, range()[1], range()[2]))
+    started <- reactive(started_sessions(q_funnel_daily(db, range()[1], range()[2])))
     revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, range()[1], range()[2])))
     # The same figures for the period of the same length just before (queried only when comparing).
     previous <- reactive(previous_period(range()[1], range()[2]))
     previous_summary <- reactive(q_activity_summary(db, previous()$from, previous()$to))
+    previous_visitors <- reactive(q_visitors(db, previous()$from, previous()$to))
+    previous_started <- reactive(started_sessions(q_funnel_daily(db, previous()$from, previous()$to)))
     previous_revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, previous()$from, previous()$to)))
     before <- function(figures, name) if (compare()) figures()[[name]]
 
+    output$kpi_visitors <- renderUI({
+      v <- visitors()
+      kpi_change_value(v$visitors, before(previous_visitors, "visitors"), compare = compare(),
+                       note = tags$span(class = "visitor-note", `data-approximate` = tolower(isTRUE(v$approximate)),
+                                        visitor_note(v)))
+    })
+    output$kpi_new <- renderUI({
+      v <- visitors()
+      kpi_change_value(v$new_visitors, before(previous_visitors, "new_visitors"), compare = compare(),
+                       note = tagList(tags$span(class = "kpi-returning", `data-value` = raw_value(v$returning_visitors),
+                                                fmt_int(v$returning_visitors)), " returning"))
+    })
+    # Sessions by the day they started (the conversion's base), events by their hour.
+    output$kpi_sessions <- renderUI(kpi_change_value(started()$sessions, before(previous_started, "sessions"),
+                                                     compare = compare(), note = "sessions started"))
+    output$kpi_events <- renderUI(kpi_change_value(summary()$events, before(previous_summary, "events"),
+                                                   compare = compare()))
+    output$kpi_orders <- renderUI({
+      r <- revenue()
+      kpi_change_value(r$booked_orders, before(previous_revenue, "booked_orders"), compare = compare(),
+                       note = paste(fmt_int(r$tracked_orders), "purchases tracked"))
+    })
     output$kpi_booked <- renderUI({
       r <- revenue()
       booked_revenue_value(r$booked_revenue, r$tracked_revenue, r$booked_orders,
                            before(previous_revenue, "booked_revenue"), compare())
     })
-
-    output$kpi_events <- renderUI(kpi_change_value(summary()$events, before(previous_summary, "events"),
-                                                   compare = compare()))
-    output$kpi_sessions <- renderUI(kpi_change_value(summary()$sessions, before(previous_summary, "sessions"),
-                                                     compare = compare()))
+    output$kpi_conversion <- renderUI({
+      s <- started()
+      p <- if (compare()) previous_started()
+      kpi_rate_value(s$purchased, s$sessions, p$purchased, p$sessions, compare = compare(),
+                     note = "sessions with a purchase")
+    })
     output$kpi_users <- renderUI(kpi_change_value(summary()$peak_hour_users, before(previous_summary, "peak_hour_users"),
                                                   compare = compare(), note = "distinct browsers in the busiest hour"))
     output$kpi_peak <- renderUI({
@@ -51,31 +90,28 @@ activity_server <- function(id, db, shared) {
                        note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
     })
 
-    series <- c(events = "Events", sessions = "Sessions", users = "Users")
-    daily_series <- c(events = "Events", sessions = "Sessions", users = "Users (distinct per day)")
-    series_colors <- unname(PALETTE[c("primary", "teal", "amber")])
+    suffixes <- c(Events = "events", Sessions = "sessions", Users = "distinct browsers",
+                  "Users (distinct per day)" = "distinct browsers")
 
-    output$hourly <- renderPlot({
+    output$hourly <- render_chart({
       df <- hourly()
-      validate(need(sum(df$events) > 0, "No activity in the selected period."))
-      ggplot2::ggplot(long_series(df, "hour", series), ggplot2::aes(x, value, colour = series)) +
-        ggplot2::geom_line(linewidth = 0.9) +
-        ggplot2::scale_colour_manual(values = series_colors) +
-        ggplot2::scale_y_continuous(labels = label_int, limits = c(0, NA)) +
-        ggplot2::labs(x = "hour (UTC)", y = "per hour") +
-        theme_dash()
-    }, res = 96)
+      chart_timeseries(as.POSIXct(df$hour, tz = "UTC"),
+                       list(Events = as.numeric(df$events), Sessions = as.numeric(df$sessions),
+                            Users = as.numeric(df$users)),
+                       chart_unit("count", "per hour"), grain = "hour",
+                       suffixes = suffixes[c("Events", "Sessions", "Users")],
+                       empty = "No activity in the selected period.")
+    })
 
-    output$daily_chart <- renderPlot({
+    output$daily_chart <- render_chart({
       df <- daily()
-      validate(need(sum(df$events) > 0, "No activity in the selected period."))
-      ggplot2::ggplot(long_series(df, "day", daily_series), ggplot2::aes(x, value, fill = series)) +
-        ggplot2::geom_col(position = ggplot2::position_dodge(width = 0.8), width = 0.75) +
-        ggplot2::scale_fill_manual(values = series_colors) +
-        ggplot2::scale_y_continuous(labels = label_int) +
-        ggplot2::labs(x = "day (UTC)", y = "per day") +
-        theme_dash()
-    }, res = 96)
+      chart_timeseries(as.Date(df$day),
+                       list(Events = as.numeric(df$events), Sessions = as.numeric(df$sessions),
+                            "Users (distinct per day)" = as.numeric(df$users)),
+                       chart_unit("count", "per day"), grain = "day",
+                       suffixes = suffixes[c("Events", "Sessions", "Users (distinct per day)")],
+                       empty = "No activity in the selected period.")
+    })
 
     output$daily_table <- renderUI({
       df <- daily()
@@ -90,4 +126,9 @@ activity_server <- function(id, db, shared) {
 
     NULL  # no filters of its own in the URL
   })
+}
+
+# Sessions started in the range and those with a purchase, summed over dashboard.funnel_daily().
+started_sessions <- function(df) {
+  list(sessions = sum(df$sessions), purchased = sum(df$purchase_sessions))
 }

@@ -22,6 +22,14 @@ test_that("a time series is sent as UTC milliseconds and one array per series, i
   expect_equal(unlist(s$series[[1]]$values), c(3, 4))
   expect_equal(s$series[[2]]$values, list(NULL, 2))  # NA is a gap (null)
   expect_equal(s$x_label, "day (UTC)")
+  expect_equal(c(s$series[[1]]$suffix, s$series[[2]]$suffix), c("", ""))  # unit$suffix
+  # Series that count different things: each its own word in the tooltip.
+  own <- spec_of(chart_timeseries(days, list(Events = c(4, 3), Users = c(2, 1)), chart_unit("count", "per day", "events"),
+                                  suffixes = c(Users = "distinct browsers")))
+  expect_equal(c(own$series[[1]]$suffix, own$series[[2]]$suffix), c("events", "distinct browsers"))
+  expect_error(chart_timeseries(days, list(Events = c(4, 3)), suffixes = c(Visits = "visits")),
+               "suffixes for no series: Visits")
+  expect_error(chart_timeseries(days, list(Events = c(4, 3)), suffixes = "events"), "named character vector")
   hour <- as.POSIXct("2026-03-01 10:00", tz = "UTC")
   one <- spec_of(chart_timeseries(hour, list(Events = 7), grain = "hour"))
   expect_equal(one$series[[1]]$values, list(7))  # a one-point series stays an array

@@ -31,6 +31,12 @@ test_that("date ranges and limits are checked before any query runs", {
   expect_equal(filter_value("Laptops"), "Laptops")
 })
 
+test_that("a visitor count says whether it is exact or approximate, and by how much", {
+  expect_equal(visitor_note(data.frame(approximate = FALSE, relative_error = 0)), "distinct browsers, exact")
+  expect_equal(visitor_note(data.frame(approximate = TRUE, relative_error = 0.0057)),
+               "distinct browsers, approximate (\u00b10.6%)")
+})
+
 test_that("numbers are formatted for people", {
   expect_equal(fmt_int(1234567), "1,234,567")
   expect_equal(fmt_pct(0.2143), "21.4%")

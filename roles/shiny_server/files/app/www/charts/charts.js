@@ -156,7 +156,9 @@
         tooltip: Object.assign(option.tooltip, {
           trigger: 'axis',
           formatter: (params) => {
-            const rows = params.map((p) => line(p.marker, multi ? p.seriesName : '', withSuffix(p.value[1], unit)));
+            // Each series' own word after its value where it has one ("4 distinct browsers").
+            const rows = params.map((p) => line(p.marker, multi ? p.seriesName : '',
+              withSuffix(p.value[1], Object.assign({}, unit, { suffix: spec.series[p.seriesIndex].suffix }))));
             return '<div class="chart-tooltip-title">' + esc(formatTime(params[0].value[0], spec.grain)) + '</div>' +
               rows.join('<br>');
           },
