@@ -137,6 +137,8 @@
         grid: { left: 16, right: 24, top: multi ? 56 : 36, bottom: 72 },
         xAxis: {
           type: 'time',
+          // No ticks between the points of a daily series (a few days would get hourly ticks).
+          minInterval: spec.grain === 'day' ? 86400000 : 3600000,
           name: spec.x_label,
           nameLocation: 'middle',
           nameGap: 28,
