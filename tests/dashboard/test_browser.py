@@ -209,6 +209,15 @@ def test_funnel_page(app, warehouse: Warehouse):
         " FROM dashboard.revenue_reconciliation(%s, %s)", (FROM, TO))
     assert (num(revenue["booked"]), num(revenue["tracked"])) == (booked, tracked)
     assert untracked > 0 and num(revenue["coverage"]) == pytest.approx((orders - untracked) / orders)
+    # The charts: the funnel's steps and the conversion per day, as the oracle counts them.
+    steps = overview.funnel_sessions(warehouse.data, FROM, TO)
+    assert chart_values(app, "funnel-funnel_chart") == [float(steps[s]) for s in known_data.FUNNEL_STEPS]
+    per_day = [overview.overview(warehouse.data, d, d) for d in known_data.DAYS]
+    assert timeseries_values(app, "funnel-daily") == pytest.approx([d.purchase_sessions / d.sessions
+                                                                    for d in per_day])
+    last_day_ms = datetime(TO.year, TO.month, TO.day, tzinfo=UTC).timestamp() * 1000
+    text = hover_point(app, "funnel-daily", last_day_ms, per_day[-1].conversion)
+    assert f"{100 * per_day[-1].conversion:.1f}% of sessions started" in text
     screenshot(app, "2-funnel")
 
 
@@ -671,6 +680,37 @@ def test_activity_compares_with_the_previous_period(browser, dashboard_url, ware
     open_page(browser, "activity", ["events"])
     assert not browser.find_element(By.ID, "compare").is_selected()
     assert change_of(browser, "activity", "events") is None
+
+
+def test_funnel_compares_with_the_previous_period(browser, dashboard_url, warehouse: Warehouse):
+    """The funnel's conversion and cart abandonment against the day before: change in points,
+    Wilson interval and significance as the oracle has them; a fall in abandonment is good."""
+    known = warehouse.data
+    before_from, before_to = compare.previous_period(TO, TO)
+    browser.get(f"{dashboard_url}?page=funnel&from={TO}&to={TO}")
+    kpi = open_page(browser, "funnel", ["sessions", "purchases", "conversion", "abandonment"])
+    now = overview.funnel_sessions(known, TO, TO)
+    then = overview.funnel_sessions(known, before_from, before_to)
+    assert num(kpi["purchases"]) == now["purchase"]
+    assert float(change_of(browser, "funnel", "purchases")) == pytest.approx(
+        overview.change(now["purchase"], then["purchase"]))
+    rates = {
+        "conversion": overview.rate_change(now["purchase"], now["page_view"],
+                                           then["purchase"], then["page_view"]),
+        "abandonment": overview.rate_change(now["add_to_cart"] - now["purchase"], now["add_to_cart"],
+                                            then["add_to_cart"] - then["purchase"], then["add_to_cart"]),
+    }
+    for name, rate in rates.items():
+        assert float(kpi[name]) == pytest.approx(rate.rate), name
+        box = browser.find_element(By.CSS_SELECTOR, f"#funnel-kpi_{name} .kpi-change")
+        assert float(box.get_attribute("data-value")) == pytest.approx(rate.change), name
+        assert box.get_attribute("data-significant") == str(rate.significant).lower(), name
+        interval = browser.find_element(By.CSS_SELECTOR, f"#funnel-kpi_{name} .kpi-interval")
+        low, high = float(interval.get_attribute("data-low")), float(interval.get_attribute("data-high"))
+        assert (low, high) == (pytest.approx(rate.low), pytest.approx(rate.high)), name
+    abandonment = browser.find_element(By.CSS_SELECTOR, "#funnel-kpi_abandonment .kpi-change")
+    want_tone = {"up": "tone-bad", "down": "tone-good"}.get(abandonment.get_attribute("data-direction"))
+    assert want_tone is None or want_tone in abandonment.get_attribute("class")
 
 
 def test_acquisition_compares_with_the_previous_period(browser, dashboard_url, warehouse: Warehouse):

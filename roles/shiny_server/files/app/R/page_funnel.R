@@ -23,11 +23,13 @@ funnel_ui <- function(id, state) {
     ),
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
-      card(full_screen = TRUE, card_header("Funnel"), plotOutput(ns("funnel_chart"), height = "280px")),
+      card(full_screen = TRUE, card_header("Funnel"),
+           chart_output(ns("funnel_chart"), "280px", label = "Sessions reaching each funnel step")),
       card(card_header("Steps"), uiOutput(ns("steps")))
     ),
-    card(full_screen = TRUE, card_header("Conversion rate per day"),
-         plotOutput(ns("daily"), height = "220px"))
+    card(full_screen = TRUE, card_header("Conversion rate per day", tags$small(class = "text-muted ms-2",
+                                                                             "scroll or drag to zoom")),
+         chart_output(ns("daily"), "240px", label = "Conversion rate per day"))
   )
 }
 
@@ -88,13 +90,12 @@ funnel_server <- function(id, db, shared) {
                      higher_is_better = FALSE, compare = compare(), note = "carts without a purchase")
     })
 
-    output$funnel_chart <- renderPlot({
+    # Each step's sessions, with its share of the first step and of the step before (hover).
+    output$funnel_chart <- render_chart({
       df <- steps()
-      validate(need(sum(df$sessions) > 0, "No sessions in the selected period."))
-      hbar_chart(factor(unname(STEP_LABELS[df$step]), levels = rev(unname(STEP_LABELS))), df$sessions,
-                 paste0(fmt_int(df$sessions), "  (", fmt_pct(df$overall_rate), ")"),
-                 fill = PALETTE[["primary"]], value_labels = label_int, value_title = "sessions")
-    }, res = 96)
+      chart_funnel(unname(STEP_LABELS[df$step]), as.numeric(df$sessions),
+                   empty = "No sessions in the selected period.")
+    })
 
     output$steps <- renderUI({
       df <- steps()
@@ -106,16 +107,15 @@ funnel_server <- function(id, db, shared) {
                  id = session$ns("steps_table"))
     })
 
-    output$daily <- renderPlot({
+    # Sessions with a purchase of the sessions started each day (unrounded, as the value boxes).
+    output$daily <- render_chart({
       df <- daily()
       validate(need(nrow(df) > 0, "No sessions in the selected period."))
-      ggplot2::ggplot(df, ggplot2::aes(day, conversion_rate)) +
-        ggplot2::geom_line(colour = PALETTE[["rose"]], linewidth = 0.9) +
-        ggplot2::geom_point(colour = PALETTE[["rose"]], size = 2.2) +
-        ggplot2::scale_y_continuous(labels = label_pct, limits = c(0, NA)) +
-        ggplot2::labs(x = "day (UTC)", y = "sessions with a purchase") +
-        theme_dash()
-    }, res = 96)
+      rate <- ifelse(df$sessions > 0, as.numeric(df$purchase_sessions) / as.numeric(df$sessions), NA_real_)
+      chart_timeseries(as.Date(df$day), list("Conversion rate" = rate),
+                       chart_unit("percent", "sessions with a purchase", "of sessions started"), grain = "day",
+                       empty = "No purchases in the selected period.")
+    })
 
     NULL  # no filters of its own in the URL
   })
