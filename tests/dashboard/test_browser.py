@@ -713,6 +713,25 @@ def test_funnel_compares_with_the_previous_period(browser, dashboard_url, wareho
     assert want_tone is None or want_tone in abandonment.get_attribute("class")
 
 
+def test_products_compare_with_the_previous_period_under_their_filters(browser, dashboard_url,
+                                                                        warehouse: Warehouse):
+    """The category filter applies to both periods: the views' change, and the add-to-cart rate's
+    in points (a ratio of events: no interval), equal the oracle's for laptops only."""
+    known = warehouse.data
+    before_from, before_to = compare.previous_period(TO, TO)
+    laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops"}
+    browser.get(f"{dashboard_url}?page=products&from={TO}&to={TO}&category=Laptops")
+    open_page(browser, "products", ["views", "cart_rate"])
+    views, carts = overview.product_views(known, TO, TO, laptops)
+    views_then, carts_then = overview.product_views(known, before_from, before_to, laptops)
+    assert views_then > 0 and views != views_then
+    eventually(browser, lambda d: kpi_of(d, "products", "views"), str(views))
+    assert float(change_of(browser, "products", "views")) == pytest.approx(overview.change(views, views_then))
+    rate_change = round(carts / views, 4) - round(carts_then / views_then, 4)  # the SQL's rates (4 places)
+    assert float(change_of(browser, "products", "cart_rate")) == pytest.approx(rate_change)
+    assert browser.find_elements(By.CSS_SELECTOR, "#products-kpi_cart_rate .kpi-interval") == []
+
+
 def test_acquisition_compares_with_the_previous_period(browser, dashboard_url, warehouse: Warehouse):
     """One day against the day before: each headline figure's change, and the conversion rate's
     Wilson interval, equal the oracle's."""
