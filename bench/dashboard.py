@@ -342,6 +342,40 @@ def queries(first: date, last: date) -> list[tuple[str, str, tuple]]:
     ]
 
 
+# Each sketched visitor figure of the default range beside its exact count over the sessions:
+# (label, SQL of (key, sketched), SQL of (key, exact)); the exact side is what the functions
+# replaced (count DISTINCT over the range's non-bot sessions).
+RANGE_SESSIONS = ("FROM sessions WHERE NOT is_bot AND started_at >= %(frm)s::timestamp AT TIME ZONE 'UTC'"
+                  " AND started_at < (%(to)s::date + 1)::timestamp AT TIME ZONE 'UTC'")
+SKETCHED_VISITORS = [
+    ("visitors", "SELECT 'all', visitors FROM dashboard.visitors(%(frm)s, %(to)s)",
+     f"SELECT 'all', count(DISTINCT client_id) {RANGE_SESSIONS}"),
+    ("channels", "SELECT channel, visitors FROM dashboard.channels(%(frm)s, %(to)s) WHERE sessions > 0",
+     f"SELECT coalesce(channel, 'Direct'), count(DISTINCT client_id) {RANGE_SESSIONS} GROUP BY 1"),
+    ("audience (device_type)",
+     "SELECT value, visitors FROM dashboard.audience(%(frm)s, %(to)s, 'device_type')",
+     f"SELECT device_type, count(DISTINCT client_id) {RANGE_SESSIONS} GROUP BY 1"),
+    ("sources", "SELECT concat_ws('/', channel, source, medium, campaign), visitors"
+                " FROM dashboard.sources(%(frm)s, %(to)s)",
+     "SELECT concat_ws('/', coalesce(channel, 'Direct'), coalesce(source, '(direct)'),"
+     " coalesce(medium, '(none)'), coalesce(campaign, '(not set)')), count(DISTINCT client_id)"
+     f" {RANGE_SESSIONS} GROUP BY 1"),
+]
+
+
+def sketch_errors(cur, frm: date, to: date) -> list[tuple[str, int, float]]:
+    """(label, figures compared, largest |sketched / exact - 1|) for each sketched visitor figure."""
+    out = []
+    for label, sketched_sql, exact_sql in SKETCHED_VISITORS:
+        cur.execute(sketched_sql, {"frm": frm, "to": to})
+        sketched = dict(cur.fetchall())
+        cur.execute(exact_sql, {"frm": frm, "to": to})
+        exact = dict(cur.fetchall())
+        errors = [abs(sketched[k] / n - 1) for k, n in exact.items() if k in sketched and n]
+        out.append((label, len(errors), max(errors, default=0.0)))
+    return out
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * p
@@ -419,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 -- one straight
                 f"\n{len(slow)} of {len(queries(first, last))} queries over the {TARGET_P95_MS} ms p95 target"
                 + (f": {', '.join(slow)}" if slow else "")
             )
+            print(f"\n{'visitor sketches against exact counts':<40} {'figures':>9} {'max error':>9}")
+            with conn.cursor() as cur:
+                for label, compared, error in sketch_errors(cur, max(first, last - timedelta(days=29)), last):
+                    print(f"{label:<40} {compared:>9} {error:>9.2%}", flush=True)
     finally:
         if args.keep and args.dsn:
             print(f"kept database {dbname}")
