@@ -47,27 +47,11 @@ def build(params: BuildParams) -> Template:
         tls_only_policy(
             "AccessLogBucketPolicy",
             log_bucket,
-            allow(
-                "s3:PutObject",
-                Sub(f"${{AccessLogBucket.Arn}}/{ACCESS_LOG_PREFIX}*"),
-                sid="S3ServerAccessLogsFromRawBucket",
-                principal=service_principal("logging.s3.amazonaws.com"),
-                condition={
-                    "ArnLike": {"aws:SourceArn": GetAtt(raw_bucket, "Arn")},
-                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                },
-            ),
+            _access_logs_from("S3ServerAccessLogsFromRawBucket", ACCESS_LOG_PREFIX,
+                              GetAtt(raw_bucket, "Arn")),
             # The transfer bucket is in the hosts stack, deployed after this one: named, not referenced.
-            allow(
-                "s3:PutObject",
-                Sub(f"${{AccessLogBucket.Arn}}/{TRANSFER_ACCESS_LOG_PREFIX}*"),
-                sid="S3ServerAccessLogsFromSsmTransferBucket",
-                principal=service_principal("logging.s3.amazonaws.com"),
-                condition={
-                    "ArnLike": {"aws:SourceArn": unique_bucket_arn(transfer_bucket_prefix(params.env))},
-                    "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                },
-            ),
+            _access_logs_from("S3ServerAccessLogsFromSsmTransferBucket", TRANSFER_ACCESS_LOG_PREFIX,
+                              unique_bucket_arn(transfer_bucket_prefix(params.env))),
         )
     )
     export(t, "RawBucketName", Ref(raw_bucket), "Raw clickstream bucket (RAW_BUCKET)")
@@ -162,3 +146,18 @@ def _raw_lifecycle(t: Template) -> list[s3.LifecycleRule]:
             AbortIncompleteMultipartUpload=ABORT_INCOMPLETE_UPLOADS,
         ),
     ]
+
+
+def _access_logs_from(sid: str, prefix: str, source_bucket_arn) -> dict:
+    """S3 server access logging may write under `prefix` of the log bucket for that source bucket
+    of this account only."""
+    return allow(
+        "s3:PutObject",
+        Sub(f"${{AccessLogBucket.Arn}}/{prefix}*"),
+        sid=sid,
+        principal=service_principal("logging.s3.amazonaws.com"),
+        condition={
+            "ArnLike": {"aws:SourceArn": source_bucket_arn},
+            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+        },
+    )
