@@ -212,6 +212,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         print(f"events:        {args.events:,} in {objects} objects")
         print(f"ETL:           {etl_seconds:.1f} s  ({etl_rate:,.0f} events/s;"
               f" run itself {summary['seconds']:.1f} s)")
+        refreshed = summary.get("aggregates_refreshed")
+        if refreshed:   # (a run before migration 070 refreshed in each batch)
+            print(f"  of which the run's aggregate refresh: {refreshed['seconds']:.1f} s"
+                  f" ({refreshed['days']} day(s), {refreshed['clients']:,} client(s))")
         print(f"COPY baseline: {copy_seconds:.1f} s  ({copy_rate:,.0f} events/s)")
         print(f"ratio ETL/COPY (throughput): {etl_rate / copy_rate:.2f}   (target >= 0.6)")
         print(f"ETL peak RSS:  {peak_rss_mb:.0f} MB   (target <= 300 MB)")

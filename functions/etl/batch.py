@@ -4,8 +4,9 @@ A batch is loaded in ONE transaction. Its rows arrive in parts (tens of thousand
 each part is COPYed into a temp staging table and its new events inserted (ON CONFLICT
 (event_id) DO NOTHING) while the next part is still being parsed. Then: rebuild the touched
 sessions, recount the touched hours and days, add the touched sessions' change to the daily
-funnel and product aggregates, recompute the audience and acquisition rows (visitor sketches) of
-the touched days and the touched clients' attribution and retention weeks, queue the touched
+funnel and product aggregates, record the touched days and clients whose audience, acquisition,
+attribution and retention rows the run recomputes once after its last batch
+(``refresh_pending_aggregates``), queue the touched
 hours for the run's anomaly check and record any restated day; the caller records the manifest
 and commits. A crash anywhere leaves all of the batch or none of it.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
@@ -72,7 +74,7 @@ REBUILD_SESSIONS = _statement("rebuild_sessions")
 #: restate and its records of what changed (restatement_snapshot.sql, data_quality.sql).
 REBUILD_AGGREGATES = sql.Composed(
     [_statement("restatement_snapshot"), _statement("rebuild_activity"), _statement("product_delta"),
-     _statement("funnel_delta"), _statement("refresh_aggregates"), _statement("data_quality")])
+     _statement("funnel_delta"), _statement("pending_aggregates"), _statement("data_quality")])
 
 
 @dataclass
@@ -130,6 +132,23 @@ def rebuild_aggregates(conn, run_id: int, object_hours: list[datetime]) -> None:
     with conn.cursor() as cur:
         cur.execute(REBUILD_AGGREGATES, {"run_id": run_id, "own_from": min(object_hours),
                                          "object_hours": object_hours})
+
+
+def refresh_pending_aggregates(conn) -> dict:
+    """The run's step after its last batch: recompute the days and clients its batches (or an
+    earlier run that died) recorded as pending (pending_aggregates.sql), in one transaction."""
+    started = time.monotonic()
+    conn.autocommit = False
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT days, clients FROM refresh_pending_aggregates()")
+            days, clients = cur.fetchone()
+        conn.commit()
+    except BaseException:
+        abort_batch(conn)
+        raise
+    conn.autocommit = True
+    return {"days": days, "clients": clients, "seconds": round(time.monotonic() - started, 3)}
 
 
 def commit_batch(conn) -> None:

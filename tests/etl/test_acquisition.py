@@ -16,8 +16,9 @@ import psycopg2
 import pytest
 
 from functions.enrichment import geo, urls
-from functions.etl import enrich, warehouse
+from functions.etl import enrich, runner, warehouse
 from functions.etl.__main__ import main
+from functions.etl.batch import refresh_pending_aggregates
 from functions.etl.config import dwh_password
 from functions.etl.reclassify import reclassify
 from functions.etl.runner import run
@@ -324,6 +325,41 @@ def test_sessions_and_every_acquisition_figure_match_the_oracle_through_late_eve
     assert any(s.started_at.date() != (s.started_at + timedelta(minutes=10)).date() and s.events > 1
                for s in sessions), "sessions crossing midnight"
     assert any(s.channel == "Paid Search" and s.session_id in relanded for s in sessions)
+
+
+def test_a_run_that_dies_after_its_batches_leaves_its_refresh_to_the_next_run(settings, s3, bucket, dw,
+                                                                              monkeypatch):
+    """The batches only record the days and clients to refresh (migration 070); the run refreshes
+    them once after its last batch. A run that dies before that (a timeout) leaves them pending,
+    and the next run, with nothing new to load, refreshes them: nothing a batch committed is
+    left out of the aggregates."""
+    def dies(_conn):
+        raise TimeoutError("the run's time is up")
+
+    monkeypatch.setattr(runner, "refresh_pending_aggregates", dies)
+    put_by_hour(s3, bucket, make_traffic(seed=70, clients=30))
+    with pytest.raises(TimeoutError):
+        run(dataclasses.replace(settings, batch_max_files=2), SINCE, UNTIL, s3=s3, now=UNTIL)
+    def count(table: str) -> int:
+        return rows(dw, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608 - the test's own names
+
+    assert count("sessions") > 0
+    assert [count(t) for t in ("agg_audience_daily", "purchase_attribution", "client_activity_weeks")] \
+        == [0, 0, 0]
+    pending_days = rows(dw, "SELECT day FROM agg_pending_days ORDER BY 1")
+    assert pending_days == rows(
+        dw, "SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date FROM sessions ORDER BY 1")
+    assert rows(dw, "SELECT count(*) FROM agg_pending_clients") == rows(
+        dw, "SELECT count(DISTINCT client_id) FROM sessions")
+
+    monkeypatch.setattr(runner, "refresh_pending_aggregates", refresh_pending_aggregates)
+    summary = run(settings, SINCE, UNTIL, s3=s3, now=UNTIL)
+    assert summary["files"] == 0, summary
+    assert summary["aggregates_refreshed"]["days"] == len(pending_days), summary
+    assert count("agg_pending_days") == count("agg_pending_clients") == 0
+    assert_aggregates_are_a_recompute(dw)
+    assert run(settings, SINCE, UNTIL, s3=s3, now=UNTIL)["aggregates_refreshed"] == {
+        "days": 0, "clients": 0, "seconds": pytest.approx(0, abs=5)}
 
 
 def test_countries_come_from_the_configured_database(settings, s3, bucket, dw, country_db):

@@ -21,8 +21,8 @@ def test_every_sql_file_is_a_statement_or_the_fragment_the_batch_uses():
     assert names == ["copy_staging.sql", "create_staging.sql",
                      "daily_figures.sql", "data_quality.sql",
                      "evaluate_anomalies.sql", "freshness.sql", "funnel_delta.sql", "insert_events.sql",
-                     "product_delta.sql", "pull_orders.sql", "rebuild_activity.sql", "rebuild_sessions.sql",
-                     "reclassify_aggregates.sql", "reclassify_sessions.sql", "refresh_aggregates.sql",
+                     "pending_aggregates.sql", "product_delta.sql", "pull_orders.sql", "rebuild_activity.sql",
+                     "rebuild_sessions.sql", "reclassify_aggregates.sql", "reclassify_sessions.sql",
                      "restatement_snapshot.sql", "session_events.sql", "upsert_orders.sql"]
 
 
