@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from functions.raw_layout import hour_prefix, object_key
-from tests.support.acquisition import event_is_bot
+from tests.support.acquisition import build_sessions
 
 PRODUCTS = [
     ("LAP-001", "UltraBook 14", "laptops", "Acme", 1299.0, 1199.0),
@@ -158,39 +158,24 @@ def _dec(v) -> Decimal:
     return Decimal(repr(v)) if v is not None else Decimal(0)
 
 
+#: The session columns the ETL tests compare (warehouse_state reads the same from `sessions`).
+SESSION_KEYS = ("client_id", "user_id", "started_at", "ended_at", "events", "page_views", "product_views",
+                "entry_page", "exit_page", "reached_cart", "reached_checkout", "purchased", "orders",
+                "revenue", "is_bot", "reached_product", "landing_referrer", "is_first_visit", "logged_in",
+                "duration_s")
+
+
 def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, one rule after another
-    """sessions, funnel, product, hourly and daily aggregates from the (valid) raw records, per the docs."""
+    """sessions, funnel, product, hourly and daily aggregates from the (valid) raw records, per the
+    docs; the sessions are the one oracle's (tests/support/acquisition.build_sessions)."""
     events = {}
     for r in records:
         events.setdefault(r["event_id"].lower(), r)
     by_session = defaultdict(list)
     for eid, r in events.items():
         by_session[r["session_id"]].append((_ts(r["event_timestamp"]), eid, r))
-    sessions = {}
-    for sid, evs in by_session.items():
-        evs.sort(key=lambda t: (t[0], t[1]))
-        names = [r["event_name"] for _, _, r in evs]
-        paths = [r.get("page", {}).get("path") for _, _, r in evs if r.get("page", {}).get("path")]
-        users = [r.get("user_id") for _, _, r in evs if r.get("user_id")]
-        referrers = [ref for _, _, r in evs if (ref := r.get("page", {}).get("referrer"))]
-        duration = evs[-1][0] - evs[0][0]
-        purchases = [r for _, _, r in evs if r["event_name"] == "purchase"]
-        sessions[sid] = {
-            "client_id": evs[0][2]["client_id"], "user_id": users[-1] if users else None,
-            "started_at": evs[0][0], "ended_at": evs[-1][0], "events": len(evs),
-            "page_views": names.count("page_view"), "product_views": names.count("product_view"),
-            "entry_page": paths[0] if paths else None, "exit_page": paths[-1] if paths else None,
-            "reached_cart": "add_to_cart" in names, "reached_checkout": "begin_checkout" in names,
-            "purchased": bool(purchases), "orders": len(purchases),
-            "revenue": sum((_dec(r["context"]["order"]["revenue"]) for r in purchases), Decimal(0)),
-            "is_bot": any(event_is_bot(r) for _, _, r in evs),
-            "reached_product": "product_view" in names,
-            "landing_referrer": referrers[0] if referrers else None,
-            "is_first_visit": any(r.get("is_first_visit", False) for _, _, r in evs),
-            "logged_in": any(r["user_login_state"] == "logged_in" for _, _, r in evs),
-            "duration_s": Decimal(duration.days * 86400 + duration.seconds)
-            + Decimal(duration.microseconds) / 10**6,
-        }
+    built = build_sessions(records, category_of={})
+    sessions = {sid: {key: getattr(s, key) for key in SESSION_KEYS} for sid, s in built.items()}
     funnel = defaultdict(lambda: [0] * 6 + [0, Decimal(0)])
     for s in sessions.values():
         if s["is_bot"]:
@@ -249,15 +234,8 @@ def recompute(records: list[dict]) -> dict:  # noqa: PLR0912 - mirrors the SQL, 
 def warehouse_state(conn) -> dict:
     """The same shapes, read from the warehouse."""
     with conn.cursor() as cur:
-        cur.execute("SELECT session_id, client_id, user_id, started_at, ended_at, events, page_views,"
-                    " product_views, entry_page, exit_page, reached_cart, reached_checkout, purchased,"
-                    " orders, revenue, is_bot, reached_product, landing_referrer, is_first_visit, logged_in,"
-                    " duration_s FROM sessions")
-        keys = ["client_id", "user_id", "started_at", "ended_at", "events", "page_views", "product_views",
-                "entry_page", "exit_page", "reached_cart", "reached_checkout", "purchased", "orders",
-                "revenue", "is_bot", "reached_product", "landing_referrer", "is_first_visit", "logged_in",
-                "duration_s"]
-        sessions = {row[0]: dict(zip(keys, row[1:], strict=True)) for row in cur.fetchall()}
+        cur.execute(f"SELECT session_id, {', '.join(SESSION_KEYS)} FROM sessions")  # noqa: S608 - fixed names
+        sessions = {row[0]: dict(zip(SESSION_KEYS, row[1:], strict=True)) for row in cur.fetchall()}
         cur.execute("SELECT day, sessions, sessions_page_view, sessions_product_view, sessions_add_to_cart,"
                     " sessions_begin_checkout, sessions_purchase, orders, revenue FROM agg_funnel_daily")
         funnel = {row[0]: tuple(row[1:]) for row in cur.fetchall()}

@@ -160,6 +160,16 @@ class Session:
     steps: list[str]
     step_count: int
     purchases: list[tuple[datetime, str, Decimal]]   # (event time, event id, revenue)
+    duration_s: Decimal
+    page_views: int
+    product_views: int
+    entry_page: str | None       # the first and last page.path
+    exit_page: str | None
+    landing_referrer: str | None  # the first page.referrer
+    is_first_visit: bool
+    reached_product: bool
+    reached_cart: bool
+    reached_checkout: bool
     source: str = ""
     medium: str = ""
     channel: str = ""
@@ -192,6 +202,10 @@ def build_sessions(records: list[dict], category_of: dict[str, str], *, max_step
                      if i == 0 or r["event_name"] != evs[i - 1][2]["event_name"]]
         purchases = [(at, eid, _dec((r.get("context") or {}).get("order", {}).get("revenue")))
                      for at, eid, r in evs if r["event_name"] == "purchase"]
+        names = [r["event_name"] for _, _, r in evs]
+        paths = [path for _, _, r in evs if (path := (r.get("page") or {}).get("path"))]
+        referrers = [ref for _, _, r in evs if (ref := (r.get("page") or {}).get("referrer"))]
+        duration = evs[-1][0] - evs[0][0]
         sessions[sid] = Session(
             session_id=sid, client_id=first["client_id"], started_at=evs[0][0], ended_at=evs[-1][0],
             events=len(evs),
@@ -210,6 +224,14 @@ def build_sessions(records: list[dict], category_of: dict[str, str], *, max_step
             user_id=next((r["user_id"] for _, _, r in reversed(evs) if r.get("user_id")), None),
             user_ids=sorted({r["user_id"] for _, _, r in evs if r.get("user_id")}),
             steps=collapsed[:max_steps], step_count=len(collapsed), purchases=purchases,
+            duration_s=Decimal(duration.days * 86400 + duration.seconds)
+            + Decimal(duration.microseconds) / 10**6,
+            page_views=names.count("page_view"), product_views=names.count("product_view"),
+            entry_page=paths[0] if paths else None, exit_page=paths[-1] if paths else None,
+            landing_referrer=referrers[0] if referrers else None,
+            is_first_visit=any(r.get("is_first_visit", False) for _, _, r in evs),
+            reached_product="product_view" in names, reached_cart="add_to_cart" in names,
+            reached_checkout="begin_checkout" in names,
         )
     own_hosts = {h for s in sessions.values() if (h := urls.host(s.landing_url))}
     for s in sessions.values():
