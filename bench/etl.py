@@ -39,7 +39,8 @@ from functions.etl.parsing import parse_line  # noqa: E402
 from functions.etl.rows import COLUMNS  # noqa: E402
 from functions.raw_layout import object_key  # noqa: E402
 from functions.warehouse.migrate import apply_migrations  # noqa: E402
-from tests.support.pgcluster import PgCluster, free_port  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
+from tests.support.pgcluster import PgCluster  # noqa: E402
 
 REGION = "ap-southeast-1"
 BUCKET = "bench-raw"

@@ -26,7 +26,7 @@ from localplatform.demo.summary import step_summary
 from localplatform.demo.warehouse import Warehouse, etl_env
 from localplatform.scheduler import EtlScheduler
 from tests.e2e.expected import expected_daily
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -17,7 +17,7 @@ from psycopg2.extensions import parse_dsn
 
 from functions.etl.config import Settings
 from functions.warehouse.migrate import apply_migrations
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 
 REGION = "ap-southeast-1"
 

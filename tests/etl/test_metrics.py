@@ -12,7 +12,7 @@ from functions.etl import handler, metrics
 from functions.etl.warehouse import WarehouseUnavailable
 from tests.etl.support import make_traffic, put_by_hour
 from tests.etl.test_handler import FakeContext
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 
 SCHEDULED = {"detail-type": "Scheduled Event"}
 

@@ -22,7 +22,8 @@ from psycopg2 import sql
 from functions.etl import orders
 from functions.etl.runner import run
 from tests.etl.test_processes import etl_process, wait_for
-from tests.support.pgcluster import PgCluster, free_port
+from tests.support.net import free_port
+from tests.support.pgcluster import PgCluster
 from tests.support.tls import enable_tls, make_server_cert
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from functions.etl.runner import run
 from functions.etl.testing_hooks import PHASES
 from functions.etl.warehouse import ETL_LANE_LOCK_KEY, STALE_RUN_ERROR, WarehouseUnavailable
 from tests.etl.support import event_ids, make_traffic, put_by_hour, recompute, warehouse_state
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ import pytest
 from localplatform.demo import processes
 from localplatform.demo.config import DemoError
 from localplatform.demo.processes import ManagedProcess
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 
 
 def test_managed_process_is_reused_and_stopped_by_its_recorded_id(tmp_path: Path):

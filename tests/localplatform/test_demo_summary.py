@@ -10,7 +10,7 @@ from localplatform.demo.progress import Progress
 from localplatform.demo.steps import TrafficOutcome
 from localplatform.demo.summary import step_summary
 from localplatform.demo.warehouse import Warehouse
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 
 RECORD = {"sent": {"events": 130, "requests": 21, "invalid_events": 2, "bot_events": 12},
           "responses": {"accepted": 128, "rejected": 2},

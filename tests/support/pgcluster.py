@@ -14,7 +14,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
+
+from tests.support.net import free_port
 
 UNPRIVILEGED_USER = "nobody"
 
@@ -37,12 +38,6 @@ def pg_bindir() -> Path:
     if initdb:
         return Path(initdb).resolve().parent
     raise RuntimeError("no PostgreSQL server found: install the 'postgresql' package (make bootstrap does)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

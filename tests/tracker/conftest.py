@@ -27,7 +27,7 @@ from localplatform import static_http, tracker_bundle
 from localplatform.chromium import headless_chromium
 from localplatform.static_http import Generated
 from tests.etl.conftest import REGION, moto_endpoint, warehouse  # noqa: F401 - fixtures used here
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 
 PAGES = Path(__file__).resolve().parent / "pages"
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import pytest
 
 from functions.schemas import validate_event
 from localplatform import shop_walk, traffic
-from tests.support.pgcluster import free_port
+from tests.support.net import free_port
 from tests.tracker.conftest import ingest_adapter
 
 ENDPOINT = "https://ingest.example/clickstream"
