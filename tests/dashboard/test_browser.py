@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
-from tests.support import compare, overview
+from tests.support import compare, journeys, overview
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
@@ -418,6 +418,61 @@ def test_journeys_page(app, warehouse: Warehouse):
     assert table_values(app, "journeys-entry_table", "page") == [p for k, p in pages if k == "entry"]
     assert table_values(app, "journeys-exit_table", "page") == [p for k, p in pages if k == "exit"]
     screenshot(app, "4-journeys")
+
+
+SANKEY_LINKS_JS = """
+const chart = echarts.getInstanceByDom(document.querySelector('#journeys-flow .chart-canvas'));
+return chart.getOption().series[0].links.map(l => [l.source, l.target, l.value]);
+"""
+# The middle of a Sankey link (a band from (x1, y1) to (x2, y2), extent thick) in page pixels.
+SANKEY_LINK_POINT_JS = """
+const canvas = document.querySelector('#journeys-flow .chart-canvas');
+canvas.scrollIntoView({block: 'center', behavior: 'instant'});
+const chart = echarts.getInstanceByDom(canvas);
+const edges = chart.getModel().getSeriesByIndex(0).getData('edge');
+const el = edges.getItemGraphicEl(arguments[0]);
+const s = el.shape;
+const b = (a, c1, c2, z) => (a + 3 * c1 + 3 * c2 + z) / 8;  // the cubic curve at t = 1/2
+const xy = el.transformCoordToGlobal(b(s.x1, s.cpx1, s.cpx2, s.x2),
+                                     b(s.y1, s.cpy1, s.cpy2, s.y2) + s.extent / 2);
+const r = canvas.getBoundingClientRect();
+return [r.left + xy[0], r.top + xy[1]];
+"""
+
+
+def test_journeys_sankey_is_every_sessions_transitions(app, warehouse: Warehouse):
+    """The Sankey's links are the oracle's step-to-step transitions of every session of the range
+    (exits included); hovering a link shows its exact sessions."""
+    open_page(app, "journeys", ["sessions"])
+    settled(app, lambda d: d.find_element(By.ID, "journeys-flow").get_attribute("data-state") == "rendered")
+    links = app.execute_script(SANKEY_LINKS_JS)
+    shown = {}
+    for source, target, value in links:
+        step, event = source.split("\u00b7")
+        next_step, next_event = target.split("\u00b7")
+        assert int(next_step) == int(step) + 1
+        shown[(int(step), event, next_event)] = value
+    want = journeys.transitions(warehouse.data, FROM, TO, 5)
+    assert shown == dict(want)
+    assert any(to == "(exit)" for _, _, to in want) and max(step for step, _, _ in want) == 5
+    # Hover the widest link: its steps and its exact count, with the unit.
+    index = max(range(len(links)), key=lambda i: links[i][2])
+    (step, event), (_, next_event) = (n.split("\u00b7") for n in links[index][:2])
+    sessions = want[(int(step), event, next_event)]
+    x, y = app.execute_script(SANKEY_LINK_POINT_JS, index)
+    actions = ActionBuilder(app)
+    actions.pointer_action.move_to_location(int(x), int(y))
+    actions.perform()
+
+    def tip(driver):
+        tips = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#journeys-flow .chart-tooltip")
+                if t.is_displayed() and t.text]
+        return tips[0] if tips else False
+
+    text = WebDriverWait(app, 10, poll_frequency=0.1).until(tip)
+    app.execute_script("window.scrollTo({top: 0, behavior: 'instant'});")
+    assert f"{event} (step {step}) \u2192 {next_event} (step {int(step) + 1})" in text
+    assert f"{sessions:,} sessions" in text
 
 
 def test_data_health_page(app, warehouse: Warehouse):

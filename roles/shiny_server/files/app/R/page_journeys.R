@@ -12,7 +12,11 @@ journeys_ui <- function(id, state) {
       kpi_box("Avg. session length", ns("kpi_duration"), "clock", "info"),
       kpi_box("Bounce rate", ns("kpi_bounce"), "right-from-bracket", "warning")
     ),
-    card(full_screen = TRUE, card_header("Where sessions go next, step by step"), plotOutput(ns("flow"), height = "300px")),
+    card(full_screen = TRUE,
+         card_header("Where sessions go next, step by step",
+                     tags$small(class = "text-muted ms-2", "every session's first five steps; hover a link for its sessions")),
+         chart_output(ns("flow"), "420px", label = "Journeys: sessions flowing from each step to the next",
+                      png_name = "journeys-flow")),
     card(full_screen = TRUE, card_header("Most common paths"), uiOutput(ns("paths"))),
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
@@ -53,28 +57,15 @@ journeys_server <- function(id, db, shared) {
     output$entry <- renderUI(page_table("entry", "entry_table"))
     output$exit <- renderUI(page_table("exit", "exit_table"))
 
-    flow_colors <- function(events) {
-      base <- unname(PALETTE[c("primary", "teal", "violet", "amber", "rose", "slate")])
-      colors <- rep_len(base, length(events))
-      colors[events == "(exit)"] <- "#cbd5e1"
-      stats::setNames(colors, events)
-    }
-
-    # Step-by-step flow: for each step, the sessions per next event (a Sankey's content as bars).
-    output$flow <- renderPlot({
+    # Every session's first five steps as a Sankey: a node is an event at a step (so a repeated
+    # event does not form a cycle), a link the sessions that went from one to the next, "(exit)"
+    # where they ended; a session longer than five steps stops at its fifth without an exit.
+    output$flow <- render_chart({
       df <- transitions()
-      validate(need(nrow(df) > 0, "No sessions in the selected period."))
-      df$step <- factor(paste0("Step ", df$step_no, ": ", df$from_event),
-                        levels = rev(unique(paste0("Step ", df$step_no, ": ", df$from_event))))
-      df$next_event <- factor(df$to_event, levels = unique(c(setdiff(df$to_event, "(exit)"), "(exit)")))
-      ggplot2::ggplot(df, ggplot2::aes(step, sessions, fill = next_event)) +
-        ggplot2::geom_col(width = 0.7) +
-        ggplot2::coord_flip() +
-        ggplot2::scale_fill_manual(values = flow_colors(levels(df$next_event))) +
-        ggplot2::scale_y_continuous(labels = label_int) +
-        ggplot2::labs(x = NULL, y = "sessions", fill = "next event") +
-        theme_dash()
-    }, res = 96)
+      chart_sankey(df$from_event, df$to_event, as.numeric(df$sessions), step = df$step_no,
+                   unit = chart_unit("count", "sessions", "sessions"),
+                   empty = "No sessions in the selected period.")
+    })
 
     NULL  # no filters of its own in the URL
   })
