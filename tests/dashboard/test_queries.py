@@ -10,9 +10,11 @@ from decimal import Decimal
 
 import psycopg2
 import pytest
+from psycopg2 import sql
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import Warehouse
+from tests.support import overview
 from tests.support import revenue as revenue_oracle
 
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
@@ -326,3 +328,78 @@ def test_reader_can_call_every_dashboard_function_and_write_nothing(warehouse: W
         conn.rollback()
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cur.execute("CREATE FUNCTION dashboard.evil() RETURNS int LANGUAGE sql RETURN 1")
+
+
+# ---- page filters: channel, device type, country (migration 061's agg_segment_daily) ----------
+
+SEGMENTS = [
+    {"channel": "Email"},
+    {"device_type": "mobile"},
+    {"country": "DE"},
+    {"channel": "Direct", "device_type": "desktop"},
+    {"channel": "Organic Search", "device_type": "mobile", "country": "US"},
+    {"channel": "No such channel"},
+]
+
+
+def segment_args(segment: dict) -> tuple:
+    return tuple(segment.get(k) for k in overview.SEGMENT_KEYS)
+
+
+@pytest.mark.parametrize("segment", SEGMENTS, ids=lambda s: "+".join(f"{k}={v}" for k, v in s.items()))
+def test_page_filters_match_the_oracle(warehouse: Warehouse, known, segment):
+    """Visitors, the funnel, the daily figures, the summary and the audience of the sessions that
+    pass the filters, as the plain-Python oracle counts them from the events and sessions."""
+    args = (FROM, TO, *segment_args(segment))
+    want = overview.overview(known, FROM, TO, segment)
+    [(visitors, new, returning, signed_in, approximate, _)] = warehouse.query(
+        "SELECT * FROM dashboard.visitors(%s, %s, %s, %s, %s)", args)
+    assert (visitors, new, returning) == (want.visitors, want.new_visitors, want.returning_visitors)
+    assert signed_in is None and approximate is False
+    steps = overview.funnel_sessions(known, FROM, TO, segment)
+    funnel = warehouse.query("SELECT step, sessions FROM dashboard.funnel(%s, %s, %s, %s, %s)", args)
+    assert funnel == [(step, steps[step]) for step in known_data.FUNNEL_STEPS]
+    days = overview.segment_days(known, FROM, TO, segment)
+    daily = warehouse.query("SELECT day, events, users, sessions, peak_hour_users"
+                            " FROM dashboard.activity_daily(%s, %s, %s, %s, %s)", args)
+    assert daily == [(d, e, v, n, None) for d, e, v, n, *_ in days]
+    funnel_daily = warehouse.query("SELECT day, sessions, purchase_sessions, orders, revenue"
+                                   " FROM dashboard.funnel_daily(%s, %s, %s, %s, %s)", args)
+    assert funnel_daily == [(d, n, p, o, r) for d, _, _, n, p, o, r in days if n > 0]
+    [summary] = warehouse.query("SELECT events, sessions, peak_hour_users, peak_hour, peak_day_users,"
+                                " peak_day FROM dashboard.activity_summary(%s, %s, %s, %s, %s)", args)
+    busiest = max(days, key=lambda d: (d[2], -d[0].toordinal()))
+    assert summary == (want.events, want.sessions, None, None, busiest[2],
+                       busiest[0] if busiest[2] else None)
+    for dimension in ("device_type", "country"):
+        rows = warehouse.query("SELECT value, sessions, visitors, orders"
+                               " FROM dashboard.audience(%s, %s, %s, %s, %s, %s)",
+                               (FROM, TO, dimension, *segment_args(segment)))
+        assert rows == overview.audience(known, FROM, TO, dimension, segment), dimension
+
+
+def test_the_filters_have_data_to_test(known):
+    """The segments above are not all empty: each but the last has sessions, the narrowest too."""
+    for segment in SEGMENTS[:-1]:
+        assert overview.human_sessions(known, FROM, TO, segment), segment
+    assert not overview.human_sessions(known, FROM, TO, SEGMENTS[-1])
+
+
+def test_without_filters_the_functions_are_what_they_were(warehouse: Warehouse):
+    """NULL and '' filters are no filters: the same rows as the call without them (the old
+    signature's callers), from the aggregates they read before; a filtered audience by a
+    dimension the segments do not keep is an error."""
+    for fn in ("visitors", "funnel", "funnel_daily", "activity_daily", "activity_summary"):
+        call = sql.SQL("SELECT * FROM {}(%s, %s{})").format
+        name = sql.Identifier("dashboard", fn)
+        with contextlib.closing(psycopg2.connect(warehouse.dsn)) as conn, conn.cursor() as cur:
+            results = []
+            for extra in ("", ", NULL, NULL, NULL", ", '', '', ''"):
+                cur.execute(call(name, sql.SQL(extra)), (FROM, TO))
+                results.append(cur.fetchall())
+        assert results[0] and results[1] == results[0] and results[2] == results[0], fn
+    plain = warehouse.query("SELECT * FROM dashboard.audience(%s, %s, 'browser')", (FROM, TO))
+    assert warehouse.query("SELECT * FROM dashboard.audience(%s, %s, 'browser', '', NULL, '')",
+                           (FROM, TO)) == plain
+    with pytest.raises(psycopg2.errors.InvalidParameterValue, match="not kept by channel"):
+        warehouse.query("SELECT * FROM dashboard.audience(%s, %s, 'browser', 'Email')", (FROM, TO))

@@ -220,7 +220,7 @@ def assert_dashboard_matches(dw, sessions: dict[str, oracle.Session], own_hosts:
             oracle.retention_weekly(sessions, p_from, p_to, 4)), (p_from, p_to)
 
 
-#: The aggregates the batches recompute for what they touched (migration 060), as comparable rows.
+#: The aggregates the batches recompute for what they touched (migrations 060, 061), as comparable rows.
 RECOMPUTED = {
     "agg_audience_daily": "SELECT day, dimension, value, sessions, events, duration_s, bounces, converted,"
                           " orders, revenue,"
@@ -234,6 +234,11 @@ RECOMPUTED = {
     "agg_retention_weekly": "SELECT * FROM agg_retention_weekly ORDER BY 1, 2",
     "agg_journey_daily": "SELECT * FROM agg_journey_daily ORDER BY 1, 2, 3",
     "agg_journey_pages_daily": "SELECT * FROM agg_journey_pages_daily ORDER BY 1, 2, 3",
+    # migration 061: the page filters' segments, refreshed with the daily rows
+    "agg_segment_daily": "SELECT day, channel, device_type, country, sessions, new_visitors, events, bounces,"
+                         " sessions_page_view, sessions_product_view, sessions_add_to_cart,"
+                         " sessions_begin_checkout, sessions_purchase, orders, revenue, visitors::text"
+                         " FROM agg_segment_daily ORDER BY 1, 2, 3, 4",
 }
 REFRESH_EVERYTHING = ("SELECT refresh_daily_aggregates(ARRAY(SELECT DISTINCT"
                       " (started_at AT TIME ZONE 'UTC')::date FROM sessions"

@@ -6,7 +6,7 @@ Wilson intervals come from tests/support/compare.py over two of these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from tests.support.compare import relative_change, wilson
@@ -17,9 +17,26 @@ def _in(day: date, first: date, last: date) -> bool:
     return first <= day <= last
 
 
-def human_sessions(data, first: date, last: date) -> list[dict]:
-    """Non-bot sessions that started in [first, last] (a session belongs to its start day)."""
-    return [s for s in data.sessions if not s["is_bot"] and _in(s["started_at"].date(), first, last)]
+#: The page filters (dashboard functions' p_channel, p_device_type, p_country): a session passes
+#: when each filter given is its value (None: every value).
+SEGMENT_KEYS = ("channel", "device_type", "country")
+
+
+def in_segment(session: dict, segment: dict | None) -> bool:
+    return not segment or all(session[k] == v for k, v in segment.items() if v is not None)
+
+
+def human_sessions(data, first: date, last: date, segment: dict | None = None) -> list[dict]:
+    """Non-bot sessions that started in [first, last] (a session belongs to its start day), of
+    the segment if one is given."""
+    return [s for s in data.sessions if not s["is_bot"] and _in(s["started_at"].date(), first, last)
+            and in_segment(s, segment)]
+
+
+def session_events(data, sessions: list[dict]) -> list[dict]:
+    """The raw events of these sessions."""
+    ids = {s["session_id"] for s in sessions}
+    return [e for e in data.events if e["session_id"] in ids]
 
 
 def human_events(data, first: date, last: date) -> list[dict]:
@@ -40,25 +57,57 @@ class Overview:
         return self.purchase_sessions / self.sessions if self.sessions else None
 
 
-def overview(data, first: date, last: date) -> Overview:
-    sessions = human_sessions(data, first, last)
+def overview(data, first: date, last: date, segment: dict | None = None) -> Overview:
+    """The overview; with a segment (page filters), of its sessions only: visitors are their
+    clients, new visitors the clients whose first-ever session is one of them, events theirs."""
+    sessions = human_sessions(data, first, last, segment)
     visitors = {s["client_id"] for s in sessions}
-    new = {c["client_id"] for c in data.clients if _in(c["first_started_at"].date(), first, last)}
+    if segment:
+        ids = {s["session_id"] for s in sessions}
+        new = {c["client_id"] for c in data.clients if c["first_session_id"] in ids}
+        events = len(session_events(data, sessions))
+    else:
+        new = {c["client_id"] for c in data.clients if _in(c["first_started_at"].date(), first, last)}
+        events = len(human_events(data, first, last))
     return Overview(visitors=len(visitors), new_visitors=len(new),
                     returning_visitors=len(visitors) - len(new),
                     sessions=len(sessions), purchase_sessions=sum(s["purchased"] for s in sessions),
-                    events=len(human_events(data, first, last)))
+                    events=events)
 
 
-def funnel_sessions(data, first: date, last: date) -> dict[str, int]:
-    """Sessions started in the range that reached each step (any order), by step name."""
-    ids = {s["session_id"] for s in human_sessions(data, first, last)}
+def funnel_sessions(data, first: date, last: date, segment: dict | None = None) -> dict[str, int]:
+    """Sessions started in the range (of the segment) that reached each step (any order), by step."""
+    ids = {s["session_id"] for s in human_sessions(data, first, last, segment)}
     names: dict[str, set] = {sid: set() for sid in ids}
     for e in data.events:
         if e["session_id"] in ids:
             names[e["session_id"]].add(e["event_name"])
     steps = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")
     return {step: sum(step in n for n in names.values()) for step in steps}
+
+
+def segment_days(data, first: date, last: date, segment: dict) -> list[tuple]:
+    """Per day of the range, the segment's (day, events, visitors, sessions, purchase sessions,
+    orders, tracked revenue) by the sessions that started that day."""
+    out = []
+    day = first
+    while day <= last:
+        sessions = human_sessions(data, day, day, segment)
+        out.append((day, len(session_events(data, sessions)), len({s["client_id"] for s in sessions}),
+                    len(sessions), sum(s["purchased"] for s in sessions), sum(s["orders"] for s in sessions),
+                    sum((Decimal(str(s["revenue"])) for s in sessions), Decimal(0))))
+        day += timedelta(days=1)
+    return out
+
+
+def audience(data, first: date, last: date, dimension: str, segment: dict | None = None) -> list[tuple]:
+    """(value, sessions, visitors, orders) per value of a session column, most sessions first."""
+    groups: dict = {}
+    for s in human_sessions(data, first, last, segment):
+        groups.setdefault(s[dimension], []).append(s)
+    rows = [(v, len(g), len({s["client_id"] for s in g}), sum(s["orders"] for s in g))
+            for v, g in groups.items()]
+    return sorted(rows, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
 
 
 def product_views(data, first: date, last: date, products: set[str] | None = None) -> tuple[int, int]:

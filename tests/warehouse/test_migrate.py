@@ -93,7 +93,7 @@ def test_applies_all_then_nothing(pg_conn):
     }
     owned = [f for _, functions in book.values() for f in functions]
     assert sorted(owned) == sorted(dashboard_functions(pg_conn))
-    assert "dashboard.funnel(date,date)" in book["funnel"][1]
+    assert "dashboard.funnel(date,date,text,text,text)" in book["funnel"][1]
 
 
 def test_deployed_migrations_are_unchanged():
@@ -382,7 +382,8 @@ def test_a_function_a_migration_dropped_is_restored(pg_conn, tmp_path):
     apply_migrations(pg_conn)
     migrations = Path(shutil.copytree(MIGRATIONS_DIR, tmp_path / "migrations"))
     # What a migration altering a column a dashboard function reads would have to do.
-    (migrations / "900_alter_funnel.sql").write_text("DROP FUNCTION dashboard.funnel_daily(date, date);\n")
+    (migrations / "900_alter_funnel.sql").write_text(
+        "DROP FUNCTION dashboard.funnel_daily(date, date, text, text, text);\n")
     lines: list[str] = []
     assert apply_migrations(pg_conn, migrations, log=lines.append) == Applied([900], ["funnel"])
     assert lines == ["applied 900_alter_funnel",

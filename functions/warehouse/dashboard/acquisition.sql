@@ -20,7 +20,12 @@ DROP FUNCTION IF EXISTS dashboard.range_sessions(date, date) CASCADE;
 -- (exact: clients by first_started_at); returning = visitors - new (not below 0); signed-in
 -- users are the distinct user ids of those sessions' events (sketched too). approximate: either
 -- sketched count is an estimate; relative_error then visitor_sketch_relative_error(), else 0.
-CREATE OR REPLACE FUNCTION dashboard.visitors(p_from date, p_to date)
+-- Page filters p_channel, p_device_type, p_country (NULL or '' = every one): the visitors of the
+-- sessions that pass them (agg_segment_daily's sketches), new = those of the sessions that were
+-- their client's first; signed_in_users is not kept by segment (NULL).
+DROP FUNCTION IF EXISTS dashboard.visitors(date, date);
+CREATE OR REPLACE FUNCTION dashboard.visitors(p_from date, p_to date, p_channel text DEFAULT NULL,
+                                              p_device_type text DEFAULT NULL, p_country text DEFAULT NULL)
 RETURNS TABLE (visitors bigint, new_visitors bigint, returning_visitors bigint, signed_in_users bigint,
                approximate boolean, relative_error numeric)
 LANGUAGE sql STABLE
@@ -29,6 +34,12 @@ BEGIN ATOMIC
         SELECT hll_union_agg(a.visitors) AS visitors, hll_union_agg(a.signed_in_users) AS users
         FROM agg_audience_daily a
         WHERE a.dimension = 'all' AND a.day BETWEEN p_from AND p_to
+          AND NOT dashboard.segment_filtered(p_channel, p_device_type, p_country)
+    ), segment AS (
+        SELECT hll_union_agg(a.visitors) AS visitors, coalesce(sum(a.new_visitors), 0)::bigint AS new_visitors
+        FROM agg_segment_daily a
+        WHERE a.day BETWEEN p_from AND p_to AND dashboard.segment_filtered(p_channel, p_device_type, p_country)
+          AND dashboard.in_segment(a.channel, a.device_type, a.country, p_channel, p_device_type, p_country)
     ), v AS (
         SELECT visitor_sketch_count(k.visitors) AS visitors, visitor_sketch_count(k.users) AS users,
                visitor_sketch_estimated(k.visitors) OR visitor_sketch_estimated(k.users) AS approximate,
@@ -36,6 +47,11 @@ BEGIN ATOMIC
                 WHERE c.first_started_at >= dashboard.range_start(p_from)
                   AND c.first_started_at < dashboard.range_end(p_to)) AS new_visitors
         FROM sketches k
+        WHERE NOT dashboard.segment_filtered(p_channel, p_device_type, p_country)
+        UNION ALL
+        SELECT visitor_sketch_count(g.visitors), NULL::bigint, visitor_sketch_estimated(g.visitors), g.new_visitors
+        FROM segment g
+        WHERE dashboard.segment_filtered(p_channel, p_device_type, p_country)
     )
     SELECT v.visitors, v.new_visitors, greatest(v.visitors - v.new_visitors, 0), v.users, v.approximate,
            CASE WHEN v.approximate THEN visitor_sketch_relative_error() ELSE 0 END
@@ -158,8 +174,12 @@ RETURN ARRAY['device_type', 'browser', 'os', 'country', 'visitor_type', 'login_s
 
 -- The range's sessions by one audience dimension (agg_audience_daily); any other dimension is an
 -- error naming the allowed ones. Without a country database every session's country is NULL:
--- one row, NULL.
-CREATE OR REPLACE FUNCTION dashboard.audience(p_from date, p_to date, p_dimension text)
+-- one row, NULL. Page filters p_channel, p_device_type, p_country (NULL or '' = every one): the
+-- sessions that pass them, from agg_segment_daily, which keeps device type and country only:
+-- filtered, another dimension is an error saying so.
+DROP FUNCTION IF EXISTS dashboard.audience(date, date, text);
+CREATE OR REPLACE FUNCTION dashboard.audience(p_from date, p_to date, p_dimension text, p_channel text DEFAULT NULL,
+                                              p_device_type text DEFAULT NULL, p_country text DEFAULT NULL)
 RETURNS TABLE (value text, sessions bigint, visitors bigint, orders bigint, revenue numeric,
                conversion_rate numeric)
 LANGUAGE plpgsql STABLE
@@ -170,9 +190,27 @@ BEGIN
             array_to_string(dashboard.audience_dimensions(), ', ')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF NOT dashboard.segment_filtered(p_channel, p_device_type, p_country) THEN
+        RETURN QUERY
+        SELECT t.value, t.sessions, t.visitors, t.orders, t.revenue, t.converted::numeric / t.sessions
+        FROM dashboard.audience_totals(p_from, p_to, p_dimension) t
+        ORDER BY 2 DESC, 1 NULLS LAST;
+        RETURN;
+    END IF;
+    IF p_dimension NOT IN ('device_type', 'country') THEN
+        RAISE EXCEPTION 'dashboard.audience: % is not kept by channel, device type and country; filtered, '
+                        'break down by device_type or country', p_dimension
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     RETURN QUERY
-    SELECT t.value, t.sessions, t.visitors, t.orders, t.revenue, t.converted::numeric / t.sessions
-    FROM dashboard.audience_totals(p_from, p_to, p_dimension) t
+    SELECT g.value, sum(g.sessions)::bigint, visitor_sketch_count(hll_union_agg(g.visitors)), sum(g.orders)::bigint,
+           sum(g.revenue), sum(g.sessions_purchase) / sum(g.sessions)
+    FROM (SELECT CASE WHEN p_dimension = 'device_type' THEN a.device_type ELSE a.country END AS value,
+                 a.sessions, a.visitors, a.orders, a.revenue, a.sessions_purchase
+          FROM agg_segment_daily a
+          WHERE a.day BETWEEN p_from AND p_to
+            AND dashboard.in_segment(a.channel, a.device_type, a.country, p_channel, p_device_type, p_country)) g
+    GROUP BY g.value
     ORDER BY 2 DESC, 1 NULLS LAST;
 END;
 $$;

@@ -18,6 +18,39 @@ CREATE OR REPLACE FUNCTION dashboard.range_end(p_to date) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (p_to + 1)::timestamp AT TIME ZONE 'UTC';
 
+-- The page filters (channel, device type, country; NULL or '' = every one): whether any is set.
+-- A function taking them reads agg_segment_daily (migration 061) when one is, else the
+-- aggregates it read before, so an unfiltered call is what it was.
+CREATE OR REPLACE FUNCTION dashboard.segment_filtered(p_channel text, p_device_type text, p_country text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN coalesce(p_channel, '') <> '' OR coalesce(p_device_type, '') <> '' OR coalesce(p_country, '') <> '';
+
+-- Whether an agg_segment_daily row's (channel, device type, country) passes the filters.
+CREATE OR REPLACE FUNCTION dashboard.in_segment(p_row_channel text, p_row_device_type text, p_row_country text,
+                                                p_channel text, p_device_type text, p_country text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (coalesce(p_channel, '') = '' OR p_row_channel = p_channel)
+   AND (coalesce(p_device_type, '') = '' OR p_row_device_type = p_device_type)
+   AND (coalesce(p_country, '') = '' OR p_row_country = p_country);
+
+-- The values the page filters offer for the range: per filter (channel, device_type, country),
+-- each value with sessions in it, most sessions first (ties by value); unknown values (NULL)
+-- cannot be picked and are left out.
+CREATE OR REPLACE FUNCTION dashboard.segment_filters(p_from date, p_to date)
+RETURNS TABLE (filter text, value text, sessions bigint)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT f.filter, f.value, sum(a.sessions)::bigint
+    FROM agg_segment_daily a
+    CROSS JOIN LATERAL (VALUES ('channel', a.channel), ('device_type', a.device_type),
+                               ('country', a.country)) AS f (filter, value)
+    WHERE a.day BETWEEN p_from AND p_to AND f.value IS NOT NULL
+    GROUP BY 1, 2
+    ORDER BY 1, 3 DESC, 2;
+END;
+
 -- Days that hold any (non-bot) activity: the app opens on the latest data.
 CREATE OR REPLACE FUNCTION dashboard.data_bounds()
 RETURNS TABLE (first_day date, last_day date)
