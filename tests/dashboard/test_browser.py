@@ -817,3 +817,83 @@ def test_acquisition_compares_with_the_previous_period(browser, dashboard_url, w
     assert (float(interval.get_attribute("data-low")), float(interval.get_attribute("data-high"))) == (
         pytest.approx(low), pytest.approx(high))
     assert float(kpi["conversion"]) == pytest.approx(now_converted / now_sessions)
+
+
+# ---- click to filter: a bar of a breakdown filters the page, and the link carries it -------------
+
+BAR_CENTRE_JS = """
+const canvas = document.querySelector(arguments[0] + ' .chart-canvas');
+const data = echarts.getInstanceByDom(canvas).getModel().getSeriesByIndex(0).getData();
+const l = data.getItemLayout(arguments[1]);
+return [l.x + l.width / 2, l.y + l.height / 2, canvas.clientWidth, canvas.clientHeight];
+"""
+
+
+def click_bar_until(browser, chart_id: str, index: int, done) -> None:
+    """Clicks the middle of the first series' bar `index` (of grouped bars too) until `done`
+    holds (a click during the bars' entry animation may land beside them)."""
+    canvas = browser.find_element(By.CSS_SELECTOR, f"#{chart_id} .chart-canvas")
+    for attempt in range(3):
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", canvas)
+        x, y, width, height = browser.execute_script(BAR_CENTRE_JS, f"#{chart_id}", index)
+        ActionChains(browser).move_to_element_with_offset(
+            canvas, int(x - width / 2), int(y - height / 2)).pause(0.3).click().perform()
+        browser.execute_script("window.scrollTo({top: 0, behavior: 'instant'});")
+        try:
+            settled(browser, done, timeout=10)
+            return
+        except TimeoutException:
+            if attempt == 2:
+                raise
+
+
+def test_clicking_a_breakdown_bar_filters_the_audience_page(browser, dashboard_url, warehouse: Warehouse):
+    """Audience by device type: a click on mobile's bar filters the page by it - the headline
+    figures become the oracle's for mobile sessions, the link says device_type=mobile - and the
+    country breakdown is then of mobile sessions; a second click clears the filter."""
+    known = warehouse.data
+    browser.get(f"{dashboard_url}?page=audience&from={FROM}&to={TO}")
+    open_page(browser, "audience", ["sessions", "visitors", "conversion"])
+    everyone = overview.overview(known, FROM, TO)
+    eventually(browser, lambda d: kpi_of(d, "audience", "sessions"), str(everyone.sessions))
+    rows = overview.audience(known, FROM, TO, "device_type")
+    assert [float(r[1]) for r in rows] == chart_values(browser, "audience-chart")
+    index = next(i for i, r in enumerate(rows) if r[0] == "mobile")
+    mobile = overview.overview(known, FROM, TO, {"device_type": "mobile"})
+    assert 0 < mobile.sessions < everyone.sessions
+    click_bar_until(browser, "audience-chart", index,
+                    lambda d: kpi_of(d, "audience", "sessions") == str(mobile.sessions))
+    assert selected(browser, "audience-device_type") == "mobile"
+    eventually(browser, lambda d: kpi_of(d, "audience", "visitors"), str(mobile.visitors))
+    assert float(kpi_of(browser, "audience", "conversion")) == pytest.approx(mobile.conversion)
+    eventually(browser, query_of, {"page": "audience", "from": FROM.isoformat(), "to": TO.isoformat(),
+                                   "dimension": "device_type", "device_type": "mobile"})
+    # The bars stay (to click another), the other devices' faded.
+    faded = browser.execute_script(
+        "return echarts.getInstanceByDom(document.querySelector('#audience-chart .chart-canvas'))"
+        ".getOption().series[0].data.map(p => !!(p.itemStyle && p.itemStyle.opacity < 1));")
+    assert faded == [r[0] != "mobile" for r in rows]
+    # Countries of mobile sessions only, as the oracle has them.
+    Select(browser.find_element(By.ID, "audience-dimension")).select_by_value("country")
+    want = overview.audience(known, FROM, TO, "country", {"device_type": "mobile"})
+    labels = ["(unknown)" if r[0] is None else r[0] for r in want]
+    eventually(browser, lambda d: table_values(d, "audience-audience_table", "label"), labels)
+    shown = table_values(browser, "audience-audience_table", "sessions")
+    assert [num(v) for v in shown] == [r[1] for r in want]
+    # The link reproduces the view.
+    browser.get(browser.current_url)
+    open_page(browser, "audience", ["sessions"])
+    assert selected(browser, "audience-device_type") == "mobile"
+    eventually(browser, lambda d: kpi_of(d, "audience", "sessions"), str(mobile.sessions))
+    eventually(browser, lambda d: table_values(d, "audience-audience_table", "label"), labels)
+    # A second click on the selected bar clears the filter.
+    Select(browser.find_element(By.ID, "audience-dimension")).select_by_value("device_type")
+    chart_values(browser, "audience-chart")  # drawn again
+    click_bar_until(browser, "audience-chart", index,
+                    lambda d: kpi_of(d, "audience", "sessions") == str(everyone.sessions))
+    eventually(browser, query_of, {"page": "audience", "from": FROM.isoformat(), "to": TO.isoformat(),
+                                   "dimension": "device_type"})
+    settled(browser)
+    screenshot(browser, "5-audience-filtered")
+    assert real_errors(browser) == []
+

@@ -126,12 +126,26 @@ range_call <- function(db, fn, from, to, extra = list(), extra_casts = character
 
 q_data_bounds <- function(db) dash_call(db, "data_bounds")
 
-q_activity_summary <- function(db, from, to) range_call(db, "activity_summary", from, to)
-q_activity_hourly <- function(db, from, to) range_call(db, "activity_hourly", from, to)
-q_activity_daily <- function(db, from, to) range_call(db, "activity_daily", from, to)
+# The page filters (channel, device type, country): segment = list(channel =, device_type =,
+# country =), each NULL/""/"All" for every value; sent as three text parameters ("" = none).
+SEGMENT_FILTERS <- c(channel = "Channel", device_type = "Device type", country = "Country")
+segment_params <- function(segment = NULL) unname(lapply(names(SEGMENT_FILTERS), function(k) filter_value(segment[[k]])))
+SEGMENT_CASTS <- c("::text", "::text", "::text")
+segment_filtered <- function(segment = NULL) any(vapply(segment_params(segment), nzchar, logical(1)))
+q_segment_filters <- function(db, from, to) range_call(db, "segment_filters", from, to)
 
-q_funnel <- function(db, from, to) range_call(db, "funnel", from, to)
-q_funnel_daily <- function(db, from, to) range_call(db, "funnel_daily", from, to)
+q_activity_summary <- function(db, from, to, segment = NULL) {
+  range_call(db, "activity_summary", from, to, segment_params(segment), SEGMENT_CASTS)
+}
+q_activity_hourly <- function(db, from, to) range_call(db, "activity_hourly", from, to)
+q_activity_daily <- function(db, from, to, segment = NULL) {
+  range_call(db, "activity_daily", from, to, segment_params(segment), SEGMENT_CASTS)
+}
+
+q_funnel <- function(db, from, to, segment = NULL) range_call(db, "funnel", from, to, segment_params(segment), SEGMENT_CASTS)
+q_funnel_daily <- function(db, from, to, segment = NULL) {
+  range_call(db, "funnel_daily", from, to, segment_params(segment), SEGMENT_CASTS)
+}
 
 q_product_filters <- function(db, from, to) range_call(db, "product_filters", from, to)
 q_product_summary <- function(db, from, to, category = NULL, brand = NULL) {
@@ -162,7 +176,7 @@ q_journey_pages <- function(db, from, to, limit = 10) {
 
 # Acquisition and audience (dashboard/acquisition.sql).
 AUDIENCE_DIMENSIONS <- c("device_type", "browser", "os", "country", "visitor_type", "login_state")
-q_visitors <- function(db, from, to) range_call(db, "visitors", from, to)
+q_visitors <- function(db, from, to, segment = NULL) range_call(db, "visitors", from, to, segment_params(segment), SEGMENT_CASTS)
 q_channels <- function(db, from, to) range_call(db, "channels", from, to)
 q_sources <- function(db, from, to, channel = NULL, limit = 25) {
   range_call(db, "sources", from, to, list(filter_value(channel), check_limit(limit)), c("::text", "::int"))
@@ -170,11 +184,17 @@ q_sources <- function(db, from, to, channel = NULL, limit = 25) {
 q_referrers <- function(db, from, to, limit = 25) {
   range_call(db, "referrers", from, to, list(check_limit(limit)), "::int")
 }
-q_audience <- function(db, from, to, dimension) {
+# Filtered (segment), only device_type and country: the segments keep no other dimension.
+SEGMENT_DIMENSIONS <- c("device_type", "country")
+q_audience <- function(db, from, to, dimension, segment = NULL) {
   if (length(dimension) != 1 || !(dimension %in% AUDIENCE_DIMENSIONS)) {
     stop(sprintf("dimension must be one of %s", paste(AUDIENCE_DIMENSIONS, collapse = ", ")), call. = FALSE)
   }
-  range_call(db, "audience", from, to, list(dimension), "::text")
+  if (segment_filtered(segment) && !(dimension %in% SEGMENT_DIMENSIONS)) {
+    stop(sprintf("filtered by channel, device type or country, dimension must be one of %s",
+                 paste(SEGMENT_DIMENSIONS, collapse = ", ")), call. = FALSE)
+  }
+  range_call(db, "audience", from, to, c(list(dimension), segment_params(segment)), c("::text", SEGMENT_CASTS))
 }
 q_retention_weekly <- function(db, from, to, weeks = 8) {
   range_call(db, "retention_weekly", from, to, list(check_limit(weeks, "weeks", 52L)), "::int")

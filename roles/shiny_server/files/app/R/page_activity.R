@@ -128,7 +128,9 @@ activity_server <- function(id, db, shared) {
   })
 }
 
-# Sessions started in the range and those with a purchase, summed over dashboard.funnel_daily().
+# Sessions started in the range and those with a purchase, their orders and tracked revenue,
+# summed over dashboard.funnel_daily().
 started_sessions <- function(df) {
-  list(sessions = sum(df$sessions), purchased = sum(df$purchase_sessions))
+  list(sessions = sum(df$sessions), purchased = sum(df$purchase_sessions), orders = sum(df$orders),
+       revenue = sum(as.numeric(df$revenue)))
 }

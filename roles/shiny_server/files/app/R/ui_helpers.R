@@ -38,6 +38,48 @@ url_select <- function(id, label, selected = NULL, width = NULL) {
               width = width, selectize = FALSE)
 }
 
+# The page filters channel, device type and country (R/db.R, SEGMENT_FILTERS) as selects, each
+# opening on the link's value; segment_filter_server() fills their choices and returns them.
+segment_filter_inputs <- function(ns, state, page) {
+  lapply(names(SEGMENT_FILTERS), function(k) {
+    url_select(ns(k), SEGMENT_FILTERS[[k]], url_filter(state, page, k), width = "170px")
+  })
+}
+
+# Inside a page's moduleServer: fills the three selects with the range's values (a value no longer
+# offered falls back to every one) and returns the segment as a reactive list(channel =,
+# device_type =, country =), NULL for every value. A click on a bar of a breakdown calls
+# toggle(filter, value): that filter becomes the value, or every one when it already was.
+segment_filter_server <- function(input, session, db, range) {
+  values <- reactive(q_segment_filters(db, range()[1], range()[2]))
+  observeEvent(values(), {
+    for (k in names(SEGMENT_FILTERS)) {
+      choices <- c(ALL_CHOICE, values()$value[values()$filter == k])
+      keep <- if (!is.null(input[[k]]) && input[[k]] %in% choices) input[[k]] else ALL_CHOICE
+      updateSelectInput(session, k, choices = choices, selected = keep)
+    }
+  })
+  segment <- reactive({
+    picked <- lapply(names(SEGMENT_FILTERS), function(k) {
+      v <- input[[k]]
+      if (is.null(v) || !nzchar(v) || identical(v, ALL_CHOICE)) NULL else v
+    })
+    names(picked) <- names(SEGMENT_FILTERS)
+    picked
+  })
+  toggle <- function(filter, value) {
+    updateSelectInput(session, filter, selected = if (identical(input[[filter]], value)) ALL_CHOICE else value)
+  }
+  list(segment = segment, toggle = toggle, filtered = reactive(segment_filtered(segment())))
+}
+
+# What a filtered page says it shows: "Channel Email · Device type mobile", or NULL.
+segment_label <- function(segment) {
+  set <- Filter(Negate(is.null), segment)
+  if (length(set) == 0) return(NULL)
+  paste(vapply(names(set), function(k) paste(SEGMENT_FILTERS[[k]], set[[k]]), character(1)), collapse = " \u00b7 ")
+}
+
 kpi_box <- function(title, output_id, icon_name, theme_color = "primary") {
   bslib::value_box(
     title = title,

@@ -13,12 +13,18 @@ PAGES <- c("activity", "funnel", "products", "acquisition", "audience", "retenti
 # open with, or NULL (the default) when the text is not a valid value. Values that depend on the
 # data (a category, a channel) are taken as text here: the page keeps them only while its choices
 # hold them.
+# The page filters channel, device type and country (R/db.R, SEGMENT_FILTERS) on the pages they fit.
+URL_SEGMENT <- list(channel = function(x) url_text(x), device_type = function(x) url_text(x),
+                    country = function(x) url_text(x))
 URL_FILTERS <- list(
+  activity = URL_SEGMENT,
+  funnel = URL_SEGMENT,
   products = list(category = function(x) url_text(x), brand = function(x) url_text(x)),
   acquisition = list(attribution = function(x) url_choice(x, c("session", "last_touch", "first_touch")),
                      channel = function(x) url_text(x)),
-  audience = list(dimension = function(x) url_choice(x, c("device_type", "browser", "os", "country",
-                                                          "visitor_type", "login_state"))),
+  audience = c(list(dimension = function(x) url_choice(x, c("device_type", "browser", "os", "country",
+                                                            "visitor_type", "login_state"))),
+               URL_SEGMENT),
   retention = list(weeks = function(x) url_choice(x, c("4", "8", "12"))),
   health = list(coverage_by = function(x) url_choice(x, c("channel", "device_type", "browser")))
 )
@@ -59,13 +65,18 @@ url_state <- function(query, default_from, default_to) {
   }
   compare <- !(tolower(get("compare")) %in% URL_OFF)
   page <- url_choice(get("page"), PAGES)
-  filters <- lapply(URL_FILTERS, function(spec) {
-    picked <- lapply(names(spec), function(name) spec[[name]](get(name)))
+  page <- if (is.null(page)) PAGES[1] else page
+  # A parameter several pages have (channel, device_type, country) is the open page's: a link to
+  # Acquisition's sources of a channel does not filter the other pages by it.
+  shared <- names(which(table(unlist(lapply(URL_FILTERS, names))) > 1))
+  filters <- lapply(names(URL_FILTERS), function(p) {
+    spec <- URL_FILTERS[[p]]
+    picked <- lapply(names(spec), function(name) if (p != page && name %in% shared) NULL else spec[[name]](get(name)))
     names(picked) <- names(spec)
     picked[!vapply(picked, is.null, logical(1))]
   })
-  list(from = from, to = to, compare = compare, page = if (is.null(page)) PAGES[1] else page,
-       filters = filters)
+  names(filters) <- names(URL_FILTERS)
+  list(from = from, to = to, compare = compare, page = page, filters = filters)
 }
 
 # The query string of a view: page, from, to, compare=off when not comparing (on is the default), then the page's filters in the order of

@@ -19,7 +19,18 @@ test_that("a link's range, page and filters are read back", {
   a <- url_state(list(page = "acquisition", attribution = "first_touch", channel = "Organic Search",
                       dimension = "browser", weeks = "12", coverage_by = "browser"), DEFAULT_FROM, DEFAULT_TO)
   expect_equal(a$filters$acquisition, list(attribution = "first_touch", channel = "Organic Search"))
-  expect_equal(a$filters$audience, list(dimension = "browser"))
+  expect_equal(a$filters$audience, list(dimension = "browser"))  # not the acquisition's channel
+  # The page filters (channel, device type, country) of the page a link opens.
+  f <- url_state(list(page = "funnel", channel = "Email", device_type = "mobile", country = "DE",
+                      dimension = "country"), DEFAULT_FROM, DEFAULT_TO)
+  expect_equal(f$filters$funnel, list(channel = "Email", device_type = "mobile", country = "DE"))
+  expect_length(f$filters$activity, 0)
+  expect_equal(f$filters$audience, list(dimension = "country"))
+  expect_equal(url_state(list(page = "audience", device_type = "tablet"), DEFAULT_FROM, DEFAULT_TO)$filters$audience,
+               list(device_type = "tablet"))
+  expect_equal(url_query("activity", "2026-03-02", "2026-03-02", list(channel = "Paid Search", device_type = NULL,
+                                                                      country = "All")),
+               "?page=activity&from=2026-03-02&to=2026-03-02&channel=Paid%20Search")
   expect_equal(a$filters$retention, list(weeks = "12"))
   expect_equal(a$filters$health, list(coverage_by = "browser"))
 })
