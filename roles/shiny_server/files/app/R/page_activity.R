@@ -6,7 +6,9 @@ activity_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
     filter_bar(paste("Traffic of real shoppers (bots excluded), per UTC hour and day; sessions by the day they",
-                     "started. Revenue: the shop's booked orders, with what browsers reported beside it.")),
+                     "started. Revenue: the shop's booked orders, with what browsers reported beside it.",
+                     "Filtered: the sessions of that channel, device type and country, and their events."),
+               segment_filter_inputs(ns, state, "activity")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Visitors", ns("kpi_visitors"), "users"),
@@ -35,19 +37,25 @@ activity_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
     compare <- shared$compare
-    summary <- reactive(q_activity_summary(db, range()[1], range()[2]))
+    # The page filters (channel, device type, country): every figure below is of their sessions,
+    # except what the warehouse does not keep by them (hours, the shop's booked orders).
+    seg <- segment_filter_server(input, session, db, range)
+    segment <- seg$segment
+    filtered <- seg$filtered
+    summary <- reactive(q_activity_summary(db, range()[1], range()[2], segment()))
     hourly <- reactive(q_activity_hourly(db, range()[1], range()[2]))
-    daily <- reactive(q_activity_daily(db, range()[1], range()[2]))
-    visitors <- reactive(q_visitors(db, range()[1], range()[2]))
-    started <- reactive(started_sessions(q_funnel_daily(db, range()[1], range()[2])))
+    daily <- reactive(q_activity_daily(db, range()[1], range()[2], segment()))
+    visitors <- reactive(q_visitors(db, range()[1], range()[2], segment()))
+    started <- reactive(started_sessions(q_funnel_daily(db, range()[1], range()[2], segment())))
     revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, range()[1], range()[2])))
     # The same figures for the period of the same length just before (queried only when comparing).
     previous <- reactive(previous_period(range()[1], range()[2]))
-    previous_summary <- reactive(q_activity_summary(db, previous()$from, previous()$to))
-    previous_visitors <- reactive(q_visitors(db, previous()$from, previous()$to))
-    previous_started <- reactive(started_sessions(q_funnel_daily(db, previous()$from, previous()$to)))
+    previous_summary <- reactive(q_activity_summary(db, previous()$from, previous()$to, segment()))
+    previous_visitors <- reactive(q_visitors(db, previous()$from, previous()$to, segment()))
+    previous_started <- reactive(started_sessions(q_funnel_daily(db, previous()$from, previous()$to, segment())))
     previous_revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, previous()$from, previous()$to)))
     before <- function(figures, name) if (compare()) figures()[[name]]
+    not_kept <- "not kept by channel, device type or country"
 
     output$kpi_visitors <- renderUI({
       v <- visitors()
@@ -66,12 +74,22 @@ activity_server <- function(id, db, shared) {
                                                      compare = compare(), note = "sessions started"))
     output$kpi_events <- renderUI(kpi_change_value(summary()$events, before(previous_summary, "events"),
                                                    compare = compare()))
+    # Filtered: the shop's orders carry no channel, device or country, so the segment's tracked
+    # purchases stand in, and say so.
     output$kpi_orders <- renderUI({
+      if (filtered()) {
+        return(kpi_change_value(started()$orders, before(previous_started, "orders"), compare = compare(),
+                                note = "tracked purchases of these sessions (booked orders carry no segment)"))
+      }
       r <- revenue()
       kpi_change_value(r$booked_orders, before(previous_revenue, "booked_orders"), compare = compare(),
                        note = paste(fmt_int(r$tracked_orders), "purchases tracked"))
     })
     output$kpi_booked <- renderUI({
+      if (filtered()) {
+        return(kpi_change_value(started()$revenue, before(previous_started, "revenue"), fmt_money, compare = compare(),
+                                note = "tracked revenue of these sessions (booked orders carry no segment)"))
+      }
       r <- revenue()
       booked_revenue_value(r$booked_revenue, r$tracked_revenue, r$booked_orders,
                            before(previous_revenue, "booked_revenue"), compare())
@@ -82,9 +100,13 @@ activity_server <- function(id, db, shared) {
       kpi_rate_value(s$purchased, s$sessions, p$purchased, p$sessions, compare = compare(),
                      note = "sessions with a purchase")
     })
-    output$kpi_users <- renderUI(kpi_change_value(summary()$peak_hour_users, before(previous_summary, "peak_hour_users"),
-                                                  compare = compare(), note = "distinct browsers in the busiest hour"))
+    output$kpi_users <- renderUI({
+      if (filtered()) return(kpi_value(NA, note = paste("hours", not_kept)))
+      kpi_change_value(summary()$peak_hour_users, before(previous_summary, "peak_hour_users"),
+                       compare = compare(), note = "distinct browsers in the busiest hour")
+    })
     output$kpi_peak <- renderUI({
+      if (filtered()) return(kpi_value(NA, note = paste("hours", not_kept)))
       s <- summary()
       kpi_change_value(s$peak_hour_events, before(previous_summary, "peak_hour_events"), compare = compare(),
                        note = if (!is.na(s$peak_hour)) paste("events at", fmt_time(s$peak_hour)))
@@ -94,6 +116,7 @@ activity_server <- function(id, db, shared) {
                   "Users (distinct per day)" = "distinct browsers")
 
     output$hourly <- render_chart({
+      validate(need(!filtered(), paste("Hours are", not_kept, "- the per-day chart below is of the filtered sessions.")))
       df <- hourly()
       chart_timeseries(as.POSIXct(df$hour, tz = "UTC"),
                        list(Events = as.numeric(df$events), Sessions = as.numeric(df$sessions),
@@ -124,7 +147,8 @@ activity_server <- function(id, db, shared) {
                  id = session$ns("daily"))
     })
 
-    NULL  # no filters of its own in the URL
+    # The filters as they go in the URL (app.R).
+    segment
   })
 }
 

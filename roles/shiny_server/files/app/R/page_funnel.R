@@ -6,7 +6,8 @@ STEP_LABELS <- c(page_view = "Page view", product_view = "Product view", add_to_
 funnel_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar("Sessions (by the UTC day they started) that reached each step; bots excluded."),
+    filter_bar("Sessions (by the UTC day they started) that reached each step; bots excluded.",
+               segment_filter_inputs(ns, state, "funnel")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
       kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
@@ -37,31 +38,43 @@ funnel_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
     compare <- shared$compare
-    steps <- reactive(q_funnel(db, range()[1], range()[2]))
-    daily <- reactive(q_funnel_daily(db, range()[1], range()[2]))
+    # The page filters (channel, device type, country): the steps and days of their sessions; the
+    # shop's booked orders carry no segment, so booked revenue and coverage are then not shown.
+    seg <- segment_filter_server(input, session, db, range)
+    segment <- seg$segment
+    filtered <- seg$filtered
+    steps <- reactive(q_funnel(db, range()[1], range()[2], segment()))
+    daily <- reactive(q_funnel_daily(db, range()[1], range()[2], segment()))
     revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, range()[1], range()[2])))
     # The same figures for the period of the same length just before (queried only when comparing).
     previous <- reactive(previous_period(range()[1], range()[2]))
-    previous_steps <- reactive(q_funnel(db, previous()$from, previous()$to))
-    previous_daily <- reactive(q_funnel_daily(db, previous()$from, previous()$to))
+    previous_steps <- reactive(q_funnel(db, previous()$from, previous()$to, segment()))
+    previous_daily <- reactive(q_funnel_daily(db, previous()$from, previous()$to, segment()))
+    no_segment <- "booked orders carry no channel, device type or country"
     previous_revenue <- reactive(revenue_totals(q_revenue_reconciliation(db, previous()$from, previous()$to)))
     step_sessions <- function(df, name) df$sessions[df$step == name]
     # A figure of the previous period, NULL when not comparing.
     before <- function(f) if (compare()) f()
 
     output$kpi_booked <- renderUI({
+      if (filtered()) return(kpi_value(NA, note = no_segment))
       r <- revenue()
       kpi_change_value(r$booked_revenue, before(function() previous_revenue()$booked_revenue), fmt_money,
                        compare = compare(),
                        note = paste(fmt_int(r$booked_orders), "orders paid, shipped or delivered"))
     })
     output$kpi_tracked <- renderUI({
+      if (filtered()) {
+        return(kpi_change_value(sum(as.numeric(daily()$revenue)), before(function() sum(as.numeric(previous_daily()$revenue))),
+                                fmt_money, compare = compare(), note = "of these sessions' purchases"))
+      }
       r <- revenue()
       kpi_change_value(r$tracked_revenue, before(function() previous_revenue()$tracked_revenue), fmt_money,
                        compare = compare(), note = paste(fmt_int(r$unbooked), "purchases without a shop order"))
     })
     # Coverage: booked orders a browser also reported, of the booked orders.
     output$kpi_coverage <- renderUI({
+      if (filtered()) return(kpi_value(NA, note = no_segment))
       r <- revenue()
       p <- before(previous_revenue)
       kpi_rate_value(r$covered, r$booked_orders, p$covered, p$booked_orders, compare = compare(),
@@ -117,6 +130,7 @@ funnel_server <- function(id, db, shared) {
                        empty = "No purchases in the selected period.")
     })
 
-    NULL  # no filters of its own in the URL
+    # The filters as they go in the URL (app.R).
+    segment
   })
 }
