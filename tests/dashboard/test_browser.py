@@ -903,6 +903,10 @@ def test_clicking_a_breakdown_bar_filters_the_audience_page(browser, dashboard_u
 FOUR = ("visitors", "new", "sessions", "events")
 
 
+def hourly_state(browser) -> str:
+    return browser.find_element(By.ID, "activity-hourly").get_attribute("data-state")
+
+
 def test_activity_filters_by_channel_and_device_type(browser, dashboard_url, warehouse: Warehouse):
     """A link with a channel filters the overview to that channel's sessions; picking a device
     type narrows it further; each time every headline figure and the per-day chart are the
@@ -926,7 +930,7 @@ def test_activity_filters_by_channel_and_device_type(browser, dashboard_url, war
         days = overview.segment_days(known, FROM, TO, segment)
         assert timeseries_values(browser, "activity-daily_chart") == [float(d[1]) for d in days]
         # Hours are not kept by segment: the hourly chart says so instead of showing everyone's.
-        assert browser.find_element(By.ID, "activity-hourly").get_attribute("data-state") == "empty"
+        eventually(browser, hourly_state, "empty")
         eventually(browser, query_of, {"page": "activity", "from": FROM.isoformat(), "to": TO.isoformat(),
                                        **segment})
     # Back to every channel and device: the unfiltered overview, and the link without filters.
@@ -935,7 +939,8 @@ def test_activity_filters_by_channel_and_device_type(browser, dashboard_url, war
     everyone = overview.overview(known, FROM, TO)
     eventually(browser, lambda d: kpi_of(d, "activity", "events"), str(everyone.events))
     eventually(browser, query_of, {"page": "activity", "from": FROM.isoformat(), "to": TO.isoformat()})
-    assert browser.find_element(By.ID, "activity-hourly").get_attribute("data-state") == "rendered"
+    # (drawing until its animation ends)
+    eventually(browser, hourly_state, "rendered")
     assert real_errors(browser) == []
 
 
