@@ -35,11 +35,27 @@ BEGIN ATOMIC
         FROM agg_audience_daily a
         WHERE a.dimension = 'all' AND a.day BETWEEN p_from AND p_to
           AND NOT dashboard.segment_filtered(p_channel, p_device_type, p_country)
-    ), segment AS (
-        SELECT hll_union_agg(a.visitors) AS visitors, coalesce(sum(a.new_visitors), 0)::bigint AS new_visitors
+    ), segment_new AS (
+        SELECT coalesce(sum(a.new_visitors), 0)::bigint AS new_visitors
         FROM agg_segment_daily a
         WHERE a.day BETWEEN p_from AND p_to AND dashboard.segment_filtered(p_channel, p_device_type, p_country)
           AND dashboard.in_segment(a.channel, a.device_type, a.country, p_channel, p_device_type, p_country)
+    ), segment_sketch AS (
+        -- one filter: its dimension's day rows; several: the segment rows
+        SELECT hll_union_agg(a.visitors) AS visitors
+        FROM agg_audience_daily a
+        WHERE a.day BETWEEN p_from AND p_to
+          AND a.dimension = dashboard.segment_single_dimension(p_channel, p_device_type, p_country)
+          AND a.value = dashboard.segment_single_value(p_channel, p_device_type, p_country)
+        HAVING dashboard.segment_filter_count(p_channel, p_device_type, p_country) = 1
+        UNION ALL
+        SELECT hll_union_agg(a.visitors)
+        FROM agg_segment_daily a
+        WHERE a.day BETWEEN p_from AND p_to AND dashboard.segment_filter_count(p_channel, p_device_type, p_country) > 1
+          AND dashboard.in_segment(a.channel, a.device_type, a.country, p_channel, p_device_type, p_country)
+        HAVING dashboard.segment_filter_count(p_channel, p_device_type, p_country) > 1
+    ), segment AS (
+        SELECT k.visitors, n.new_visitors FROM segment_new n LEFT JOIN segment_sketch k ON true
     ), v AS (
         SELECT visitor_sketch_count(k.visitors) AS visitors, visitor_sketch_count(k.users) AS users,
                visitor_sketch_estimated(k.visitors) OR visitor_sketch_estimated(k.users) AS approximate,

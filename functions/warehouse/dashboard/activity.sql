@@ -38,10 +38,16 @@ BEGIN ATOMIC
           AND NOT dashboard.segment_filtered(p_channel, p_device_type, p_country)
         GROUP BY 1
     ), segment AS (
-        SELECT a.day, sum(a.events)::bigint AS events, visitor_sketch_count(hll_union_agg(a.visitors)) AS users,
-               sum(a.sessions)::bigint AS sessions
+        -- one filter: its dimension's day rows of agg_audience_daily (a sketch per day); several: the segment rows
+        SELECT a.day, a.events::bigint AS events, visitor_sketch_count(a.visitors) AS users, a.sessions::bigint AS sessions
+        FROM agg_audience_daily a
+        WHERE a.day BETWEEN p_from AND p_to
+          AND a.dimension = dashboard.segment_single_dimension(p_channel, p_device_type, p_country)
+          AND a.value = dashboard.segment_single_value(p_channel, p_device_type, p_country)
+        UNION ALL
+        SELECT a.day, sum(a.events)::bigint, visitor_sketch_count(hll_union_agg(a.visitors)), sum(a.sessions)::bigint
         FROM agg_segment_daily a
-        WHERE a.day BETWEEN p_from AND p_to AND dashboard.segment_filtered(p_channel, p_device_type, p_country)
+        WHERE a.day BETWEEN p_from AND p_to AND dashboard.segment_filter_count(p_channel, p_device_type, p_country) > 1
           AND dashboard.in_segment(a.channel, a.device_type, a.country, p_channel, p_device_type, p_country)
         GROUP BY a.day
     )

@@ -26,12 +26,36 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN coalesce(p_channel, '') <> '' OR coalesce(p_device_type, '') <> '' OR coalesce(p_country, '') <> '';
 
--- Whether an agg_segment_daily row's (channel, device type, country) passes the filters.
+-- How many of the page filters are set (0-3). With exactly one, a visitor count can come from that
+-- dimension's agg_audience_daily rows (one sketch per day) instead of the segment rows' (one per
+-- day and combination): the same visitors, a tenth of the unions.
+CREATE OR REPLACE FUNCTION dashboard.segment_filter_count(p_channel text, p_device_type text, p_country text)
+RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (coalesce(p_channel, '') <> '')::int + (coalesce(p_device_type, '') <> '')::int
+       + (coalesce(p_country, '') <> '')::int;
+
+-- The one filter set, as agg_audience_daily's (dimension, value); NULLs unless exactly one is.
+CREATE OR REPLACE FUNCTION dashboard.segment_single_dimension(p_channel text, p_device_type text, p_country text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN dashboard.segment_filter_count(p_channel, p_device_type, p_country) <> 1 THEN NULL
+            WHEN coalesce(p_channel, '') <> '' THEN 'channel'
+            WHEN coalesce(p_device_type, '') <> '' THEN 'device_type' ELSE 'country' END;
+
+CREATE OR REPLACE FUNCTION dashboard.segment_single_value(p_channel text, p_device_type text, p_country text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN dashboard.segment_filter_count(p_channel, p_device_type, p_country) = 1
+            THEN coalesce(nullif(p_channel, ''), nullif(p_device_type, ''), nullif(p_country, '')) END;
+
+-- Whether an agg_segment_daily row's (channel, device type, country) passes the filters: without a
+-- channel filter, the rows of every channel together (channel NULL), else that channel's rows.
 CREATE OR REPLACE FUNCTION dashboard.in_segment(p_row_channel text, p_row_device_type text, p_row_country text,
                                                 p_channel text, p_device_type text, p_country text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN (coalesce(p_channel, '') = '' OR p_row_channel = p_channel)
+RETURN (CASE WHEN coalesce(p_channel, '') = '' THEN p_row_channel IS NULL ELSE p_row_channel = p_channel END)
    AND (coalesce(p_device_type, '') = '' OR p_row_device_type = p_device_type)
    AND (coalesce(p_country, '') = '' OR p_row_country = p_country);
 
@@ -47,6 +71,8 @@ BEGIN ATOMIC
     CROSS JOIN LATERAL (VALUES ('channel', a.channel), ('device_type', a.device_type),
                                ('country', a.country)) AS f (filter, value)
     WHERE a.day BETWEEN p_from AND p_to AND f.value IS NOT NULL
+      -- channels from the channels' rows, the others from the rows of every channel together
+      AND (f.filter = 'channel') = (a.channel IS NOT NULL)
     GROUP BY 1, 2
     ORDER BY 1, 3 DESC, 2;
 END;
