@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
 from tests.support import compare, journeys, overview
+from tests.support import revenue as revenue_oracle
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
@@ -502,7 +503,7 @@ def test_data_health_page(app, warehouse: Warehouse):
     assert table_values(app, "health-restatements_table", "day") == [d.isoformat() for d, _, _ in restated]
     changes = table_values(app, "health-restatements_table", "change")
     assert [num(v) for v in changes] == [c for _, _, c in restated]
-    assert app.find_elements(By.CSS_SELECTOR, "#health-bots img")         # the bot chart drew
+    assert app.find_element(By.ID, "health-bots").get_attribute("data-state") == "rendered"  # the bot chart
     days = warehouse.query("SELECT day, booked_orders, untracked_orders, unbooked_purchases"
                            " FROM dashboard.revenue_reconciliation(%s, %s)", (FROM, TO))
     assert table_values(app, "health-coverage_table", "day") == [d.isoformat() for d, *_ in days]
@@ -973,4 +974,62 @@ def test_funnel_filters_by_device_type_and_channel(browser, dashboard_url, wareh
     assert shown == ("Direct", "mobile")
     settled(browser)
     screenshot(browser, "2-funnel-filtered")
+    assert real_errors(browser) == []
+
+
+# ---- Products and Data health on ECharts -----------------------------------------------------------
+
+def test_products_category_chart_filters_by_a_click(browser, dashboard_url, warehouse: Warehouse):
+    """Booked revenue per category as the oracle books it (the shop's items by their product's
+    latest category); a click on Laptops' bar filters the page (views become the oracle's for
+    laptops, the link carries category=Laptops); a click on it again clears it."""
+    known = warehouse.data
+    latest: dict = {}
+    for e in sorted(known.human_events(), key=lambda e: (e["event_timestamp"], e["event_id"])):
+        if e["event_name"] in ("product_view", "add_to_cart") and e["context_product_id"]:
+            latest[e["context_product_id"]] = (e["context_product_category"], e["context_product_brand"])
+    items = revenue_oracle.booked_items(known.booked_orders, known.booked_order_items, latest, (FROM, TO))
+    by_category = {c or "(none)": r for c, (_, r) in revenue_oracle.booked_by(items, "category").items()}
+    browser.get(f"{dashboard_url}?page=products&from={FROM}&to={TO}")
+    open_page(browser, "products", ["views"])
+    categories = browser.execute_script(
+        "return echarts.getInstanceByDom(document.querySelector('#products-categories .chart-canvas'))"
+        ".getOption().yAxis[0].data;")
+    booked = chart_values(browser, "products-categories")
+    assert {c: Decimal(str(v)) for c, v in zip(categories, booked, strict=True) if v} == by_category
+    laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops"}
+    views, _ = overview.product_views(known, FROM, TO, laptops)
+    index = categories.index("Laptops")
+    click_bar_until(browser, "products-categories", index,
+                    lambda d: kpi_of(d, "products", "views") == str(views))
+    assert selected(browser, "products-category") == "Laptops"
+    eventually(browser, query_of, {"page": "products", "from": FROM.isoformat(), "to": TO.isoformat(),
+                                   "category": "Laptops"})
+    chart_values(browser, "products-categories")
+    every = str(overview.product_views(known, FROM, TO)[0])
+    click_bar_until(browser, "products-categories", index, lambda d: kpi_of(d, "products", "views") == every)
+    eventually(browser, query_of, {"page": "products", "from": FROM.isoformat(), "to": TO.isoformat()})
+    assert real_errors(browser) == []
+
+
+def test_data_health_charts_on_echarts(browser, dashboard_url, warehouse: Warehouse):
+    """Events loaded per run hour as the known runs loaded them; the bot share per hour as the
+    oracle counts it from the raw events (the bot session's events of each hour's events);
+    the flagged hours named under it."""
+    known = warehouse.data
+    browser.get(f"{dashboard_url}?page=health&from={FROM}&to={TO}")
+    open_page(browser, "health", ["loaded"])
+    assert chart_values(browser, "health-loaded") == [float(r["events_loaded"]) for r in known.runs]
+    bots = {s["session_id"] for s in known.sessions if s["is_bot"]}
+    per_hour: dict = {}
+    for e in known.events:
+        hour = e["event_timestamp"].replace(minute=0, second=0, microsecond=0)
+        counts = per_hour.setdefault(hour, [0, 0])
+        counts[0] += 1
+        counts[1] += e["session_id"] in bots
+    shares = [b / n for _, (n, b) in sorted(per_hour.items())]
+    assert any(shares) and timeseries_values(browser, "health-bots") == pytest.approx(shares)
+    flagged = sorted({a["hour"] for a in known.anomalies if a["open"]})
+    note = browser.find_element(By.ID, "health-bots_flagged_hours").text
+    assert note == "Flagged hours: " + ", ".join(h.strftime("%Y-%m-%d %H:%M UTC") for h in flagged)
     assert real_errors(browser) == []

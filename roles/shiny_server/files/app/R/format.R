@@ -44,8 +44,3 @@ visitor_note <- function(v) {
     "distinct browsers, exact"
   }
 }
-
-# Axis labels.
-label_int <- function(x) fmt_int(x)
-label_pct <- function(x) fmt_pct(x, 0)
-label_money <- function(x) fmt_money(x)

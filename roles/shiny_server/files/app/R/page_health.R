@@ -12,7 +12,8 @@ health_ui <- function(id, state) {
       kpi_box("Events loaded", ns("kpi_loaded"), "database", "teal"),
       kpi_box("Rejected lines", ns("kpi_rejected"), "triangle-exclamation", "danger")
     ),
-    card(full_screen = TRUE, card_header("Events loaded per hour"), plotOutput(ns("loaded"), height = "260px")),
+    card(full_screen = TRUE, card_header("Events loaded per hour"),
+         chart_output(ns("loaded"), "260px", label = "Events loaded and lines rejected per hour of the ETL runs")),
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
       card(card_header("Rejects by reason"), uiOutput(ns("rejects"))),
@@ -21,7 +22,8 @@ health_ui <- function(id, state) {
     card(full_screen = TRUE,
          card_header("Bot traffic per hour", tags$small(class = "text-muted ms-2",
                      "excluded from every other figure; flagged hours marked")),
-         plotOutput(ns("bots"), height = "220px")),
+         chart_output(ns("bots"), "240px", label = "Share of the events from bots per hour"),
+         uiOutput(ns("bots_flagged"))),
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
       card(card_header("Open anomalies", tags$small(class = "text-muted ms-2",
@@ -74,35 +76,33 @@ health_server <- function(id, db, shared) {
       kpi_value(s$rejected, note = paste(fmt_int(s$runs), "runs,", fmt_int(s$failed_runs), "failed"))
     })
 
-    output$loaded <- renderPlot({
+    # One bar pair per hour in which runs started (the runs' totals).
+    output$loaded <- render_chart({
       df <- q_etl_loaded_hourly(db, range()[1], range()[2])
       validate(need(nrow(df) > 0, "Nothing was loaded for the selected period."))
-      long <- long_series(df, "hour", c(events = "Events loaded", rejected = "Rejected lines"))
-      ggplot2::ggplot(long, ggplot2::aes(x, value, fill = series)) +
-        ggplot2::geom_col(width = 2400) +
-        ggplot2::scale_fill_manual(values = unname(PALETTE[c("teal", "rose")])) +
-        ggplot2::scale_y_continuous(labels = label_int) +
-        ggplot2::labs(x = "hour of the run (UTC)", y = "per hour") +
-        theme_dash()
-    }, res = 96)
+      chart_bars(fmt_time(df$hour), list("Events loaded" = as.numeric(df$events), "Rejected lines" = as.numeric(df$rejected)),
+                 chart_unit("count", "per hour", "lines"), clickable = FALSE, category_label = "hour of the runs (UTC)",
+                 empty = "Nothing was loaded for the selected period.")
+    })
 
     anomalies <- reactive(q_anomalies(db, range()[1], range()[2]))
 
-    output$bots <- renderPlot({
-      df <- q_bot_share(db, range()[1], range()[2])
+    bots <- reactive(q_bot_share(db, range()[1], range()[2]))
+    output$bots <- render_chart({
+      df <- bots()
       validate(need(nrow(df) > 0, "No events in the selected period."))
+      chart_timeseries(as.POSIXct(df$hour, tz = "UTC"), list("Bot share" = as.numeric(df$share)),
+                       chart_unit("percent", "bot share", "of the hour's events"), grain = "hour",
+                       empty = "No bot traffic in the selected period.")
+    })
+    # The hours an open anomaly flagged, under the chart (the anomalies table has their figures).
+    output$bots_flagged <- renderUI({
       flagged <- anomalies()
-      flagged <- unique(flagged$hour[flagged$open])
-      p <- ggplot2::ggplot(df, ggplot2::aes(hour, as.numeric(share))) +
-        ggplot2::geom_col(width = 3000, fill = PALETTE[["slate"]]) +
-        ggplot2::scale_y_continuous(labels = function(x) paste0(round(100 * x), "%")) +
-        ggplot2::labs(x = "hour of the events (UTC)", y = "bot share") +
-        theme_dash()
-      if (length(flagged) > 0) {
-        p <- p + ggplot2::geom_vline(xintercept = flagged, colour = PALETTE[["rose"]], linetype = "dashed")
-      }
-      p
-    }, res = 96)
+      hours <- sort(unique(flagged$hour[flagged$open]))
+      if (length(hours) == 0) return(NULL)
+      tags$div(class = "kpi-note", id = session$ns("bots_flagged_hours"),
+               paste("Flagged hours:", paste(fmt_time(hours), collapse = ", ")))
+    })
 
     output$anomalies <- renderUI({
       df <- anomalies()

@@ -16,8 +16,9 @@ products_ui <- function(id, state) {
       kpi_box("Booked revenue", ns("kpi_revenue"), "sack-dollar", "warning")
     ),
     card(full_screen = TRUE, card_header("Top products"), DT::DTOutput(ns("products"))),
-    card(full_screen = TRUE, card_header("Booked revenue by category"),
-         plotOutput(ns("categories"), height = "240px"))
+    card(full_screen = TRUE, card_header("Booked revenue by category",
+                                         tags$small(class = "text-muted ms-2", "click a bar to filter the page by it")),
+         chart_output(ns("categories"), "260px", label = "Booked and tracked revenue by category"))
   )
 }
 
@@ -73,14 +74,26 @@ products_server <- function(id, db, shared) {
         DT::formatCurrency(c("Tracked revenue", "Booked revenue"), currency = "$", digits = 2)
     })
 
-    output$categories <- renderPlot({
+    # Booked and tracked revenue per category (of the brand chosen; every category, so that a
+    # click on another bar filters by it, the chosen one solid and the others faded).
+    output$categories <- render_chart({
       df <- cats()
       validate(need(nrow(df) > 0, "No product activity in the selected period."))
-      hbar_chart(factor(df$category, levels = rev(df$category)), as.numeric(df$booked_revenue),
-                 paste0(fmt_money(df$booked_revenue), " booked  \u00b7  ", fmt_money(df$revenue), " tracked"),
-                 fill = PALETTE[["amber"]], value_labels = label_money, value_title = "booked revenue",
-                 text_size = 3.6, text_hjust = -0.05, headroom = 0.5)
-    }, res = 96)
+      chart_bars(df$category, list(Booked = as.numeric(df$booked_revenue), Tracked = as.numeric(df$revenue)),
+                 chart_unit("money", "revenue", "revenue"), horizontal = TRUE,
+                 selected = if (!identical(input$category, ALL_CHOICE)) input$category,
+                 category_label = "category", empty = "No product activity in the selected period.")
+    })
+    # A click on a category's bar filters the page by it; on the chosen one, every category again.
+    # "(none)" (items no event described, e.g. a gift card) is not a category to filter by.
+    observeEvent(input$categories_click, {
+      clicked <- input$categories_click
+      if (identical(input$category, clicked)) {
+        updateSelectInput(session, "category", selected = ALL_CHOICE)
+      } else if (clicked %in% cats()$category && !identical(clicked, "(none)")) {
+        updateSelectInput(session, "category", selected = clicked)
+      }
+    })
 
     # The filters as they go in the URL (app.R).
     reactive(list(category = input$category, brand = input$brand))

@@ -1,6 +1,6 @@
-# The building blocks every page is made of: the filter bar, value boxes, tables, empty states
-# and the charts' shared look. Every number shown carries its raw value in a data-value
-# attribute (raw_value, format.R), which is what the browser tests read.
+# The building blocks every page is made of: the filter bar, the page filters, value boxes,
+# tables and empty states (the charts are R/charts.R's). Every number shown carries its raw
+# value in a data-value attribute (raw_value, format.R), which is what the browser tests read.
 
 # --- page layout ------------------------------------------------------------------------------
 
@@ -114,45 +114,3 @@ data_table <- function(df, columns, id = NULL, class = "table table-sm table-hov
 }
 
 col <- function(label, fmt = as.character) list(label = label, fmt = fmt)
-
-# --- charts -----------------------------------------------------------------------------------
-
-PALETTE <- c(primary = "#2563eb", teal = "#0d9488", amber = "#d97706", rose = "#e11d48", slate = "#475569",
-             violet = "#7c3aed")
-
-# Shared chart look (ggplot2, drawn server-side: Debian 12's r-cran-plotly bundles a plotly.js
-# too old for its R code, so interactive plotly charts fail in the browser).
-theme_dash <- function() {
-  ggplot2::theme_minimal(base_size = 13, base_family = "sans") +
-    ggplot2::theme(
-      panel.grid.minor = ggplot2::element_blank(),
-      panel.grid.major.x = ggplot2::element_blank(),
-      panel.grid.major.y = ggplot2::element_line(colour = "#e5e7eb"),
-      legend.position = "top", legend.justification = "left", legend.title = ggplot2::element_blank(),
-      axis.title = ggplot2::element_text(colour = "#64748b", size = 11),
-      axis.text = ggplot2::element_text(colour = "#334155"),
-      plot.margin = ggplot2::margin(6, 12, 6, 6)
-    )
-}
-
-# Long format for several series over one x: data.frame(x, series, value).
-long_series <- function(df, x, series) {
-  do.call(rbind, lapply(names(series), function(col) {
-    data.frame(x = df[[x]], series = factor(series[[col]], levels = unname(series)), value = as.numeric(df[[col]]))
-  }))
-}
-
-# Horizontal bars, the first label at the top, each bar's text just past its end. `labels` is a
-# factor whose levels run bottom to top; `headroom` is the space left right of the longest bar
-# (a share of it) for its text.
-hbar_chart <- function(labels, values, texts, fill, value_labels, value_title,
-                       text_size = 3.8, text_hjust = -0.08, headroom = 0.3) {
-  df <- data.frame(label = labels, value = values, text = texts)
-  ggplot2::ggplot(df, ggplot2::aes(label, value)) +
-    ggplot2::geom_col(fill = fill, width = 0.7) +
-    ggplot2::geom_text(ggplot2::aes(label = text), hjust = text_hjust, colour = "#334155", size = text_size) +
-    ggplot2::coord_flip(clip = "off") +
-    ggplot2::scale_y_continuous(labels = value_labels, expand = ggplot2::expansion(mult = c(0, headroom))) +
-    ggplot2::labs(x = NULL, y = value_title) +
-    theme_dash()
-}
