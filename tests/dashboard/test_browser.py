@@ -303,6 +303,12 @@ def test_acquisition_page(app, warehouse: Warehouse):
     assert Select(app.find_element(By.ID, "acquisition-channel")).first_selected_option.text == clicked
     mine = warehouse.query("SELECT sessions FROM dashboard.sources(%s, %s, %s, 25)", (FROM, TO, clicked))
     assert shown("sources", "sessions") == [m[0] for m in mine]
+    # The click filters the page: the headline figures are the oracle's for that channel.
+    want = overview.overview(warehouse.data, FROM, TO, {"channel": clicked})
+    eventually(app, lambda d: [kpi_of(d, "acquisition", k) for k in ("visitors", "new", "sessions")],
+               [str(want.visitors), str(want.new_visitors), str(want.sessions)])
+    assert float(kpi_of(app, "acquisition", "conversion")) == pytest.approx(want.conversion)
+    assert query_of(app)["channel"] == clicked
     settled(app)
     screenshot(app, "4-acquisition")
 

@@ -12,7 +12,7 @@ acquisition_ui <- function(id, state) {
                                 "happened, attributed over a 30-day lookback. Revenue here is tracked revenue."),
                radioButtons(ns("attribution"), "Attribution", choices = ATTRIBUTIONS, inline = TRUE,
                             selected = url_filter(state, "acquisition", "attribution", "session")),
-               url_select(ns("channel"), "Sources of channel", url_filter(state, "acquisition", "channel"),
+               url_select(ns("channel"), "Channel", url_filter(state, "acquisition", "channel"),
                           width = "200px")),
     layout_column_wrap(
       width = 1 / 4, fill = FALSE, class = "kpi-row",
@@ -24,7 +24,7 @@ acquisition_ui <- function(id, state) {
     layout_column_wrap(
       width = 1 / 2, fill = FALSE,
       card(full_screen = TRUE, card_header("Sessions by channel", tags$small(class = "text-muted ms-2",
-                                                                          "click a bar for its sources")),
+                                                                          "click a bar to filter the page by it")),
            chart_output(ns("channel_chart"), "280px", label = "Sessions by channel")),
       card(full_screen = TRUE, card_header("Attributed revenue by channel"),
            chart_output(ns("revenue_chart"), "280px", label = "Attributed revenue by channel"))
@@ -49,11 +49,16 @@ acquisition_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
     compare <- shared$compare
-    visitors <- reactive(q_visitors(db, range()[1], range()[2]))
+    # The channel filter (a click on a channel's bar, or the select): the headline figures and the
+    # sources are that channel's; the channel charts and table keep every channel, the chosen one
+    # marked.
+    chosen <- reactive(if (is.null(input$channel) || identical(input$channel, ALL_CHOICE)) NULL else input$channel)
+    of_chosen <- function(df) if (is.null(chosen())) df else df[df$channel == chosen(), , drop = FALSE]
+    visitors <- reactive(q_visitors(db, range()[1], range()[2], list(channel = chosen())))
     channels <- reactive(q_channels(db, range()[1], range()[2]))
     # The headline figures beside the period of the same length just before (compare.R).
     previous <- reactive(previous_period(range()[1], range()[2]))
-    previous_visitors <- reactive(q_visitors(db, previous()$from, previous()$to))
+    previous_visitors <- reactive(q_visitors(db, previous()$from, previous()$to, list(channel = chosen())))
     previous_channels <- reactive(q_channels(db, previous()$from, previous()$to))
     sources <- reactive(q_sources(db, range()[1], range()[2], input$channel, 25))
     referrers <- reactive(q_referrers(db, range()[1], range()[2], 25))
@@ -75,20 +80,21 @@ acquisition_server <- function(id, db, shared) {
     output$kpi_new <- renderUI({
       v <- visitors()
       kpi_change_value(v$new_visitors, before(function() previous_visitors()$new_visitors), compare = compare(),
-                       note = paste(fmt_int(v$returning_visitors), "returning,", fmt_int(v$signed_in_users),
-                                    "signed-in users"))
+                       note = paste0(fmt_int(v$returning_visitors), " returning",
+                                     if (!is.na(v$signed_in_users)) paste(",", fmt_int(v$signed_in_users), "signed-in users")))
     })
-    output$kpi_sessions <- renderUI(kpi_change_value(sum(channels()$sessions),
-                                                     before(function() sum(previous_channels()$sessions)),
-                                                     compare = compare(), note = "shopper sessions started"))
+    output$kpi_sessions <- renderUI(kpi_change_value(sum(of_chosen(channels())$sessions),
+                                                     before(function() sum(of_chosen(previous_channels())$sessions)),
+                                                     compare = compare(),
+                                                     note = if (is.null(chosen())) "shopper sessions started" else chosen()))
     output$kpi_conversion <- renderUI({
-      now <- converted_sessions(channels())
-      then <- before(function() converted_sessions(previous_channels()))
+      now <- converted_sessions(of_chosen(channels()))
+      then <- before(function() converted_sessions(of_chosen(previous_channels())))
       kpi_rate_value(now$converted, now$sessions, then$converted, then$sessions, compare = compare(),
                      note = "sessions with a purchase")
     })
 
-    # A click on a channel's bar shows its sources; a second click on it shows every channel's.
+    # A click on a channel's bar filters the page by it; a second click on it shows every channel.
     observeEvent(input$channel_chart_click, {
       clicked <- input$channel_chart_click
       updateSelectInput(session, "channel", selected = if (identical(input$channel, clicked)) ALL_CHOICE else clicked)
