@@ -12,8 +12,11 @@ import pytest
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import APP_DIR, Warehouse, require_r
+from tests.support import overview
 
 pytestmark = pytest.mark.slow
+SEGMENT = {"channel": "Email", "device_type": "mobile"}
+DAYS = (known_data.FIRST_DAY, known_data.LAST_DAY)
 
 
 def expected_figures(data: known_data.KnownData) -> dict:
@@ -44,6 +47,10 @@ def expected_figures(data: known_data.KnownData) -> dict:
         "top_entry_page": Counter(s["entry_page"] for s in sessions).most_common(1)[0][0],
         "top_exit_page": Counter(s["exit_page"] for s in sessions).most_common(1)[0][0],
         "rejected": len(data.rejects),
+        # the page filters: Email sessions on mobile devices
+        "segment_funnel": list(overview.funnel_sessions(data, *DAYS, SEGMENT).values()),
+        "segment_visitors": overview.overview(data, *DAYS, SEGMENT).visitors,
+        "segment_sessions": overview.overview(data, *DAYS, SEGMENT).sessions,
     }
 
 

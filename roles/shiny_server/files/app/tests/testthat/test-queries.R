@@ -67,6 +67,22 @@ test_that("acquisition and audience: every channel's sources, one dimension at a
   expect_equal(nrow(q_retention_weekly(db, from, to, 8)), 0)
 })
 
+test_that("the page filters reach the SQL: a segment, every value, a hostile value", {
+  segment <- list(channel = "Email", device_type = "mobile", country = NULL)
+  expect_true(segment_filtered(segment))
+  expect_false(segment_filtered(list(channel = ALL_CHOICE, device_type = "", country = NULL)))
+  expect_equal(q_funnel(db, from, to, segment)$sessions, expected$segment_funnel)
+  expect_equal(q_visitors(db, from, to, segment)$visitors, expected$segment_visitors)
+  expect_true(is.na(q_visitors(db, from, to, segment)$signed_in_users))   # not kept by segment
+  expect_equal(q_funnel(db, from, to, list(channel = ALL_CHOICE))$sessions, expected$funnel)
+  expect_equal(sum(q_funnel_daily(db, from, to, list(country = "DE' OR '1'='1"))$sessions), 0)
+  expect_equal(sum(q_audience(db, from, to, "country", segment)$sessions), expected$segment_sessions)
+  expect_error(q_audience(db, from, to, "browser", segment), "dimension must be one of device_type, country")
+  values <- q_segment_filters(db, from, to)
+  expect_setequal(unique(values$filter), c("channel", "device_type", "country"))
+  expect_true("Email" %in% values$value[values$filter == "channel"])
+})
+
 test_that("an empty period gives zeros and empty frames, not errors", {
   s <- q_activity_summary(db, "2001-01-01", "2001-01-31")
   expect_equal(c(s$events, s$sessions, s$peak_hour_users), c(0, 0, 0))
