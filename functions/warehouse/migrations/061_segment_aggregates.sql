@@ -7,9 +7,9 @@
 -- their events and bounces, the funnel's steps reached, orders, revenue, the sessions that were
 -- their client's first (new visitors) and a HyperLogLog sketch of the visitors (unioned over a
 -- range, as agg_audience_daily's). The ETL keeps it with the other daily rows:
--- refresh_daily_aggregates() now ends by calling refresh_segment_aggregates() for the same days
--- (its body is 060's otherwise), so every caller (the ETL's refresh and reclassify, the tests'
--- and the benchmark's loads) keeps it too.
+-- refresh_daily_aggregates() now calls 060's refresh (renamed refresh_audience_aggregates) and
+-- refresh_segment_aggregates() for the same days, so every caller (the ETL's refresh and
+-- reclassify, the tests' and the benchmark's loads) keeps it too.
 
 CREATE TABLE agg_segment_daily (
     day                      date NOT NULL,
@@ -56,92 +56,19 @@ BEGIN ATOMIC
                             (d.day, s.device_type, s.country));
 END;
 
-CREATE OR REPLACE FUNCTION refresh_daily_aggregates(p_days date[]) RETURNS void
+-- refresh_daily_aggregates() keeps its name and callers and now refreshes both: 060's function,
+-- renamed (its body, grants and comment go with it), then the segment rows.
+ALTER FUNCTION refresh_daily_aggregates(date[]) RENAME TO refresh_audience_aggregates;
+CREATE FUNCTION refresh_daily_aggregates(p_days date[]) RETURNS void
 LANGUAGE sql VOLATILE
 BEGIN ATOMIC
-    DELETE FROM agg_audience_daily a WHERE a.day = ANY (p_days);
-    DELETE FROM agg_acquisition_daily a WHERE a.day = ANY (p_days);
-    DELETE FROM agg_journey_daily a WHERE a.day = ANY (p_days);
-    DELETE FROM agg_journey_pages_daily a WHERE a.day = ANY (p_days);
-    -- one grouping set per dimension: a pass each over the day's sessions (a row per session and
-    -- dimension, grouped once, took 6x as long)
-    INSERT INTO agg_audience_daily (day, dimension, value, sessions, events, duration_s, bounces, converted, orders,
-                                    revenue, visitors, signed_in_users)
-    WITH day_sessions AS MATERIALIZED (
-        SELECT d.day, s.client_id, s.events, s.duration_s, s.purchased, s.orders, s.revenue, s.user_ids,
-               coalesce(s.channel, 'Direct') AS channel, s.device_type, s.browser_family, s.os_family, s.country,
-               CASE WHEN s.is_returning THEN 'returning' ELSE 'new' END AS visitor_type,
-               CASE WHEN s.logged_in THEN 'signed_in' ELSE 'guest' END AS login_state
-        FROM (SELECT DISTINCT unnest(p_days) AS day) d
-        JOIN sessions s
-          ON s.started_at >= d.day::timestamp AT TIME ZONE 'UTC'
-         AND s.started_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-         AND NOT s.is_bot
-    ), grouped AS (
-        SELECT s.day,
-               CASE WHEN GROUPING(s.channel) = 0 THEN 'channel' WHEN GROUPING(s.device_type) = 0 THEN 'device_type'
-                    WHEN GROUPING(s.browser_family) = 0 THEN 'browser' WHEN GROUPING(s.os_family) = 0 THEN 'os'
-                    WHEN GROUPING(s.country) = 0 THEN 'country' WHEN GROUPING(s.visitor_type) = 0 THEN 'visitor_type'
-                    WHEN GROUPING(s.login_state) = 0 THEN 'login_state' ELSE 'all' END AS dimension,
-               coalesce(s.channel, s.device_type, s.browser_family, s.os_family, s.country, s.visitor_type,
-                        s.login_state) AS value,
-               count(*) AS sessions, sum(s.events) AS events, sum(s.duration_s) AS duration_s,
-               count(*) FILTER (WHERE s.events = 1) AS bounces,
-               count(*) FILTER (WHERE s.purchased) AS converted, sum(s.orders) AS orders,
-               sum(s.revenue) AS revenue, hll_add_agg(hll_hash_text(s.client_id), visitor_sketch_log2m()) AS visitors
-        FROM day_sessions s
-        GROUP BY GROUPING SETS ((s.day), (s.day, s.channel), (s.day, s.device_type), (s.day, s.browser_family),
-                                (s.day, s.os_family), (s.day, s.country), (s.day, s.visitor_type),
-                                (s.day, s.login_state))
-    ), users AS (
-        SELECT s.day, hll_add_agg(hll_hash_text(u.user_id), visitor_sketch_log2m()) AS signed_in_users
-        FROM day_sessions s CROSS JOIN LATERAL unnest(s.user_ids) AS u (user_id)
-        GROUP BY s.day
-    )
-    SELECT g.day, g.dimension, g.value, g.sessions, g.events, g.duration_s, g.bounces, g.converted, g.orders,
-           g.revenue, g.visitors, CASE WHEN g.dimension = 'all' THEN coalesce(u.signed_in_users, hll_empty(visitor_sketch_log2m())) END
-    FROM grouped g
-    LEFT JOIN users u ON u.day = g.day AND g.dimension = 'all';
-
-    INSERT INTO agg_acquisition_daily (day, channel, source, medium, campaign, referrer_host, sessions, converted,
-                                       orders, revenue, visitors)
-    SELECT d.day, coalesce(s.channel, 'Direct'), coalesce(s.source, '(direct)'), coalesce(s.medium, '(none)'),
-           s.campaign, s.referrer_host, count(*), count(*) FILTER (WHERE s.purchased), sum(s.orders),
-           sum(s.revenue), hll_add_agg(hll_hash_text(s.client_id), visitor_sketch_log2m())
-    FROM (SELECT DISTINCT unnest(p_days) AS day) d
-    JOIN sessions s
-      ON s.started_at >= d.day::timestamp AT TIME ZONE 'UTC'
-     AND s.started_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-     AND NOT s.is_bot
-    GROUP BY 1, 2, 3, 4, 5, 6;
-
-    INSERT INTO agg_journey_daily (day, steps, step_count, sessions, purchased)
-    SELECT d.day, coalesce(s.steps[1:journey_steps_kept()], '{}'),
-           least(coalesce(s.step_count, 0), journey_steps_kept() + 1), count(*), count(*) FILTER (WHERE s.purchased)
-    FROM (SELECT DISTINCT unnest(p_days) AS day) d
-    JOIN sessions s
-      ON s.started_at >= d.day::timestamp AT TIME ZONE 'UTC'
-     AND s.started_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-     AND NOT s.is_bot
-    GROUP BY 1, 2, 3;
-
-    INSERT INTO agg_journey_pages_daily (day, kind, page, sessions)
-    SELECT d.day, p.kind, p.page, count(*)
-    FROM (SELECT DISTINCT unnest(p_days) AS day) d
-    JOIN sessions s
-      ON s.started_at >= d.day::timestamp AT TIME ZONE 'UTC'
-     AND s.started_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-     AND NOT s.is_bot
-    CROSS JOIN LATERAL (VALUES ('entry', coalesce(s.entry_page, '(unknown)')),
-                               ('exit', coalesce(s.exit_page, '(unknown)'))) AS p (kind, page)
-    GROUP BY 1, 2, 3;
-    -- (061) the channel x device type x country rows the page filters read
+    SELECT refresh_audience_aggregates(p_days);
     SELECT refresh_segment_aggregates(p_days);
 END;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON agg_segment_daily TO clickstream_writer;
 GRANT SELECT ON agg_segment_daily TO clickstream_reader;
-GRANT EXECUTE ON FUNCTION refresh_segment_aggregates(date[]) TO clickstream_writer;
+GRANT EXECUTE ON FUNCTION refresh_segment_aggregates(date[]), refresh_daily_aggregates(date[]) TO clickstream_writer;
 
 -- The sessions there are, once.
 SELECT refresh_segment_aggregates(ARRAY(SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date FROM sessions));
