@@ -7,7 +7,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from selenium.webdriver.chrome.service import Service
 
 from functions.warehouse.migrate import apply_migrations
 from tests.dashboard import known_data
+from tests.support.net import free_port
 from tests.support.pgcluster import PgCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,12 +132,6 @@ def require_r(*packages: str) -> str:
     return rscript
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -164,7 +158,7 @@ def dashboard_url(warehouse: Warehouse) -> Iterator[str]:
     rscript = require_r("shiny", "bslib", "DBI", "RPostgreSQL", "ggplot2", "DT")
     tmp = Path(tempfile.mkdtemp(prefix="dashboard-app-"))
     config = warehouse.write_db_config(tmp)
-    port = _free_port()
+    port = free_port()
     log = tmp / "app.log"
     env = {**os.environ, "CLICKSTREAM_DB_CONFIG": str(config), "TZ": "UTC"}
     with log.open("w") as out:

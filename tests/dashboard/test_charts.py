@@ -31,7 +31,8 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.dashboard.conftest import APP_DIR, ARTIFACTS, REPO, _free_port, _wait_http, require_r
+from tests.dashboard.conftest import APP_DIR, ARTIFACTS, REPO, _wait_http, require_r
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -110,7 +111,7 @@ class ChartPage:
 def chart_app_url() -> Iterator[str]:
     rscript = require_r("shiny", "bslib", "jsonlite", "htmltools")
     tmp = Path(tempfile.mkdtemp(prefix="chart-app-"))
-    port = _free_port()
+    port = free_port()
     log = tmp / "chart_app.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
