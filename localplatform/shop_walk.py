@@ -14,6 +14,11 @@ client id); it returns what each session did, so a caller can compare the wareho
 
     python -m localplatform.shop_walk --ingest http://127.0.0.1:18080/clickstream --sessions 5
 
+``walk_served`` walks a shop that is already served (``--serve``), as ``make demo`` does
+(localplatform/demo/walk.py). The shop has no backend: the orders its checkout places wait in
+its localStorage (``shop_orders``), and the walk's record carries them to whoever plays the
+backend (the demo writes them into the shop database).
+
 The ingest endpoint must allow the shop's origin (CORS); the local adapter allows any by default.
 """
 
@@ -89,7 +94,8 @@ def serve_shop(endpoint: str, *, host: str = "127.0.0.1", port: int = 0,
 
 @dataclass
 class WalkedSession:
-    """One shopper's visit: the browser's client id and the events its clicks must have made."""
+    """One shopper's visit: the browser's client id, the events its clicks must have made, and the
+    orders its checkout placed (id, buyer if signed in, revenue, items, when)."""
 
     client_id: str
     landing: str
@@ -157,6 +163,15 @@ class _Walker:
         else:
             element.click()
 
+    def _placed_order(self, order_id: str) -> dict:
+        """The order as the shop's checkout placed it (kept in its localStorage, shop_orders)."""
+        placed = self.driver.execute_script("return JSON.parse(localStorage.getItem('shop_orders') || '[]')")
+        order = next(o for o in placed if o["orderId"] == order_id)
+        return {"order_id": order_id, "user_id": order["userId"], "revenue": order["revenue"],
+                "currency": order["currency"], "placed_at": order["placedAt"],
+                "items": [{"product_id": i["productId"], "quantity": i["quantity"], "price": i["price"]}
+                          for i in order["items"]]}
+
     def reset(self) -> None:
         """A new shopper: no cookies, no storage (the tracker's or the shop's) on the shop's origin."""
         self.driver.get(self.base + BLANK)
@@ -197,8 +212,8 @@ class _Walker:
                 if plan.purchase:
                     self.click("#place-order", navigates=True)  # the purchase leaves with the page's beacon
                     self._count("purchase")
-                    order = self.driver.find_element(By.ID, "order").text.split()[1]
-                    self.session.orders.append({"order_id": order})
+                    order_id = self.driver.find_element(By.ID, "order").text.split()[1]
+                    self.session.orders.append(self._placed_order(order_id))
         # Delivered before the next shopper's reset clears the storage the queue is in.
         self.driver.execute_async_script("clickstream.flush().then(arguments[arguments.length - 1])")
         self.session.client_id = self.driver.get_cookie("_cs_cid")["value"]
@@ -253,6 +268,17 @@ def walk(driver, shop_url: str, settings: dict, *, sessions: int, seed: int) -> 
                                                                                 seed=seed)])
     walker.reset()
     return record
+
+
+def walk_served(shop_url: str, ingest_url: str, *, sessions: int = 5, seed: int = 7,
+                catalog: Sequence[traffic.Product] | None = None) -> WalkRecord:
+    """Walks ``sessions`` shoppers in headless Chromium through a shop already served at
+    ``shop_url`` (``--serve``, as the demo runs it) whose tracker sends to ``ingest_url``."""
+    from localplatform.chromium import headless_chromium  # noqa: PLC0415 - selenium only when walking
+
+    settings = shop_settings(ingest_url, catalog if catalog is not None else traffic.load_catalog())
+    with headless_chromium(as_shopper=True) as driver:
+        return walk(driver, shop_url, settings, sessions=sessions, seed=seed)
 
 
 def walk_shop(ingest_url: str, *, sessions: int = 5, seed: int = 7, host: str = "127.0.0.1", port: int = 0,

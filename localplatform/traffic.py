@@ -200,6 +200,11 @@ def _parse_ts(value: str | int) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def parse_ts(value: str | int) -> datetime:
+    """An event_timestamp (RFC 3339 with any offset, or epoch milliseconds) as a UTC datetime."""
+    return _parse_ts(value).astimezone(UTC)
+
+
 def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -538,10 +543,13 @@ def _hour_key(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
 
 
-def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
-    """What was sent, with bots kept apart: the expected numbers for the warehouse and dashboards."""
-    humans = [s for s in sim.sessions if not s.is_bot]
-    bots = [s for s in sim.sessions if s.is_bot]
+def tally(sessions: Sequence[Session]) -> dict:
+    """What these sessions' (sent) events add up to, with bots kept apart, in the record's shapes:
+    events by name, sessions, browsers, the funnel by sessions (overall and by the UTC day the
+    session started), activity per UTC hour and day, purchases and revenue. The record is made of
+    it, and so is the demo's record of its shop walk (localplatform.demo.walk)."""
+    humans = [s for s in sessions if not s.is_bot]
+    bots = [s for s in sessions if s.is_bot]
     by_name = {"human": Counter(), "bot": Counter()}
     by_hour: dict[str, dict] = defaultdict(lambda: {"events": 0, "sessions": set(), "clients": set(),
                                                     "by_name": Counter()})
@@ -552,12 +560,12 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
     started_by_day: dict[str, dict] = defaultdict(lambda: {"sessions": 0, "clients": set()})
     revenue = 0.0
     orders = 0
-    for s in sim.sessions:
+    for s in sessions:
         by_name["bot" if s.is_bot else "human"].update(e["event_name"] for e in s.events)
         if s.is_bot:
             continue
         reached = s.names
-        day = s.start.strftime("%Y-%m-%d")
+        day = s.start.astimezone(UTC).strftime("%Y-%m-%d")
         started_by_day[day]["sessions"] += 1
         started_by_day[day]["clients"].add(s.client_id)
         for step in FUNNEL_STEPS:
@@ -565,7 +573,7 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
                 funnel[step] += 1
                 funnel_by_day[day][step] += 1
         for e in s.events:
-            ts = _parse_ts(e["event_timestamp"])
+            ts = _parse_ts(e["event_timestamp"]).astimezone(UTC)   # a browser's own offset, too
             for bucket in (by_hour[_hour_key(ts)], by_day[ts.strftime("%Y-%m-%d")]):
                 bucket["events"] += 1
                 bucket["sessions"].add(s.session_id)
@@ -579,31 +587,14 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
         return {k: {"events": v["events"], "sessions": len(v["sessions"]), "clients": len(v["clients"]),
                     "by_name": dict(sorted(v["by_name"].items()))} for k, v in sorted(buckets.items())}
 
-    human_clients = {s.client_id for s in humans}
     visits = Counter(s.client_id for s in humans)
-    valid = sum(len(s.events) for s in sim.sessions)
-    broken = sum(len(s.broken) for s in sim.sessions)
-    out = {
-        "generator": "localplatform.traffic",
-        "params": {"seed": sim.seed, "shoppers": sim.shoppers, "days": sim.days,
-                   "bots": len({s.client_id for s in bots}),
-                   "window_start": iso_utc(sim.window_start), "window_end": iso_utc(sim.window_end),
-                   "url": url},
-        "sent": {
-            "requests": len(sim.batches),
-            "events": valid + broken,
-            "valid_events": valid,
-            "invalid_events": broken,
-            "human_events": sum(by_name["human"].values()),
-            "bot_events": sum(by_name["bot"].values()),
-            "by_encoding": dict(sorted(Counter(b.encoding for b in sim.batches).items())),
-        },
+    return {
         "events_by_name": {k: dict(sorted(v.items())) for k, v in by_name.items()},
         "sessions": {"human": len(humans), "bot": len(bots),
                      "returning_visitors": sum(1 for n in visits.values() if n > 1),
                      "logged_in": sum(1 for s in humans
                                       if any(e["user_login_state"] == "logged_in" for e in s.events))},
-        "clients": {"human": len(human_clients), "bot": len({s.client_id for s in bots})},
+        "clients": {"human": len(visits), "bot": len({s.client_id for s in bots})},
         "funnel_sessions": {step: funnel[step] for step in FUNNEL_STEPS},
         "funnel_sessions_by_day": {d: {step: c[step] for step in FUNNEL_STEPS}
                                    for d, c in sorted(funnel_by_day.items())},
@@ -614,16 +605,49 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
         "activity_by_day": flat(by_day),
         "orders": orders,
         "revenue": round(revenue, 2),
+    }
+
+
+def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
+    """What was sent, with bots kept apart: the expected numbers for the warehouse and dashboards."""
+    tallied = tally(sim.sessions)
+    humans = tallied["sessions"]["human"]
+    batches = sim.batches
+    valid = sum(len(s.events) for s in sim.sessions)
+    broken = sum(len(s.broken) for s in sim.sessions)
+    out = {
+        "generator": "localplatform.traffic",
+        "params": {"seed": sim.seed, "shoppers": sim.shoppers, "days": sim.days,
+                   "bots": tallied["clients"]["bot"],
+                   "window_start": iso_utc(sim.window_start), "window_end": iso_utc(sim.window_end),
+                   "url": url},
+        "sent": {
+            "requests": len(batches),
+            "events": valid + broken,
+            "valid_events": valid,
+            "invalid_events": broken,
+            "human_events": sum(tallied["events_by_name"]["human"].values()),
+            "bot_events": sum(tallied["events_by_name"]["bot"].values()),
+            "by_encoding": dict(sorted(Counter(b.encoding for b in batches).items())),
+        },
+        **{k: v for k, v in tallied.items() if k not in ("orders", "revenue")},
+        "orders": tallied["orders"],
+        "revenue": tallied["revenue"],
         "shop_orders": shop_orders(sim),
-        "conversion_rate": round(funnel["purchase"] / len(humans), 4) if humans else 0.0,
-        "bot_user_agents": sorted({s.user_agent for s in bots}),
+        "conversion_rate": round(tallied["funnel_sessions"]["purchase"] / humans, 4) if humans else 0.0,
+        "bot_user_agents": sorted({s.user_agent for s in sim.sessions if s.is_bot}),
     }
     if sent is not None:
-        out["responses"] = {"requests": sent.requests, "accepted": sent.accepted, "rejected": sent.rejected,
-                            "failed_requests": sent.failed_requests,
-                            "http_status": {str(k): v for k, v in sorted(sent.status.items())},
-                            "reject_reasons": dict(sent.reasons.most_common())}
+        out["responses"] = responses(sent)
     return out
+
+
+def responses(sent: SendResult) -> dict:
+    """The record's account of ingest's answers."""
+    return {"requests": sent.requests, "accepted": sent.accepted, "rejected": sent.rejected,
+            "failed_requests": sent.failed_requests,
+            "http_status": {str(k): v for k, v in sorted(sent.status.items())},
+            "reject_reasons": dict(sent.reasons.most_common())}
 
 
 def shop_orders(sim: Simulation) -> dict:

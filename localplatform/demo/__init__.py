@@ -12,15 +12,18 @@ Steps of `up`, each with a progress line:
   3. start the S3 emulator (moto in server mode) holding the raw bucket, and the ingest HTTP
      adapter on 127.0.0.1 at /clickstream;
   4. run the traffic generator (localplatform.traffic) against the adapter;
-  5. run the ETL as the schedule would: every ETL_INTERVAL seconds while traffic flows, then once more;
-  6. print a summary (sent, accepted, loaded, rejected; sessions; conversion) and the dashboard URL.
+  5. serve the demo shop with the built tracker and walk WALK_SESSIONS shoppers through it in
+     headless Chromium (localplatform.shop_walk); read back what their browser sent;
+  6. run the ETL as the schedule would: every ETL_INTERVAL seconds while traffic flows, then once more;
+  7. print a summary (sent, accepted, loaded, rejected; the walk; sessions; conversion) and the
+     dashboard URL.
 
-Options (environment, or make variables): SHOPPERS, DAYS, SEED, KEEP_RUNNING=1, DWH_DSN,
-ETL_INTERVAL, S3_ENDPOINT (an emulator you run, e.g. LocalStack), DEMO_DW_PORT, DEMO_SHINY_PORT,
-DEMO_S3_PORT, DEMO_INGEST_PORT, DEMO_STATE_DIR. See docs/demo.md.
+Options (environment, or make variables): SHOPPERS, DAYS, SEED, WALK_SESSIONS, KEEP_RUNNING=1,
+DWH_DSN, ETL_INTERVAL, S3_ENDPOINT (an emulator you run, e.g. LocalStack), DEMO_DW_PORT,
+DEMO_SHINY_PORT, DEMO_S3_PORT, DEMO_INGEST_PORT, DEMO_SHOP_PORT, DEMO_STATE_DIR. See docs/demo.md.
 
 Everything the demo starts is recorded under the state dir (.demo/): process ids, logs, the
-generated passwords (mode 0600, never printed), the traffic record. Containers carry the label
+generated passwords (mode 0600, never printed), the traffic and walk records. Containers carry the label
 io.clickstream.demo=1, and `down` removes only what carries it.
 
 The modules, one job each:
@@ -32,7 +35,8 @@ The modules, one job each:
   provision   configuring the hosts with playbooks/site.yml, or migrating DWH_DSN
   services    the AWS stand-ins: the S3 emulator with the raw bucket, the ingest adapter
   warehouse   how the ETL and the summary reach the warehouse; the summary's figures
-  steps       steps 1-5 of `up`
-  summary     step 6 of `up`
+  steps       steps 1-4 and 6 of `up`
+  walk        step 5 of `up`: the demo shop and its walk in headless Chromium
+  summary     step 7 of `up`
   cli         the commands up, down, status, etl
 """

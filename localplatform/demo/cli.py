@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 from localplatform import traffic
-from localplatform.demo import containers, provision, steps
+from localplatform.demo import containers, provision, steps, walk
 from localplatform.demo.config import DW_CONTAINER, OLTP_CONTAINER, DemoConfig, DemoError
 from localplatform.demo.processes import PROCESS_NAMES, answers_ok, managed
 from localplatform.demo.progress import Progress, rel
@@ -37,26 +37,30 @@ def cmd_up(cfg: DemoConfig) -> int:
     if etl_available():
         scheduler = EtlScheduler(cfg.etl_interval, etl_env(cfg, wh), cfg.logs_dir / "etl.log",
                                  on_run=steps.print_etl_run)
-    outcome = None
+    outcome = walked = None
     if ingest_up:
         outcome = steps.step_traffic(cfg, progress, scheduler)
+        walked = walk.step_walk(cfg, progress)
     else:
-        progress.step(4, "traffic")
-        progress.skip(4, "no ingest endpoint to send to (see step 3)")
+        for number, title in ((4, "traffic"), (5, "the demo shop in headless Chromium")):
+            progress.step(number, title)
+            progress.skip(number, "no ingest endpoint to send to (see step 3)")
     steps.step_final_etl(cfg, progress, scheduler)
     shiny_ready = use_dw_host and answers_ok(cfg.dashboard_url, timeout=90)
-    step_summary(cfg, progress, outcome, wh, shiny_ready)
+    step_summary(cfg, progress, outcome, wh, shiny_ready, walk=walked)
     if cfg.keep_running and scheduler is not None:
         pid = managed(cfg, "scheduler").start(
             [sys.executable, "-m", "localplatform.scheduler", "--interval", f"{cfg.etl_interval:g}",
              "--log", str(cfg.logs_dir / "etl.log")], etl_env(cfg, wh), cfg.logs_dir / "scheduler.log")
         print(f"\nKEEP_RUNNING=1: ingest stays at {cfg.ingest_url}, the ETL runs every "
               f"{cfg.etl_interval:g}s (pid {pid}, log {rel(cfg.logs_dir / 'etl.log')}).")
+        if managed(cfg, "shop").running_pid():
+            print(f"The demo shop stays at {cfg.shop_url}/: what you click there reaches the dashboards.")
     else:
-        for name in ("ingest", "s3"):
+        for name in ("shop", "ingest", "s3"):
             managed(cfg, name).stop()
-        print("\nIngest and the S3 emulator are stopped (KEEP_RUNNING=1 keeps them and the ETL schedule on);"
-              " the hosts keep running.")
+        print("\nIngest, the demo shop and the S3 emulator are stopped (KEEP_RUNNING=1 keeps them and the "
+              "ETL schedule on); the hosts keep running.")
     elapsed = time.monotonic() - progress.started
     print(f"make demo: finished in {elapsed:.0f}s; `make demo-down` removes it all.")
     return 0

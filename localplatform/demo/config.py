@@ -88,6 +88,8 @@ class DemoConfig:
     shiny_port: int = 13838
     s3_port: int = 15000
     ingest_port: int = 18080
+    shop_port: int = 18081
+    walk_sessions: int = 5
     raw_bucket: str = "clickstream-s3-ingest"
     region: str = "ap-southeast-1"
     image: str = "localhost/debian-systemd:bookworm"
@@ -118,6 +120,8 @@ class DemoConfig:
             shiny_port=_port_env(env, "DEMO_SHINY_PORT", cls.shiny_port),
             s3_port=_port_env(env, "DEMO_S3_PORT", cls.s3_port),
             ingest_port=_port_env(env, "DEMO_INGEST_PORT", cls.ingest_port),
+            shop_port=_port_env(env, "DEMO_SHOP_PORT", cls.shop_port),
+            walk_sessions=_int_env(env, "WALK_SESSIONS", cls.walk_sessions, minimum=0),
             raw_bucket=env.get("RAW_BUCKET") or cls.raw_bucket,
             region=env.get("AWS_REGION") or cls.region,
             image=env.get("DEMO_IMAGE") or cls.image,
@@ -140,12 +144,20 @@ class DemoConfig:
         return f"http://127.0.0.1:{self.ingest_port}/clickstream"
 
     @property
+    def shop_url(self) -> str:
+        return f"http://127.0.0.1:{self.shop_port}"
+
+    @property
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.shiny_port}/"
 
     @property
     def record_path(self) -> Path:
         return self.state_dir / "traffic.json"
+
+    @property
+    def walk_record_path(self) -> Path:
+        return self.state_dir / "walk.json"
 
 
 def parse_dsn(dsn: str) -> dict[str, str]:

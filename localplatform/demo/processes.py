@@ -1,5 +1,5 @@
-"""The background processes the demo starts (moto, the ingest adapter, the ETL schedule), and
-waiting for a server to answer over HTTP.
+"""The background processes the demo starts (moto, the ingest adapter, the demo shop, the ETL
+schedule), and waiting for a server to answer over HTTP.
 
 A process is recorded in <state>/pids/<name>.json with its pid and its start time since boot,
 so a later `up` reuses it while it runs and `down` ends it, and neither ever mistakes another
@@ -25,7 +25,7 @@ from localplatform.demo.config import REPO, DemoConfig, DemoError
 from localplatform.demo.progress import tail
 
 #: What `down` and `status` look for, in the order `down` stops them.
-PROCESS_NAMES = ("scheduler", "ingest", "s3")
+PROCESS_NAMES = ("scheduler", "shop", "ingest", "s3")
 
 
 def _proc_stat(pid: int) -> tuple[str, str] | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from localplatform.demo.config import REPO
 
-TOTAL_STEPS = 6
+TOTAL_STEPS = 7
 
 
 class Progress:

@@ -1,5 +1,6 @@
-"""Steps 1-5 of `up`: templates, hosts, S3 and ingest, traffic (with the ETL on its schedule),
-the final ETL run. Each prints its progress and raises DemoError when it cannot go on.
+"""Steps 1-4 and 6 of `up`: templates, hosts, S3 and ingest, traffic (with the ETL on its
+schedule), the final ETL run (step 5, the shop walk, is walk.py). Each prints its progress and
+raises DemoError when it cannot go on.
 """
 
 from __future__ import annotations
@@ -153,9 +154,9 @@ def print_etl_run(run: EtlRun) -> None:
 
 
 def step_final_etl(cfg: DemoConfig, progress: Progress, scheduler: EtlScheduler | None) -> None:
-    progress.step(5, "ETL: once more at the end, as the schedule would")
+    progress.step(6, "ETL: once more at the end, as the schedule would")
     if scheduler is None:
-        progress.skip(5, "the ETL is missing (functions/etl/__main__.py): nothing is loaded")
+        progress.skip(6, "the ETL is missing (functions/etl/__main__.py): nothing is loaded")
         return
     progress.info(f"{len(scheduler.runs)} scheduled run(s) while traffic flowed "
                   f"(log: {rel(scheduler.log_path)})")

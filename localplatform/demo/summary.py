@@ -1,22 +1,52 @@
-"""Step 6 of `up`: what was sent (the generator's record), what the warehouse holds (through the
-dashboard.* functions), and where the dashboards are.
+"""Step 7 of `up`: what was sent (the generator's record and the shop walk's), what the warehouse
+holds (through the dashboard.* functions), and where the dashboards are.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
+from localplatform import traffic
 from localplatform.demo.config import DW_CONTAINER, DemoConfig
 from localplatform.demo.progress import Progress
 from localplatform.demo.steps import TrafficOutcome
+from localplatform.demo.walk import WalkOutcome
 from localplatform.demo.warehouse import Warehouse, etl_available
 
 
 def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | None,
-                 wh: Warehouse | None, dashboards: bool) -> dict:
-    """Print the summary; returns its figures ("record": what was sent, "warehouse": what is loaded)."""
-    progress.step(6, "summary")
+                 wh: Warehouse | None, dashboards: bool, *, walk: WalkOutcome | None = None) -> dict:
+    """Print the summary; returns its figures ("record": what was sent, "warehouse": what is loaded,
+    "walk": what the warehouse holds of the shop walk)."""
+    progress.step(7, "summary")
     rec = outcome.record if outcome else None
+    walked = walk.record if walk else None
     summary: dict = {}
-    rows: list[tuple[str, str]] = []
+    rows = _sent_rows(rec, walked, summary)
+    if wh is not None and etl_available():
+        try:
+            summary["warehouse"] = wh.figures()
+            if walked and rec and walked["activity_by_day"]:
+                summary["walk"] = _walk_in_warehouse(wh, rec, walked)
+        except Exception as exc:  # summary only: say why, never fail the whole demo on it
+            progress.info(f"warehouse not readable for the summary: {type(exc).__name__}: {exc}")
+    if summary.get("warehouse"):
+        rows += _warehouse_rows(summary, rec, walked)
+    elif rec:
+        rows.append(("conversion rate (sent)", f"{rec['conversion_rate']:.1%} of "
+                                               f"{rec['sessions']['human']} shopper sessions"))
+    rows += _where_rows(cfg, wh, dashboards)
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        progress.info(f"{key:<{width}}  {value}")
+    if progress.skipped:
+        progress.info("skipped: " + "; ".join(progress.skipped))
+    return summary
+
+
+def _sent_rows(rec: dict | None, walked: dict | None, summary: dict) -> list[tuple[str, str]]:
+    """What the generator sent and ingest answered, and what the shop walk made."""
+    rows = []
     if rec:
         sent, resp = rec["sent"], rec.get("responses", {})
         rows += [
@@ -27,38 +57,51 @@ def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | 
         ]
         summary["record"] = {"events": sent["events"], "accepted": resp.get("accepted"),
                              "rejected": resp.get("rejected")}
-    figures = None
-    if wh is not None and etl_available():
-        try:
-            figures = wh.figures()
-        except Exception as exc:  # summary only: say why, never fail the whole demo on it
-            progress.info(f"warehouse not readable for the summary: {type(exc).__name__}: {exc}")
-    if figures:
-        summary["warehouse"] = figures
-        rows += [
-            ("loaded into the DW", f"{figures['loaded']} events ({figures['loaded_bot']} from bots); "
-                                   f"rejected by the ETL {figures['etl_rejected']}; "
-                                   f"{figures['etl_runs']} ETL run(s), {figures['etl_failed_runs']} failed"),
-            ("sessions", f"{figures['sessions']} shopper sessions"
-                         + (f" (sent: {rec['sessions']['human']}, and {rec['sessions']['bot']} bot sessions "
-                            "the dashboards leave out)" if rec else "")),
-        ]
-        if figures.get("booked_orders"):
-            booked = figures["booked_orders"]
-            coverage = (booked - figures["untracked_orders"]) / booked
-            rows.append(("booked revenue",
-                         f"${figures['booked_revenue']:,.2f} in {booked} shop orders; "
-                         f"tracked ${figures['tracked_revenue']:,.2f}; coverage {coverage:.1%} "
-                         f"({figures['untracked_orders']} booked orders untracked, "
-                         f"{figures['unbooked_purchases']} purchase events without an order)"))
-        if figures["sessions"]:
-            rate = figures["purchase_sessions"] / figures["sessions"]
-            rows.append(("conversion rate", f"{rate:.1%} ({figures['purchase_sessions']} of "
-                                            f"{figures['sessions']} shopper sessions purchased)"))
-    elif rec:
-        rows.append(("conversion rate (sent)", f"{rec['conversion_rate']:.1%} of "
-                                               f"{rec['sessions']['human']} shopper sessions"))
-    rows.append(("warehouse", wh.label if wh else "none"))
+    if walked:
+        made = sum(walked["expected_events"].values())
+        rows.append(("shop walk", f"{walked['params']['sessions']} session(s) in headless Chromium "
+                                  f"({sum(s['signed_in'] for s in walked['walked'])} signed in, "
+                                  f"{len(walked['orders_placed'])} order(s)): {made} events made, "
+                                  f"{walked['sent']['valid_events']} in the raw bucket"))
+    return rows
+
+
+def _warehouse_rows(summary: dict, rec: dict | None, walked: dict | None) -> list[tuple[str, str]]:
+    """What the warehouse holds, as the dashboards show it."""
+    figures = summary["warehouse"]
+    sent = ""
+    if rec:
+        walked_sessions = f", {walked['sessions']['human']} walked" if walked else ""
+        sent = (f" (sent: {rec['sessions']['human']} by the generator{walked_sessions}, and "
+                f"{rec['sessions']['bot']} bot sessions the dashboards leave out)")
+    rows = [
+        ("loaded into the DW", f"{figures['loaded']} events ({figures['loaded_bot']} from bots); "
+                               f"rejected by the ETL {figures['etl_rejected']}; "
+                               f"{figures['etl_runs']} ETL run(s), {figures['etl_failed_runs']} failed"),
+        ("sessions", f"{figures['sessions']} shopper sessions{sent}"),
+    ]
+    if summary.get("walk"):
+        found = summary["walk"]
+        rows.append(("shop walk in the DW",
+                     f"{found['events']} events of {found['sessions']} session(s) after the traffic window; "
+                     f"{found['tracked_orders']} of its {len(walked['orders_placed'])} order(s) tracked"))
+    if figures.get("booked_orders"):
+        booked = figures["booked_orders"]
+        coverage = (booked - figures["untracked_orders"]) / booked
+        rows.append(("booked revenue",
+                     f"${figures['booked_revenue']:,.2f} in {booked} shop orders; "
+                     f"tracked ${figures['tracked_revenue']:,.2f}; coverage {coverage:.1%} "
+                     f"({figures['untracked_orders']} booked orders untracked, "
+                     f"{figures['unbooked_purchases']} purchase events without an order)"))
+    if figures["sessions"]:
+        rate = figures["purchase_sessions"] / figures["sessions"]
+        rows.append(("conversion rate", f"{rate:.1%} ({figures['purchase_sessions']} of "
+                                        f"{figures['sessions']} shopper sessions purchased)"))
+    return rows
+
+
+def _where_rows(cfg: DemoConfig, wh: Warehouse | None, dashboards: bool) -> list[tuple[str, str]]:
+    rows = [("warehouse", wh.label if wh else "none")]
     if dashboards:
         rows.append(("dashboard", cfg.dashboard_url))
     elif cfg.dwh_dsn:
@@ -66,9 +109,17 @@ def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | 
     else:
         rows.append(("dashboard", f"NOT ANSWERING at {cfg.dashboard_url}; see `podman exec {DW_CONTAINER} "
                                   "journalctl -u shiny-server` and /var/log/shiny-server* there"))
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        progress.info(f"{key:<{width}}  {value}")
-    if progress.skipped:
-        progress.info("skipped: " + "; ".join(progress.skipped))
-    return summary
+    return rows
+
+
+def _walk_in_warehouse(wh: Warehouse, rec: dict, walked: dict) -> dict[str, int]:
+    """Events, sessions and tracked orders of the walk, as the dashboards count them: the walk came
+    after the generator's window, so its events are those of the later hours; its sessions are
+    those that started on its days less the generator's own sessions of those days."""
+    days = sorted(walked["activity_by_day"])
+    found = wh.walk_figures(traffic.parse_ts(rec["params"]["window_end"]),
+                            [date.fromisoformat(d) for d in days],
+                            [o["order_id"] for o in walked["orders_placed"]])
+    generator = sum(rec["sessions_by_start_day"].get(d, {}).get("sessions", 0) for d in days)
+    return {"events": found["events"], "sessions": found["sessions_on_walk_days"] - generator,
+            "tracked_orders": found["tracked_orders"]}

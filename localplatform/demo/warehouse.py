@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +33,9 @@ from localplatform.demo.services import aws_env
 from localplatform.demo.state import read_secret
 
 FIGURES_SQL = resources.files(__package__).joinpath("figures.sql").read_text(encoding="utf-8")
+WALK_SQL = resources.files(__package__).joinpath("walk.sql").read_text(encoding="utf-8")
+#: A psql variable as a quoted literal; with DWH_DSN the same query runs through psycopg2's parameters.
+_PSQL_VARIABLE = re.compile(r":'(\w+)'")
 
 
 @dataclass(frozen=True)
@@ -64,20 +70,35 @@ class Warehouse:
         return {key: float(value) if key.endswith("_revenue") else int(value)
                 for key, value in json.loads(self._read(FIGURES_SQL)).items()}
 
-    def _read(self, query: str) -> str:
-        """The single value `query` returns."""
+    def walk_figures(self, window_end: datetime, days: list[date], order_ids: list[str]) -> dict[str, int]:
+        """What the warehouse holds of the shop walk, which happened after the traffic window:
+        the events of the hours from `window_end` on and the sessions that started on the walk's
+        `days` (dashboard.activity_hourly, activity_daily: the caller takes the generator's own
+        sessions of those days off), and how many of its orders have a tracked purchase
+        (dashboard.tracked_purchases)."""
+        if window_end.tzinfo is None:
+            raise ValueError("window_end must carry a time zone")
+        params = {"from": min(days).isoformat(), "to": max(days).isoformat(),
+                  "window_end": window_end.isoformat(),
+                  "order_ids": "{" + ",".join(str(uuid.UUID(i)) for i in order_ids) + "}"}
+        return {k: int(v) for k, v in json.loads(self._read(WALK_SQL, params)).items()}
+
+    def _read(self, query: str, params: dict[str, str] | None = None) -> str:
+        """The single value `query` returns; its parameters are psql variables (:'name')."""
+        params = params or {}
         if self.dsn:
             import psycopg2  # noqa: PLC0415 -- psycopg2 only when the warehouse is read from here
 
             with contextlib.closing(psycopg2.connect(self.dsn)) as conn, conn.cursor() as cur:
-                cur.execute(query)
+                cur.execute(_PSQL_VARIABLE.sub(r"%(\1)s", query), params or None)
                 return cur.fetchone()[0]
         assert self.reader_secret is not None
         # `-e PGPASSWORD` without a value: podman passes on its own variable, so the password
         # is never on a command line.
+        variables = [arg for name, value in params.items() for arg in ("-v", f"{name}={value}")]
         proc = podman("exec", "-i", "-e", "PGPASSWORD", DW_CONTAINER,
                       "psql", "-h", "127.0.0.1", "-U", READER_LOGIN, "-d", DW_DATABASE,
-                      "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-",
+                      "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", *variables, "-f", "-",
                       stdin_text=query, env={"PGPASSWORD": read_secret(self.reader_secret)},
                       check=False, timeout=60)
         if proc.returncode != 0:

@@ -1,9 +1,10 @@
 """`make demo` end to end: the real demo, small, then the dashboards in headless Chromium.
 
 Runs `python -m localplatform.demo up`, as `make demo` does (Debian 12 systemd containers
-configured by playbooks/site.yml, moto, the ingest adapter, the traffic generator, the scheduled
-ETL) and checks that the dashboard's funnel and activity numbers equal the counts in the
-generator's own record of what it sent, bots excluded as the dashboards exclude them. Then a
+configured by playbooks/site.yml, moto, the ingest adapter, the traffic generator, the demo shop
+walked in headless Chromium, the scheduled ETL) and checks that the dashboard's funnel and
+activity numbers equal the counts in the generator's own record of what it sent plus the shop
+walk's record of what its browser sent, bots excluded as the dashboards exclude them. Then a
 second `up` must change nothing.
 
 The demo's containers have fixed names (the local inventory names them), so this test replaces a
@@ -20,7 +21,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from localplatform import traffic
 from localplatform.demo.config import DW_CONTAINER, SECRET_FILES, DemoConfig
 from localplatform.demo.state import read_secret
 from localplatform.demo.warehouse import Warehouse
-from tests.e2e.expected import expected_daily
+from tests.e2e.expected import combined, date_range, expected_daily
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -40,7 +40,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1400,1000")
-DEMO_ENV = {"SHOPPERS": "60", "DAYS": "2", "SEED": "8080", "ETL_INTERVAL": "5", "KEEP_RUNNING": ""}
+DEMO_ENV = {"SHOPPERS": "60", "DAYS": "2", "SEED": "8080", "ETL_INTERVAL": "5", "WALK_SESSIONS": "3",
+            "KEEP_RUNNING": ""}
 
 
 def _missing_prerequisites() -> list[str]:
@@ -81,7 +82,8 @@ def demo_up(demo_env) -> Iterator[dict]:
     cfg = DemoConfig.from_env(demo_env)
     try:
         yield {"output": output, "cfg": cfg, "seconds": seconds,
-               "record": json.loads(cfg.record_path.read_text())}
+               "record": json.loads(cfg.record_path.read_text()),
+               "walk": json.loads(cfg.walk_record_path.read_text())}
     finally:
         if os.environ.get("KEEP_DEMO") != "1":
             _run_demo("down", demo_env, "demo-down.log")
@@ -140,18 +142,32 @@ def _table(driver, css: str, key: str, columns: tuple[str, ...]) -> dict[str, tu
 # The first test that asks for the demo pays for starting it: fresh hosts take several minutes.
 @pytest.mark.timeout(1800)
 def test_demo_runs_every_step_and_prints_the_summary(demo_up):
-    out, cfg, rec = demo_up["output"], demo_up["cfg"], demo_up["record"]
-    for step in range(1, 7):
-        assert f"==> [{step}/6]" in out
+    out, cfg, rec, walked = demo_up["output"], demo_up["cfg"], demo_up["record"], demo_up["walk"]
+    for step in range(1, 8):
+        assert f"==> [{step}/7]" in out
     assert "playbooks/site.yml -i inventories/local" in out
-    sent = rec["sent"]
+    sent, both = rec["sent"], combined(rec, walked)
     assert re.search(rf"dashboard +{re.escape(cfg.dashboard_url)}", out)
     assert re.search(rf"events sent +{sent['events']} in {sent['requests']} requests", out)
-    assert re.search(rf"loaded into the DW +{sent['valid_events']} events "
+    assert re.search(rf"loaded into the DW +{both['sent']['valid_events']} events "
                      rf"\({sent['bot_events']} from bots\)", out)
-    assert re.search(rf"sessions +{rec['sessions']['human']} shopper sessions", out)
+    sessions = (both["sessions"]["human"], rec["sessions"]["human"], walked["sessions"]["human"])
+    pattern = r"sessions +{} shopper sessions \(sent: {} by the generator, {} walked"
+    assert re.search(pattern.format(*sessions), out)
     assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
     assert rec["responses"]["rejected"] == rec["sent"]["invalid_events"] > 0
+    # The shop walk: every event its browser made landed, and the warehouse holds them (the hours
+    # after the traffic window), its orders booked and tracked.
+    assert walked["params"]["sessions"] == 3 == walked["sessions"]["human"]
+    assert walked["events_by_name"]["human"] == walked["expected_events"]
+    made = sum(walked["expected_events"].values())
+    assert re.search(rf"shop walk +3 session\(s\) in headless Chromium .*: {made} events made, {made} in the "
+                     "raw bucket", out)
+    placed = len(walked["orders_placed"])
+    assert re.search(rf"shop walk in the DW +{made} events of 3 session\(s\) after the traffic window; "
+                     rf"{placed} of its {placed} order\(s\) tracked", out)
+    if placed:
+        assert f"walk orders: {placed} ({placed} new) into the shop database" in out
     # Booked revenue: the shop's orders (written by the demo's checkout, read back by the ETL's
     # analytics login) beside what the trackers sent, ad blockers and forged purchases included.
     shop = rec["shop_orders"]
@@ -161,8 +177,9 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
                             r"coverage [\d.]+% \((\d+) booked orders untracked, (\d+) purchase events", out)
     assert booked_line, out[-3000:]
     booked, orders, tracked, untracked, unbooked = booked_line.groups()
+    shop = both["shop_orders"]
     assert float(booked.replace(",", "")) == pytest.approx(shop["booked_revenue"])
-    assert float(tracked.replace(",", "")) == pytest.approx(rec["revenue"])
+    assert float(tracked.replace(",", "")) == pytest.approx(both["revenue"])
     assert (int(orders), int(untracked), int(unbooked)) == (shop["booked_orders"], shop["untracked_orders"],
                                                             shop["forged_purchases"])
     # the generated passwords: files of mode 0600, never in the output
@@ -178,10 +195,11 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
 
 
 def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
-    rec, cfg = demo_up["record"], demo_up["cfg"]
+    """The generator's record and the shop walk's, added up, are what the dashboards show."""
+    rec, cfg = combined(demo_up["record"], demo_up["walk"]), demo_up["cfg"]
     human_events, bot_events = rec["sent"]["human_events"], rec["sent"]["bot_events"]
     assert bot_events > 0, "the demo traffic should include bots for their exclusion to be checked"
-    first, last = rec["params"]["window_start"][:10], rec["params"]["window_end"][:10]
+    first, last = date_range(rec)
     browser.get(f"{cfg.dashboard_url}?from={first}&to={last}")
 
     # Activity (the page the dashboard opens on)
@@ -193,7 +211,7 @@ def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
     assert int(_value(browser, "#activity-kpi_peak .kpi-value")) == max(h["events"] for h in by_hour.values())
     daily_columns = ("events", "users", "sessions", "peak_hour_users")
     daily = _table(browser, "#activity-daily", "day", daily_columns)
-    expected = expected_daily(rec, date.fromisoformat(first), date.fromisoformat(last))
+    expected = expected_daily(rec, first, last)
     assert daily == {d: tuple(str(v[k]) for k in daily_columns)
                      for d, v in expected.items()}
 
@@ -220,9 +238,13 @@ def test_second_run_is_idempotent(demo_up, demo_env):
     before = Warehouse.for_demo(cfg, use_dw_host=True).figures()
     output = _run_demo("up", demo_env, "demo-up-again.log")
     assert "was sent by an earlier run: not sending it again" in output
+    assert "was done by an earlier run: not walking again" in output
     assert "clickstream-dw: already running" in output
     shop = demo_up["record"]["shop_orders"]
     assert f"shop orders: {shop['orders']} (0 new) through the app login" in output
+    placed = len(demo_up["walk"]["orders_placed"])
+    if placed:
+        assert f"walk orders: {placed} (0 new) into the shop database" in output
     after = Warehouse.for_demo(cfg, use_dw_host=True).figures()
     assert after["etl_runs"] > before["etl_runs"]
     assert {k: v for k, v in after.items() if k != "etl_runs"} == \

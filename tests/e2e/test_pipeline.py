@@ -1,8 +1,9 @@
-"""The demo's pipeline without containers: moto server + ingest adapter + traffic + scheduled ETL
-into a real PostgreSQL (the session's throwaway server), checked against the generator's record
-through the very dashboard.* functions the Shiny app calls. Runs the demo's own step functions,
-with DWH_DSN naming a login that, as docs/demo.md asks of DWH_DSN's user, both loads (the ETL)
-and reads the dashboards' functions (the summary).
+"""The demo's pipeline without containers: moto server + ingest adapter + traffic + the demo shop
+walked in headless Chromium + scheduled ETL into a real PostgreSQL (the session's throwaway
+server), checked against the generator's and the walk's records through the very dashboard.*
+functions the Shiny app calls. Runs the demo's own step functions, with DWH_DSN naming a login
+that, as docs/demo.md asks of DWH_DSN's user, both loads (the ETL) and reads the dashboards'
+functions (the summary).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Iterator
-from datetime import date
 
 import psycopg2
 import pytest
@@ -19,13 +19,13 @@ from psycopg2.extensions import make_dsn, parse_dsn
 
 from functions.warehouse.migrate import apply_migrations
 from localplatform import traffic
-from localplatform.demo import processes, state, steps
+from localplatform.demo import processes, state, steps, walk
 from localplatform.demo.config import DemoConfig
 from localplatform.demo.progress import Progress
 from localplatform.demo.summary import step_summary
 from localplatform.demo.warehouse import Warehouse, etl_env
 from localplatform.scheduler import EtlScheduler
-from tests.e2e.expected import expected_daily
+from tests.e2e.expected import combined, date_range, expected_daily
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -52,8 +52,9 @@ def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
     writer_dsn = make_dsn(superuser_dsn, user=writer[0], password=writer[1])
     reader_dsn = make_dsn(superuser_dsn, user=reader[0], password=reader[1])
     env = {"DEMO_STATE_DIR": str(tmp_path_factory.mktemp("demo-state")), "DWH_DSN": writer_dsn,
-           "SHOPPERS": "120", "DAYS": "2", "SEED": "424242", "ETL_INTERVAL": "2",
-           "DEMO_S3_PORT": str(free_port()), "DEMO_INGEST_PORT": str(free_port())}
+           "SHOPPERS": "120", "DAYS": "2", "SEED": "424242", "ETL_INTERVAL": "2", "WALK_SESSIONS": "2",
+           "DEMO_S3_PORT": str(free_port()), "DEMO_INGEST_PORT": str(free_port()),
+           "DEMO_SHOP_PORT": str(free_port())}
     cfg = DemoConfig.from_env(env)
     state.ensure_state_dir(cfg)
     progress = Progress()
@@ -63,9 +64,11 @@ def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
         assert wh.etl["DWH_USER"] == writer[0] and wh.etl["DWH_PORT"] == params["port"]
         scheduler = EtlScheduler(cfg.etl_interval, etl_env(cfg, wh), cfg.logs_dir / "etl.log")
         outcome = steps.step_traffic(cfg, progress, scheduler)
+        walked = walk.step_walk(cfg, progress)
+        assert walked.record, "the shop walk should run here (chromium, chromedriver, node)"
         steps.step_final_etl(cfg, progress, scheduler)
-        yield {"cfg": cfg, "record": outcome.record, "scheduler": scheduler, "reader_dsn": reader_dsn,
-               "writer_dsn": writer_dsn, "wh": wh, "progress": progress}
+        yield {"cfg": cfg, "record": outcome.record, "walk": walked.record, "scheduler": scheduler,
+               "reader_dsn": reader_dsn, "writer_dsn": writer_dsn, "wh": wh, "progress": progress}
     finally:
         for name in processes.PROCESS_NAMES:
             processes.managed(cfg, name).stop()
@@ -85,9 +88,16 @@ def _query(dsn: str, query: str, args: tuple = ()) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _range(record: dict) -> tuple[date, date]:
-    return (date.fromisoformat(record["params"]["window_start"][:10]),
-            date.fromisoformat(record["params"]["window_end"][:10]))
+def test_the_walk_is_a_persons_browser_and_every_event_it_made_landed(pipeline):
+    walked = pipeline["walk"]
+    assert walked["params"]["sessions"] == 2 == walked["sessions"]["human"] == walked["browsers_landed"]
+    assert walked["sent"]["bot_events"] == 0 and walked["sent"]["human_events"] > 0
+    assert walked["events_by_name"]["human"] == walked["expected_events"], "what its clicks made landed"
+    assert len({e["event_id"] for e in walked["events"]}) == walked["sent"]["valid_events"]
+    # after the traffic window, by the browser's clock
+    end = traffic.parse_ts(pipeline["record"]["params"]["window_end"])
+    assert all(traffic.parse_ts(e["event_timestamp"]) >= end for e in walked["events"])
+    assert pipeline["cfg"].walk_record_path.is_file()
 
 
 def test_every_valid_event_is_loaded_and_the_invalid_ones_rejected_at_ingest(pipeline):
@@ -102,13 +112,14 @@ def test_every_valid_event_is_loaded_and_the_invalid_ones_rejected_at_ingest(pip
                (SELECT count(*) FROM etl_rejects) AS rejects,
                (SELECT count(*) FROM etl_runs WHERE status <> 'succeeded') AS failed""")
     loaded, bots, rejects, failed = row["loaded"], row["bots"], row["rejects"], row["failed"]
-    assert (loaded, bots, rejects, failed) == (rec["sent"]["valid_events"], rec["sent"]["bot_events"], 0, 0)
+    total = combined(rec, pipeline["walk"])["sent"]   # the generator's events and the walk's
+    assert (loaded, bots, rejects, failed) == (total["valid_events"], total["bot_events"], 0, 0)
     assert len(pipeline["scheduler"].runs) >= 2, "the ETL ran on its schedule and once at the end"
 
 
 def test_dashboard_functions_equal_the_generators_record(pipeline):
-    rec, dsn = pipeline["record"], pipeline["reader_dsn"]
-    first, last = _range(rec)
+    rec, dsn = combined(pipeline["record"], pipeline["walk"]), pipeline["reader_dsn"]
+    first, last = date_range(rec)
     by_hour = rec["activity_by_hour"]
     [summary] = _query(dsn, "SELECT * FROM dashboard.activity_summary(%s, %s)", (first, last))
     assert summary["events"] == rec["sent"]["human_events"]
@@ -147,15 +158,22 @@ def test_resending_the_same_traffic_changes_nothing(pipeline):
 
 
 def test_the_summary_reports_the_warehouse(pipeline, capsys):
-    cfg, wh = pipeline["cfg"], pipeline["wh"]
+    cfg, wh, walked = pipeline["cfg"], pipeline["wh"], pipeline["walk"]
     outcome = steps.TrafficOutcome(record=pipeline["record"])
-    summary = step_summary(cfg, pipeline["progress"], outcome, wh, dashboards=False)
+    summary = step_summary(cfg, pipeline["progress"], outcome, wh, dashboards=False,
+                           walk=walk.WalkOutcome(record=walked))
     out = capsys.readouterr().out
-    rec = pipeline["record"]
-    assert summary["warehouse"]["loaded"] == rec["sent"]["valid_events"]
+    rec, both = pipeline["record"], combined(pipeline["record"], walked)
+    assert summary["warehouse"]["loaded"] == both["sent"]["valid_events"]
     assert summary["warehouse"]["loaded_bot"] == rec["sent"]["bot_events"]
-    assert summary["warehouse"]["sessions"] == rec["sessions"]["human"]
-    assert summary["warehouse"]["purchase_sessions"] == rec["funnel_sessions"]["purchase"]
+    assert summary["warehouse"]["sessions"] == both["sessions"]["human"]
+    assert summary["warehouse"]["purchase_sessions"] == both["funnel_sessions"]["purchase"]
+    placed = walked["orders_placed"]
+    assert summary["walk"] == {"events": walked["sent"]["human_events"], "sessions": 2,
+                               "tracked_orders": len(placed) - walked["shop_orders"]["untracked_orders"]}
     assert f"{rec['sent']['events']} in {rec['sent']['requests']} requests" in out
+    made = sum(walked["expected_events"].values())
+    assert f"{made} events made, {walked['sent']['valid_events']} in the raw bucket" in out
+    assert f"{walked['sent']['human_events']} events of 2 session(s) after the traffic window" in out
     assert "dashboard" in out and "DWH_DSN set" in out
     assert wh.etl["DWH_PASSWORD"] not in out

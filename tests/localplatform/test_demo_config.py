@@ -17,11 +17,15 @@ def test_defaults_and_options_from_the_environment(tmp_path: Path):
     assert (cfg.shoppers, cfg.days, cfg.seed, cfg.keep_running, cfg.dwh_dsn) == (200, 3, 7, False, None)
     assert cfg.dashboard_url == "http://127.0.0.1:13838/"
     assert cfg.ingest_url == "http://127.0.0.1:18080/clickstream"
+    assert (cfg.walk_sessions, cfg.shop_url) == (5, "http://127.0.0.1:18081")
+    assert cfg.walk_record_path == tmp_path.resolve() / "walk.json"
     cfg = DemoConfig.from_env({"DEMO_STATE_DIR": str(tmp_path), "SHOPPERS": "50", "DAYS": "1.5",
                                "SEED": "0", "KEEP_RUNNING": "1", "DEMO_SHINY_PORT": "8838",
+                               "WALK_SESSIONS": "0", "DEMO_SHOP_PORT": "3000",
                                "DWH_DSN": "host=db.internal dbname=clickstream_dw user=me",
                                "S3_ENDPOINT": "http://127.0.0.1:4566"})
     assert (cfg.shoppers, cfg.days, cfg.seed, cfg.keep_running) == (50, 1.5, 0, True)
+    assert (cfg.walk_sessions, cfg.shop_url) == (0, "http://127.0.0.1:3000")
     assert cfg.s3_url == "http://127.0.0.1:4566" and cfg.dashboard_url == "http://127.0.0.1:8838/"
 
 
@@ -37,6 +41,7 @@ def test_the_state_dir_defaults_to_dot_demo_in_the_repository():
     ({"DAYS": "-1"}, "DAYS=-1 must be positive"),
     ({"DAYS": "45"}, "DAYS=45: at most 30 days"),
     ({"DEMO_DW_PORT": "70000"}, "DEMO_DW_PORT=70000 is not a TCP port"),
+    ({"WALK_SESSIONS": "-1"}, "WALK_SESSIONS=-1 must be at least 0"),
     ({"S3_ENDPOINT": "localhost:4566"}, "S3_ENDPOINT"),
     ({"DWH_DSN": "host=x password=hunter2 nonsense"}, "DWH_DSN is not a valid"),
 ])

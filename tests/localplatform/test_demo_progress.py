@@ -15,7 +15,7 @@ def test_steps_are_numbered_and_skips_remembered(capsys):
     p.skip(2, "missing roles/x")
     p.done()
     assert capsys.readouterr().out.splitlines() == [
-        "", "==> [2/6] local hosts", "    clickstream-dw: already running", "    SKIPPED: missing roles/x",
+        "", "==> [2/7] local hosts", "    clickstream-dw: already running", "    SKIPPED: missing roles/x",
         "    done (0s)"]
     assert p.skipped == ["step 2: missing roles/x"]
 

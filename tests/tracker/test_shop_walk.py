@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 
 import pytest
@@ -103,8 +104,17 @@ def test_walked_sessions_land_in_the_bucket_as_a_persons_browser_made_them(raw, 
         assert all(validate_event(e) is None for e in events)
         assert not any(enrichment["is_bot"] for _, enrichment in lines), "a person's user agent"
         assert len({e["session_id"] for e in events}) == 1
-        assert {e["context"]["order"]["order_id"] for e in events if e["event_name"] == "purchase"} == \
-            {o["order_id"] for o in session.orders}
+        # The order its checkout placed (kept for the shop's backend) is the one its purchase reports.
+        purchases = {e["context"]["order"]["order_id"]: e for e in events if e["event_name"] == "purchase"}
+        assert set(purchases) == {o["order_id"] for o in session.orders}
+        for order in session.orders:
+            reported = purchases[order["order_id"]]
+            assert str(uuid.UUID(order["order_id"])) == order["order_id"], "a uuid, as the shop database's"
+            assert reported["context"]["order"] == {k: order[k] for k in ("order_id", "revenue", "currency",
+                                                                          "items")}
+            assert order["revenue"] == pytest.approx(sum(i["price"] * i["quantity"] for i in order["items"]))
+            assert order["user_id"] == reported["user_id"]   # the signed-in shopper, or None for a guest
+            assert traffic.parse_ts(order["placed_at"]) <= traffic.parse_ts(reported["event_timestamp"])
         for e in events:
             if e["event_name"] == "product_view":
                 product = catalog[e["context"]["product"]["id"]]

@@ -1,6 +1,6 @@
 // The demo shop's pages, rendered from the catalog in /config.js (window.SHOP) and tracked with
-// the built tracker (window.clickstream). The shop keeps its own cart and sign-in in
-// localStorage, as a real shop's frontend would; the tracker keeps its ids and queue itself.
+// the built tracker (window.clickstream). The shop keeps its own cart, sign-in and placed orders
+// in localStorage, as a real shop's frontend would; the tracker keeps its ids and queue itself.
 "use strict";
 (function () {
   const shop = window.SHOP;
@@ -20,6 +20,9 @@
   };
   const load = (key, fallback) => JSON.parse(localStorage.getItem(key) || "null") ?? fallback;
   const save = (key, value) => localStorage.setItem(key, JSON.stringify(value));
+  // crypto.randomUUID only exists in secure contexts (https, localhost); getRandomValues everywhere.
+  const uuid = () => crypto.randomUUID ? crypto.randomUUID() : "10000000-1000-4000-8000-100000000000".replace(/[018]/g,
+    (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
 
   const cart = () => load("shop_cart", []).filter((line) => byId.has(line.id));
   const cartValue = (lines) => Math.round(lines.reduce((n, l) => n + byId.get(l.id).discountPrice * l.quantity, 0) * 100) / 100;
@@ -48,7 +51,7 @@
         localStorage.removeItem("shop_user");
         clickstream.logout();
       } else {
-        const id = crypto.randomUUID ? crypto.randomUUID() : String(Date.now());
+        const id = uuid();
         save("shop_user", id);
         clickstream.login(id);
       }
@@ -121,8 +124,13 @@
       const value = cartValue(lines);
       const place = el("button", { id: "place-order", type: "button" }, "Place order");
       place.onclick = async () => {
-        const orderId = `ORD-${Date.now().toString(36).toUpperCase()}-${Math.random().toString(36).slice(2, 6).toUpperCase()}`;
-        clickstream.purchase({ orderId, revenue: value, currency: shop.currency, items: lineItems(lines) });
+        // The order as the shop's backend would store it (its database makes uuids); this static
+        // shop has none, so the order waits in shop_orders for whoever plays the backend (the demo).
+        const orderId = uuid();
+        const order = { orderId, revenue: value, currency: shop.currency, items: lineItems(lines),
+          userId: load("shop_user", null), placedAt: new Date().toISOString() };
+        save("shop_orders", [...load("shop_orders", []), order]);
+        clickstream.purchase({ orderId, revenue: value, currency: shop.currency, items: order.items });
         save("shop_cart", []);
         location.href = `/checkout/complete?order=${encodeURIComponent(orderId)}`;
       };
