@@ -32,7 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,6 +87,9 @@ P_BEACON = 0.6                 # the last flush of a page is a sendBeacon (text/
 P_GZIP = 0.2                   # the tracker compresses a flush
 P_BROKEN_EVENT = 0.01          # an event from a buggy page script: the contract rejects it
 P_AD_BLOCKER = 0.08            # a shopper's ad blocker drops every tracking request: orders, no events
+OUTAGE_KEPT = 0.1              # in the outage hour, one browser in ten still gets its events through
+LATE_SHARE = 0.03              # the late batch: this share of the late day's shopper sessions (>= LATE_MIN)
+LATE_MIN = 3
 FORGED_PER_SHOPPERS = 100      # one forged purchase (a purchase event, no order) per this many shoppers, >= 1
 #: What becomes of the shop's orders (the rest are paid); booked = paid, shipped or delivered.
 ORDER_STATUSES = (("shipped", 0.05), ("delivered", 0.03), ("refunded", 0.04), ("cancelled", 0.03))
@@ -148,6 +151,7 @@ class Session:
     broken: list[dict] = field(default_factory=list)   # events the contract rejects, sent alongside
     blocked: bool = False                               # an ad blocker drops all of it: never sent
     forged: bool = False                                # a purchase event with no shop order behind it
+    late: bool = False                                  # held back: the late batch, sent after an ETL run
 
     @property
     def start(self) -> datetime:
@@ -188,6 +192,13 @@ class Simulation:
     batches: list[Batch]
     blocked: list[Session] = field(default_factory=list)  # ad-blocked shoppers' sessions: never sent
     orders: list[dict] = field(default_factory=list)      # the shop's orders, as its checkout wrote them
+    late_batches: list[Batch] = field(default_factory=list)  # requests of the sessions marked late
+    outage: dict | None = None        # the injected outage: its hour and what it lost (see simulate)
+    late_day: date | None = None      # the day the late batch belongs to
+
+    @property
+    def late(self) -> list[Session]:
+        return [s for s in self.sessions if s.late]
 
 
 def iso_utc(ts: datetime) -> str:
@@ -356,8 +367,14 @@ def category_path(category: str) -> str:
 
 
 def simulate(catalog: Sequence[Product], *, shoppers: int, days: float, seed: int,
-             window_end: datetime, bots: int | None = None) -> Simulation:
-    """Every session and HTTP batch of `shoppers` simulated shoppers over `days` up to window_end."""
+             window_end: datetime, bots: int | None = None, outage: datetime | None = None,
+             late_day: date | None = None) -> Simulation:
+    """Every session and HTTP batch of `shoppers` simulated shoppers over `days` up to window_end.
+
+    `outage`: an hour in which only a tenth of the browsers get their events through
+    (`_inject_outage`); `late_day`: a few sessions of that day are held back as the late batch
+    (`Simulation.late_batches`), for the caller to send after an ETL run has loaded the rest."""
+
     if shoppers < 1:
         raise TrafficError(f"shoppers must be at least 1, got {shoppers}")
     if not 0 < days <= 30:
@@ -403,8 +420,81 @@ def simulate(catalog: Sequence[Product], *, shoppers: int, days: float, seed: in
     forged = max(1, shoppers // FORGED_PER_SHOPPERS)
     sessions += [_forged_purchase(shop_rng, catalog, start_time(shop_rng)) for _ in range(forged)]
     sessions.sort(key=lambda s: (s.start, s.session_id))
-    batches = [b for s in sessions for b in _flushes(rng, s)]
-    return Simulation(seed, shoppers, days, window_start, window_end, sessions, batches, blocked, orders)
+    # The outage and the late batch draw from streams of their own too: without them (or with
+    # them), every session is what it would otherwise be, less what they take away or hold back.
+    lost = None
+    if outage is not None:
+        sessions, lost = _inject_outage(random.Random(f"{seed}-outage"), sessions, orders, outage)  # noqa: S311
+    if late_day is not None:
+        _hold_back(random.Random(f"{seed}-late"), sessions, late_day)  # noqa: S311
+    batches = [b for s in sessions if not s.late for b in _flushes(rng, s)]
+    late_batches = [b for s in sessions if s.late for b in _flushes(rng, s)]
+    return Simulation(seed, shoppers, days, window_start, window_end, sessions, batches, blocked, orders,
+                      late_batches, lost, late_day)
+
+
+def outage_hour(window_start: datetime, window_end: datetime, history: timedelta) -> datetime | None:
+    """The hour for an outage that an anomaly check can see: the busiest hour (by the daily rhythm)
+    that has `history` of traffic before it (after the window's first hour) and ends at least an
+    hour before the window does; None when the window is too short for one."""
+    first = _hour_floor(window_start) + timedelta(hours=1) + history
+    last = _hour_floor(window_end) - timedelta(hours=2)
+    candidates = []
+    hour = max(first, last - timedelta(hours=23))
+    while hour <= last:
+        candidates.append(hour)
+        hour += timedelta(hours=1)
+    return max(candidates, key=lambda h: (_hour_weight(h.hour), h)) if candidates else None
+
+
+def late_batch_day(window_start: datetime, window_end: datetime) -> date:
+    """The day a late batch belongs to: the day before yesterday (the window's end being today), or
+    the window's first day when it is shorter."""
+    return max(window_end.astimezone(UTC).date() - timedelta(days=2), window_start.astimezone(UTC).date())
+
+
+def _hour_floor(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _inject_outage(rng: random.Random, sessions: list[Session], orders: list[dict],
+                   hour: datetime) -> tuple[list[Session], dict]:
+    """A broken release of the page script for one hour: on nine browsers in ten (OUTAGE_KEPT) it
+    sends nothing, so a session active then loses its events of that hour (bots' too) and the
+    dashboards see a tenth of the hour's traffic. The shop itself works: an order placed then
+    exists, untracked if its purchase event was lost."""
+    start, end = _hour_floor(hour), _hour_floor(hour) + timedelta(hours=1)
+    hit = events_lost = 0
+    lost_orders: set[str] = set()
+    kept_sessions = []
+    for session in sessions:
+        inside = [e for e in session.events if start <= _parse_ts(e["event_timestamp"]) < end]
+        if inside and rng.random() >= OUTAGE_KEPT:
+            hit += 1
+            events_lost += len(inside)
+            lost_orders.update(e["context"]["order"]["order_id"] for e in inside
+                               if e["event_name"] == "purchase")
+            session.events = [e for e in session.events if not start <= _parse_ts(e["event_timestamp"]) < end]
+            session.broken = [e for e in session.broken if not start <= _parse_ts(e["event_timestamp"]) < end]
+        if session.events:
+            kept_sessions.append(session)
+    for order in orders:
+        if order["order_id"] in lost_orders:
+            order.update(tracked=False, lost_in_outage=True)
+    return kept_sessions, {"hour": iso_utc(start), "kept_share": OUTAGE_KEPT, "sessions_hit": hit,
+                           "events_lost": events_lost, "purchases_lost": len(lost_orders)}
+
+
+def _hold_back(rng: random.Random, sessions: list[Session], day: date) -> None:
+    """The late batch: a few shopper sessions of `day` (entirely on that day) whose trackers were
+    offline, delivered only after a later ETL run has loaded the day (marked `late`)."""
+    candidates = [s for s in sessions if not s.is_bot and not s.forged and parse_ts(
+        s.events[0]["event_timestamp"]).date() == day == parse_ts(s.events[-1]["event_timestamp"]).date()]
+    count = min(len(candidates), max(LATE_MIN, math.ceil(LATE_SHARE * len(candidates))))
+    for session in rng.sample(candidates, count):
+        session.late = True
+
+
 
 
 def _order(rng: random.Random, session: Session, purchase: dict) -> dict:
@@ -558,11 +648,14 @@ def tally(sessions: Sequence[Session]) -> dict:
     funnel = Counter()
     funnel_by_day: dict[str, Counter] = defaultdict(Counter)
     started_by_day: dict[str, dict] = defaultdict(lambda: {"sessions": 0, "clients": set()})
+    bot_by_hour: Counter = Counter()
+    purchases_by_day: dict[str, dict] = defaultdict(lambda: {"orders": 0, "revenue": 0.0})
     revenue = 0.0
     orders = 0
     for s in sessions:
         by_name["bot" if s.is_bot else "human"].update(e["event_name"] for e in s.events)
         if s.is_bot:
+            bot_by_hour.update(_hour_key(_parse_ts(e["event_timestamp"])) for e in s.events)
             continue
         reached = s.names
         day = s.start.astimezone(UTC).strftime("%Y-%m-%d")
@@ -582,6 +675,8 @@ def tally(sessions: Sequence[Session]) -> dict:
             if e["event_name"] == "purchase":
                 orders += 1
                 revenue += e["context"]["order"]["revenue"]
+                purchases_by_day[day]["orders"] += 1
+                purchases_by_day[day]["revenue"] += e["context"]["order"]["revenue"]
 
     def flat(buckets: dict[str, dict]) -> dict:
         return {k: {"events": v["events"], "sessions": len(v["sessions"]), "clients": len(v["clients"]),
@@ -601,18 +696,33 @@ def tally(sessions: Sequence[Session]) -> dict:
         # Sessions and distinct browsers by the UTC day the session started (as the warehouse counts them).
         "sessions_by_start_day": {d: {"sessions": v["sessions"], "clients": len(v["clients"])}
                                   for d, v in sorted(started_by_day.items())},
+        # Purchase events and their revenue by the UTC day their session started (agg_funnel_daily's).
+        "purchases_by_start_day": {d: {"orders": v["orders"], "revenue": round(v["revenue"], 2)}
+                                   for d, v in sorted(purchases_by_day.items())},
         "activity_by_hour": flat(by_hour),
         "activity_by_day": flat(by_day),
+        # Events of bot sessions per UTC hour (the dashboards leave them out; the bot share counts them).
+        "bot_events_by_hour": dict(sorted(bot_by_hour.items())),
         "orders": orders,
         "revenue": round(revenue, 2),
     }
 
 
+def _day_figures(tallied: dict, day: str) -> dict:
+    """One day's part of a tally: its activity (by event day) and its sessions' funnel (by start day)."""
+    empty = {"events": 0, "sessions": 0, "clients": 0, "by_name": {}}
+    return {"activity": tallied["activity_by_day"].get(day, empty),
+            "started": tallied["sessions_by_start_day"].get(day, {"sessions": 0, "clients": 0}),
+            "funnel": tallied["funnel_sessions_by_day"].get(day, dict.fromkeys(FUNNEL_STEPS, 0)),
+            "purchases": tallied["purchases_by_start_day"].get(day, {"orders": 0, "revenue": 0.0})}
+
+
 def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
-    """What was sent, with bots kept apart: the expected numbers for the warehouse and dashboards."""
+    """What was sent, with bots kept apart: the expected numbers for the warehouse and dashboards.
+    The late batch is part of it (it was sent too); its own section says what it adds to its day."""
     tallied = tally(sim.sessions)
     humans = tallied["sessions"]["human"]
-    batches = sim.batches
+    batches = sim.batches + sim.late_batches
     valid = sum(len(s.events) for s in sim.sessions)
     broken = sum(len(s.broken) for s in sim.sessions)
     out = {
@@ -636,10 +746,25 @@ def record(sim: Simulation, sent: SendResult | None, url: str | None) -> dict:
         "shop_orders": shop_orders(sim),
         "conversion_rate": round(tallied["funnel_sessions"]["purchase"] / humans, 4) if humans else 0.0,
         "bot_user_agents": sorted({s.user_agent for s in sim.sessions if s.is_bot}),
+        "outage": sim.outage,
+        "late": _late_section(sim, tallied),
     }
     if sent is not None:
         out["responses"] = responses(sent)
     return out
+
+
+def _late_section(sim: Simulation, tallied: dict) -> dict | None:
+    """The late batch: its day, size, activity per hour, and its day's figures without it and with it."""
+    late = sim.late
+    if sim.late_day is None:
+        return None
+    day = sim.late_day.isoformat()
+    on_time = tally([s for s in sim.sessions if not s.late])
+    return {"day": day, "sessions": len(late), "events": sum(len(s.events) for s in late),
+            "invalid_events": sum(len(s.broken) for s in late), "requests": len(sim.late_batches),
+            "activity_by_hour": tally(late)["activity_by_hour"],
+            "before": _day_figures(on_time, day), "after": _day_figures(tallied, day)}
 
 
 def responses(sent: SendResult) -> dict:
@@ -653,7 +778,8 @@ def responses(sent: SendResult) -> dict:
 def shop_orders(sim: Simulation) -> dict:
     """The shop's side of the revenue (docs/warehouse-etl.md, "Booked revenue"): its orders, the
     booked ones (paid, shipped, delivered) and their revenue, refunds, the booked orders no tracker
-    reported (ad blockers), the purchase events with no order (forged), and coverage."""
+    reported (ad blockers, and those whose purchase event the outage lost), the purchase events
+    with no order (forged), and coverage."""
     order_ids = {o["order_id"] for o in sim.orders}
     booked = [o for o in sim.orders if o["status"] in BOOKED_STATUSES]
     booked_tracked = sum(o["tracked"] for o in booked)
@@ -663,7 +789,8 @@ def shop_orders(sim: Simulation) -> dict:
         "booked_orders": len(booked),
         "booked_revenue": round(sum(o["total"] for o in booked), 2),
         "refunded_revenue": round(sum(o["total"] for o in sim.orders if o["status"] == "refunded"), 2),
-        "ad_blocked_orders": sum(not o["tracked"] for o in sim.orders),
+        "ad_blocked_orders": sum(not o["tracked"] and not o.get("lost_in_outage") for o in sim.orders),
+        "outage_orders": sum(bool(o.get("lost_in_outage")) for o in sim.orders),
         "untracked_orders": len(booked) - booked_tracked,
         "forged_purchases": sum(e["context"]["order"]["order_id"] not in order_ids for e in purchases),
         "coverage": round(booked_tracked / len(booked), 6) if booked else None,

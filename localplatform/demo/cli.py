@@ -29,6 +29,8 @@ def cmd_up(cfg: DemoConfig) -> int:
     use_dw_host = steps.step_hosts(cfg, progress)
     if cfg.dwh_dsn:
         provision.migrate_dsn(cfg, progress)
+    if use_dw_host or cfg.dwh_dsn:
+        provision.select_anomaly_baseline(cfg, use_dw_host, progress)
     wh = Warehouse.for_demo(cfg, use_dw_host)
     # A scheduler left on by an earlier KEEP_RUNNING=1 run would overlap with this run's own.
     managed(cfg, "scheduler").stop()
@@ -45,7 +47,7 @@ def cmd_up(cfg: DemoConfig) -> int:
         for number, title in ((4, "traffic"), (5, "the demo shop in headless Chromium")):
             progress.step(number, title)
             progress.skip(number, "no ingest endpoint to send to (see step 3)")
-    steps.step_final_etl(cfg, progress, scheduler)
+    steps.step_final_etl(cfg, progress, scheduler, outcome)
     shiny_ready = use_dw_host and answers_ok(cfg.dashboard_url, timeout=90)
     step_summary(cfg, progress, outcome, wh, shiny_ready, walk=walked)
     if cfg.keep_running and scheduler is not None:

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +67,32 @@ def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool_env(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise DemoError(f"{name}={raw!r} is not 1 or 0")
+
+
+def _hour_env(env: Mapping[str, str], name: str) -> datetime | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise DemoError(f"{name}={raw!r} is not an RFC 3339 time") from None
+    if value.tzinfo is None or value.minute or value.second or value.microsecond:
+        raise DemoError(f"{name}={raw!r} must be a whole hour with a UTC offset, e.g. 2026-03-01T00:00Z")
+    if value > datetime.now(UTC):
+        raise DemoError(f"{name}={raw!r} is in the future")
+    return value.astimezone(UTC)
+
+
 def _port_env(env: Mapping[str, str], name: str, default: int) -> int:
     port = _int_env(env, name, default)
     if port > 65535:
@@ -76,8 +103,8 @@ def _port_env(env: Mapping[str, str], name: str, default: int) -> int:
 @dataclass(frozen=True)
 class DemoConfig:
     state_dir: Path
-    shoppers: int = 200
-    days: float = 3
+    shoppers: int = 1600
+    days: float = 4
     seed: int = 7
     keep_running: bool = False
     dwh_dsn: str | None = None
@@ -90,6 +117,9 @@ class DemoConfig:
     ingest_port: int = 18080
     shop_port: int = 18081
     walk_sessions: int = 5
+    outage: bool = True        # an hour with a tenth of the traffic (traffic.outage_hour)
+    late_batch: bool = True    # a few sessions of an earlier day, sent after an ETL run has loaded it
+    window_end: datetime | None = None  # the traffic window's end; None: the current UTC hour (state.py)
     raw_bucket: str = "clickstream-s3-ingest"
     region: str = "ap-southeast-1"
     image: str = "localhost/debian-systemd:bookworm"
@@ -122,6 +152,9 @@ class DemoConfig:
             ingest_port=_port_env(env, "DEMO_INGEST_PORT", cls.ingest_port),
             shop_port=_port_env(env, "DEMO_SHOP_PORT", cls.shop_port),
             walk_sessions=_int_env(env, "WALK_SESSIONS", cls.walk_sessions, minimum=0),
+            outage=_bool_env(env, "OUTAGE", cls.outage),
+            late_batch=_bool_env(env, "LATE_BATCH", cls.late_batch),
+            window_end=_hour_env(env, "WINDOW_END"),
             raw_bucket=env.get("RAW_BUCKET") or cls.raw_bucket,
             region=env.get("AWS_REGION") or cls.region,
             image=env.get("DEMO_IMAGE") or cls.image,

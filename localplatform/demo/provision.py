@@ -4,6 +4,7 @@ DWH_DSN, applying the warehouse migrations to that server instead of the DW host
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -11,7 +12,17 @@ import sys
 import time
 from pathlib import Path
 
-from localplatform.demo.config import DW_DATABASE, REPO, VENV_BIN, DemoConfig, DemoError, parse_dsn, tool_env
+from localplatform.demo.config import (
+    DW_CONTAINER,
+    DW_DATABASE,
+    REPO,
+    VENV_BIN,
+    DemoConfig,
+    DemoError,
+    parse_dsn,
+    tool_env,
+)
+from localplatform.demo.containers import podman
 from localplatform.demo.progress import Progress, rel, tail
 
 
@@ -128,3 +139,42 @@ def migrate_dsn(cfg: DemoConfig, progress: Progress) -> None:
         progress.info(f"migrate: {line}")
     if proc.returncode != 0:
         raise DemoError(f"migrations on DWH_DSN failed: {proc.stderr.strip() or proc.stdout.strip()}")
+
+
+#: The anomaly baseline's values the warehouse needs before it judges an hour (its default
+#: min_baseline_periods): the demo's outage goes where that much history lies before it.
+MIN_BASELINE_PERIODS = 3
+BASELINE_SQL = (REPO / "localplatform" / "demo" / "baseline.sql").read_text(encoding="utf-8")
+
+
+def anomaly_baseline_days(cfg: DemoConfig) -> int:
+    """The baseline period the demo selects (dq_settings.baseline_period_days, docs/warehouse-etl.md):
+    the same hour of the week once DAYS holds 3 weeks and a day, else the same hour of the
+    previous days (the weekly baseline would judge nothing in a history of days)."""
+    return 7 if cfg.days >= 7 * MIN_BASELINE_PERIODS + 1 else 1
+
+
+def select_anomaly_baseline(cfg: DemoConfig, use_dw_host: bool, progress: Progress) -> None:
+    """Set the warehouse's anomaly baseline for the demo's history, as its owner (an operator's
+    change, made with SQL): postgres on the DW host, the DSN's user with DWH_DSN."""
+    days = anomaly_baseline_days(cfg)
+    if use_dw_host:
+        proc = podman("exec", "-i", "-u", "postgres", DW_CONTAINER, "psql", "-d", DW_DATABASE, "-X", "-q",
+                      "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v", f"days={days}", "-f", "-",
+                      stdin_text=BASELINE_SQL, check=False, timeout=60)
+        if proc.returncode != 0:
+            raise DemoError(f"setting the anomaly baseline on {DW_CONTAINER} failed: "
+                            f"{proc.stderr.strip() or proc.stdout.strip()}")
+    else:
+        import psycopg2  # noqa: PLC0415
+
+        assert cfg.dwh_dsn
+        try:
+            with contextlib.closing(psycopg2.connect(cfg.dwh_dsn)) as conn, conn, conn.cursor() as cur:
+                cur.execute(BASELINE_SQL.replace(":'days'", "%(days)s"), {"days": days})
+        except psycopg2.Error as exc:
+            raise DemoError(f"setting the anomaly baseline on DWH_DSN failed (its user must own the "
+                            f"warehouse's tables): {str(exc).strip()}") from exc
+    what = "the same hour of the week" if days == 7 else "the same hour on the previous days"
+    progress.info(f"anomaly baseline: {what} (dq_settings.baseline_period_days = {days}, "
+                  f"for DAYS={cfg.days:g})")

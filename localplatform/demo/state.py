@@ -46,8 +46,12 @@ def read_secret(path: Path) -> str:
 
 
 def traffic_window_end(cfg: DemoConfig) -> datetime:
-    """The window end is fixed on the first run and kept in the state dir: a re-run sends the same events."""
+    """The window end is fixed on the first run and kept in the state dir: a re-run sends the same
+    events. WINDOW_END, when set, is the window's end (and is kept as such)."""
     state_file = cfg.state_dir / "state.json"
+    if cfg.window_end is not None:
+        state_file.write_text(json.dumps({"window_end": cfg.window_end.isoformat()}) + "\n")
+        return cfg.window_end
     try:
         state = json.loads(state_file.read_text())
         return datetime.fromisoformat(state["window_end"])

@@ -28,10 +28,17 @@ def step_summary(cfg: DemoConfig, progress: Progress, outcome: TrafficOutcome | 
             summary["warehouse"] = wh.figures()
             if walked and rec and walked["activity_by_day"]:
                 summary["walk"] = _walk_in_warehouse(wh, rec, walked)
+            if rec and (rec.get("outage") or rec.get("late")):
+                late = rec.get("late") or {}
+                summary["quality"] = wh.quality(
+                    date.fromisoformat(late["day"]) if late.get("day") else None,
+                    (late.get("delivered") or {}).get("run_id"))
         except Exception as exc:  # summary only: say why, never fail the whole demo on it
             progress.info(f"warehouse not readable for the summary: {type(exc).__name__}: {exc}")
     if summary.get("warehouse"):
         rows += _warehouse_rows(summary, rec, walked)
+    if summary.get("quality"):
+        rows += _quality_rows(summary["quality"], rec, walked)
     elif rec:
         rows.append(("conversion rate (sent)", f"{rec['conversion_rate']:.1%} of "
                                                f"{rec['sessions']['human']} shopper sessions"))
@@ -98,6 +105,58 @@ def _warehouse_rows(summary: dict, rec: dict | None, walked: dict | None) -> lis
         rows.append(("conversion rate", f"{rate:.1%} ({figures['purchase_sessions']} of "
                                         f"{figures['sessions']} shopper sessions purchased)"))
     return rows
+
+
+def _quality_rows(quality: dict, rec: dict, walked: dict | None) -> list[tuple[str, str]]:
+    """The injected outage and the anomalies flagged, the late batch and what it restated, as the
+    data-health page shows them (dashboard.anomalies, dashboard.restatements)."""
+    rows = []
+    open_ = quality["anomalies"]
+    outage = rec.get("outage")
+    if outage:
+        hour = traffic.parse_ts(outage["hour"])
+        rows.append(("outage", f"injected at {hour:%Y-%m-%d %H:00} UTC: {outage['events_lost']} events of "
+                               f"{outage['sessions_hit']} sessions lost (one browser in "
+                               f"{round(1 / outage['kept_share'])} got through)"))
+        flagged = [a for a in open_ if traffic.parse_ts(a["hour"]) == hour]
+        rows.append(("anomaly", "; ".join(_anomaly(a) for a in flagged) if flagged else
+                     "the outage hour is NOT flagged: at this volume its baseline (the same hour of the "
+                     "previous periods) varies too much for a tenth of the traffic to stand out"))
+        open_ = [a for a in open_ if a not in flagged]
+    if open_:
+        walk_hours = {traffic.parse_ts(h) for h in (walked or {}).get("activity_by_hour", {})}
+        shown = [_anomaly(a) + (" (the shop walk's hour: its events alone)"
+                                if traffic.parse_ts(a["hour"]) in walk_hours else "") for a in open_[:6]]
+        more = f"; and {len(open_) - 6} more" if len(open_) > 6 else ""
+        rows.append(("other anomalies", f"{len(open_)} open: " + "; ".join(shown) + more))
+    late = rec.get("late")
+    if late and late.get("delivered"):
+        restated = quality["restatements"]
+        rows.append(("late batch", f"{late['sessions']} sessions ({late['events']} events) of {late['day']}, "
+                                   f"sent after ETL run {late['delivered']['after_run']}; run "
+                                   f"{late['delivered']['run_id']} restated {len(restated)} figure(s)"))
+        rows += [("  restated", f"{r['day']} {r['figure']}: {_number(r['before'])} -> {_number(r['after'])}")
+                 for r in restated]
+        others = quality["restated_figures"] - len(restated)
+        if others > 0:
+            rows.append(("restatement ledger", f"{others} other restated figure(s): the demo's own backfill "
+                                               "(its days of history reach the warehouse in minutes, after "
+                                               "their days)"))
+    return rows
+
+
+def _anomaly(a: dict) -> str:
+    share = a["metric"].endswith("_share")
+    value = (lambda v: f"{float(v):.1%}") if share else _number
+    hour = traffic.parse_ts(a["hour"])
+    return (f"{hour:%Y-%m-%d %H:00} UTC {a['metric']}: {value(a['observed'])} observed, "
+            f"{value(a['expected'])} expected (band {value(a['lower_bound'])}-{value(a['upper_bound'])}, "
+            f"score {float(a['score']):.1f})")
+
+
+def _number(value) -> str:
+    value = float(value)
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
 def _where_rows(cfg: DemoConfig, wh: Warehouse | None, dashboards: bool) -> list[tuple[str, str]]:

@@ -34,6 +34,7 @@ from localplatform.demo.state import read_secret
 
 FIGURES_SQL = resources.files(__package__).joinpath("figures.sql").read_text(encoding="utf-8")
 WALK_SQL = resources.files(__package__).joinpath("walk.sql").read_text(encoding="utf-8")
+QUALITY_SQL = resources.files(__package__).joinpath("quality.sql").read_text(encoding="utf-8")
 #: A psql variable as a quoted literal; with DWH_DSN the same query runs through psycopg2's parameters.
 _PSQL_VARIABLE = re.compile(r":'(\w+)'")
 
@@ -82,6 +83,14 @@ class Warehouse:
                   "window_end": window_end.isoformat(),
                   "order_ids": "{" + ",".join(str(uuid.UUID(i)) for i in order_ids) + "}"}
         return {k: int(v) for k, v in json.loads(self._read(WALK_SQL, params)).items()}
+
+    def quality(self, late_day: date | None, late_run: int | None) -> dict:
+        """The open anomalies (dashboard.anomalies, every day with data), the late batch's
+        restatements (dashboard.restatements of `late_day` by run `late_run`) and the number of
+        restated figures in all."""
+        params = {"late_day": (late_day or date(1970, 1, 1)).isoformat(),
+                  "late_run": "" if late_run is None else str(int(late_run))}
+        return json.loads(self._read(QUALITY_SQL, params))
 
     def _read(self, query: str, params: dict[str, str] | None = None) -> str:
         """The single value `query` returns; its parameters are psql variables (:'name')."""

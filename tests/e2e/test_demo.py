@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from localplatform import traffic
 from localplatform.demo.config import DW_CONTAINER, SECRET_FILES, DemoConfig
 from localplatform.demo.state import read_secret
 from localplatform.demo.warehouse import Warehouse
-from tests.e2e.expected import combined, date_range, expected_daily
+from tests.e2e.expected import combined, date_range, expected_anomalies, expected_daily, expected_restatements
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -40,7 +41,12 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1400,1000")
-DEMO_ENV = {"SHOPPERS": "60", "DAYS": "2", "SEED": "8080", "ETL_INTERVAL": "5", "WALK_SESSIONS": "3",
+# Four days, so that the injected outage has the anomaly baseline's three days of history before it
+# (the demo selects the same hour of the previous days); 200 shoppers a day, enough for a tenth
+# of an evening hour to stand out. The window ends at the start of this UTC day, so the outage
+# is at 20:00 yesterday and the events per hour are those of this seed whenever the test runs
+# (the daily rhythm is by UTC hour): the oracle below computes the verdicts, this fixes them.
+DEMO_ENV = {"SHOPPERS": "800", "DAYS": "4", "SEED": "8080", "ETL_INTERVAL": "5", "WALK_SESSIONS": "3",
             "KEEP_RUNNING": ""}
 
 
@@ -69,7 +75,9 @@ def demo_env(tmp_path_factory) -> dict[str, str]:
         pytest.skip(f"the end-to-end demo needs {', '.join(missing)} (make bootstrap installs them)")
     env = dict(os.environ)
     env.pop("DWH_DSN", None)
-    env.update(DEMO_ENV, DEMO_STATE_DIR=str(tmp_path_factory.mktemp("demo") / "state"))
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    env.update(DEMO_ENV, DEMO_STATE_DIR=str(tmp_path_factory.mktemp("demo") / "state"),
+               WINDOW_END=today.isoformat())
     return env
 
 
@@ -146,6 +154,7 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
     for step in range(1, 8):
         assert f"==> [{step}/7]" in out
     assert "playbooks/site.yml -i inventories/local" in out
+    assert "anomaly baseline: the same hour on the previous days (dq_settings.baseline_period_days = 1" in out
     sent, both = rec["sent"], combined(rec, walked)
     assert re.search(rf"dashboard +{re.escape(cfg.dashboard_url)}", out)
     assert re.search(rf"events sent +{sent['events']} in {sent['requests']} requests", out)
@@ -230,6 +239,59 @@ def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
     assert float(_value(browser, "#funnel-kpi_booked .kpi-value")) == pytest.approx(shop["booked_revenue"])
     coverage = float(_value(browser, "#funnel-kpi_coverage .kpi-value"))
     assert coverage == pytest.approx(shop["coverage"], abs=1e-6)
+
+
+#: What the oracle needs from the warehouse: the detector's settings (read, not restated) and
+#: what the data-health page's functions return.
+QUALITY_SQL = """
+SELECT json_build_object(
+    'settings', (SELECT json_object_agg(name, value) FROM dq_settings),
+    'metrics', (SELECT json_object_agg(metric, json_build_object('kind', kind, 'abs_floor', abs_floor,
+                                                                 'min_volume', min_volume)) FROM dq_metrics),
+    'anomalies', (SELECT coalesce(json_agg(a), '[]') FROM dashboard.anomalies(:'from'::date, :'to'::date) a),
+    'restatements', (SELECT coalesce(json_agg(r), '[]')
+                     FROM dashboard.restatements(:'from'::date, :'to'::date) r))::text"""
+
+
+def test_the_outage_is_flagged_and_the_late_batch_restated_as_the_oracle_computes(demo_up):
+    """dashboard.anomalies and dashboard.restatements against a plain-Python computation from the
+    records (tests/e2e/expected.py, with tests/support/quality.py's judge): every flag the
+    warehouse holds has the oracle's values and state, every hour the oracle flags is open, the
+    injected outage hour among them; the late batch's run restated exactly the figures of its day
+    that the record's day figures without it and with it differ in. The summary names both."""
+    out, cfg, rec, walked = demo_up["output"], demo_up["cfg"], demo_up["record"], demo_up["walk"]
+    first, last = date_range(combined(rec, walked))
+    found = json.loads(Warehouse.for_demo(cfg, use_dw_host=True)._read(
+        QUALITY_SQL, {"from": first.isoformat(), "to": last.isoformat()}))
+    assert found["settings"]["baseline_period_days"] == 1
+    knobs = {k: float(v) for k, v in found["settings"].items()}
+    metrics = {m: {"kind": v["kind"], "abs_floor": float(v["abs_floor"]),
+                   "min_volume": float(v["min_volume"])} for m, v in found["metrics"].items()}
+    want = expected_anomalies(rec, walked, knobs, metrics)
+    rows = {(traffic.parse_ts(a["hour"]), a["metric"]): a for a in found["anomalies"]}
+    for key, row in rows.items():   # open or since cleared: the values of the hour's last judgement
+        assert key in want, key
+        assert row["open"] == want[key]["flagged"], (key, row, want[key])
+        for name in ("observed", "expected", "lower_bound", "upper_bound", "score"):
+            assert float(row[name]) == pytest.approx(want[key][name], rel=1e-9, abs=1e-9), (key, name)
+    assert {k for k, v in want.items() if v["flagged"]} <= {k for k, v in rows.items() if v["open"]}
+    outage = traffic.parse_ts(rec["outage"]["hour"])
+    flagged = {metric for (hour, metric), row in rows.items() if hour == outage and row["open"]}
+    assert flagged & {"events", "sessions"}, f"the outage hour {outage} is not flagged: {rows}"
+    for metric in flagged:
+        row = rows[(outage, metric)]
+        named = rf"anomaly +.*{outage:%Y-%m-%d %H}:00 UTC {metric}: [\d,]+ observed, [\d,.]+ expected"
+        assert re.search(named, out), metric
+        assert float(row["observed"]) < float(row["lower_bound"])
+
+    late = rec["late"]
+    restated = sorted((r["day"], r["figure"], float(r["before"]), float(r["after"]))
+                      for r in found["restatements"] if r["run_id"] == late["delivered"]["run_id"])
+    assert restated == [(d, f, float(b), float(a)) for d, f, b, a in expected_restatements(rec)]
+    assert {f for _, f, _, _ in restated} >= {"agg_activity_daily.events", "agg_funnel_daily.sessions"}
+    assert f"run {late['delivered']['run_id']} restated {len(restated)} figure(s)" in out
+    for day, figure, *_ in restated:
+        assert re.search(rf"restated +{day} {re.escape(figure)}: [\d,.]+ -> [\d,.]+", out), figure
 
 
 @pytest.mark.timeout(900)

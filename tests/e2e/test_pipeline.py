@@ -25,7 +25,7 @@ from localplatform.demo.progress import Progress
 from localplatform.demo.summary import step_summary
 from localplatform.demo.warehouse import Warehouse, etl_env
 from localplatform.scheduler import EtlScheduler
-from tests.e2e.expected import combined, date_range, expected_daily
+from tests.e2e.expected import combined, date_range, expected_daily, expected_restatements
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -66,7 +66,7 @@ def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
         outcome = steps.step_traffic(cfg, progress, scheduler)
         walked = walk.step_walk(cfg, progress)
         assert walked.record, "the shop walk should run here (chromium, chromedriver, node)"
-        steps.step_final_etl(cfg, progress, scheduler)
+        steps.step_final_etl(cfg, progress, scheduler, outcome)
         yield {"cfg": cfg, "record": outcome.record, "walk": walked.record, "scheduler": scheduler,
                "reader_dsn": reader_dsn, "writer_dsn": writer_dsn, "wh": wh, "progress": progress}
     finally:
@@ -141,12 +141,30 @@ def test_dashboard_functions_equal_the_generators_record(pipeline):
     assert daily == expected_daily(rec, first, last)
 
 
+def test_the_late_batch_restates_its_day_as_the_record_computes(pipeline):
+    """The late batch (sessions of an already-loaded day, sent after the final run) is loaded by a
+    run of its own, which records exactly the figures it changed on that day, as the record's
+    figures of the day without it and with it say (no outage here: DAYS=2 has no hour with
+    three days before it)."""
+    rec = pipeline["record"]
+    late = rec["late"]
+    assert rec["outage"] is None
+    assert late["sessions"] >= 3 and late["delivered"]["run_id"] > late["delivered"]["after_run"]
+    assert late["day"] < rec["params"]["window_end"][:10]
+    rows = _query(pipeline["reader_dsn"], "SELECT day, figure, before, after, run_id "
+                  "FROM dashboard.restatements(%s, %s)", date_range(rec))
+    by_late_run = sorted((r["day"].isoformat(), r["figure"], float(r["before"]), float(r["after"]))
+                         for r in rows if r["run_id"] == late["delivered"]["run_id"])
+    want = expected_restatements(rec)
+    assert by_late_run == [(d, f, float(b), float(a)) for d, f, b, a in want]
+    assert {f for _, f, _, _ in want} >= {"agg_activity_daily.events", "agg_funnel_daily.sessions"}
+
+
 def test_resending_the_same_traffic_changes_nothing(pipeline):
     """Idempotent re-runs: the same seed makes the same event ids, which the ETL deduplicates."""
     cfg, rec = pipeline["cfg"], pipeline["record"]
     before = pipeline["wh"].figures()
-    sim = traffic.simulate(traffic.load_catalog(), shoppers=cfg.shoppers, days=cfg.days, seed=cfg.seed,
-                           window_end=traffic._parse_ts(rec["params"]["window_end"]))
+    sim = steps.simulation(cfg, traffic.parse_ts(rec["params"]["window_end"]))
     assert traffic.record(sim, None, None)["sent"] == rec["sent"]
     result = traffic.send(sim.batches[:40], cfg.ingest_url)
     assert result.accepted > 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import psycopg2
 import pytest
 
 from functions.etl.runner import run
@@ -145,6 +146,47 @@ def test_a_steady_shop_and_a_quiet_night_raise_nothing(settings, s3, bucket, dw)
     hours = {TARGET, night}
     verdicts = expected_flags(dw, records, hours)
     assert (TARGET, "events") in verdicts and not any(v["flagged"] for v in verdicts.values())
+
+
+def test_with_a_daily_baseline_a_drop_is_judged_against_the_previous_days(settings, s3, bucket, dw):
+    """baseline_period_days = 1 (a history of days, not weeks): the same hour of the previous days
+    is the baseline, so four days of traffic are enough to flag a drop, as the oracle says; with
+    the default (the same hour of the week) the same traffic judges nothing."""
+    records = []
+    for day, sessions in {-3: 40, -2: 44, -1: 38, 0: 4}.items():
+        records += make_traffic(seed=700 + day, start=TARGET + timedelta(days=day), sessions=sessions,
+                                spread=timedelta(minutes=40), bot_share=0.1)
+    put_by_hour(s3, bucket, records, per_object=25)
+    with dw.cursor() as cur:
+        cur.execute("SELECT value FROM dq_settings WHERE name = 'baseline_period_days'")
+        assert cur.fetchone()[0] == 7, "the default: the same hour of the week"
+        cur.execute("UPDATE dq_settings SET value = 1 WHERE name = 'baseline_period_days'")
+    until = TARGET + timedelta(hours=2)
+    run(settings, TARGET - timedelta(days=4), until, s3=s3, now=until)
+    hours = {quality._hour(quality._ts(r["event_timestamp"])) for r in records}
+    verdicts = expected_flags(dw, records, hours)
+    found = anomalies(dw)
+    assert_flags_match(found, verdicts)
+    assert {(TARGET, "events"), (TARGET, "sessions")} <= {k for k, v in found.items() if v["open"]}
+    assert found[(TARGET, "events")]["expected"] == pytest.approx(verdicts[(TARGET, "events")]["expected"])
+    assert not any(hour < TARGET for hour, _ in found), "the earlier days have too few days before them"
+    with dw.cursor() as cur:   # a period is a whole number of days, at least one
+        for bad in (0, 1.5):
+            with pytest.raises(psycopg2.errors.CheckViolation):
+                cur.execute("UPDATE dq_settings SET value = %s WHERE name = 'baseline_period_days'", (bad,))
+
+
+def test_with_the_weekly_default_days_of_history_judge_nothing(settings, s3, bucket, dw):
+    records = []
+    for day, sessions in {-3: 40, -2: 44, -1: 38, 0: 4}.items():
+        records += make_traffic(seed=700 + day, start=TARGET + timedelta(days=day), sessions=sessions,
+                                spread=timedelta(minutes=40), bot_share=0.1)
+    put_by_hour(s3, bucket, records, per_object=25)
+    summary = run(settings, TARGET - timedelta(days=4), TARGET + timedelta(hours=2), s3=s3,
+                  now=TARGET + timedelta(hours=2))
+    assert summary["anomalies"]["hours_judged"] > 0 and anomalies(dw) == {}
+    hours = {quality._hour(quality._ts(r["event_timestamp"])) for r in records}
+    assert expected_flags(dw, records, hours) == {}, "no hour has three weeks before it"
 
 
 def test_a_late_event_records_exactly_the_restated_figures_and_a_rerun_adds_none(settings, s3, bucket, dw):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
+
+import psycopg2
 
 from localplatform.demo.config import DemoConfig
 from localplatform.demo.progress import Progress
@@ -90,3 +93,62 @@ def test_the_summary_names_the_shop_walk_and_what_the_warehouse_holds_of_it(fill
                                            "0 of its 2 order(s) tracked")
     assert rows["sessions"] == ("25 shopper sessions (sent: 25 by the generator, 3 walked, and 2 bot "
                                 "sessions the dashboards leave out)")
+
+
+QUALITY_SQL = """
+INSERT INTO dq_anomalies (hour, metric, observed, expected, lower_bound, upper_bound, score, open,
+                          first_flagged_run, last_run)
+SELECT h::timestamptz, m, o, e, l, u, s, op, (SELECT min(run_id) FROM etl_runs),
+       (SELECT max(run_id) FROM etl_runs)
+FROM (VALUES ('2026-03-02 20:00+00', 'events', 13, 144, 86.4, 201.6, -9.1, true),
+             ('2026-03-02 20:00+00', 'sessions', 3, 28, 16, 40, -8.3, true),
+             ('2026-03-01 10:00+00', 'bot_share', 0.41, 0.02, 0, 0.22, 7.8, true),
+             ('2026-03-01 11:00+00', 'events', 50, 40, 0, 80, 0.5, false)) AS a (h, m, o, e, l, u, s, op);
+INSERT INTO agg_restatements (day, table_name, figure, before, after, run_id)
+VALUES ('2026-03-01', 'agg_activity_daily', 'events', 0, 1763, (SELECT min(run_id) FROM etl_runs)),
+       ('2026-03-01', 'agg_activity_daily', 'events', 1763, 1793, (SELECT max(run_id) FROM etl_runs)),
+       ('2026-03-01', 'agg_funnel_daily', 'revenue', 812.5, 1011.25, (SELECT max(run_id) FROM etl_runs));
+"""
+
+
+def test_the_summary_names_the_outages_anomaly_and_the_late_batchs_restatements(filled_warehouse,
+                                                                                 tmp_path: Path, capsys):
+    warehouse, _ = filled_warehouse
+    with contextlib.closing(psycopg2.connect(warehouse.owner_dsn)) as conn, conn, conn.cursor() as cur:
+        cur.execute(QUALITY_SQL)
+        cur.execute("SELECT max(run_id) FROM etl_runs")
+        late_run = cur.fetchone()[0]
+    rec = {**RECORD, "outage": {"hour": "2026-03-02T20:00:00.000Z", "kept_share": 0.1, "sessions_hit": 17,
+                                "events_lost": 81},
+           "late": {"day": "2026-03-01", "sessions": 10, "events": 30,
+                    "delivered": {"after_run": late_run - 1, "run_id": late_run}}}
+    cfg = DemoConfig.from_env({"DEMO_STATE_DIR": str(tmp_path), "DWH_DSN": warehouse.reader_dsn})
+    wh = Warehouse.for_demo(cfg, use_dw_host=False)
+    summary = step_summary(cfg, Progress(), TrafficOutcome(record=rec), wh, dashboards=False)
+    assert len(summary["quality"]["anomalies"]) == 3, "the open ones"
+    out = capsys.readouterr().out
+    rows = _lines(out)
+    assert rows["outage"] == ("injected at 2026-03-02 20:00 UTC: 81 events of 17 sessions lost "
+                              "(one browser in 10 got through)")
+    assert rows["anomaly"] == ("2026-03-02 20:00 UTC events: 13 observed, 144 expected (band 86.40-201.60, "
+                               "score -9.1); 2026-03-02 20:00 UTC sessions: 3 observed, 28 expected "
+                               "(band 16-40, score -8.3)")
+    assert rows["other anomalies"] == ("1 open: 2026-03-01 10:00 UTC bot_share: 41.0% observed, "
+                                       "2.0% expected (band 0.0%-22.0%, score 7.8)")
+    assert rows["late batch"] == (f"10 sessions (30 events) of 2026-03-01, sent after ETL run "
+                                  f"{late_run - 1}; run {late_run} restated 2 figure(s)")
+    assert "2026-03-01 agg_activity_daily.events: 1,763 -> 1,793" in out
+    assert "2026-03-01 agg_funnel_daily.revenue: 812.50 -> 1,011.25" in out
+    assert rows["restatement ledger"].startswith("1 other restated figure(s): the demo's own backfill")
+
+
+def test_an_outage_hour_not_flagged_is_said_so(filled_warehouse, tmp_path: Path, capsys):
+    warehouse, _ = filled_warehouse
+    rec = {**RECORD, "outage": {"hour": "2026-03-02T20:00:00.000Z", "kept_share": 0.1, "sessions_hit": 2,
+                                "events_lost": 9}, "late": None}
+    cfg = DemoConfig.from_env({"DEMO_STATE_DIR": str(tmp_path), "DWH_DSN": warehouse.reader_dsn})
+    step_summary(cfg, Progress(), TrafficOutcome(record=rec), Warehouse.for_demo(cfg, use_dw_host=False),
+                 dashboards=False)
+    rows = _lines(capsys.readouterr().out)
+    assert rows["anomaly"].startswith("the outage hour is NOT flagged")
+    assert "late batch" not in rows and "other anomalies" not in rows

@@ -255,3 +255,59 @@ def test_the_shops_orders_beside_what_the_trackers_sent(sim):
     untracked = sum(not o["tracked"] for o in booked)
     assert shop["untracked_orders"] == untracked
     assert shop["coverage"] == pytest.approx((len(booked) - untracked) / len(booked))
+
+
+def test_the_outage_hour_and_the_late_day_are_where_an_anomaly_check_and_a_restatement_see_them():
+    end = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+    # the busiest hour (the evening peak) with 3 days before it, ending an hour before the window
+    assert traffic.outage_hour(end - timedelta(days=4), end, timedelta(days=3)) == end - timedelta(hours=2)
+    assert traffic.outage_hour(end - timedelta(days=2), end, timedelta(days=3)) is None
+    assert traffic.late_batch_day(end - timedelta(days=4), end).isoformat() == "2026-11-18"
+    assert traffic.late_batch_day(end - timedelta(hours=30), end).isoformat() == "2026-11-19"
+
+
+def test_an_outage_leaves_a_tenth_of_its_hour_and_the_rest_as_it_was(catalog, sim):
+    hour = datetime(2026, 11, 19, 20, 0, tzinfo=UTC)
+    hit = traffic.simulate(catalog, shoppers=300, days=3, seed=11, window_end=END, outage=hour)
+
+    def inside(e):
+        return hour <= traffic.parse_ts(e["event_timestamp"]) < hour + timedelta(hours=1)
+    before = {e["event_id"] for s in sim.sessions for e in s.events}
+    after = {e["event_id"] for s in hit.sessions for e in s.events}
+    assert after < before
+    assert {e["event_id"] for s in sim.sessions for e in s.events if not inside(e)} <= after, \
+        "outside its hour the outage takes nothing"
+    active = [s for s in sim.sessions if any(inside(e) for e in s.events)]
+    kept = [s for s in hit.sessions if any(inside(e) for e in s.events)]
+    assert len(active) >= 20 and 0 < len(kept) < 0.3 * len(active), "about one browser in ten got through"
+    assert hit.outage == {"hour": "2026-11-19T20:00:00.000Z", "kept_share": 0.1,
+                          "sessions_hit": len(active) - len(kept), "events_lost": len(before - after),
+                          "purchases_lost": sum(o.get("lost_in_outage", False) for o in hit.orders)}
+    lost = [o for o in hit.orders if o.get("lost_in_outage")]
+    assert all(not o["tracked"] for o in lost)
+    rec = traffic.record(hit, None, None)
+    assert rec["outage"] == hit.outage and rec["shop_orders"]["outage_orders"] == len(lost)
+    assert rec["sent"]["valid_events"] == len(after)
+    assert rec["activity_by_hour"]["2026-11-19T20:00:00Z"]["sessions"] == \
+        sum(1 for s in kept if not s.is_bot)
+
+
+def test_the_late_batch_is_held_back_and_its_day_figured_without_and_with_it(catalog):
+    day = datetime(2026, 11, 18, tzinfo=UTC).date()
+    sim = traffic.simulate(catalog, shoppers=300, days=3, seed=11, window_end=END, late_day=day)
+    late = sim.late
+    assert len(late) >= traffic.LATE_MIN and not any(s.is_bot or s.forged for s in late)
+    assert all(traffic.parse_ts(e["event_timestamp"]).date() == day for s in late for e in s.events)
+    late_ids = {e["event_id"] for s in late for e in s.events + s.broken}
+    assert {e["event_id"] for b in sim.late_batches for e in b.events} == late_ids
+    assert late_ids.isdisjoint(e["event_id"] for b in sim.batches for e in b.events)
+    rec = traffic.record(sim, None, None)
+    assert rec["sent"]["requests"] == len(sim.batches) + len(sim.late_batches)
+    section = rec["late"]
+    assert (section["day"], section["sessions"], section["requests"]) == ("2026-11-18", len(late),
+                                                                          len(sim.late_batches))
+    before, after = section["before"], section["after"]
+    assert after["activity"] == rec["activity_by_day"]["2026-11-18"]
+    assert after["activity"]["events"] - before["activity"]["events"] == section["events"]
+    assert after["started"]["sessions"] - before["started"]["sessions"] == len(late)
+    assert sum(h["events"] for h in section["activity_by_hour"].values()) == section["events"]

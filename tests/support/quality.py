@@ -89,9 +89,10 @@ def judge(metrics: dict, hour: datetime, metric: str, *, kind: str, abs_floor: f
         return float(value)
 
     observed = usable(hour)
-    baseline = [v for week in range(1, int(knobs["baseline_weeks"]) + 1)
-                if (h := hour - week * WEEK) >= first_data_hour and (v := usable(h)) is not None]
-    if observed is None or len(baseline) < knobs["min_baseline_weeks"]:
+    period = timedelta(days=float(knobs["baseline_period_days"]))
+    baseline = [v for n in range(1, int(knobs["baseline_periods"]) + 1)
+                if (h := hour - n * period) >= first_data_hour and (v := usable(h)) is not None]
+    if observed is None or len(baseline) < knobs["min_baseline_periods"]:
         return None
     expected = statistics.median(baseline)
     mad = statistics.median(abs(v - expected) for v in baseline)

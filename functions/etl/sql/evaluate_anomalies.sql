@@ -1,17 +1,19 @@
--- At the end of a run: judge every queued hour (dq_pending_hours) against the same hour of the
--- week in the previous weeks, per metric (dq_metrics), with the knobs in dq_settings:
+-- At the end of a run: judge every queued hour (dq_pending_hours) against the same hour in the
+-- previous periods (baseline_period_days apart: 7 = the same hour of the week, 1 = of the previous
+-- days), per metric (dq_metrics), with the knobs in dq_settings:
 --   expected = median of the baseline values, mad = median of |value - expected|,
 --   scale = greatest(1.4826 * mad, relative_floor * |expected|, the metric's abs_floor),
 --   score = (observed - expected) / scale; flagged when |score| > threshold;
 --   band = expected -/+ threshold * scale (a count's band stops at 0, a share's at 0 and 1).
 -- A baseline hour before the warehouse's first data is not a baseline (not a zero); an hour
--- with fewer than min_baseline_weeks baseline values, or a share below its min_volume, is not
+-- with fewer than min_baseline_periods baseline values, or a share below its min_volume, is not
 -- judged (its flag, if any, stays as it was). A flagged hour is opened (or updated); an open
 -- flag whose hour is back in band is cleared. Returns (hours judged, flags opened or kept, flags cleared).
 WITH knobs AS (
     SELECT max(value) FILTER (WHERE name = 'threshold') AS threshold,
-           max(value) FILTER (WHERE name = 'baseline_weeks')::int AS weeks,
-           max(value) FILTER (WHERE name = 'min_baseline_weeks') AS min_weeks,
+           max(value) FILTER (WHERE name = 'baseline_periods')::int AS periods,
+           max(value) FILTER (WHERE name = 'min_baseline_periods') AS min_periods,
+           max(value) FILTER (WHERE name = 'baseline_period_days')::int AS period_days,
            max(value) FILTER (WHERE name = 'relative_floor') AS relative_floor
     FROM dq_settings
 ), judged AS (
@@ -19,10 +21,10 @@ WITH knobs AS (
 ), first_data AS (
     SELECT least((SELECT min(hour) FROM agg_activity_hourly),
                  (SELECT min(object_hour) FROM etl_file_manifest)) AS hour
-), wanted AS (   -- each judged hour (week 0) and its baseline hours (weeks 1..N)
-    SELECT j.hour AS target, w.week, j.hour - make_interval(days => 7 * w.week) AS hour
-    FROM judged j CROSS JOIN knobs k CROSS JOIN LATERAL generate_series(0, k.weeks) AS w (week)
-    WHERE w.week = 0 OR j.hour - make_interval(days => 7 * w.week) >= (SELECT hour FROM first_data)
+), wanted AS (   -- each judged hour (period 0) and its baseline hours (periods 1..N)
+    SELECT j.hour AS target, w.period, j.hour - make_interval(days => k.period_days * w.period) AS hour
+    FROM judged j CROSS JOIN knobs k CROSS JOIN LATERAL generate_series(0, k.periods) AS w (period)
+    WHERE w.period = 0 OR j.hour - make_interval(days => k.period_days * w.period) >= (SELECT hour FROM first_data)
 ), hours AS (
     SELECT DISTINCT hour FROM wanted
 ), measured AS (  -- metric, value, volume (the share's denominator) per wanted hour
@@ -50,21 +52,21 @@ WITH knobs AS (
         ('bot_share', b.bot_events / nullif(b.events, 0)::numeric, b.events::numeric)
     ) m (metric, value, volume)
 ), usable AS (   -- values that count: a share only at or above its metric's volume
-    SELECT w.target, w.week, x.metric, x.value
+    SELECT w.target, w.period, x.metric, x.value
     FROM wanted w
     JOIN measured x ON x.hour = w.hour
     JOIN dq_metrics d ON d.metric = x.metric
     WHERE x.value IS NOT NULL AND (x.volume IS NULL OR x.volume >= d.min_volume)
 ), baseline AS (
-    SELECT u.target, u.metric, count(*) AS weeks,
+    SELECT u.target, u.metric, count(*) AS periods,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY u.value) AS expected
-    FROM usable u WHERE u.week > 0
+    FROM usable u WHERE u.period > 0
     GROUP BY u.target, u.metric
 ), spread AS (
-    SELECT b.target, b.metric, b.weeks, b.expected::numeric AS expected,
+    SELECT b.target, b.metric, b.periods, b.expected::numeric AS expected,
            (percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(u.value - b.expected::numeric)))::numeric AS mad
-    FROM baseline b JOIN usable u ON u.target = b.target AND u.metric = b.metric AND u.week > 0
-    GROUP BY b.target, b.metric, b.weeks, b.expected
+    FROM baseline b JOIN usable u ON u.target = b.target AND u.metric = b.metric AND u.period > 0
+    GROUP BY b.target, b.metric, b.periods, b.expected
 ), scored AS (
     SELECT s.target AS hour, s.metric, o.value AS observed, s.expected,
            greatest(1.4826 * s.mad, k.relative_floor * abs(s.expected), d.abs_floor) AS scale,
@@ -72,8 +74,8 @@ WITH knobs AS (
     FROM spread s
     CROSS JOIN knobs k
     JOIN dq_metrics d ON d.metric = s.metric
-    JOIN usable o ON o.target = s.target AND o.metric = s.metric AND o.week = 0
-    WHERE s.weeks >= k.min_weeks
+    JOIN usable o ON o.target = s.target AND o.metric = s.metric AND o.period = 0
+    WHERE s.periods >= k.min_periods
 ), verdicts AS (
     SELECT hour, metric, observed, expected,
            greatest(expected - threshold * scale, 0) AS lower_bound,
