@@ -57,7 +57,7 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
             progress({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
             summary = load_plan(conn, s3, settings, run_id, plan, progress=progress, deadline=deadline)
             summary["aggregates_refreshed"] = refresh_pending_aggregates(conn)
-            summary["anomalies"] = quality.evaluate_anomalies(conn, run_id)
+            summary["anomalies"] = quality.evaluate_anomalies(conn, run_id, closed_before=until)
             summary["orders"] = orders.sync_step(settings, conn, run_id)
         except BaseException as exc:
             _fail_run(conn, settings, run_id, exc)

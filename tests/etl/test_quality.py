@@ -133,6 +133,32 @@ def test_a_drop_is_flagged_as_the_oracle_says_and_late_data_clears_it(settings, 
         assert cur.fetchone() == (True, True)
 
 
+def test_the_hour_still_filling_is_judged_only_after_it_ends(settings, s3, bucket, dw):
+    """An hourly run loads part of the current hour: judged then, a busy hour reads as a drop and
+    clears at the next run. It waits in the queue until a run's window has passed its end."""
+    records = same_hour_of_five_weeks({-4: 40, -3: 44, -2: 38, -1: 42, 0: 41}, seed=300)
+    cut = TARGET + timedelta(minutes=10)
+    within = [r for r in records if datetime.fromisoformat(r["event_timestamp"].replace("Z", "+00:00")) < cut]
+    put_by_hour(s3, bucket, within, per_object=25)
+    summary = etl(settings, s3, until=TARGET + timedelta(minutes=20))   # a run inside the hour
+    with dw.cursor() as cur:
+        cur.execute("SELECT hour FROM dq_pending_hours")
+        assert cur.fetchall() == [(TARGET,)]
+    assert not any(hour == TARGET for hour, _ in anomalies(dw))
+    assert expected_flags(dw, within, {TARGET})[(TARGET, "events")]["flagged"], \
+        "judged with a third of its events, the hour would have been flagged"
+
+    put_by_hour(s3, bucket, [r for r in records if r not in within], per_object=25)
+    summary = etl(settings, s3, until=TARGET + timedelta(hours=1, minutes=5))   # the run after it ended
+    assert summary["anomalies"]["hours_judged"] >= 1
+    verdicts = expected_flags(dw, records, {TARGET})
+    assert not verdicts[(TARGET, "events")]["flagged"]
+    assert_flags_match({k: v for k, v in anomalies(dw).items() if k[0] == TARGET}, verdicts)
+    with dw.cursor() as cur:
+        cur.execute("SELECT count(*) FROM dq_pending_hours")
+        assert cur.fetchone()[0] == 0
+
+
 def test_a_steady_shop_and_a_quiet_night_raise_nothing(settings, s3, bucket, dw):
     """Ordinary week-to-week noise, and an hour with a couple of sessions (the floors), stay in band."""
     records = same_hour_of_five_weeks({-4: 30, -3: 36, -2: 33, -1: 29, 0: 35}, seed=300)

@@ -1,4 +1,5 @@
--- At the end of a run: judge every queued hour (dq_pending_hours) against the same hour in the
+-- At the end of a run: judge every queued hour (dq_pending_hours) that has ended by the run's
+-- window end (%(closed_before)s; NULL: every queued hour) against the same hour in the
 -- previous periods (baseline_period_days apart: 7 = the same hour of the week, 1 = of the previous
 -- days), per metric (dq_metrics), with the knobs in dq_settings:
 --   expected = median of the baseline values, mad = median of |value - expected|,
@@ -16,8 +17,10 @@ WITH knobs AS (
            max(value) FILTER (WHERE name = 'baseline_period_days')::int AS period_days,
            max(value) FILTER (WHERE name = 'relative_floor') AS relative_floor
     FROM dq_settings
-), judged AS (
-    DELETE FROM dq_pending_hours RETURNING hour
+), judged AS (   -- the hours that have ended by the run's window end; one still filling waits
+    DELETE FROM dq_pending_hours
+    WHERE %(closed_before)s::timestamptz IS NULL OR hour + interval '1 hour' <= %(closed_before)s::timestamptz
+    RETURNING hour
 ), first_data AS (
     SELECT least((SELECT min(hour) FROM agg_activity_hourly),
                  (SELECT min(object_hour) FROM etl_file_manifest)) AS hour
