@@ -20,6 +20,7 @@ from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
 from tests.support import compare, journeys, overview
 from tests.support import revenue as revenue_oracle
+from tests.support.shiny_app import PLOTS_DONE_JS
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
@@ -47,17 +48,6 @@ def open_page(browser, page: str, kpis: list[str]) -> dict[str, str]:
     # Charts are drawn after the value boxes: wait until each is drawn or shows its empty message.
     WebDriverWait(browser, 30).until(lambda d: d.execute_script(PLOTS_DONE_JS))
     return values
-
-
-PLOTS_DONE_JS = """
-const pane = '.tab-pane.active ';
-const plots = document.querySelectorAll(pane + '.shiny-plot-output');
-const charts = document.querySelectorAll(pane + '.clickstream-chart');
-return plots.length + charts.length > 0 && Array.from(plots).every(p =>
-    !p.classList.contains('recalculating') &&
-    (p.querySelector('img[src]') !== null || p.classList.contains('shiny-output-error'))) &&
-    Array.from(charts).every(c => ['rendered', 'empty'].includes(c.dataset.state));
-"""
 
 
 def table_values(browser, table_id: str, column: str) -> list[str]:
