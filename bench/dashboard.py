@@ -1,6 +1,6 @@
 """Dashboard query benchmark: every dashboard.* function over a warehouse of N events.
 
-    python bench/dashboard.py [--events N] [--days D] [--repeat R] [--dsn SUPERUSER_DSN]
+    python bench/dashboard.py [--events N] [--days D] [--repeat R] [--dsn SUPERUSER_DSN] [--pages]
 
 Fills a fresh warehouse (the real migrations) with N events of simulated shop sessions
 streamed straight through COPY, derives their sessions and the aggregate tables with set-based
@@ -12,6 +12,20 @@ the ETL's acquisition and audience columns from a spread of channels, devices an
 (the ETL derives them from raw events; here they are drawn per session). Target: every query
 <= 200 ms p95.
 Without --dsn a throwaway PostgreSQL cluster is started and removed.
+
+With --pages, after the queries, it also times the pages in a browser: the app
+(roles/shiny_server/files/app) is served by shiny::runApp against the same warehouse through a
+read-only login in clickstream_reader (as in production and in the dashboard tests), and headless
+Chromium opens each page by its link (?page=<page>: the app's default range, the last 30 days of
+data, no filters) R times, the pages taken in turn. Measured, with the browser's clock: from the
+document's time origin (navigation start, performance.now() = 0) to the moment the page's last
+output was drawn - Shiny idle (no shiny-busy, no output .recalculating), the requested page the
+active one, and every chart of it drawn (ECharts data-state rendered or empty, set when a render
+finishes; ggplot images in). A MutationObserver installed before the page's own scripts stamps
+performance.now() each time that condition becomes true; a load counts once it has held for
+1 s, and its time is the last such stamp (so a redraw after a first settle counts). One untimed
+load first warms the browser cache and R. Outputs that failed are counted beside. Target: every
+page <= 1500 ms p95.
 """
 
 from __future__ import annotations
@@ -19,8 +33,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,6 +49,7 @@ from psycopg2 import sql  # noqa: E402
 
 from functions.raw_layout import object_key  # noqa: E402
 from functions.warehouse.migrate import apply_migrations  # noqa: E402
+from tests.support import shiny_app  # noqa: E402
 from tests.support.pgcluster import PgCluster  # noqa: E402
 
 TARGET_P95_MS = 200
@@ -389,6 +406,105 @@ def sketch_errors(cur, frm: date, to: date) -> list[tuple[str, int, float]]:
     return out
 
 
+PAGE_TARGET_P95_MS = 1500
+APP_PAGES = [("Activity", "activity"), ("Acquisition", "acquisition"), ("Audience", "audience"),
+             ("Retention", "retention"), ("Conversion funnel", "funnel"), ("Products", "products"),
+             ("User journeys", "journeys"), ("Data health", "health")]
+SETTLED_MS = 1000  # the condition must hold this long (browser clock) for a load to count
+PAGE_TIMEOUT_S = 60
+
+# Run before each document's own scripts: stamps when the page becomes fully drawn (see the
+# module's docstring) in window.__benchRender.
+RENDER_WATCH_JS = f"""
+(() => {{
+  const page = new URLSearchParams(location.search).get('page');
+  const w = window.__benchRender = {{done: false, at: null, errors: 0}};
+  const check = () => {{
+    const html = document.documentElement;
+    const done = html !== null && !html.classList.contains('shiny-busy') &&
+      document.querySelector('.recalculating') === null &&
+      document.querySelector('.tab-pane.active[data-value="' + page + '"]') !== null &&
+      {shiny_app.PLOTS_DONE_EXPR};
+    if (done && !w.done) w.at = performance.now();
+    w.done = done;
+    if (done) w.errors = document.querySelectorAll(
+      '.tab-pane.active .shiny-output-error:not(.shiny-output-error-validation)').length;
+  }};
+  new MutationObserver(check).observe(document, {{subtree: true, childList: true, attributes: true,
+                                                 attributeFilter: ['class', 'data-state', 'src']}});
+}})();
+"""
+RENDER_STATE_JS = ("const w = window.__benchRender;"
+                   " return w ? [w.done, w.at, performance.now(), w.errors] : null;")
+
+
+def time_page(driver, url: str) -> tuple[float | None, int]:
+    """(ms from navigation start to the page's last drawn output, or None on timeout; outputs failed)."""
+    driver.get(url)
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = driver.execute_script(RENDER_STATE_JS)
+        if state and state[0] and state[2] - state[1] >= SETTLED_MS:
+            return state[1], state[3]
+        time.sleep(0.1)
+    return None, 0
+
+
+def bench_pages(dsn: str, repeat: int) -> None:
+    """Serves the app against `dsn`'s database as a fresh reader login and times every page."""
+    rscript = shiny_app.require_r(*shiny_app.APP_R_PACKAGES)
+    params = psycopg2.extensions.parse_dsn(dsn)
+    with contextlib.closing(psycopg2.connect(dsn)) as conn:
+        conn.autocommit = True
+        reader, password = shiny_app.create_reader(conn)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-dashboard-app-"))
+    try:
+        config = shiny_app.write_db_config(
+            workdir, host=params.get("host", "127.0.0.1"), port=int(params.get("port", 5432)),
+            dbname=params["dbname"], user=reader, password=password)
+        with shiny_app.serve_app(rscript, config, workdir) as (url, log), shiny_app.chromium() as driver:
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RENDER_WATCH_JS})
+            time_page(driver, f"{url}?page={APP_PAGES[0][1]}")  # warm-up, untimed
+            timings: dict[str, list[float]] = {page: [] for _, page in APP_PAGES}
+            failed = dict.fromkeys(timings, 0)
+            timeouts = dict.fromkeys(timings, 0)
+            for _ in range(repeat):
+                for _, page in APP_PAGES:
+                    ms, errors = time_page(driver, f"{url}?page={page}")
+                    if ms is None:
+                        timeouts[page] += 1
+                    else:
+                        timings[page].append(ms)
+                    failed[page] += errors
+            print(f"\n{'page (navigation start to last drawn output)':<44} {'p50 ms':>9} {'p95 ms':>9}"
+                  f" {'> ' + str(PAGE_TARGET_P95_MS):>7} {'failed':>7}")
+            slow = []
+            for label, page in APP_PAGES:
+                got = timings[page]
+                over = sum(t > PAGE_TARGET_P95_MS for t in got) + timeouts[page]
+                note = f"  {timeouts[page]} timed out (> {PAGE_TIMEOUT_S} s)" if timeouts[page] else ""
+                if not got:
+                    slow.append(label)
+                    print(f"{label:<44} {'-':>9} {'-':>9} {over:>7} {failed[page]:>7}{note}", flush=True)
+                    continue
+                p50, p95 = statistics.median(got), percentile(got, 0.95)
+                if p95 > PAGE_TARGET_P95_MS or timeouts[page]:
+                    slow.append(label)
+                    note = f"  > {PAGE_TARGET_P95_MS} ms{note}"
+                print(f"{label:<44} {p50:>9.0f} {p95:>9.0f} {over:>7} {failed[page]:>7}{note}", flush=True)
+            print(f"\n{len(slow)} of {len(APP_PAGES)} pages over the {PAGE_TARGET_P95_MS} ms p95 target"
+                  + (f": {', '.join(slow)}" if slow else "")
+                  + f" ({repeat} loads each; '> {PAGE_TARGET_P95_MS}': loads over it or timed out;"
+                  " 'failed': outputs that failed, summed over the loads)")
+            if any(failed.values()):
+                print(f"R console: {log.read_text()[-2000:]}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        with contextlib.closing(psycopg2.connect(dsn)) as conn:
+            conn.autocommit = True
+            shiny_app.drop_reader(conn, reader)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * p
@@ -402,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 -- one straight
     parser.add_argument("--days", type=int, default=90, help="days the events spread over")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--dsn", help="superuser DSN of a server to use (a database is created and dropped)")
+    parser.add_argument("--pages", action="store_true",
+                        help="also time each page in headless Chromium (the app served by R; see above)")
     parser.add_argument("--keep", action="store_true",
                         help="with --dsn: keep the database (to EXPLAIN its queries); prints its name")
     args = parser.parse_args(argv)
@@ -470,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 -- one straight
             with conn.cursor() as cur:
                 for label, compared, error in sketch_errors(cur, max(first, last - timedelta(days=29)), last):
                     print(f"{label:<40} {compared:>9} {error:>9.2%}", flush=True)
+        if args.pages:
+            bench_pages(dsn, args.repeat)
     finally:
         if args.keep and args.dsn:
             print(f"kept database {dbname}")
