@@ -6,6 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 
+#: libpq's TCP keepalives on each of the ETL's connections (the warehouse's and the shop's): a
+#: server that vanished without closing (a host replaced, a dropped NAT or ENI entry) fails the
+#: session after about idle + interval x count = 1 minute of silence instead of the kernel's two
+#: hours. The servers probe the ETL the same way (roles/postgresql: tcp_keepalives_*).
+TCP_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
 
 class ConfigError(ValueError):
     """The environment is missing or has a wrong setting; the message names it."""

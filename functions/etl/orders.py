@@ -17,7 +17,7 @@ from importlib.resources import files
 
 import psycopg2
 
-from functions.etl.config import Settings, oltp_password
+from functions.etl.config import TCP_KEEPALIVES, Settings, oltp_password
 from functions.etl.testing_hooks import on_phase
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def connect_oltp(settings: Settings, password: str | None):
             host=settings.oltp_host, port=settings.oltp_port, dbname=settings.oltp_database,
             user=settings.oltp_user, password=password, connect_timeout=settings.connect_timeout,
             application_name="clickstream-etl-orders",
-            options="-c default_transaction_read_only=on -c statement_timeout=300000", **tls)
+            options="-c default_transaction_read_only=on -c statement_timeout=300000",
+            **tls, **TCP_KEEPALIVES)
     except psycopg2.OperationalError as exc:
         where = f"{settings.oltp_host}:{settings.oltp_port}"
         raise OrdersUnavailable(f"cannot connect to the shop database {where} as {settings.oltp_user}:"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import psycopg2
 from psycopg2.extras import execute_values
 
-from functions.etl.config import Settings
+from functions.etl.config import TCP_KEEPALIVES, Settings
 
 if TYPE_CHECKING:
     from functions.etl.batch import BatchCounts
@@ -40,7 +40,7 @@ def connect(settings: Settings, password: str | None):
             # five minutes of waiting means something is stuck: fail, the next run retries.
             options=("-c timezone=UTC -c temp_buffers=128MB -c work_mem=64MB -c jit=off"
                      " -c default_statistics_target=10 -c lock_timeout=300s"),
-            keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
+            **TCP_KEEPALIVES,
         )
     except psycopg2.OperationalError as exc:
         reason = " ".join(str(exc).split())

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import socket
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -253,3 +255,13 @@ def event_ids(conn) -> set[str]:
     with conn.cursor() as cur:
         cur.execute("SELECT event_id::text FROM clickstream_events")
         return {r[0] for r in cur.fetchall()}
+
+
+def keepalive_options(conn) -> dict[str, int]:
+    """What the kernel has on the connection's socket (not what was asked for)."""
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    with sock:
+        return {"keepalives": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                "keepalives_idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                "keepalives_interval": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                "keepalives_count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)}

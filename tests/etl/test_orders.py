@@ -20,7 +20,9 @@ import pytest
 from psycopg2 import sql
 
 from functions.etl import orders
+from functions.etl.config import TCP_KEEPALIVES
 from functions.etl.runner import run
+from tests.etl.support import keepalive_options
 from tests.etl.test_processes import etl_process, wait_for
 from tests.support.net import free_port
 from tests.support.pgcluster import PgCluster
@@ -194,6 +196,13 @@ def test_a_kill_between_pulling_and_committing_leaves_nothing_and_the_rerun_load
     assert booked(dw)["orders"] == {}
     summary = etl(with_shop, s3)
     assert summary["orders"]["new"] == 3 and set(booked(dw)["orders"]) == ids
+
+
+def test_the_shop_connection_probes_its_server(with_shop, shop):
+    """TCP keepalives, as on the warehouse's connections: a shop host that vanished mid-pull fails
+    the step in about a minute, not after the kernel's two hours."""
+    with contextlib.closing(orders.connect_oltp(with_shop, shop["password"])) as conn:
+        assert keepalive_options(conn) == TCP_KEEPALIVES
 
 
 def test_the_analytics_login_reads_orders_but_not_users_and_writes_nothing(shop):
