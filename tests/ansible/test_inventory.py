@@ -161,6 +161,32 @@ def test_aws_inventory_graph_and_connection_vars(aws_env: dict[str, str], instan
     assert dw["ansible_host"] == instances["dw"]
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("instances")
+def test_aws_hosts_back_up_to_their_own_prefix_of_the_raw_bucket(aws_env: dict[str, str]) -> None:
+    """Backups are on (the roles' default) and need the raw bucket: from CLICKSTREAM_RAW_BUCKET,
+    else a clear error; each host has its own prefix, the only one its instance role may write."""
+    env = {**aws_env, "CLICKSTREAM_SSM_BUCKET": "dev-clickstream-ssm-xfer-123456789012-ap-southeast-1",
+           "CLICKSTREAM_RAW_BUCKET": "dev-clickstream-s3-ingest-123456789012-ap-southeast-1"}
+    adhoc = str(Path(ANSIBLE_INVENTORY).with_name("ansible"))
+
+    def show(host: str, variable: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([adhoc, "-i", "inventories/aws", host, "-m", "ansible.builtin.debug",
+                               "-a", f"var={variable}"], cwd=REPO, env=environ, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    for host, prefix_var, prefix in (("SBW_EC2_ShinyDWH", "postgres_dw_backup_prefix", "backups/dw/"),
+                                     ("SBW_EC2_WebDB", "oltp_backup_prefix", "backups/oltp/")):
+        bucket_var = prefix_var.replace("_prefix", "_bucket")
+        done = show(host, bucket_var, env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"{bucket_var}: dev-clickstream-s3-ingest-123456789012-ap-southeast-1\n" in done.stdout
+        done = show(host, prefix_var, env)
+        assert f"{prefix_var}: {prefix}\n" in done.stdout, done.stdout
+        unset = show(host, bucket_var, {k: v for k, v in env.items() if k != "CLICKSTREAM_RAW_BUCKET"})
+        assert "Set CLICKSTREAM_RAW_BUCKET to the data stack output" in unset.stdout + unset.stderr
+
+
 def test_local_inventory_matches_the_contract() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
@@ -177,6 +203,9 @@ def test_local_inventory_matches_the_contract() -> None:
     for host in hostvars.values():
         assert host["ansible_connection"] == "containers.podman.podman"
         assert host["agents_enabled"] is False
+    # no S3 for the demo's hosts: their backups are off explicitly (on is the roles' default)
+    assert hostvars["dw"]["postgres_dw_backup_enabled"] is False
+    assert hostvars["oltp"]["oltp_backup_enabled"] is False
 
 
 @pytest.mark.parametrize("inventory", ["inventories/local", "inventories/aws"])
