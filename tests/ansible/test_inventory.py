@@ -83,6 +83,12 @@ def instances(moto_endpoint: str, aws_env: dict[str, str]) -> dict[str, str]:
         "stopped_dw": launch(tags(Name="old-dw", **{"clickstream:role": "dw", "clickstream:env": "dev"})),
     }
     ec2.stop_instances(InstanceIds=[ids["stopped_dw"]])
+    for host in ("oltp", "dw"):       # each host's data volume, attached as the hosts stack does
+        zone = ec2.describe_instances(InstanceIds=[ids[host]])["Reservations"][0]["Instances"][0][
+            "Placement"]["AvailabilityZone"]
+        volume = ec2.create_volume(AvailabilityZone=zone, Size=20, VolumeType="gp3")["VolumeId"]
+        ec2.attach_volume(InstanceId=ids[host], VolumeId=volume, Device="/dev/sdf")
+        ids[f"{host}_volume"] = volume
     return ids
 
 
@@ -161,20 +167,24 @@ def test_aws_inventory_graph_and_connection_vars(aws_env: dict[str, str], instan
     assert dw["ansible_host"] == instances["dw"]
 
 
+AWS_VARS_ENV = {"CLICKSTREAM_SSM_BUCKET": "dev-clickstream-ssm-xfer-123456789012-ap-southeast-1",
+                "CLICKSTREAM_RAW_BUCKET": "dev-clickstream-s3-ingest-123456789012-ap-southeast-1"}
+
+
+def show(host: str, variable: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A host's variable as a play would see it (rendered), without contacting the host."""
+    adhoc = str(Path(ANSIBLE_INVENTORY).with_name("ansible"))
+    return subprocess.run([adhoc, "-i", "inventories/aws", host, "-m", "ansible.builtin.debug",
+                           "-a", f"var={variable}"], cwd=REPO, env=environ, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("instances")
 def test_aws_hosts_back_up_to_their_own_prefix_of_the_raw_bucket(aws_env: dict[str, str]) -> None:
     """Backups are on (the roles' default) and need the raw bucket: from CLICKSTREAM_RAW_BUCKET,
     else a clear error; each host has its own prefix, the only one its instance role may write."""
-    env = {**aws_env, "CLICKSTREAM_SSM_BUCKET": "dev-clickstream-ssm-xfer-123456789012-ap-southeast-1",
-           "CLICKSTREAM_RAW_BUCKET": "dev-clickstream-s3-ingest-123456789012-ap-southeast-1"}
-    adhoc = str(Path(ANSIBLE_INVENTORY).with_name("ansible"))
-
-    def show(host: str, variable: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([adhoc, "-i", "inventories/aws", host, "-m", "ansible.builtin.debug",
-                               "-a", f"var={variable}"], cwd=REPO, env=environ, capture_output=True,
-                              text=True, timeout=120, check=False)
-
+    env = {**aws_env, **AWS_VARS_ENV}
     for host, prefix_var, prefix in (("SBW_EC2_ShinyDWH", "postgres_dw_backup_prefix", "backups/dw/"),
                                      ("SBW_EC2_WebDB", "oltp_backup_prefix", "backups/oltp/")):
         bucket_var = prefix_var.replace("_prefix", "_bucket")
@@ -185,6 +195,18 @@ def test_aws_hosts_back_up_to_their_own_prefix_of_the_raw_bucket(aws_env: dict[s
         assert f"{prefix_var}: {prefix}\n" in done.stdout, done.stdout
         unset = show(host, bucket_var, {k: v for k, v in env.items() if k != "CLICKSTREAM_RAW_BUCKET"})
         assert "Set CLICKSTREAM_RAW_BUCKET to the data stack output" in unset.stdout + unset.stderr
+
+
+@pytest.mark.slow
+def test_aws_hosts_find_their_data_volume_by_its_volume_id(aws_env: dict[str, str],
+                                                          instances: dict[str, str]) -> None:
+    """The volume attached as /dev/sdf, by the link udev makes for an EBS NVMe device."""
+    for host, key in (("SBW_EC2_WebDB", "oltp"), ("SBW_EC2_ShinyDWH", "dw")):
+        done = show(host, "postgresql_data_device", {**aws_env, **AWS_VARS_ENV})
+        assert done.returncode == 0, done.stdout + done.stderr
+        serial = instances[f"{key}_volume"].replace("-", "")      # vol-0abc... -> vol0abc...
+        link = f"/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{serial}"
+        assert f"postgresql_data_device: {link}\n" in done.stdout, done.stdout
 
 
 def test_local_inventory_matches_the_contract() -> None:
@@ -203,7 +225,10 @@ def test_local_inventory_matches_the_contract() -> None:
     for host in hostvars.values():
         assert host["ansible_connection"] == "containers.podman.podman"
         assert host["agents_enabled"] is False
-    # no S3 for the demo's hosts: their backups are off explicitly (on is the roles' default)
+    # no S3 for the demo's hosts: their backups are off explicitly (on is the roles' default);
+    # no data volume either
+    for host in hostvars.values():
+        assert "postgresql_data_device" not in host
     assert hostvars["dw"]["postgres_dw_backup_enabled"] is False
     assert hostvars["oltp"]["oltp_backup_enabled"] is False
 
