@@ -33,7 +33,9 @@ class Settings:
     aws_region: str = _setting("AWS_REGION", "ap-southeast-1")
     aws_endpoint_url: str | None = _setting("AWS_ENDPOINT_URL", None)          # emulators only
     dwh_password_param: str | None = _setting("DWH_PASSWORD_PARAM", None)
-    lookback_hours: int = _setting("ETL_LOOKBACK_HOURS", 3, between=(0, 24 * 31))
+    #: at least 1: the last loaded hour may still be getting objects (ingest writes into the hour
+    #: it receives in), and with 0 a run would list only the hours after it and miss them
+    lookback_hours: int = _setting("ETL_LOOKBACK_HOURS", 3, between=(1, 24 * 31))
     max_workers: int = _setting("ETL_MAX_WORKERS", 8, between=(1, 64))
     batch_max_files: int = _setting("ETL_BATCH_MAX_FILES", 500, between=(1, 100_000))
     batch_max_bytes: int = _setting("ETL_BATCH_MAX_BYTES", 256 * 1024 * 1024, between=(1024, 16 * 1024**3))

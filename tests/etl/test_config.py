@@ -23,6 +23,9 @@ def test_settings_name_what_is_wrong():
         Settings.from_env({**base, "DWH_PORT": "abc"})
     with pytest.raises(ConfigError, match="ETL_MAX_WORKERS=0: must be between 1 and 64"):
         Settings.from_env({**base, "ETL_MAX_WORKERS": "0"})
+    with pytest.raises(ConfigError, match="ETL_LOOKBACK_HOURS=0: must be between 1 and 744"):
+        Settings.from_env({**base, "ETL_LOOKBACK_HOURS": "0"})
+    assert Settings.from_env({**base, "ETL_LOOKBACK_HOURS": "1"}).lookback_hours == 1
 
 
 @pytest.mark.slow
