@@ -25,13 +25,13 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.dashboard.conftest import APP_DIR, ARTIFACTS, REPO, _wait_http, require_r
+from tests.support import shiny_app
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -147,52 +147,29 @@ return charts.length > 0 && charts.every(c => ['rendered', 'empty', 'error'].inc
 def page(chart_app_url) -> Iterator[ChartPage]:
     """One headless Chromium for the module, logging every request, with names outside
     127.0.0.1 unresolvable (a request that tried to leave would fail, and be logged)."""
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail(
-            "chromium / chromedriver not found: install chromium and chromium-driver (requirements/apt.txt)"
-        )
-    profile = tempfile.mkdtemp(prefix="chart-chromium-")
     downloads = Path(tempfile.mkdtemp(prefix="chart-downloads-"))
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,1200",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(60)
-    driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
+    browser = shiny_app.chromium(
+        window=(1400, 1200), extra_flags=("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",),
+        capabilities={"goog:loggingPrefs": {"performance": "ALL", "browser": "ALL"}})
     try:
-        driver.get_log("performance")  # the browser's own start (its new-tab page), not the app's
-        driver.get(chart_app_url)
-        try:
-            WebDriverWait(driver, 60, poll_frequency=0.2).until(lambda d: d.execute_script(SETTLED_JS))
-        finally:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            height = driver.execute_script("return document.body.scrollHeight")
-            driver.set_window_size(1400, max(900, min(height + 40, 4000)))
-            driver.save_screenshot(str(ARTIFACTS / "charts.png"))
-            driver.set_window_size(1400, 1200)
-        chart_page = ChartPage(driver, chart_app_url, downloads)
-        chart_page.requests()
-        yield chart_page
+        with browser as driver:
+            driver.execute_cdp_cmd(
+                "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+            )
+            driver.get_log("performance")  # the browser's own start (its new-tab page), not the app's
+            driver.get(chart_app_url)
+            try:
+                WebDriverWait(driver, 60, poll_frequency=0.2).until(lambda d: d.execute_script(SETTLED_JS))
+            finally:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                height = driver.execute_script("return document.body.scrollHeight")
+                driver.set_window_size(1400, max(900, min(height + 40, 4000)))
+                driver.save_screenshot(str(ARTIFACTS / "charts.png"))
+                driver.set_window_size(1400, 1200)
+            chart_page = ChartPage(driver, chart_app_url, downloads)
+            chart_page.requests()
+            yield chart_page
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
         shutil.rmtree(downloads, ignore_errors=True)
 
 

@@ -147,8 +147,10 @@ def serve_app(rscript: str, config: Path, workdir: Path) -> Iterator[tuple[str, 
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator:
-    """Headless Debian Chromium driven by Selenium through Debian's chromedriver."""
+def chromium(*, window: tuple[int, int] = (1400, 1700), extra_flags: tuple[str, ...] = (),
+             capabilities: dict | None = None) -> Iterator:
+    """Headless Debian Chromium driven by Selenium through Debian's chromedriver (`extra_flags`
+    and `capabilities` for a test that watches the network or the console)."""
     binary = shutil.which("chromium")
     driver_path = shutil.which("chromedriver")
     if not binary or not driver_path:
@@ -167,10 +169,13 @@ def chromium() -> Iterator:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        *extra_flags,
         f"--user-data-dir={profile}",
-        "--window-size=1400,1700",
+        f"--window-size={window[0]},{window[1]}",
     ):
         options.add_argument(flag)
+    for name, value in (capabilities or {}).items():
+        options.set_capability(name, value)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(60)
     try:
