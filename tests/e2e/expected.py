@@ -131,11 +131,14 @@ def _hours_between(first: str, last: str) -> set[datetime]:
     return out
 
 
-def expected_anomalies(rec: dict, walk: dict | None, knobs: dict, metrics: dict) -> dict:
+def expected_anomalies(rec: dict, walk: dict | None, knobs: dict, metrics: dict,
+                       judged_before: datetime | None = None) -> dict:
     """{(hour, metric): verdict} for every hour the demo's ETL runs judged last with data the
     records describe: an hour's last judgement is in the run that loaded its last events, so the
     hours of the late batch (its events' hours, and the raw hours it was received in) are judged
-    with it, every other hour without it (their baselines were complete when they were judged)."""
+    with it, every other hour without it (their baselines were complete when they were judged).
+    A run judges only the hours that ended by its window end: an hour ending after
+    `judged_before` (the last run's) is still queued, not judged (the walk's hour, say)."""
     on_time, full = hourly_metrics(rec, walk, with_late=False), hourly_metrics(rec, walk, with_late=True)
     late = rec.get("late") or {}
     late_hours = {_hour(k) for k in late.get("activity_by_hour", {})}
@@ -147,6 +150,8 @@ def expected_anomalies(rec: dict, walk: dict | None, knobs: dict, metrics: dict)
 
     out = {}
     for hour in full.keys() | late_hours:
+        if judged_before is not None and hour + timedelta(hours=1) > judged_before:
+            continue
         by_hour = full if hour in late_hours else on_time
         for metric, cfg in metrics.items():
             verdict = quality.judge(by_hour, hour, metric, first_data_hour=first(by_hour), knobs=knobs, **cfg)
