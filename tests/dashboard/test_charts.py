@@ -13,7 +13,6 @@ import math
 import os
 import shutil
 import struct
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,9 +29,8 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.dashboard.conftest import APP_DIR, ARTIFACTS, REPO, _wait_http, require_r
+from tests.dashboard.conftest import APP_DIR, ARTIFACTS, REPO, require_r
 from tests.support import shiny_app
-from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -111,28 +109,14 @@ class ChartPage:
 def chart_app_url() -> Iterator[str]:
     rscript = require_r("shiny", "bslib", "jsonlite", "htmltools")
     tmp = Path(tempfile.mkdtemp(prefix="chart-app-"))
-    port = free_port()
-    log = tmp / "chart_app.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [rscript, "-e", f"shiny::runApp('.', port = {port}, host = '127.0.0.1', launch.browser = FALSE)"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TZ": "UTC"},
-            cwd=CHART_APP,
-        )
-    url = f"http://127.0.0.1:{port}/"
+    log = tmp / "app.log"
     try:
-        _wait_http(url, proc, log)
-        yield url
+        with shiny_app.serve_app(rscript, None, tmp, app_dir=CHART_APP) as (url, log):
+            yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log, ARTIFACTS / "chart_app.log")
+        if log.exists():
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, ARTIFACTS / "chart_app.log")
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -116,18 +116,22 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) 
 
 
 @contextlib.contextmanager
-def serve_app(rscript: str, config: Path, workdir: Path) -> Iterator[tuple[str, Path]]:
-    """The app served by R's own HTTP server (shiny::runApp) with the settings file `config`:
-    yields (its URL, the R console's log in `workdir`); stops it on exit."""
+def serve_app(rscript: str, config: Path | None, workdir: Path,
+              app_dir: Path = APP_DIR) -> Iterator[tuple[str, Path]]:
+    """The app in `app_dir` (the dashboards' by default) served by R's own HTTP server
+    (shiny::runApp) with the settings file `config` (None: no warehouse settings): yields (its
+    URL, the R console's log in `workdir`); stops it on exit."""
     port = free_port()
     log = workdir / "app.log"
-    env = {**os.environ, "CLICKSTREAM_DB_CONFIG": str(config), "TZ": "UTC"}
+    env = {**os.environ, "TZ": "UTC"}
+    if config is not None:
+        env["CLICKSTREAM_DB_CONFIG"] = str(config)
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
                 rscript,
                 "-e",
-                f"shiny::runApp({str(APP_DIR)!r}, port = {port}, host = '127.0.0.1', launch.browser = FALSE)",
+                f"shiny::runApp({str(app_dir)!r}, port = {port}, host = '127.0.0.1', launch.browser = FALSE)",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
