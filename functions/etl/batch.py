@@ -5,10 +5,9 @@ each part is COPYed into a temp staging table and its new events inserted (ON CO
 (event_id) DO NOTHING) while the next part is still being parsed. Then: rebuild the touched
 sessions, recount the touched hours and days, add the touched sessions' change to the daily
 funnel and product aggregates, record the touched days and clients whose audience, acquisition,
-attribution and retention rows the run recomputes once after its last batch
-(``refresh_pending_aggregates``), queue the touched
-hours for the run's anomaly check and record any restated day; the caller records the manifest
-and commits. A crash anywhere leaves all of the batch or none of it.
+attribution and retention rows the run recomputes once after its last batch (refresh.py),
+queue the touched hours for the run's anomaly check and record any restated day; the caller
+records the manifest and commits. A crash anywhere leaves all of the batch or none of it.
 
 The statements are the files in ``sql/``, loaded as package resources and bound once, here,
 to the row spec's columns (``rows.COLUMNS``) and to the columns the rebuilds read.
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
@@ -132,23 +130,6 @@ def rebuild_aggregates(conn, run_id: int, object_hours: list[datetime]) -> None:
     with conn.cursor() as cur:
         cur.execute(REBUILD_AGGREGATES, {"run_id": run_id, "own_from": min(object_hours),
                                          "object_hours": object_hours})
-
-
-def refresh_pending_aggregates(conn) -> dict:
-    """The run's step after its last batch: recompute the days and clients its batches (or an
-    earlier run that died) recorded as pending (pending_aggregates.sql), in one transaction."""
-    started = time.monotonic()
-    conn.autocommit = False
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT days, clients FROM refresh_pending_aggregates()")
-            days, clients = cur.fetchone()
-        conn.commit()
-    except BaseException:
-        abort_batch(conn)
-        raise
-    conn.autocommit = True
-    return {"days": days, "clients": clients, "seconds": round(time.monotonic() - started, 3)}
 
 
 def commit_batch(conn) -> None:

@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 
 from functions.enrichment import geo
 from functions.etl import enrich, orders, quality, warehouse
-from functions.etl.batch import abort_batch, refresh_pending_aggregates
+from functions.etl.batch import abort_batch
 from functions.etl.config import Settings, dwh_password
 from functions.etl.discovery import default_window, new_objects
 from functions.etl.pipeline import Progress, batches, load_plan
 from functions.etl.raw_bucket import list_raw_objects, make_s3_client
+from functions.etl.refresh import refresh_pending_aggregates
 from functions.etl.testing_hooks import on_phase
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def run(settings: Settings, since: datetime | None = None, until: datetime | Non
             plan = list(batches(objects, settings.batch_max_files, settings.batch_max_bytes))
             progress({"phase": "discovered", "files_total": len(objects), "batches": len(plan)})
             summary = load_plan(conn, s3, settings, run_id, plan, progress=progress, deadline=deadline)
-            summary["aggregates_refreshed"] = refresh_pending_aggregates(conn)
+            summary["aggregates_refreshed"] = refresh_pending_aggregates(conn, settings)
             summary["anomalies"] = quality.evaluate_anomalies(conn, run_id, closed_before=until)
             summary["orders"] = orders.sync_step(settings, conn, run_id)
         except BaseException as exc:

@@ -18,9 +18,9 @@ import pytest
 from functions.enrichment import geo, urls
 from functions.etl import enrich, runner, warehouse
 from functions.etl.__main__ import main
-from functions.etl.batch import refresh_pending_aggregates
 from functions.etl.config import dwh_password
 from functions.etl.reclassify import reclassify
+from functions.etl.refresh import refresh_pending_aggregates
 from functions.etl.runner import run
 from tests.etl.support import iso, put_by_hour
 from tests.support import acquisition as oracle
@@ -338,7 +338,7 @@ def test_a_run_that_dies_after_its_batches_leaves_its_refresh_to_the_next_run(se
     them once after its last batch. A run that dies before that (a timeout) leaves them pending,
     and the next run, with nothing new to load, refreshes them: nothing a batch committed is
     left out of the aggregates."""
-    def dies(_conn):
+    def dies(_conn, _settings):
         raise TimeoutError("the run's time is up")
 
     monkeypatch.setattr(runner, "refresh_pending_aggregates", dies)
