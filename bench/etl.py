@@ -126,12 +126,44 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("moto server did not start")
 
 
+RESET_REFRESH = """
+TRUNCATE agg_audience_daily, agg_acquisition_daily, agg_journey_daily, agg_journey_pages_daily,
+         agg_segment_daily, purchase_attribution, agg_attribution_daily, client_activity_weeks,
+         agg_retention_weekly, agg_pending_days, agg_pending_clients;
+INSERT INTO agg_pending_days SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date FROM sessions;
+INSERT INTO agg_pending_clients SELECT DISTINCT client_id FROM sessions;
+ANALYZE agg_pending_days, agg_pending_clients;
+CHECKPOINT;
+"""
+
+
+def time_refresh(env: dict) -> float:
+    """The run's aggregate refresh as the ETL calls it, from the state the bench's load left
+    before it: the recomputed tables empty, every day and client pending."""
+    from functions.etl import refresh, warehouse  # noqa: PLC0415 - the ETL's modules, only here
+    from functions.etl.config import Settings  # noqa: PLC0415
+
+    settings = Settings.from_env(env)
+    conn = warehouse.connect(settings, env["DWH_PASSWORD"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(RESET_REFRESH)
+        started = time.monotonic()
+        refresh.refresh_pending_aggregates(conn, settings)
+        return time.monotonic() - started
+    finally:
+        conn.close()
+
+
 def main() -> int:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--per-object", type=int, default=5000, help="events per raw object")
     parser.add_argument("--hours", type=int, default=24, help="hours the events span")
     parser.add_argument("--verbose", action="store_true", help="show the ETL's phase timings")
+    parser.add_argument("--refresh-repeats", type=int, default=0, metavar="N",
+                        help="then time the run's aggregate refresh N more times, each from its state"
+                             " after the load's batches (every touched day and client pending)")
     args = parser.parse_args()
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "bench")
@@ -209,6 +241,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script
             conn.commit()
             copy_seconds = time.monotonic() - started
 
+        refresh_seconds = [time_refresh(env) for _ in range(args.refresh_repeats)]
+
         etl_rate, copy_rate = args.events / etl_seconds, args.events / copy_seconds
         print(f"events:        {args.events:,} in {objects} objects")
         print(f"ETL:           {etl_seconds:.1f} s  ({etl_rate:,.0f} events/s;"
@@ -220,6 +254,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script
         print(f"COPY baseline: {copy_seconds:.1f} s  ({copy_rate:,.0f} events/s)")
         print(f"ratio ETL/COPY (throughput): {etl_rate / copy_rate:.2f}   (target >= 0.6)")
         print(f"ETL peak RSS:  {peak_rss_mb:.0f} MB   (target <= 300 MB)")
+        if refresh_seconds:
+            print("aggregate refresh alone: " + ", ".join(f"{t:.2f}" for t in refresh_seconds) + " s")
         pg_text = "n/a (external server)" if pg_cpu is None else f"{pg_cpu:.1f} s"
         print(f"CPU during the ETL: ETL process {etl_cpu:.1f} s, PostgreSQL {pg_text},"
               f" S3 emulator {moto_cpu:.1f} s, on {os.cpu_count()} cores")
