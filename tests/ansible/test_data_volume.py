@@ -30,6 +30,9 @@ def run_tasks(tmp_path: Path, device: Path, mount: Path, **extra: object) -> sub
     assert len(kept) == len(tasks) - 2
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     role_vars = {k: v for k, v in defaults.items() if k.startswith("postgresql_data_")}
+    layout = yaml.safe_load((ROLE / "vars" / "Debian.yml").read_text())
+    role_vars |= {"postgresql_version": defaults["postgresql_version"],
+                  **{k: layout[k] for k in ("postgresql_config_dir", "postgresql_config_copy_dir")}}
     return playbook(tmp_path, kept, {**role_vars, "postgresql_data_device": str(device),
                                      "postgresql_data_mount": str(mount),
                                      "postgresql_data_device_timeout": 5, **extra})
