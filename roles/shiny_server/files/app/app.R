@@ -1,6 +1,7 @@
 # Clickstream dashboards: one page per view over the warehouse's dashboard.* functions.
 # R/ holds the query wrappers (db.R), number formatting (format.R), the UI building blocks every
-# page shares (ui_helpers.R) and one module per page (page_*.R); Shiny sources it automatically.
+# page shares (ui_helpers.R), the pages' UI rendered once per R process (ui_cache.R) and one
+# module per page (page_*.R); Shiny sources it automatically.
 
 suppressPackageStartupMessages({
   library(shiny)

@@ -14,26 +14,28 @@ acquisition_ui <- function(id, state) {
                             selected = url_filter(state, "acquisition", "attribution", "session")),
                url_select(ns("channel"), "Channel", url_filter(state, "acquisition", "channel"),
                           width = "200px")),
-    layout_column_wrap(
-      width = 1 / 4, fill = FALSE, class = "kpi-row",
-      kpi_box("Visitors", ns("kpi_visitors"), "users"),
-      kpi_box("New visitors", ns("kpi_new"), "user-plus", "teal"),
-      kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "info"),
-      kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "success")
-    ),
-    layout_column_wrap(
-      width = 1 / 2, fill = FALSE,
-      card(full_screen = TRUE, card_header("Sessions by channel", tags$small(class = "text-muted ms-2",
-                                                                          "click a bar to filter the page by it")),
-           chart_output(ns("channel_chart"), "280px", label = "Sessions by channel")),
-      card(full_screen = TRUE, card_header("Attributed revenue by channel"),
-           chart_output(ns("revenue_chart"), "280px", label = "Attributed revenue by channel"))
-    ),
-    card(card_header("Channels"), uiOutput(ns("channels"))),
-    card(card_header("Sources, mediums and campaigns"), uiOutput(ns("sources"))),
-    card(card_header("Referrers", tags$small(class = "text-muted ms-2",
-                                             "the shop's own hosts and payment gateways left out")),
-         uiOutput(ns("referrers")))
+    static_ui(ns("body"), tagList(
+      layout_column_wrap(
+        width = 1 / 4, fill = FALSE, class = "kpi-row",
+        kpi_box("Visitors", ns("kpi_visitors"), "users"),
+        kpi_box("New visitors", ns("kpi_new"), "user-plus", "teal"),
+        kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "info"),
+        kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "success")
+      ),
+      layout_column_wrap(
+        width = 1 / 2, fill = FALSE,
+        card(full_screen = TRUE, card_header("Sessions by channel", tags$small(class = "text-muted ms-2",
+                                                                            "click a bar to filter the page by it")),
+             chart_output(ns("channel_chart"), "280px", label = "Sessions by channel")),
+        card(full_screen = TRUE, card_header("Attributed revenue by channel"),
+             chart_output(ns("revenue_chart"), "280px", label = "Attributed revenue by channel"))
+      ),
+      card(card_header("Channels"), uiOutput(ns("channels"))),
+      card(card_header("Sources, mediums and campaigns"), uiOutput(ns("sources"))),
+      card(card_header("Referrers", tags$small(class = "text-muted ms-2",
+                                               "the shop's own hosts and payment gateways left out")),
+           uiOutput(ns("referrers")))
+    ))
   )
 }
 

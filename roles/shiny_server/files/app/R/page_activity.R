@@ -9,27 +9,29 @@ activity_ui <- function(id, state) {
                      "started. Revenue: the shop's booked orders, with what browsers reported beside it.",
                      "Filtered: the sessions of that channel, device type and country, and their events."),
                segment_filter_inputs(ns, state, "activity")),
-    layout_column_wrap(
-      width = 1 / 4, fill = FALSE, class = "kpi-row",
-      kpi_box("Visitors", ns("kpi_visitors"), "users"),
-      kpi_box("New visitors", ns("kpi_new"), "user-plus", "teal"),
-      kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "info"),
-      kpi_box("Events", ns("kpi_events"), "bolt")
-    ),
-    layout_column_wrap(
-      width = 1 / 5, fill = FALSE, class = "kpi-row",
-      kpi_box("Orders", ns("kpi_orders"), "bag-shopping", "success"),
-      kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
-      kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "teal"),
-      kpi_box("Peak users in an hour", ns("kpi_users"), "users", "info"),
-      kpi_box("Busiest hour", ns("kpi_peak"), "chart-line", "warning")
-    ),
-    card(full_screen = TRUE, card_header("Per hour", tags$small(class = "text-muted ms-2",
-                                                                "scroll or drag to zoom; hover for the figures")),
-         chart_output(ns("hourly"), "300px", label = "Events, sessions and users per hour")),
-    card(full_screen = TRUE, card_header("Per day"),
-         chart_output(ns("daily_chart"), "260px", label = "Events, sessions and users per day"),
-         uiOutput(ns("daily_table")))
+    static_ui(ns("body"), tagList(
+      layout_column_wrap(
+        width = 1 / 4, fill = FALSE, class = "kpi-row",
+        kpi_box("Visitors", ns("kpi_visitors"), "users"),
+        kpi_box("New visitors", ns("kpi_new"), "user-plus", "teal"),
+        kpi_box("Sessions", ns("kpi_sessions"), "window-restore", "info"),
+        kpi_box("Events", ns("kpi_events"), "bolt")
+      ),
+      layout_column_wrap(
+        width = 1 / 5, fill = FALSE, class = "kpi-row",
+        kpi_box("Orders", ns("kpi_orders"), "bag-shopping", "success"),
+        kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
+        kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "teal"),
+        kpi_box("Peak users in an hour", ns("kpi_users"), "users", "info"),
+        kpi_box("Busiest hour", ns("kpi_peak"), "chart-line", "warning")
+      ),
+      card(full_screen = TRUE, card_header("Per hour", tags$small(class = "text-muted ms-2",
+                                                                  "scroll or drag to zoom; hover for the figures")),
+           chart_output(ns("hourly"), "300px", label = "Events, sessions and users per hour")),
+      card(full_screen = TRUE, card_header("Per day"),
+           chart_output(ns("daily_chart"), "260px", label = "Events, sessions and users per day"),
+           uiOutput(ns("daily_table")))
+    ))
   )
 }
 

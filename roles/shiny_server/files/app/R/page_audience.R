@@ -15,20 +15,22 @@ audience_ui <- function(id, state) {
                            selected = url_filter(state, "audience", "dimension", "device_type"),
                            selectize = FALSE),
                segment_filter_inputs(ns, state, "audience")),
-    layout_column_wrap(
-      width = 1 / 4, fill = FALSE, class = "kpi-row",
-      kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
-      kpi_box("Visitors", ns("kpi_visitors"), "users", "teal"),
-      kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "success"),
-      kpi_box("Tracked revenue", ns("kpi_revenue"), "sack-dollar", "info")
-    ),
-    layout_column_wrap(
-      width = 1 / 2, fill = FALSE,
-      card(full_screen = TRUE, card_header(textOutput(ns("chart_title"), inline = TRUE),
-                                           tags$small(class = "text-muted ms-2", textOutput(ns("chart_hint"), inline = TRUE))),
-           chart_output(ns("chart"), "300px", label = "Sessions by audience dimension")),
-      card(card_header("Breakdown"), uiOutput(ns("table")))
-    )
+    static_ui(ns("body"), tagList(
+      layout_column_wrap(
+        width = 1 / 4, fill = FALSE, class = "kpi-row",
+        kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
+        kpi_box("Visitors", ns("kpi_visitors"), "users", "teal"),
+        kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "success"),
+        kpi_box("Tracked revenue", ns("kpi_revenue"), "sack-dollar", "info")
+      ),
+      layout_column_wrap(
+        width = 1 / 2, fill = FALSE,
+        card(full_screen = TRUE, card_header(textOutput(ns("chart_title"), inline = TRUE),
+                                             tags$small(class = "text-muted ms-2", textOutput(ns("chart_hint"), inline = TRUE))),
+             chart_output(ns("chart"), "300px", label = "Sessions by audience dimension")),
+        card(card_header("Breakdown"), uiOutput(ns("table")))
+      )
+    ))
   )
 }
 

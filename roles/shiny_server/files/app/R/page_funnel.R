@@ -8,29 +8,31 @@ funnel_ui <- function(id, state) {
   tagList(
     filter_bar("Sessions (by the UTC day they started) that reached each step; bots excluded.",
                segment_filter_inputs(ns, state, "funnel")),
-    layout_column_wrap(
-      width = 1 / 4, fill = FALSE, class = "kpi-row",
-      kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
-      kpi_box("Sessions with a purchase", ns("kpi_purchases"), "bag-shopping", "success"),
-      kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "teal"),
-      kpi_box("Cart abandonment", ns("kpi_abandonment"), "cart-arrow-down", "warning")
-    ),
-    # Revenue: the shop's booked orders are the headline, what browsers reported beside them.
-    layout_column_wrap(
-      width = 1 / 3, fill = FALSE, class = "kpi-row",
-      kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
-      kpi_box("Tracked revenue", ns("kpi_tracked"), "chart-line", "info"),
-      kpi_box("Tracking coverage", ns("kpi_coverage"), "binoculars", "teal")
-    ),
-    layout_column_wrap(
-      width = 1 / 2, fill = FALSE,
-      card(full_screen = TRUE, card_header("Funnel"),
-           chart_output(ns("funnel_chart"), "280px", label = "Sessions reaching each funnel step")),
-      card(card_header("Steps"), uiOutput(ns("steps")))
-    ),
-    card(full_screen = TRUE, card_header("Conversion rate per day", tags$small(class = "text-muted ms-2",
-                                                                             "scroll or drag to zoom")),
-         chart_output(ns("daily"), "240px", label = "Conversion rate per day"))
+    static_ui(ns("body"), tagList(
+      layout_column_wrap(
+        width = 1 / 4, fill = FALSE, class = "kpi-row",
+        kpi_box("Sessions", ns("kpi_sessions"), "window-restore"),
+        kpi_box("Sessions with a purchase", ns("kpi_purchases"), "bag-shopping", "success"),
+        kpi_box("Conversion rate", ns("kpi_conversion"), "percent", "teal"),
+        kpi_box("Cart abandonment", ns("kpi_abandonment"), "cart-arrow-down", "warning")
+      ),
+      # Revenue: the shop's booked orders are the headline, what browsers reported beside them.
+      layout_column_wrap(
+        width = 1 / 3, fill = FALSE, class = "kpi-row",
+        kpi_box("Booked revenue", ns("kpi_booked"), "sack-dollar", "success"),
+        kpi_box("Tracked revenue", ns("kpi_tracked"), "chart-line", "info"),
+        kpi_box("Tracking coverage", ns("kpi_coverage"), "binoculars", "teal")
+      ),
+      layout_column_wrap(
+        width = 1 / 2, fill = FALSE,
+        card(full_screen = TRUE, card_header("Funnel"),
+             chart_output(ns("funnel_chart"), "280px", label = "Sessions reaching each funnel step")),
+        card(card_header("Steps"), uiOutput(ns("steps")))
+      ),
+      card(full_screen = TRUE, card_header("Conversion rate per day", tags$small(class = "text-muted ms-2",
+                                                                               "scroll or drag to zoom")),
+           chart_output(ns("daily"), "240px", label = "Conversion rate per day"))
+    ))
   )
 }
 

@@ -4,38 +4,41 @@
 health_ui <- function(id, state) {
   ns <- NS(id)
   tagList(
-    filter_bar("What the hourly ETL runs loaded and rejected, by the hour they ran (UTC)."),
-    layout_column_wrap(
-      width = 1 / 4, fill = FALSE, class = "kpi-row",
-      kpi_box("Last ETL run", ns("kpi_last_run"), "rotate"),
-      kpi_box("Since last successful run", ns("kpi_lag"), "hourglass-half", "info"),
-      kpi_box("Events loaded", ns("kpi_loaded"), "database", "teal"),
-      kpi_box("Rejected lines", ns("kpi_rejected"), "triangle-exclamation", "danger")
-    ),
-    card(full_screen = TRUE, card_header("Events loaded per hour"),
-         chart_output(ns("loaded"), "260px", label = "Events loaded and lines rejected per hour of the ETL runs")),
-    layout_column_wrap(
-      width = 1 / 2, fill = FALSE,
-      card(card_header("Rejects by reason"), uiOutput(ns("rejects"))),
-      card(card_header("Last ETL run"), uiOutput(ns("last_run")))
-    ),
-    card(full_screen = TRUE,
-         card_header("Bot traffic per hour", tags$small(class = "text-muted ms-2",
-                     "excluded from every other figure; flagged hours marked")),
-         chart_output(ns("bots"), "240px", label = "Share of the events from bots per hour"),
-         uiOutput(ns("bots_flagged"))),
-    layout_column_wrap(
-      width = 1 / 2, fill = FALSE,
-      card(card_header("Open anomalies", tags$small(class = "text-muted ms-2",
-                       "hours outside the band of the same hour in earlier weeks")),
-           uiOutput(ns("anomalies"))),
-      card(card_header("Restated days", tags$small(class = "text-muted ms-2",
-                       "figures changed in the period's last 7 days after their day had passed")),
-           uiOutput(ns("restatements")))
-    ),
-    card(card_header("Tracking coverage", tags$small(class = "text-muted ms-2",
-                     "the shop's booked orders that a browser also reported, per day of the order")),
-         uiOutput(ns("coverage"))),
+    static_ui(ns("body"), tagList(
+      filter_bar("What the hourly ETL runs loaded and rejected, by the hour they ran (UTC)."),
+      layout_column_wrap(
+        width = 1 / 4, fill = FALSE, class = "kpi-row",
+        kpi_box("Last ETL run", ns("kpi_last_run"), "rotate"),
+        kpi_box("Since last successful run", ns("kpi_lag"), "hourglass-half", "info"),
+        kpi_box("Events loaded", ns("kpi_loaded"), "database", "teal"),
+        kpi_box("Rejected lines", ns("kpi_rejected"), "triangle-exclamation", "danger")
+      ),
+      card(full_screen = TRUE, card_header("Events loaded per hour"),
+           chart_output(ns("loaded"), "260px", label = "Events loaded and lines rejected per hour of the ETL runs")),
+      layout_column_wrap(
+        width = 1 / 2, fill = FALSE,
+        card(card_header("Rejects by reason"), uiOutput(ns("rejects"))),
+        card(card_header("Last ETL run"), uiOutput(ns("last_run")))
+      ),
+      card(full_screen = TRUE,
+           card_header("Bot traffic per hour", tags$small(class = "text-muted ms-2",
+                       "excluded from every other figure; flagged hours marked")),
+           chart_output(ns("bots"), "240px", label = "Share of the events from bots per hour"),
+           uiOutput(ns("bots_flagged"))),
+      layout_column_wrap(
+        width = 1 / 2, fill = FALSE,
+        card(card_header("Open anomalies", tags$small(class = "text-muted ms-2",
+                         "hours outside the band of the same hour in earlier weeks")),
+             uiOutput(ns("anomalies"))),
+        card(card_header("Restated days", tags$small(class = "text-muted ms-2",
+                         "figures changed in the period's last 7 days after their day had passed")),
+             uiOutput(ns("restatements")))
+      ),
+      card(card_header("Tracking coverage", tags$small(class = "text-muted ms-2",
+                       "the shop's booked orders that a browser also reported, per day of the order")),
+           uiOutput(ns("coverage")))
+    )),
+    # The one input of the page, opening on the link's dimension.
     card(card_header("Tracking coverage by",
                      tags$div(class = "d-inline-block ms-2",
                               selectInput(ns("coverage_dimension"), NULL, width = "160px", selectize = FALSE,

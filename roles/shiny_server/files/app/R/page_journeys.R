@@ -2,7 +2,7 @@
 
 journeys_ui <- function(id, state) {
   ns <- NS(id)
-  tagList(
+  static_ui(ns("body"), tagList(
     filter_bar(paste("Every session, by the UTC day it started; bots excluded. Repeated events",
                      "in a row count once.")),
     layout_column_wrap(
@@ -23,7 +23,7 @@ journeys_ui <- function(id, state) {
       card(card_header("Entry pages"), uiOutput(ns("entry"))),
       card(card_header("Exit pages"), uiOutput(ns("exit")))
     )
-  )
+  ))
 }
 
 journeys_server <- function(id, db, shared) {

@@ -8,17 +8,19 @@ products_ui <- function(id, state) {
                                 "paid, shipped or delivered orders, by order day; tracked: the purchase events' items."),
                url_select(ns("category"), "Category", url_filter(state, "products", "category"), width = "180px"),
                url_select(ns("brand"), "Brand", url_filter(state, "products", "brand"), width = "180px")),
-    layout_column_wrap(
-      width = 1 / 4, fill = FALSE, class = "kpi-row",
-      kpi_box("Product views", ns("kpi_views"), "eye"),
-      kpi_box("Add-to-cart rate", ns("kpi_cart_rate"), "cart-plus", "teal"),
-      kpi_box("Purchases", ns("kpi_purchases"), "bag-shopping", "success"),
-      kpi_box("Booked revenue", ns("kpi_revenue"), "sack-dollar", "warning")
-    ),
-    card(full_screen = TRUE, card_header("Top products"), DT::DTOutput(ns("products"))),
-    card(full_screen = TRUE, card_header("Booked revenue by category",
-                                         tags$small(class = "text-muted ms-2", "click a bar to filter the page by it")),
-         chart_output(ns("categories"), "260px", label = "Booked and tracked revenue by category"))
+    static_ui(ns("body"), tagList(
+      layout_column_wrap(
+        width = 1 / 4, fill = FALSE, class = "kpi-row",
+        kpi_box("Product views", ns("kpi_views"), "eye"),
+        kpi_box("Add-to-cart rate", ns("kpi_cart_rate"), "cart-plus", "teal"),
+        kpi_box("Purchases", ns("kpi_purchases"), "bag-shopping", "success"),
+        kpi_box("Booked revenue", ns("kpi_revenue"), "sack-dollar", "warning")
+      ),
+      card(full_screen = TRUE, card_header("Top products"), DT::DTOutput(ns("products"))),
+      card(full_screen = TRUE, card_header("Booked revenue by category",
+                                           tags$small(class = "text-muted ms-2", "click a bar to filter the page by it")),
+           chart_output(ns("categories"), "260px", label = "Booked and tracked revenue by category"))
+    ))
   )
 }
 

@@ -8,9 +8,11 @@ retention_ui <- function(id, state) {
                                 "left out. Bots excluded."),
                selectInput(ns("weeks"), "Weeks after", choices = c(4, 8, 12), width = "120px",
                            selected = url_filter(state, "retention", "weeks", "8"), selectize = FALSE)),
-    card(full_screen = TRUE, card_header("Share of each cohort active, by week since the first visit"),
-         chart_output(ns("heatmap"), "360px", label = "Weekly retention by cohort")),
-    card(card_header("Cohorts"), uiOutput(ns("table")))
+    static_ui(ns("body"), tagList(
+      card(full_screen = TRUE, card_header("Share of each cohort active, by week since the first visit"),
+           chart_output(ns("heatmap"), "360px", label = "Weekly retention by cohort")),
+      card(card_header("Cohorts"), uiOutput(ns("table")))
+    ))
   )
 }
 
