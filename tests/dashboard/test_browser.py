@@ -5,10 +5,13 @@ Screenshots land in test-artifacts/dashboard/<page>.png."""
 from __future__ import annotations
 
 import contextlib
+import re
+import urllib.request
 from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
+import psycopg2
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -18,7 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
-from tests.support import compare, journeys, overview
+from tests.support import compare, journeys, overview, shiny_app
 from tests.support import revenue as revenue_oracle
 from tests.support.shiny_app import PLOTS_DONE_JS
 
@@ -1029,3 +1032,38 @@ def test_data_health_charts_on_echarts(browser, dashboard_url, warehouse: Wareho
     note = browser.find_element(By.ID, "health-bots_flagged_hours").text
     assert note == "Flagged hours: " + ", ".join(h.strftime("%Y-%m-%d %H:%M UTC") for h in flagged)
     assert real_errors(browser) == []
+
+
+# ---- what a page load costs: the warehouse connection, the hidden pages' queries ------------------
+
+def page_meta(url: str) -> dict[str, str]:
+    """The health-check meta tags of the page's HTML, as a plain HTTP client reads them."""
+    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 (our own localhost URL)
+        html = resp.read().decode()
+    return dict(re.findall(r'<meta name="(clickstream-[a-z-]+)" content="([^"]*)"', html))
+
+
+def bounds_backends(warehouse: Warehouse) -> list[tuple]:
+    """The app's connections whose last statement read the data bounds (Shiny sessions never do)."""
+    return warehouse.query(
+        "SELECT pid, backend_start FROM pg_stat_activity WHERE usename = %s"
+        " AND query LIKE '%%dashboard.data_bounds()%%'", (warehouse.reader,))
+
+
+def test_page_loads_keep_one_connection_and_read_the_newest_day(empty_warehouse: Warehouse, tmp_path):
+    """Every load reads where the page opens (the data bounds) through one connection the R process
+    keeps, not a connection per load; and still reads them anew, so a page opens on the day the ETL
+    has just loaded."""
+    rscript = shiny_app.require_r(*shiny_app.APP_R_PACKAGES)
+    config = empty_warehouse.write_db_config(tmp_path)
+    with shiny_app.serve_app(rscript, config, tmp_path) as (url, _):
+        assert page_meta(url) == {"clickstream-warehouse": "reachable", "clickstream-data-through": ""}
+        kept = bounds_backends(empty_warehouse)
+        assert len(kept) == 1, "the bounds connection is not kept after the load"
+        for day in ("2026-03-01", "2026-03-04"):
+            with contextlib.closing(psycopg2.connect(empty_warehouse.dsn)) as conn, conn, conn.cursor() as cur:
+                cur.execute("INSERT INTO agg_activity_hourly (hour, events, users, sessions, page_views)"
+                            " VALUES (%s::date + time '13:00' AT TIME ZONE 'UTC', 5, 1, 1, 2)", (day,))
+            assert page_meta(url)["clickstream-data-through"] == day
+            assert bounds_backends(empty_warehouse) == kept
+

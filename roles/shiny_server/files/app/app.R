@@ -13,16 +13,18 @@ Sys.setenv(TZ = "UTC")
 
 DEFAULT_DAYS <- 30
 
+# The data bounds every page load reads (where it opens) come through one connection per R
+# process, opened on the first load and kept: a connection per load cost a connect and its three
+# SETs each time. The bounds are read anew on every load, so a page opens on the newest day the
+# moment the ETL has loaded it; a dropped connection is reopened once (db_handle, R/db.R).
+bounds_db <- db_handle()
+
 # The view a page opens with (R/url_state.R): the link's range, comparison, page and filters
 # where it gives valid ones; else the last DEFAULT_DAYS days that hold data (else the last week),
 # compared with the period before, on the Activity page.
 initial_state <- function(query) {
   reachable <- TRUE
-  bounds <- tryCatch({
-    db <- db_handle()
-    on.exit(db$close())
-    q_data_bounds(db)
-  }, error = function(e) {
+  bounds <- tryCatch(q_data_bounds(bounds_db), error = function(e) {
     warning("cannot read the data bounds: ", conditionMessage(e))
     reachable <<- FALSE
     data.frame(first_day = as.Date(NA), last_day = as.Date(NA))
