@@ -1067,3 +1067,27 @@ def test_page_loads_keep_one_connection_and_read_the_newest_day(empty_warehouse:
             assert page_meta(url)["clickstream-data-through"] == day
             assert bounds_backends(empty_warehouse) == kept
 
+
+def test_hidden_pages_query_nothing_until_opened(browser, dashboard_url, warehouse: Warehouse):
+    """A page's filter choices are filled when it is first opened: until then the queries behind
+    them wait (at session start they delayed the open page's first figures), and then they run."""
+    def options(driver, select_id: str) -> list[str]:
+        return [o.get_attribute("value") for o in Select(driver.find_element(By.ID, select_id)).options]
+
+    browser.get(f"{dashboard_url}?page=journeys&from={FROM}&to={TO}")
+    open_page(browser, "journeys", ["sessions"])
+    settled(browser)
+    # Retention, journeys and health have no filter choices from the data; every other page has.
+    hidden = ["activity-channel", "funnel-device_type", "audience-country", "products-category",
+              "acquisition-channel"]
+    assert {s: options(browser, s) for s in hidden} == dict.fromkeys(hidden, ["All"])
+    categories = sorted({c for (c,) in warehouse.query(
+        "SELECT DISTINCT category FROM dashboard.product_filters(%s, %s)", (FROM, TO))})
+    open_page(browser, "products", ["views"])
+    eventually(browser, lambda d: options(d, "products-category"), ["All", *categories])
+    channels = [c for (c,) in warehouse.query(
+        "SELECT value FROM dashboard.segment_filters(%s, %s) WHERE filter = 'channel'", (FROM, TO))]
+    open_page(browser, "funnel", ["sessions"])
+    eventually(browser, lambda d: options(d, "funnel-channel"), ["All", *channels])
+    assert options(browser, "activity-channel") == ["All"]  # still not opened
+    assert real_errors(browser) == []

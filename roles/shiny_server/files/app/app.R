@@ -98,14 +98,20 @@ server <- function(input, output, session) {
     if (r[1] > r[2]) rev(r) else r
   })
   compare <- reactive(isTRUE(input$compare))
-  shared <- list(range = range, compare = compare)
+  # Whether each page has been opened in this session: a page's own queries wait for it. Its
+  # outputs would anyway (Shiny suspends hidden outputs); its observers - the queries that fill its
+  # filters' choices - would run at session start for every page, before the open page's first
+  # figures are sent. A page's flag only ever turns on, so opening another page re-runs nothing.
+  opened <- lapply(stats::setNames(PAGES, PAGES), function(page) reactiveVal(FALSE))
+  observeEvent(input$page, if (input$page %in% PAGES) opened[[input$page]](TRUE))
+  shared <- list(range = range, compare = compare, opened = opened)
   output$previous_period <- renderText({
     if (!compare()) return("")
     p <- previous_period(range()[1], range()[2])
     paste0("against ", format(p$from), " to ", format(p$to), " (UTC)")
   })
-  # Pages load when first opened; hidden pages do not query the warehouse. Each returns its
-  # filters as they go in the URL.
+  # Pages load when first opened (shared$opened); hidden pages do not query the warehouse. Each
+  # returns its filters as they go in the URL.
   filters <- list(
     activity = activity_server("activity", db, shared),
     funnel = funnel_server("funnel", db, shared),
