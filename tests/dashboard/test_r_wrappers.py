@@ -55,7 +55,7 @@ def expected_figures(data: known_data.KnownData) -> dict:
 
 
 def test_r_query_wrappers(warehouse: Warehouse, known, tmp_path):
-    rscript = require_r("testthat", "DBI", "RPostgreSQL", "jsonlite", "withr", "shiny", "ggplot2")
+    rscript = require_r("testthat", "DBI", "RPostgreSQL", "jsonlite", "withr", "shiny", "bslib", "htmltools")
     expected = tmp_path / "expected.json"
     expected.write_text(json.dumps(expected_figures(known)))
     env = {

@@ -27,7 +27,7 @@ from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 APP_DIR = REPO / "roles" / "shiny_server" / "files" / "app"
-APP_R_PACKAGES = ("shiny", "bslib", "DBI", "RPostgreSQL", "ggplot2", "DT")
+APP_R_PACKAGES = ("shiny", "bslib", "DBI", "RPostgreSQL", "DT")
 
 # True once the active page's charts are all drawn (ECharts: data-state rendered or empty, set
 # by www/charts/charts.js when a render finishes) and its ggplot images are in (or failed).
