@@ -85,6 +85,11 @@ ui <- function(req) {
   )
 }
 
+# Each page's module server (R/page_<page>.R), by page.
+PAGE_SERVERS <- list(activity = activity_server, funnel = funnel_server, products = products_server,
+                     acquisition = acquisition_server, audience = audience_server,
+                     retention = retention_server, journeys = journeys_server, health = health_server)
+
 server <- function(input, output, session) {
   # One warehouse connection per browser session, closed when the tab goes away.
   db <- db_handle()
@@ -98,31 +103,27 @@ server <- function(input, output, session) {
     if (r[1] > r[2]) rev(r) else r
   })
   compare <- reactive(isTRUE(input$compare))
-  # Whether each page has been opened in this session: a page's own queries wait for it. Its
-  # outputs would anyway (Shiny suspends hidden outputs); its observers - the queries that fill its
-  # filters' choices - would run at session start for every page, before the open page's first
-  # figures are sent. A page's flag only ever turns on, so opening another page re-runs nothing.
-  opened <- lapply(stats::setNames(PAGES, PAGES), function(page) reactiveVal(FALSE))
-  observeEvent(input$page, if (input$page %in% PAGES) opened[[input$page]](TRUE))
-  shared <- list(range = range, compare = compare, opened = opened)
+  shared <- list(range = range, compare = compare)
   output$previous_period <- renderText({
     if (!compare()) return("")
     p <- previous_period(range()[1], range()[2])
     paste0("against ", format(p$from), " to ", format(p$to), " (UTC)")
   })
-  # Pages load when first opened (shared$opened); hidden pages do not query the warehouse. Each
-  # returns its filters as they go in the URL.
-  filters <- list(
-    activity = activity_server("activity", db, shared),
-    funnel = funnel_server("funnel", db, shared),
-    products = products_server("products", db, shared),
-    acquisition = acquisition_server("acquisition", db, shared),
-    audience = audience_server("audience", db, shared),
-    retention = retention_server("retention", db, shared),
-    journeys = journeys_server("journeys", db, shared),
-    health = health_server("health", db, shared)
-  )
-  # The address bar follows the view, so a copied link reproduces it (R/url_state.R).
+  # A page's server - its reactives, outputs and the observers that fill its filters' choices -
+  # is created the first time the page is opened, and lives on for the session. Created at
+  # session start, the eight pages' servers cost R time before the open page's first figures
+  # were sent, and their observers queried the warehouse for pages not shown (their outputs
+  # waited anyway: Shiny suspends hidden outputs). Each returns its filters as they go in the URL
+  # (a reactive, or NULL), kept in `filters` (a page not yet opened has none).
+  filters <- list()
+  observeEvent(input$page, {
+    page <- input$page
+    if (page %in% PAGES && !page %in% names(filters)) {
+      filters[page] <<- list(PAGE_SERVERS[[page]](page, db, shared))
+    }
+  }, priority = 1)
+  # The address bar follows the view, so a copied link reproduces it (R/url_state.R); after the
+  # page's server exists (the observer above has the higher priority).
   observe({
     page <- input$page
     req(page %in% PAGES)

@@ -65,12 +65,7 @@ acquisition_server <- function(id, db, shared) {
     sources <- reactive(q_sources(db, range()[1], range()[2], input$channel, 25))
     referrers <- reactive(q_referrers(db, range()[1], range()[2], 25))
 
-    # The channel select's choices: the range's channels, once the page has been opened.
-    opened <- page_opened(shared, id)
-    observeEvent({
-      req(opened())
-      channels()
-    }, {
+    observeEvent(channels(), {
       choices <- c(ALL_CHOICE, channels()$channel)
       keep <- if (!is.null(input$channel) && input$channel %in% choices) input$channel else ALL_CHOICE
       updateSelectInput(session, "channel", choices = choices, selected = keep)

@@ -41,7 +41,7 @@ activity_server <- function(id, db, shared) {
     compare <- shared$compare
     # The page filters (channel, device type, country): every figure below is of their sessions,
     # except what the warehouse does not keep by them (hours, the shop's booked orders).
-    seg <- segment_filter_server(input, session, db, range, page_opened(shared, id))
+    seg <- segment_filter_server(input, session, db, range)
     segment <- seg$segment
     filtered <- seg$filtered
     summary <- reactive(q_activity_summary(db, range()[1], range()[2], segment()))

@@ -38,7 +38,7 @@ audience_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
     compare <- shared$compare
-    seg <- segment_filter_server(input, session, db, range, page_opened(shared, id))
+    seg <- segment_filter_server(input, session, db, range)
     # The segment's headline figures, and the period's before (queried only when comparing).
     previous <- reactive(previous_period(range()[1], range()[2]))
     visitors <- reactive(q_visitors(db, range()[1], range()[2], seg$segment()))

@@ -42,7 +42,7 @@ funnel_server <- function(id, db, shared) {
     compare <- shared$compare
     # The page filters (channel, device type, country): the steps and days of their sessions; the
     # shop's booked orders carry no segment, so booked revenue and coverage are then not shown.
-    seg <- segment_filter_server(input, session, db, range, page_opened(shared, id))
+    seg <- segment_filter_server(input, session, db, range)
     segment <- seg$segment
     filtered <- seg$filtered
     steps <- reactive(q_funnel(db, range()[1], range()[2], segment()))

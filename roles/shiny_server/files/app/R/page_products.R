@@ -27,15 +27,9 @@ products_ui <- function(id, state) {
 products_server <- function(id, db, shared) {
   moduleServer(id, function(input, output, session) {
     range <- shared$range
-    # Filter choices follow the date range, once the page has been opened; a chosen value stays
-    # selected while it still exists.
-    opened <- page_opened(shared, id)
-    choices <- reactive({
-      req(opened())
-      q_product_filters(db, range()[1], range()[2])
-    })
-    observeEvent(choices(), {
-      f <- choices()
+    # Filter choices follow the date range; a chosen value stays selected while it still exists.
+    observeEvent(range(), {
+      f <- q_product_filters(db, range()[1], range()[2])
       keep <- function(current, choices) if (!is.null(current) && current %in% choices) current else ALL_CHOICE
       cats <- c(ALL_CHOICE, sort(unique(f$category)))
       brands <- c(ALL_CHOICE, sort(unique(f$brand)))

@@ -47,15 +47,11 @@ segment_filter_inputs <- function(ns, state, page) {
 }
 
 # Inside a page's moduleServer: fills the three selects with the range's values (a value no longer
-# offered falls back to every one) once the page has been opened (opened: a reactive, TRUE from
-# then on) and returns the segment as a reactive list(channel =, device_type =, country =), NULL
-# for every value. A click on a bar of a breakdown calls toggle(filter, value): that filter
-# becomes the value, or every one when it already was.
-segment_filter_server <- function(input, session, db, range, opened = function() TRUE) {
-  values <- reactive({
-    req(opened())
-    q_segment_filters(db, range()[1], range()[2])
-  })
+# offered falls back to every one) and returns the segment as a reactive list(channel =,
+# device_type =, country =), NULL for every value. A click on a bar of a breakdown calls
+# toggle(filter, value): that filter becomes the value, or every one when it already was.
+segment_filter_server <- function(input, session, db, range) {
+  values <- reactive(q_segment_filters(db, range()[1], range()[2]))
   observeEvent(values(), {
     for (k in names(SEGMENT_FILTERS)) {
       choices <- c(ALL_CHOICE, values()$value[values()$filter == k])
@@ -76,9 +72,6 @@ segment_filter_server <- function(input, session, db, range, opened = function()
   }
   list(segment = segment, toggle = toggle, filtered = reactive(segment_filtered(segment())))
 }
-
-# Whether the page `id` has been opened in this session (app.R's shared$opened; TRUE without it).
-page_opened <- function(shared, id) if (is.null(shared$opened[[id]])) function() TRUE else shared$opened[[id]]
 
 # What a filtered page says it shows: "Channel Email · Device type mobile", or NULL.
 segment_label <- function(segment) {
