@@ -1061,7 +1061,8 @@ def test_page_loads_keep_one_connection_and_read_the_newest_day(empty_warehouse:
         kept = bounds_backends(empty_warehouse)
         assert len(kept) == 1, "the bounds connection is not kept after the load"
         for day in ("2026-03-01", "2026-03-04"):
-            with contextlib.closing(psycopg2.connect(empty_warehouse.dsn)) as conn, conn, conn.cursor() as cur:
+            with (contextlib.closing(psycopg2.connect(empty_warehouse.dsn)) as conn, conn,
+                  conn.cursor() as cur):
                 cur.execute("INSERT INTO agg_activity_hourly (hour, events, users, sessions, page_views)"
                             " VALUES (%s::date + time '13:00' AT TIME ZONE 'UTC', 5, 1, 1, 2)", (day,))
             assert page_meta(url)["clickstream-data-through"] == day
@@ -1080,7 +1081,7 @@ def test_hidden_pages_query_nothing_until_opened(browser, dashboard_url, warehou
     # Retention, journeys and health have no filter choices from the data; every other page has.
     hidden = ["activity-channel", "funnel-device_type", "audience-country", "products-category",
               "acquisition-channel"]
-    assert {s: options(browser, s) for s in hidden} == dict.fromkeys(hidden, ["All"])
+    assert {s: options(browser, s) for s in hidden} == {s: ["All"] for s in hidden}
     categories = sorted({c for (c,) in warehouse.query(
         "SELECT DISTINCT category FROM dashboard.product_filters(%s, %s)", (FROM, TO))})
     open_page(browser, "products", ["views"])
