@@ -1,6 +1,7 @@
 """Dashboard query benchmark: every dashboard.* function over a warehouse of N events.
 
     python bench/dashboard.py [--events N] [--days D] [--repeat R] [--dsn SUPERUSER_DSN] [--pages]
+                              [--pages-against OTHER_CHECKOUT/roles/shiny_server/files/app]
 
 Fills a fresh warehouse (the real migrations) with N events of simulated shop sessions
 streamed straight through COPY, derives their sessions and the aggregate tables with set-based
@@ -25,9 +26,11 @@ finishes; ggplot images in). A MutationObserver installed before the page's own 
 performance.now() each time that condition becomes true; a load counts once it has held for
 1 s, and its time is the last such stamp (so a redraw after a first settle counts). One untimed
 load first warms the browser cache and R. Outputs that failed are counted beside, and the p50
-time to the first byte of the page's HTML (navigation timing responseStart: R builds the UI per
-request) is shown as the part of the time before the browser has anything. Target: every page
-<= 1500 ms p95.
+time to the first byte of the page's HTML (navigation timing responseStart: R builds the page
+for each request) is shown as the part of the time before the browser has anything. Target: every page
+<= 1500 ms p95. --pages-against serves another checkout's app beside this one and alternates
+each page's loads between them, so that a before/after comparison on a shared, noisy machine
+sees the same load on both sides (ratios printed).
 """
 
 from __future__ import annotations
@@ -455,66 +458,109 @@ def time_page(driver, url: str) -> tuple[float | None, int, float | None]:
     return None, 0, None
 
 
-def bench_pages(dsn: str, repeat: int) -> None:
-    """Serves the app against `dsn`'s database as a fresh reader login and times every page."""
+def bench_pages(dsn: str, repeat: int, against: Path | None = None) -> None:
+    """Serves the app against `dsn`'s database as a fresh reader login and times every page.
+    With `against` (another checkout's app directory) both apps are served side by side and each
+    page is loaded from one and then the other, the order swapped every round, so both see the
+    same machine load; the ratios of this app's times to the other's are printed after."""
     rscript = shiny_app.require_r(*shiny_app.APP_R_PACKAGES)
     params = psycopg2.extensions.parse_dsn(dsn)
     with contextlib.closing(psycopg2.connect(dsn)) as conn:
         conn.autocommit = True
         reader, password = shiny_app.create_reader(conn)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-dashboard-app-"))
+    apps = {"this app": shiny_app.APP_DIR, **({"against": against} if against else {})}
+    workdirs = {name: Path(tempfile.mkdtemp(prefix="bench-dashboard-app-")) for name in apps}
     try:
-        config = shiny_app.write_db_config(
-            workdir, host=params.get("host", "127.0.0.1"), port=int(params.get("port", 5432)),
-            dbname=params["dbname"], user=reader, password=password)
-        with shiny_app.serve_app(rscript, config, workdir) as (url, log), shiny_app.chromium() as driver:
+        with contextlib.ExitStack() as stack:
+            urls, logs = {}, {}
+            for name, app_dir in apps.items():
+                config = shiny_app.write_db_config(
+                    workdirs[name], host=params.get("host", "127.0.0.1"), port=int(params.get("port", 5432)),
+                    dbname=params["dbname"], user=reader, password=password)
+                urls[name], logs[name] = stack.enter_context(
+                    shiny_app.serve_app(rscript, config, workdirs[name], app_dir=app_dir))
+            driver = stack.enter_context(shiny_app.chromium())
             driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RENDER_WATCH_JS})
-            time_page(driver, f"{url}?page={APP_PAGES[0][1]}")  # warm-up, untimed
-            timings: dict[str, list[float]] = {page: [] for _, page in APP_PAGES}
-            failed = dict.fromkeys(timings, 0)
-            first_byte: dict[str, list[float]] = {page: [] for _, page in APP_PAGES}
-            timeouts = dict.fromkeys(timings, 0)
-            for _ in range(repeat):
+            for url in urls.values():
+                time_page(driver, f"{url}?page={APP_PAGES[0][1]}")  # warm-up, untimed
+            runs = {name: PageTimes() for name in apps}
+            for i in range(repeat):
                 for _, page in APP_PAGES:
-                    ms, errors, html_ms = time_page(driver, f"{url}?page={page}")
-                    if html_ms is not None:
-                        first_byte[page].append(html_ms)
-                    if ms is None:
-                        timeouts[page] += 1
-                    else:
-                        timings[page].append(ms)
-                    failed[page] += errors
-            print(f"\n{'page (navigation start to last drawn output)':<44} {'p50 ms':>9} {'p95 ms':>9}"
-                  f" {'> ' + str(PAGE_TARGET_P95_MS):>7} {'failed':>7} {'HTML p50':>9}")
-            slow = []
-            for label, page in APP_PAGES:
-                got = timings[page]
-                html = f"{statistics.median(first_byte[page]):>9.0f}" if first_byte[page] else f"{'-':>9}"
-                over = sum(t > PAGE_TARGET_P95_MS for t in got) + timeouts[page]
-                note = f"  {timeouts[page]} timed out (> {PAGE_TIMEOUT_S} s)" if timeouts[page] else ""
-                if not got:
-                    slow.append(label)
-                    print(f"{label:<44} {'-':>9} {'-':>9} {over:>7} {failed[page]:>7} {html}{note}",
-                          flush=True)
-                    continue
-                p50, p95 = statistics.median(got), percentile(got, 0.95)
-                if p95 > PAGE_TARGET_P95_MS or timeouts[page]:
-                    slow.append(label)
-                    note = f"  > {PAGE_TARGET_P95_MS} ms{note}"
-                print(f"{label:<44} {p50:>9.0f} {p95:>9.0f} {over:>7} {failed[page]:>7} {html}{note}",
-                      flush=True)
-            print(f"\n{len(slow)} of {len(APP_PAGES)} pages over the {PAGE_TARGET_P95_MS} ms p95 target"
-                  + (f": {', '.join(slow)}" if slow else "")
-                  + f" ({repeat} loads each; '> {PAGE_TARGET_P95_MS}': loads over it or timed out;"
-                  " 'failed': outputs that failed, summed over the loads; 'HTML p50': ms to the first byte"
-                  " of the page's HTML, part of the page's time)")
-            if any(failed.values()):
-                print(f"R console: {log.read_text()[-2000:]}")
+                    for name in list(apps) if i % 2 == 0 else list(apps)[::-1]:
+                        runs[name].add(page, *time_page(driver, f"{urls[name]}?page={page}"))
+            for name, app_dir in apps.items():
+                if against:
+                    print(f"\n{name}: {app_dir}")
+                runs[name].report(repeat)
+                if any(runs[name].failed.values()):
+                    print(f"R console: {logs[name].read_text()[-2000:]}")
+            if against:
+                print_ratios(runs["this app"], runs["against"])
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        for workdir in workdirs.values():
+            shutil.rmtree(workdir, ignore_errors=True)
         with contextlib.closing(psycopg2.connect(dsn)) as conn:
             conn.autocommit = True
             shiny_app.drop_reader(conn, reader)
+
+
+def print_ratios(mine: PageTimes, theirs: PageTimes) -> None:
+    print(f"\n{'this app / against (same loads, alternating)':<44} {'p50':>9} {'p95':>9}")
+    for label, page in [*APP_PAGES, ("every load", None)]:
+        a, b = mine.times(page), theirs.times(page)
+        if a and b:
+            print(f"{label:<44} {statistics.median(a) / statistics.median(b):>9.2f}"
+                  f" {percentile(a, 0.95) / percentile(b, 0.95):>9.2f}")
+
+
+class PageTimes:
+    """One app's page loads: ms to the last drawn output, outputs failed, ms to the HTML's first byte."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, list[float]] = {page: [] for _, page in APP_PAGES}
+        self.failed = dict.fromkeys(self.timings, 0)
+        self.first_byte: dict[str, list[float]] = {page: [] for _, page in APP_PAGES}
+        self.timeouts = dict.fromkeys(self.timings, 0)
+
+    def add(self, page: str, ms: float | None, errors: int, html_ms: float | None) -> None:
+        if html_ms is not None:
+            self.first_byte[page].append(html_ms)
+        if ms is None:
+            self.timeouts[page] += 1
+        else:
+            self.timings[page].append(ms)
+        self.failed[page] += errors
+
+    def times(self, page: str | None) -> list[float]:
+        """One page's times, or every page's (None)."""
+        return self.timings[page] if page else [t for got in self.timings.values() for t in got]
+
+    def report(self, repeat: int) -> None:
+        print(f"\n{'page (navigation start to last drawn output)':<44} {'p50 ms':>9} {'p95 ms':>9}"
+              f" {'> ' + str(PAGE_TARGET_P95_MS):>7} {'failed':>7} {'HTML p50':>9}")
+        slow = []
+        for label, page in APP_PAGES:
+            got = self.timings[page]
+            html = (f"{statistics.median(self.first_byte[page]):>9.0f}" if self.first_byte[page]
+                    else f"{'-':>9}")
+            over = sum(t > PAGE_TARGET_P95_MS for t in got) + self.timeouts[page]
+            note = f"  {self.timeouts[page]} timed out (> {PAGE_TIMEOUT_S} s)" if self.timeouts[page] else ""
+            if not got:
+                slow.append(label)
+                print(f"{label:<44} {'-':>9} {'-':>9} {over:>7} {self.failed[page]:>7} {html}{note}",
+                      flush=True)
+                continue
+            p50, p95 = statistics.median(got), percentile(got, 0.95)
+            if p95 > PAGE_TARGET_P95_MS or self.timeouts[page]:
+                slow.append(label)
+                note = f"  > {PAGE_TARGET_P95_MS} ms{note}"
+            print(f"{label:<44} {p50:>9.0f} {p95:>9.0f} {over:>7} {self.failed[page]:>7} {html}{note}",
+                  flush=True)
+        print(f"\n{len(slow)} of {len(APP_PAGES)} pages over the {PAGE_TARGET_P95_MS} ms p95 target"
+              + (f": {', '.join(slow)}" if slow else "")
+              + f" ({repeat} loads each; '> {PAGE_TARGET_P95_MS}': loads over it or timed out;"
+              " 'failed': outputs that failed, summed over the loads; 'HTML p50': ms to the first byte"
+              " of the page's HTML, part of the page's time)")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -532,11 +578,19 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 -- one straight
     parser.add_argument("--dsn", help="superuser DSN of a server to use (a database is created and dropped)")
     parser.add_argument("--pages", action="store_true",
                         help="also time each page in headless Chromium (the app served by R; see above)")
+    parser.add_argument("--pages-against", type=Path, metavar="APP_DIR",
+                        help="with --pages: also serve another checkout's app"
+                        " (its roles/shiny_server/files/app) and alternate every page's loads between the two"
+                        " (ratios printed)")
     parser.add_argument("--keep", action="store_true",
                         help="with --dsn: keep the database (to EXPLAIN its queries); prints its name")
     args = parser.parse_args(argv)
     if args.keep and not args.dsn:
         parser.error("--keep needs --dsn (a throwaway cluster goes with its databases)")
+    if args.pages_against and not args.pages:
+        parser.error("--pages-against needs --pages")
+    if args.pages_against and not (args.pages_against / "app.R").is_file():
+        parser.error(f"--pages-against: no app.R in {args.pages_against}")
     if args.events < 1000 or args.days < 1 or args.repeat < 1:
         parser.error("--events >= 1000, --days >= 1 and --repeat >= 1")
 
@@ -601,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 -- one straight
                 for label, compared, error in sketch_errors(cur, max(first, last - timedelta(days=29)), last):
                     print(f"{label:<40} {compared:>9} {error:>9.2%}", flush=True)
         if args.pages:
-            bench_pages(dsn, args.repeat)
+            bench_pages(dsn, args.repeat, args.pages_against)
     finally:
         if args.keep and args.dsn:
             print(f"kept database {dbname}")
