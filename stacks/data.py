@@ -18,7 +18,13 @@ from stacks.buckets import (
     unique_bucket_name,
 )
 from stacks.iam import allow, service_principal
-from stacks.params import RAW_EVENTS_PREFIX, BuildParams, raw_bucket_prefix, transfer_bucket_prefix
+from stacks.params import (
+    BACKUPS_PREFIX,
+    RAW_EVENTS_PREFIX,
+    BuildParams,
+    raw_bucket_prefix,
+    transfer_bucket_prefix,
+)
 from stacks.template import (
     checkov_skip,
     export,
@@ -111,7 +117,9 @@ def _raw_bucket(t: Template, params: BuildParams, log_bucket: s3.Bucket) -> s3.B
 
 def _raw_lifecycle(t: Template) -> list[s3.LifecycleRule]:
     """Raw events expire, move to STANDARD_IA unless that is switched off (0 days), and their old
-    versions expire; abandoned multipart uploads are cleaned up."""
+    versions expire; the hosts' nightly dumps under backups/ expire after their own retention (and
+    then their versions); abandoned multipart uploads (a dump's upload cut short, too) are cleaned
+    up anywhere in the bucket."""
     retention_days = number_parameter(
         t,
         "RawObjectRetentionDays",
@@ -129,6 +137,13 @@ def _raw_lifecycle(t: Template) -> list[s3.LifecycleRule]:
     noncurrent_days = number_parameter(
         t, "NoncurrentVersionRetentionDays", 30, "Days old object versions are kept", minimum=1
     )
+    backup_days = number_parameter(
+        t,
+        "BackupRetentionDays",
+        35,
+        f"Days the hosts' nightly pg_dump backups under {BACKUPS_PREFIX} are kept (one a night each)",
+        minimum=1,
+    )
     t.add_condition("NeverTransitionToIa", Equals(Ref(ia_days), 0))
     to_ia = s3.LifecycleRuleTransition(StorageClass="STANDARD_IA", TransitionInDays=Ref(ia_days))
     return [
@@ -138,6 +153,15 @@ def _raw_lifecycle(t: Template) -> list[s3.LifecycleRule]:
             Prefix=RAW_EVENTS_PREFIX,
             ExpirationInDays=Ref(retention_days),
             Transitions=If("NeverTransitionToIa", NoValue, [to_ia]),
+            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=Ref(noncurrent_days)),
+        ),
+        # A dump the rule expires becomes a noncurrent version while versioning is on, kept
+        # NoncurrentVersionRetentionDays more (so a dump deleted by mistake can be brought back).
+        s3.LifecycleRule(
+            Id="backups",
+            Status="Enabled",
+            Prefix=BACKUPS_PREFIX,
+            ExpirationInDays=Ref(backup_days),
             NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=Ref(noncurrent_days)),
         ),
         s3.LifecycleRule(

@@ -15,6 +15,7 @@ from stacks import BUILDERS
 from stacks.hosts import AGENT_LOG_GROUPS
 from stacks.iam import ENI_DESCRIBE_ACTIONS, SESSION_MANAGER_ACTIONS
 from stacks.params import (
+    BACKUPS_PREFIX,
     DW_DATABASE,
     DW_LOGIN_ROLES,
     DW_PORT,
@@ -30,6 +31,7 @@ from stacks.params import (
     STACK_ORDER,
     VPC_CIDR,
     BuildParams,
+    backups_prefix,
     password_parameters,
 )
 from tests.stacks.support import props, resources_of, walk
@@ -561,6 +563,30 @@ def test_raw_bucket_versioning_lifecycle_logging(templates: dict[str, dict]) -> 
     [events_rule] = [r for r in raw["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "events/"]
     assert events_rule["ExpirationInDays"] == {"Ref": "RawObjectRetentionDays"}
     assert data["Resources"]["RawBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_backups_expire_after_their_retention_and_uploads_are_aborted(templates: dict[str, dict]) -> None:
+    """The hosts' nightly dumps (backups/<role>/, one a night each) expire after BackupRetentionDays,
+    then their noncurrent versions (the bucket is versioned); no rule of another prefix reaches
+    them, and an upload cut short is aborted like any in the bucket."""
+    data = templates["data"]
+    rules = props(data, "RawBucket")["LifecycleConfiguration"]["Rules"]
+    [backups] = [r for r in rules if r.get("Prefix") == BACKUPS_PREFIX]
+    assert backups == {
+        "Id": "backups",
+        "Status": "Enabled",
+        "Prefix": "backups/",
+        "ExpirationInDays": {"Ref": "BackupRetentionDays"},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": {"Ref": "NoncurrentVersionRetentionDays"}},
+    }
+    assert data["Parameters"]["BackupRetentionDays"]["Default"] == 35
+    assert data["Parameters"]["BackupRetentionDays"]["MinValue"] == 1
+    # every prefix rule is events/'s or backups/'s: neither expires the other's objects
+    assert sorted(r["Prefix"] for r in rules if "Prefix" in r) == ["backups/", "events/"]
+    bucket_wide = [r for r in rules if "Prefix" not in r and "Filter" not in r]
+    assert [r["AbortIncompleteMultipartUpload"] for r in bucket_wide] == [{"DaysAfterInitiation": 1}]
+    # the prefix the hosts write their dumps to is under it (stacks/hosts.py, the backup policies)
+    assert all(backups_prefix(role).startswith(backups["Prefix"]) for role in ("dw", "oltp"))
 
 
 def test_transfer_bucket_is_unversioned_and_expiring(templates: dict[str, dict]) -> None:
