@@ -24,13 +24,22 @@ DW_DATABASE = "clickstream_dw"
 #: The warehouse logins roles/postgres_dw creates: the ETL's, and the dashboards' (read-only).
 ETL_LOGIN = "etl_writer"
 READER_LOGIN = "dashboard_reader"
-#: Files under <state>/secrets/, read by inventories/local (CLICKSTREAM_LOCAL_SECRETS_DIR) as well.
-SECRET_FILES = ("dw_etl_writer", "dw_dashboard_reader", "oltp_shop_app", "oltp_analytics_reader")
 #: The shop's database and logins roles/oltp creates: the app's (the checkout writes the orders)
 #: and the analytics one (the ETL reads orders and order_items for booked revenue).
 OLTP_DATABASE = "shop"
 SHOP_APP_LOGIN = "shop_app"
 OLTP_ANALYTICS_LOGIN = "analytics_reader"
+#: The local hosts' platform_env (inventories/local): their SSM parameters are /clickstream/local/...
+PLATFORM_ENV = "local"
+#: Files under <state>/secrets/, each a login's password: (host role, login). The demo puts each in
+#: its Parameter Store stand-in under the name the stacks give it, where the hosts read it.
+HOST_SECRETS = {
+    "dw_etl_writer": ("dw", ETL_LOGIN),
+    "dw_dashboard_reader": ("dw", READER_LOGIN),
+    "oltp_shop_app": ("oltp", SHOP_APP_LOGIN),
+    "oltp_analytics_reader": ("oltp", OLTP_ANALYTICS_LOGIN),
+}
+SECRET_FILES = tuple(HOST_SECRETS)
 #: moto accepts any credentials; these placeholders only keep botocore from looking for real ones.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}
 #: podman's settings for machines like this one (runc, cgroupfs); an exported CONTAINERS_CONF wins.

@@ -81,6 +81,17 @@ def ensure_container(name: str, hostname: str, image: str, publish: Sequence[str
     wait_for_systemd(name)
 
 
+def gateway(name: str) -> str:
+    """The address container `name` reaches the machine at: its network's gateway (the podman
+    bridge's address on the machine, 10.88.0.1 on podman's default network)."""
+    proc = podman("container", "inspect", "--format", "{{.NetworkSettings.Gateway}}", name, check=False)
+    address = proc.stdout.strip()
+    if proc.returncode != 0 or not address:
+        raise DemoError(f"{name}: no network gateway to reach the machine at "
+                        f"({proc.stderr.strip() or 'the container has no bridge network'})")
+    return address
+
+
 def wait_for_systemd(name: str, timeout: float = 120) -> None:
     """Until systemd in the container has finished booting (its bus exists a moment after start)."""
     deadline = time.monotonic() + timeout

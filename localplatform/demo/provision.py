@@ -54,7 +54,7 @@ def site_roles(site: Path) -> list[str]:
     return roles
 
 
-def _ansible_env(cfg: DemoConfig) -> dict[str, str]:
+def _ansible_env(cfg: DemoConfig, ssm_url: str) -> dict[str, str]:
     env = tool_env()
     env.update(
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
@@ -64,20 +64,16 @@ def _ansible_env(cfg: DemoConfig) -> dict[str, str]:
         # Our own temp dirs: a molecule run on the same machine must not read this run's state.
         ANSIBLE_LOCAL_TEMP=str(cfg.state_dir / "ansible" / "tmp"),
         ANSIBLE_ASYNC_DIR=str(cfg.state_dir / "ansible" / "async"),
-        CLICKSTREAM_LOCAL_SECRETS_DIR=str(cfg.secrets_dir),
+        # The Parameter Store stand-in the hosts read their passwords from (inventories/local).
+        CLICKSTREAM_SSM_ENDPOINT_URL=ssm_url,
     )
     return env
 
 
-def inventory_defines(variable: str, inventory: Path = REPO / "inventories" / "local") -> bool:
-    """Whether the inventory sets `variable` anywhere (a plain text search of its YAML)."""
-    pattern = re.compile(rf"^\s*{re.escape(variable)}\s*:", re.MULTILINE)
-    return any(pattern.search(p.read_text(encoding="utf-8")) for p in inventory.rglob("*.y*ml"))
-
-
-def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None:
+def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress, ssm_url: str) -> None:
     """ansible-playbook playbooks/site.yml -i inventories/local, its log in <state>/logs/ansible.log;
-    the plays, the recap and a heartbeat of tasks are shown."""
+    the plays, the recap and a heartbeat of tasks are shown. The hosts read their passwords from
+    the Parameter Store at `ssm_url` (no password is a variable of the play)."""
     extra = cfg.state_dir / "ansible-vars.json"
     demo_vars = {
         # Shiny must listen on the container's interface for the port published to the host's
@@ -86,9 +82,6 @@ def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None
         # Size PostgreSQL for a demo container, not from the whole machine's memory it sees.
         "postgres_dw_memory_mb": 1024,
     }
-    if not inventory_defines("shiny_server_db_password"):
-        # The dashboards read the warehouse as its reader login: same password, by reference only.
-        demo_vars["shiny_server_db_password"] = "{{ postgres_dw_reader_password }}"  # noqa: S105 (a reference)
     extra.write_text(json.dumps(demo_vars) + "\n")
     cmd = [str(VENV_BIN / "ansible-playbook"), "playbooks/site.yml", "-i", "inventories/local",
            "-e", f"@{extra}"]
@@ -99,7 +92,7 @@ def run_playbook(cfg: DemoConfig, limit: str | None, progress: Progress) -> None
                      + (["--limit", limit] if limit else []))
     progress.info(f"{shown} (log: {rel(log)})")
     with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=_ansible_env(cfg), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, cwd=REPO, env=_ansible_env(cfg, ssm_url), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         recap = False

@@ -72,7 +72,12 @@ def step_hosts(cfg: DemoConfig, progress: Progress) -> bool:
                                     progress)
     else:
         progress.info("DWH_DSN is set: no DW container; the dashboards (which live on the DW host) are off")
-    provision.run_playbook(cfg, None if use_dw_host else "oltp", progress)
+    # The hosts read their logins' passwords from Parameter Store themselves, as on AWS: here from
+    # moto, which they reach at their bridge's gateway.
+    ssm_url = services.put_host_secrets(cfg, containers.gateway(OLTP_CONTAINER))
+    progress.info(f"Parameter Store stand-in for the hosts: moto at {ssm_url} (the passwords of "
+                  f"{rel(cfg.secrets_dir)}/ as SecureStrings)")
+    provision.run_playbook(cfg, None if use_dw_host else "oltp", progress, ssm_url)
     progress.done()
     return use_dw_host
 

@@ -3,8 +3,8 @@
 Each test runs ansible-playbook on localhost against the role's own files. The templates are
 written by the role's own template tasks from tasks/configure.yml (dest moved to a temp dir),
 so their `validate:` runs files/postgresql-check-config against the installed PostgreSQL. The
-preflight runs as the role runs it. The molecule scenarios of postgres_dw and oltp run the role
-on a Debian host.
+preflight runs as the role runs it (the logins' passwords are tests/ansible/test_host_secrets.py's).
+The molecule scenarios of postgres_dw and oltp run the role on a Debian host.
 """
 
 from __future__ import annotations
@@ -209,15 +209,19 @@ def test_preflight_names_the_entry_and_the_rule_it_breaks(tmp_path: Path) -> Non
     found = run_preflight(tmp_path, {
         "valid": {
             "postgresql_hba_entries": [APP_LOCAL, APP_LOOPBACK, APP_TRUSTED, ANALYTICS, world_reject],
-            "postgresql_users": [{"name": "shop_owner"}, {"name": "shop_app", "password": "x" * 16}],
+            "postgresql_users": [{"name": "shop_owner"},
+                                 {"name": "shop_app", "password_parameter": "/clickstream/dev/oltp/app/pw"}],
         },
         "world": {"postgresql_hba_entries": [{**APP_TRUSTED, "addresses": ["10.0.0.0/8", "::/0"]}]},
         "not_cidr": {"postgresql_hba_entries": [{**APP_TRUSTED, "addresses": ["10.0.0.1", "db.example/32"]}]},
         "local_with_address": {"postgresql_hba_entries": [{**APP_LOCAL, "addresses": ["10.0.0.0/8"]}]},
         "host_without": {"postgresql_hba_entries": [HOST_WITHOUT_ADDRESSES]},
         "two_words": {"postgresql_hba_entries": [{**APP_LOCAL, "user": "shop app"}]},
-        "short_password": {"postgresql_users": [{"name": "shop_app", "password": "fifteen-chars-x"},
-                                                {"name": "etl", "password": "a-long-enough-password"}]},
+        "bad_parameter": {"postgresql_users": [
+            {"name": "shop_app", "password_parameter": "clickstream/no-slash"},
+            {"name": "etl", "password_parameter": "/clickstream/dev/dw/etl"},
+            {"name": "spaced", "password_parameter": "/a b/password"},
+        ]},
     })
     assert found["valid"] == "passed"
     assert "only reject may name every address (0.0.0.0/0 or ::/0)" in found["world"]
@@ -227,19 +231,35 @@ def test_preflight_names_the_entry_and_the_rule_it_breaks(tmp_path: Path) -> Non
     assert "a local entry has no addresses" in found["local_with_address"]
     assert "a hostssl entry needs addresses" in found["host_without"]
     assert "database and user must be single words" in found["two_words"]
-    assert found["short_password"].startswith("postgresql_users: the password of shop_app must be")
-    assert "fifteen-chars-x" not in found["short_password"]
+    assert found["bad_parameter"].startswith(
+        "postgresql_users: the password_parameter of shop_app, spaced must be an SSM parameter name")
 
 
-def test_argument_specs_refuse_a_method_without_a_password_or_certificate(tmp_path: Path) -> None:
+def validate_arguments(tmp_path: Path, provided: dict) -> subprocess.CompletedProcess[str]:
     specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())
     task = {
         "name": "Validate the arguments as the role's start does",
         "ansible.builtin.validate_argument_spec": {
             "argument_spec": specs["argument_specs"]["main"]["options"],
-            "provided_arguments": {"postgresql_hba_entries": [{**APP_LOCAL, "auth_method": "trust"}]},
+            "provided_arguments": provided,
         },
     }
-    done = playbook(tmp_path, [task], {})
+    return playbook(tmp_path, [task], {})
+
+
+def test_argument_specs_refuse_a_method_without_a_password_or_certificate(tmp_path: Path) -> None:
+    done = validate_arguments(tmp_path, {"postgresql_hba_entries": [{**APP_LOCAL, "auth_method": "trust"}]})
     assert done.returncode != 0
     assert "value of auth_method must be one of: scram-sha-256, peer, cert, reject, got: trust" in done.stdout
+
+
+def test_argument_specs_refuse_a_login_s_password(tmp_path: Path) -> None:
+    """A login takes the name of the parameter holding its password, never the password: the
+    password would travel to the host as a module argument (tests/ansible/test_host_secrets.py)."""
+    done = validate_arguments(tmp_path, {"postgresql_users": [{"name": "shop_app", "password": "x" * 20}]})
+    assert done.returncode != 0
+    assert "postgresql_users.password. Supported parameters include:" in done.stdout + done.stderr
+    assert "x" * 20 not in done.stdout + done.stderr
+    done = validate_arguments(tmp_path, {"postgresql_users": [
+        {"name": "shop_app", "password_parameter": "/clickstream/dev/oltp/shop_app/password"}]})
+    assert done.returncode == 0, done.stdout

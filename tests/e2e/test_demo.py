@@ -191,11 +191,16 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
     assert float(tracked.replace(",", "")) == pytest.approx(both["revenue"])
     assert (int(orders), int(untracked), int(unbooked)) == (shop["booked_orders"], shop["untracked_orders"],
                                                             shop["forged_purchases"])
-    # the generated passwords: files of mode 0600, never in the output
+    # the generated passwords: files of mode 0600, never in the output, and never part of the
+    # playbook run (the hosts read them from the Parameter Store stand-in themselves)
+    ansible_log = (cfg.logs_dir / "ansible.log").read_text()
+    assert "Set each login's password from its SSM parameter, read on the host" in ansible_log
     for name in SECRET_FILES:
         path = cfg.secrets_dir / name
         assert path.stat().st_mode & 0o777 == 0o600
         assert read_secret(path) not in out
+        assert read_secret(path) not in ansible_log
+    assert re.search(r"Parameter Store stand-in for the hosts: moto at http://[\d.]+:\d+", out)
     # only loopback: the containers' published ports and the demo's own processes
     ports = subprocess.run(["podman", "port", DW_CONTAINER], capture_output=True, text=True,
                            check=True).stdout

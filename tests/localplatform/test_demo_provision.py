@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
+import yaml
+
 from localplatform.demo import provision
-from localplatform.demo.config import REPO
+from localplatform.demo.config import PLATFORM_ENV, REPO, DemoConfig
 
 
 def test_the_tree_has_every_piece_the_hosts_need():
@@ -21,11 +25,20 @@ def test_the_site_playbook_applies_each_role_once_in_order(tmp_path: Path):
     assert set(site_roles) >= {"postgres_dw", "shiny_server", "oltp"}
 
 
-def test_inventory_defines_finds_a_variable_set_in_any_group_file(tmp_path: Path):
-    (tmp_path / "group_vars").mkdir()
-    (tmp_path / "group_vars" / "dw.yml").write_text("# shiny_server_db_user: commented\n"
-                                                     "  shiny_server_db_password: \"{{ x }}\"\n")
-    assert provision.inventory_defines("shiny_server_db_password", tmp_path)
-    assert not provision.inventory_defines("shiny_server_db_user", tmp_path)
-    assert not provision.inventory_defines("shiny_server_db", tmp_path)
-    assert provision.inventory_defines("shiny_server_db_password")  # inventories/local sets it
+def test_the_local_inventory_holds_no_password_and_names_the_stand_in(monkeypatch: pytest.MonkeyPatch):
+    """The local hosts read their passwords from the demo's Parameter Store stand-in, as the EC2
+    hosts read AWS's: the inventory has no password variable (nor the secrets' files), only the
+    stand-in's URL, from the environment run_playbook sets."""
+    group_vars = REPO / "inventories" / "local" / "group_vars"
+    code = re.sub(r"#.*", "", "\n".join(p.read_text() for p in sorted(group_vars.glob("*.yml"))))
+    assert "password" not in code.replace("password_parameter", "")
+    assert "secrets" not in code
+    all_vars = yaml.safe_load((group_vars / "all.yml").read_text())
+    assert "CLICKSTREAM_SSM_ENDPOINT_URL" in all_vars["clickstream_ssm_endpoint_url"]
+    assert all_vars["postgresql_ssm_endpoint_url"] == all_vars["shiny_server_ssm_endpoint_url"] == (
+        "{{ clickstream_ssm_endpoint_url }}")
+    assert all_vars["platform_env"] == PLATFORM_ENV
+    cfg = DemoConfig.from_env({"DEMO_STATE_DIR": "/nonexistent"})
+    env = provision._ansible_env(cfg, "http://10.88.0.1:15000")
+    assert env["CLICKSTREAM_SSM_ENDPOINT_URL"] == "http://10.88.0.1:15000"
+    assert not any("SECRET" in key for key in env if key.startswith("CLICKSTREAM"))
