@@ -40,7 +40,8 @@ def shop_schema(owner: str, app_user: str, analytics_user: str) -> str:
     env.filters["comment"] = lambda text, *args, **kwargs: f"-- {text}"
     text = env.from_string(SCHEMA_TEMPLATE.read_text()).render(
         ansible_managed="managed by the tests", oltp_owner_role=owner, oltp_app_user=app_user,
-        oltp_analytics_user=analytics_user, oltp_analytics_password="set by the role's variable")
+        oltp_analytics_user=analytics_user,
+        oltp_analytics_password_parameter="/clickstream/test/oltp/analytics_reader/password")
     return "\n".join(line for line in text.splitlines() if not line.startswith("\\"))
 
 
