@@ -4,35 +4,24 @@ ETL's settings logging in as a member of clickstream_writer, as in production.""
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 from collections.abc import Iterator
 
 import boto3
 import psycopg2
 import pytest
-from moto.server import ThreadedMotoServer
 from psycopg2 import sql
 from psycopg2.extensions import parse_dsn
 
 from functions.etl.config import Settings
 from functions.warehouse.migrate import apply_migrations
-from tests.support.net import free_port
-
-REGION = "ap-southeast-1"
+from tests.support.moto import REGION, moto_server
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    # Dummy credentials so nothing ever reaches a real account.
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_SESSION_TOKEN", "testing"), ("AWS_DEFAULT_REGION", REGION)):
-        os.environ[name] = value
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from tests.etl.support import (
     make_traffic,
     put_by_hour,
     put_object,
-    recompute,
     warehouse_state,
 )
+from tests.support.aggregates import recompute
 
 START = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 21, 3, 30, tzinfo=UTC)

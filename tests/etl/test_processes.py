@@ -19,7 +19,8 @@ from functions.etl.config import Settings
 from functions.etl.runner import run
 from functions.etl.testing_hooks import PHASES
 from functions.etl.warehouse import ETL_LANE_LOCK_KEY, STALE_RUN_ERROR, WarehouseUnavailable
-from tests.etl.support import event_ids, make_traffic, put_by_hour, recompute, warehouse_state
+from tests.etl.support import event_ids, make_traffic, put_by_hour, warehouse_state
+from tests.support.aggregates import recompute
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,8 +11,10 @@ import psycopg2
 import pytest
 
 from functions.etl.runner import run
-from tests.etl.support import make_session, make_traffic, put_by_hour, put_object, recompute
+from tests.etl.support import make_session, make_traffic, put_by_hour, put_object
 from tests.support import quality
+from tests.support.acquisition import event_time
+from tests.support.aggregates import recompute
 
 TARGET = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)      # a Tuesday afternoon
 FIRST = TARGET - 4 * quality.WEEK
@@ -189,7 +191,7 @@ def test_with_a_daily_baseline_a_drop_is_judged_against_the_previous_days(settin
         cur.execute("UPDATE dq_settings SET value = 1 WHERE name = 'baseline_period_days'")
     until = TARGET + timedelta(hours=2)
     run(settings, TARGET - timedelta(days=4), until, s3=s3, now=until)
-    hours = {quality._hour(quality._ts(r["event_timestamp"])) for r in records}
+    hours = {quality._hour(event_time(r)) for r in records}
     verdicts = expected_flags(dw, records, hours)
     found = anomalies(dw)
     assert_flags_match(found, verdicts)
@@ -211,7 +213,7 @@ def test_with_the_weekly_default_days_of_history_judge_nothing(settings, s3, buc
     summary = run(settings, TARGET - timedelta(days=4), TARGET + timedelta(hours=2), s3=s3,
                   now=TARGET + timedelta(hours=2))
     assert summary["anomalies"]["hours_judged"] > 0 and anomalies(dw) == {}
-    hours = {quality._hour(quality._ts(r["event_timestamp"])) for r in records}
+    hours = {quality._hour(event_time(r)) for r in records}
     assert expected_flags(dw, records, hours) == {}, "no hour has three weeks before it"
 
 

@@ -13,6 +13,7 @@ tables, which are data.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -117,6 +118,34 @@ def _dec(v) -> Decimal:
     return Decimal(repr(v)) if v is not None else Decimal(0)
 
 
+def event_time(r: dict) -> datetime:
+    """An event's time (its event_timestamp: RFC 3339 text or epoch milliseconds), in UTC."""
+    return _ts(r["event_timestamp"])
+
+
+def raw_records(lines) -> list[dict]:
+    """The events of raw lines (bytes) as plain JSON reads them, in order: a line that is not
+    UTF-8 JSON of an object is no event (the ETL rejects it)."""
+    out = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
+
+
+def unique_events(records: list[dict]) -> dict[str, dict]:
+    """event id (lowercase) -> its event: the first copy of each event id counts, later ones are
+    duplicates (docs/warehouse-etl.md, "Deduplication")."""
+    events: dict[str, dict] = {}
+    for r in records:
+        events.setdefault(r["event_id"].lower(), r)
+    return events
+
+
 def event_bot_reason(r: dict) -> str | None:
     ua = r.get("user_agent")
     return bots.bot_reason(ua, ingest_flagged=r.get("is_bot") is True,
@@ -126,6 +155,9 @@ def event_bot_reason(r: dict) -> str | None:
 def event_is_bot(r: dict) -> bool:
     """Ingest flagged it, or the maintained list matches its agent."""
     return r.get("is_bot") is True or event_bot_reason(r) is not None
+
+
+FUNNEL_STEPS = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")
 
 
 @dataclass
@@ -179,15 +211,19 @@ class Session:
     def day(self) -> date:
         return self.started_at.date()
 
+    @property
+    def funnel(self) -> dict[str, bool]:
+        """Which steps of the funnel the session reached, in any order (docs/warehouse-etl.md,
+        agg_funnel_daily): a page view, a product view, an add to cart, a checkout, a purchase."""
+        return dict(zip(FUNNEL_STEPS, (self.page_views > 0, self.reached_product, self.reached_cart,
+                                       self.reached_checkout, self.purchased), strict=True))
+
 
 def build_sessions(records: list[dict], category_of: dict[str, str], *, max_steps: int = 12,
                    country_of=lambda _address: None) -> dict[str, Session]:
     """Every session of the (valid) raw records with its acquisition and audience columns."""
-    events: dict[str, dict] = {}
-    for r in records:
-        events.setdefault(r["event_id"].lower(), r)
     by_session: dict[str, list] = defaultdict(list)
-    for eid, r in events.items():
+    for eid, r in unique_events(records).items():
         by_session[r["session_id"]].append((_ts(r["event_timestamp"]), eid, r))
     sessions: dict[str, Session] = {}
     for sid, evs in by_session.items():

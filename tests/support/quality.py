@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from tests.support.acquisition import event_bot_reason, event_is_bot
+from tests.support.acquisition import event_bot_reason, event_is_bot, event_time, unique_events
 
 WEEK = timedelta(days=7)
-
-
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _hour(moment: datetime) -> datetime:
@@ -24,19 +20,17 @@ def _hour(moment: datetime) -> datetime:
 def bot_share_by_reason(records: list[dict]) -> dict[tuple[datetime, str], tuple[int, float]]:
     """{(hour, reason): (bot events, share of the hour's events)}: a bot session's events under its
     first bot event's reason (by time, then event id)."""
-    events = {}
-    for r in records:
-        events.setdefault(r["event_id"].lower(), r)
+    events = unique_events(records)
     first_reason: dict[str, tuple] = {}
     for eid, r in events.items():
         reason = event_bot_reason(r)
-        key = (_ts(r["event_timestamp"]), eid)
+        key = (event_time(r), eid)
         if reason and (r["session_id"] not in first_reason or key < first_reason[r["session_id"]][0]):
             first_reason[r["session_id"]] = (key, reason)
     totals: dict[datetime, int] = defaultdict(int)
     bots: dict[tuple[datetime, str], int] = defaultdict(int)
     for r in events.values():
-        hour = _hour(_ts(r["event_timestamp"]))
+        hour = _hour(event_time(r))
         totals[hour] += 1
         if r["session_id"] in first_reason:
             bots[(hour, first_reason[r["session_id"]][1])] += 1
@@ -47,13 +41,11 @@ def hourly_metrics(records: list[dict], lines_by_hour: dict[datetime, tuple[int,
     """{hour: {metric: (value, volume)}} from the valid raw events (first copy of each event_id
     counts; a session is a bot session when any of its events is flagged) and, for the reject
     share, {raw object hour: (valid lines, rejected lines)}."""
-    events = {}
-    for r in records:
-        events.setdefault(r["event_id"].lower(), r)
+    events = unique_events(records)
     bot_sessions = {r["session_id"] for r in events.values() if event_is_bot(r)}
     count = defaultdict(lambda: {"events": 0, "bot_events": 0, "sessions": set(), "purchases": 0})
     for r in events.values():
-        bucket = count[_hour(_ts(r["event_timestamp"]))]
+        bucket = count[_hour(event_time(r))]
         if r["session_id"] in bot_sessions:
             bucket["bot_events"] += 1
             continue

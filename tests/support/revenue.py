@@ -4,30 +4,24 @@ revenue"): the shop's orders beside the purchases the raw events report, per UTC
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 
-from tests.support.acquisition import LOOKBACK, Session, event_is_bot
+from tests.support.acquisition import LOOKBACK, Session, event_is_bot, event_time, unique_events
 
 BOOKED = ("paid", "shipped", "delivered")
 
 
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def tracked_purchases(records: list[dict]) -> dict[str, dict]:
     """order_id -> its first purchase event of a non-bot session (by time, then event id)."""
-    events = {}
-    for r in records:
-        events.setdefault(r["event_id"].lower(), r)
+    events = unique_events(records)
     bots = {r["session_id"] for r in events.values() if event_is_bot(r)}
     first: dict[str, tuple] = {}
     for eid, r in events.items():
         order = (r.get("context") or {}).get("order") or {}
         if r["event_name"] != "purchase" or r["session_id"] in bots or not order.get("order_id"):
             continue
-        key = (_ts(r["event_timestamp"]), eid)
+        key = (event_time(r), eid)
         if order["order_id"] not in first or key < first[order["order_id"]][0]:
             first[order["order_id"]] = (key, r)
     return {oid: {"at": key[0], "revenue": Decimal(repr(r["context"]["order"]["revenue"])),
