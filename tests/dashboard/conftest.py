@@ -1,5 +1,6 @@
-"""Fixtures for the dashboard tests: a migrated warehouse holding known data, a read-only
-login for the app, the Shiny app itself (served by R on the host) and headless Chromium."""
+"""Fixtures for the dashboard tests: a migrated warehouse the real ETL loaded with the known raw
+events, a read-only login for the app, the Shiny app itself (served by R on the host) and headless
+Chromium."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from functions.warehouse.migrate import apply_migrations
 from tests.dashboard import known_data
 from tests.support import shiny_app
+from tests.support.moto import moto_server
 from tests.support.pgcluster import PgCluster
 from tests.support.shiny_app import APP_DIR, REPO
 from tests.support.shiny_app import wait_http as _wait_http
@@ -48,45 +50,53 @@ class Warehouse:
         )
 
 
-def _make_warehouse(cluster: PgCluster, data: known_data.KnownData | None) -> Iterator[Warehouse]:
-    dsn = cluster.create_database()
+def _reader_warehouse(cluster: PgCluster, dsn: str, data: known_data.KnownData | None) -> Iterator[Warehouse]:
     params = psycopg2.extensions.parse_dsn(dsn)
     with contextlib.closing(psycopg2.connect(dsn)) as conn:
-        apply_migrations(conn)
         conn.autocommit = True
         reader, password = shiny_app.create_reader(conn)
-        conn.autocommit = False
-        if data is not None:
-            known_data.load(conn, data)
-    yield Warehouse(
-        dsn=dsn,
-        host=params["host"],
-        port=int(params["port"]),
-        dbname=params["dbname"],
-        reader=reader,
-        reader_password=password,
-        data=data,
-    )
-    cluster.drop_database(params["dbname"])
-    with contextlib.closing(psycopg2.connect(cluster.dsn)) as conn:
-        conn.autocommit = True
-        shiny_app.drop_reader(conn, reader)
+    try:
+        yield Warehouse(dsn=dsn, host=params["host"], port=int(params["port"]), dbname=params["dbname"],
+                        reader=reader, reader_password=password, data=data)
+    finally:
+        with contextlib.closing(psycopg2.connect(dsn)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                            (reader,))
+        with contextlib.closing(psycopg2.connect(cluster.dsn)) as conn:
+            conn.autocommit = True
+            shiny_app.drop_reader(conn, reader)
 
 
 @pytest.fixture(scope="session")
-def known() -> known_data.KnownData:
-    return known_data.build()
+def dashboard_moto() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
-def warehouse(pg_cluster: PgCluster, known: known_data.KnownData) -> Iterator[Warehouse]:
-    """The migrated warehouse with the known data (read-only for the tests: do not modify)."""
-    yield from _make_warehouse(pg_cluster, known)
+def warehouse(pg_cluster: PgCluster, dashboard_moto: str) -> Iterator[Warehouse]:
+    """The known raw events loaded by the real ETL into a migrated warehouse, with the oracle's
+    view of them as `data` (read-only for the tests: do not modify)."""
+    with known_data.known_warehouse(pg_cluster, dashboard_moto) as (dsn, data):
+        yield from _reader_warehouse(pg_cluster, dsn, data)
+
+
+@pytest.fixture(scope="session")
+def known(warehouse: Warehouse) -> known_data.KnownData:
+    return warehouse.data
 
 
 @pytest.fixture
 def empty_warehouse(pg_cluster: PgCluster) -> Iterator[Warehouse]:
-    yield from _make_warehouse(pg_cluster, None)
+    dsn = pg_cluster.create_database()
+    with contextlib.closing(psycopg2.connect(dsn)) as conn:
+        apply_migrations(conn)
+    try:
+        yield from _reader_warehouse(pg_cluster, dsn, None)
+    finally:
+        pg_cluster.drop_database(psycopg2.extensions.parse_dsn(dsn)["dbname"])
 
 
 def require_r(*packages: str) -> str:

@@ -14,26 +14,14 @@ from psycopg2 import sql
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import Warehouse
-from tests.support import overview
+from tests.support import journeys, overview
 from tests.support import revenue as revenue_oracle
 
 FROM, TO = known_data.FIRST_DAY, known_data.LAST_DAY
 
 
 def human_sessions(data: known_data.KnownData, day_from: date = FROM, day_to: date = TO) -> list[dict]:
-    return [s for s in data.sessions if not s["is_bot"] and day_from <= s["started_at"].date() <= day_to]
-
-
-def steps_of(data: known_data.KnownData, session_id: str) -> list[str]:
-    evs = sorted(
-        (e for e in data.events if e["session_id"] == session_id),
-        key=lambda e: (e["event_timestamp"], e["event_id"]),
-    )
-    out: list[str] = []
-    for e in evs:
-        if not out or out[-1] != e["event_name"]:
-            out.append(e["event_name"])
-    return out
+    return overview.human_sessions(data, day_from, day_to)
 
 
 def test_activity_summary_matches_events(warehouse: Warehouse, known):
@@ -96,12 +84,8 @@ def test_activity_daily_and_hourly(warehouse: Warehouse, known):
 
 
 def test_funnel_counts_sessions_per_step_and_rates(warehouse: Warehouse, known):
-    sessions = human_sessions(known)
-    names = {
-        s["session_id"]: {e["event_name"] for e in known.events if e["session_id"] == s["session_id"]}
-        for s in sessions
-    }
-    expected = [sum(step in n for n in names.values()) for step in known_data.FUNNEL_STEPS]
+    steps = overview.funnel_sessions(known, FROM, TO)
+    expected = [steps[step] for step in known_data.FUNNEL_STEPS]
     rows = warehouse.query(
         "SELECT step_no, step, sessions, step_rate, overall_rate FROM dashboard.funnel(%s, %s)", (FROM, TO)
     )
@@ -195,11 +179,11 @@ def test_booked_revenue_by_product_and_category(warehouse: Warehouse, known, cat
 
 def test_journey_paths_entry_and_exit_pages(warehouse: Warehouse, known):
     sessions = human_sessions(known)
-    paths = Counter(" → ".join(steps_of(known, s["session_id"])) for s in sessions)
     rows = warehouse.query(
         "SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 50, 10)", (FROM, TO)
     )
-    assert dict(rows) == dict(paths)
+    assert dict(rows) == dict(journeys.paths(known, FROM, TO, 10))
+    assert max(s["step_count"] for s in sessions) <= 10                # whole paths, none cut
     pages = warehouse.query("SELECT kind, page, sessions, share FROM dashboard.journey_pages(%s, %s, 50)",
                             (FROM, TO))
     for kind in ("entry", "exit"):
@@ -224,20 +208,13 @@ def test_journeys_describe_every_session_from_the_daily_aggregates(warehouse: Wa
     their exits and the averages: every session of the range, as the oracle counts them from
     the raw events, not a sample."""
     sessions = human_sessions(known)
-    steps = {s["session_id"]: steps_of(known, s["session_id"]) for s in sessions}
-    cut = Counter(" → ".join(st[:3]) + (" → …" if len(st) > 3 else "") for st in steps.values())
     assert dict(warehouse.query("SELECT path, sessions FROM dashboard.journey_paths(%s, %s, 500, 3)",
-                                (FROM, TO))) == dict(cut)
-    assert max(len(st) for st in steps.values()) > 3           # some paths are cut (the "…" is tested)
+                                (FROM, TO))) == dict(journeys.paths(known, FROM, TO, 3))
+    assert max(s["step_count"] for s in sessions) > 3           # some paths are cut (the "…" is tested)
     for max_steps in (2, 5):
-        want = Counter()
-        for st in steps.values():
-            for i in range(1, min(len(st), max_steps) + 1):
-                if i < max_steps or len(st) == i:
-                    want[(i, st[i - 1], st[i] if i < len(st) else "(exit)")] += 1
         got = warehouse.query("SELECT step_no, from_event, to_event, sessions"
                               " FROM dashboard.journey_transitions(%s, %s, %s)", (FROM, TO, max_steps))
-        assert {(i, f, t): n for i, f, t, n in got} == dict(want), max_steps
+        assert {(i, f, t): n for i, f, t, n in got} == dict(journeys.transitions(known, FROM, TO, max_steps))
     [(total, sampled, avg_events)] = warehouse.query(
         "SELECT sessions, sampled, avg_events FROM dashboard.journey_summary(%s, %s)", (FROM, TO))
     assert (total, sampled) == (len(sessions), len(sessions))

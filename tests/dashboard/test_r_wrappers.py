@@ -20,11 +20,7 @@ DAYS = (known_data.FIRST_DAY, known_data.LAST_DAY)
 
 
 def expected_figures(data: known_data.KnownData) -> dict:
-    sessions = [s for s in data.sessions if not s["is_bot"]]
-    names = {s["session_id"]: set() for s in sessions}
-    for e in data.events:
-        if e["session_id"] in names:
-            names[e["session_id"]].add(e["event_name"])
+    sessions = overview.human_sessions(data, *DAYS)
     events = data.human_events()
     users_per_hour: dict = {}
     for e in events:
@@ -39,7 +35,7 @@ def expected_figures(data: known_data.KnownData) -> dict:
         "days": [d.isoformat() for d in known_data.DAYS],
         "daily_users": [len({e["client_id"] for e in events if e["event_timestamp"].date() == d})
                         for d in known_data.DAYS],
-        "funnel": [sum(step in n for n in names.values()) for step in known_data.FUNNEL_STEPS],
+        "funnel": list(overview.funnel_sessions(data, *DAYS).values()),
         "product_views": sum(e["event_name"] == "product_view" for e in events),
         "dell_laptop_views": sum(
             e["event_name"] == "product_view" and e["context_product_id"] in dell_laptops for e in events

@@ -1,6 +1,7 @@
 """Plain-Python oracle of the dashboards' headline figures (Activity, Conversion funnel, Products)
-over the known data's events and sessions (tests/dashboard/known_data.py): what each value box
-shows for a range of UTC days, recomputed without the warehouse. Previous-period changes and
+over the known data's raw events (tests/dashboard/known_data.py) and the sessions the one oracle
+builds from them (acquisition.build_sessions, as dicts): what each value box shows for a range of
+UTC days, recomputed without the warehouse. Previous-period changes and
 Wilson intervals come from tests/support/compare.py over two of these."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from tests.support.acquisition import FUNNEL_STEPS
 from tests.support.compare import relative_change, wilson
 from tests.support.revenue import BOOKED
 
@@ -76,14 +78,10 @@ def overview(data, first: date, last: date, segment: dict | None = None) -> Over
 
 
 def funnel_sessions(data, first: date, last: date, segment: dict | None = None) -> dict[str, int]:
-    """Sessions started in the range (of the segment) that reached each step (any order), by step."""
-    ids = {s["session_id"] for s in human_sessions(data, first, last, segment)}
-    names: dict[str, set] = {sid: set() for sid in ids}
-    for e in data.events:
-        if e["session_id"] in ids:
-            names[e["session_id"]].add(e["event_name"])
-    steps = ("page_view", "product_view", "add_to_cart", "begin_checkout", "purchase")
-    return {step: sum(step in n for n in names.values()) for step in steps}
+    """Sessions started in the range (of the segment) that reached each step (any order), by step
+    (each session's acquisition.Session.funnel)."""
+    sessions = human_sessions(data, first, last, segment)
+    return {step: sum(s["funnel"][step] for s in sessions) for step in FUNNEL_STEPS}
 
 
 def segment_days(data, first: date, last: date, segment: dict) -> list[tuple]:

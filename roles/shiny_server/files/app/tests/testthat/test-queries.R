@@ -1,5 +1,5 @@
-# The wrappers against a real warehouse holding the known data; expected figures come from
-# an independent computation over the same events (tests/dashboard/known_data.py).
+# The wrappers against a real warehouse holding the known data (raw events the ETL loaded); expected
+# figures come from the plain-Python oracle over the same raw events (tests/dashboard/known_data.py).
 expected <- jsonlite::fromJSON(Sys.getenv("CLICKSTREAM_TEST_EXPECTED"), simplifyVector = TRUE)
 db <- db_handle()
 withr::defer(db$close(), teardown_env())
