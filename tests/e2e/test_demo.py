@@ -3,9 +3,11 @@
 Runs `python -m localplatform.demo up`, as `make demo` does (Debian 12 systemd containers
 configured by playbooks/site.yml, moto, the ingest adapter, the traffic generator, the demo shop
 walked in headless Chromium, the scheduled ETL) and checks that the dashboard's funnel and
-activity numbers equal the counts in the generator's own record of what it sent plus the shop
-walk's record of what its browser sent, bots excluded as the dashboards exclude them. Then a
-second `up` must change nothing.
+activity numbers equal the plain-Python oracle's over the raw events read back from the bucket
+(tests/e2e/expected.py), bots excluded as the dashboards exclude them, and that the bucket holds
+what the generator's own record and the shop walk's say was sent. Then a second `up` must change
+nothing. The raw bucket is on a moto server this test runs (S3_ENDPOINT), so that it outlives
+`up`; tests/e2e/test_pipeline.py runs the demo's own.
 
 The demo's containers have fixed names (the local inventory names them), so this test replaces a
 demo that is running on the machine, and removes everything afterwards (KEEP_DEMO=1 keeps it).
@@ -30,7 +32,18 @@ from localplatform import traffic
 from localplatform.demo.config import DW_CONTAINER, SECRET_FILES, DemoConfig
 from localplatform.demo.state import read_secret
 from localplatform.demo.warehouse import Warehouse
-from tests.e2e.expected import combined, date_range, expected_anomalies, expected_daily, expected_restatements
+from tests.e2e.expected import (
+    bot_events,
+    bucket_records,
+    dashboard_figures,
+    date_range,
+    expected_anomalies,
+    expected_restatements,
+    sent,
+)
+from tests.support import revenue
+from tests.support.acquisition import unique_events
+from tests.support.moto import moto_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -69,7 +82,13 @@ def _run_demo(action: str, env: dict[str, str], log_name: str, timeout: float = 
 
 
 @pytest.fixture(scope="module")
-def demo_env(tmp_path_factory) -> dict[str, str]:
+def raw_s3() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory, raw_s3) -> dict[str, str]:
     missing = _missing_prerequisites()
     if missing:
         pytest.skip(f"the end-to-end demo needs {', '.join(missing)} (make bootstrap installs them)")
@@ -77,7 +96,7 @@ def demo_env(tmp_path_factory) -> dict[str, str]:
     env.pop("DWH_DSN", None)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     env.update(DEMO_ENV, DEMO_STATE_DIR=str(tmp_path_factory.mktemp("demo") / "state"),
-               WINDOW_END=today.isoformat())
+               WINDOW_END=today.isoformat(), S3_ENDPOINT=raw_s3)
     return env
 
 
@@ -91,7 +110,8 @@ def demo_up(demo_env) -> Iterator[dict]:
     try:
         yield {"output": output, "cfg": cfg, "seconds": seconds,
                "record": json.loads(cfg.record_path.read_text()),
-               "walk": json.loads(cfg.walk_record_path.read_text())}
+               "walk": json.loads(cfg.walk_record_path.read_text()),
+               "records": bucket_records(cfg.s3_url, cfg.raw_bucket)}   # what ingest wrote, read back
     finally:
         if os.environ.get("KEEP_DEMO") != "1":
             _run_demo("down", demo_env, "demo-down.log")
@@ -151,16 +171,17 @@ def _table(driver, css: str, key: str, columns: tuple[str, ...]) -> dict[str, tu
 @pytest.mark.timeout(1800)
 def test_demo_runs_every_step_and_prints_the_summary(demo_up):
     out, cfg, rec, walked = demo_up["output"], demo_up["cfg"], demo_up["record"], demo_up["walk"]
+    records = demo_up["records"]
     for step in range(1, 8):
         assert f"==> [{step}/7]" in out
     assert "playbooks/site.yml -i inventories/local" in out
     assert "anomaly baseline: the same hour on the previous days (dq_settings.baseline_period_days = 1" in out
-    sent, both = rec["sent"], combined(rec, walked)
     assert re.search(rf"dashboard +{re.escape(cfg.dashboard_url)}", out)
-    assert re.search(rf"events sent +{sent['events']} in {sent['requests']} requests", out)
-    assert re.search(rf"loaded into the DW +{both['sent']['valid_events']} events "
-                     rf"\({sent['bot_events']} from bots\)", out)
-    sessions = (both["sessions"]["human"], rec["sessions"]["human"], walked["sessions"]["human"])
+    assert re.search(rf"events sent +{rec['sent']['events']} in {rec['sent']['requests']} requests", out)
+    assert re.search(rf"loaded into the DW +{len(unique_events(records))} events "
+                     rf"\({bot_events(records)} from bots\)", out)
+    want = dashboard_figures(records, *date_range(records))
+    sessions = (want["sessions"], rec["sessions"]["human"], walked["sessions"]["human"])
     pattern = r"sessions +{} shopper sessions \(sent: {} by the generator, {} walked"
     assert re.search(pattern.format(*sessions), out)
     assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
@@ -186,9 +207,10 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
                             r"coverage [\d.]+% \((\d+) booked orders untracked, (\d+) purchase events", out)
     assert booked_line, out[-3000:]
     booked, orders, tracked, untracked, unbooked = booked_line.groups()
-    shop = both["shop_orders"]
+    shop = sent(rec, walked)["shop_orders"]
     assert float(booked.replace(",", "")) == pytest.approx(shop["booked_revenue"])
-    assert float(tracked.replace(",", "")) == pytest.approx(both["revenue"])
+    tracked_revenue = sum(t["revenue"] for t in revenue.tracked_purchases(records).values())
+    assert float(tracked.replace(",", "")) == pytest.approx(float(tracked_revenue))
     assert (int(orders), int(untracked), int(unbooked)) == (shop["booked_orders"], shop["untracked_orders"],
                                                             shop["forged_purchases"])
     # the generated passwords: files of mode 0600, never in the output, and never part of the
@@ -208,39 +230,48 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
                                  for line in ports.strip().splitlines())
 
 
-def test_dashboard_activity_and_funnel_equal_the_record(demo_up, browser):
-    """The generator's record and the shop walk's, added up, are what the dashboards show."""
-    rec, cfg = combined(demo_up["record"], demo_up["walk"]), demo_up["cfg"]
-    human_events, bot_events = rec["sent"]["human_events"], rec["sent"]["bot_events"]
-    assert bot_events > 0, "the demo traffic should include bots for their exclusion to be checked"
-    first, last = date_range(rec)
+def test_the_raw_bucket_holds_what_was_sent(demo_up):
+    """Every event the generator and the walk sent is in the bucket once: none lost, none twice,
+    the human and bot ones as sent, every event id the walk's browser made."""
+    records, walked = demo_up["records"], demo_up["walk"]
+    total = sent(demo_up["record"], walked)
+    events = unique_events(records)
+    assert len(events) == len(records) == total["valid_events"]
+    bots = bot_events(records)
+    assert (len(events) - bots, bots) == (total["human_events"], total["bot_events"])
+    assert {e["event_id"].lower() for e in walked["events"]} <= events.keys()
+    assert dashboard_figures(records, *date_range(records))["sessions"] == total["sessions"]
+
+
+def test_dashboard_activity_and_funnel_equal_the_oracle_over_the_raw_bucket(demo_up, browser):
+    """The oracle's figures over the raw events in the bucket are what the dashboards show."""
+    records, cfg = demo_up["records"], demo_up["cfg"]
+    assert bot_events(records) > 0, "the demo traffic should include bots for their exclusion to be checked"
+    first, last = date_range(records)
+    want = dashboard_figures(records, first, last)
     browser.get(f"{cfg.dashboard_url}?from={first}&to={last}")
 
     # Activity (the page the dashboard opens on)
-    assert int(_value(browser, "#activity-kpi_events .kpi-value")) == human_events
-    assert int(_value(browser, "#activity-kpi_sessions .kpi-value")) == rec["sessions"]["human"]
-    by_hour = rec["activity_by_hour"]
-    peak_users = max(h["clients"] for h in by_hour.values())
-    assert int(_value(browser, "#activity-kpi_users .kpi-value")) == peak_users
-    assert int(_value(browser, "#activity-kpi_peak .kpi-value")) == max(h["events"] for h in by_hour.values())
+    assert int(_value(browser, "#activity-kpi_events .kpi-value")) == want["events"]
+    assert int(_value(browser, "#activity-kpi_sessions .kpi-value")) == want["sessions"]
+    assert int(_value(browser, "#activity-kpi_users .kpi-value")) == want["peak_hour_users"]
+    assert int(_value(browser, "#activity-kpi_peak .kpi-value")) == want["peak_hour_events"]
     daily_columns = ("events", "users", "sessions", "peak_hour_users")
     daily = _table(browser, "#activity-daily", "day", daily_columns)
-    expected = expected_daily(rec, first, last)
-    assert daily == {d: tuple(str(v[k]) for k in daily_columns)
-                     for d, v in expected.items()}
+    assert daily == {d: tuple(str(v[k]) for k in daily_columns) for d, v in want["daily"].items()}
 
     # Conversion funnel (its tab loads when opened)
     from selenium.webdriver.common.by import By  # noqa: PLC0415
 
     browser.find_element(By.CSS_SELECTOR, '.navbar a[data-value="funnel"]').click()
-    funnel = rec["funnel_sessions"]
-    assert int(_value(browser, "#funnel-kpi_sessions .kpi-value")) == rec["sessions"]["human"]
+    funnel = want["funnel"]
+    assert int(_value(browser, "#funnel-kpi_sessions .kpi-value")) == want["sessions"]
     assert int(_value(browser, "#funnel-kpi_purchases .kpi-value")) == funnel["purchase"]
     assert float(_value(browser, "#funnel-kpi_conversion .kpi-value")) == \
         pytest.approx(funnel["purchase"] / funnel["page_view"], abs=5e-5)
     steps = _table(browser, "#funnel-steps_table", "label", ("sessions",))
     assert [int(v[0]) for v in steps.values()] == [funnel[s] for s in traffic.FUNNEL_STEPS]
-    shop = rec["shop_orders"]
+    shop = sent(demo_up["record"], demo_up["walk"])["shop_orders"]   # the shop's orders: the records know
     assert float(_value(browser, "#funnel-kpi_booked .kpi-value")) == pytest.approx(shop["booked_revenue"])
     coverage = float(_value(browser, "#funnel-kpi_coverage .kpi-value"))
     assert coverage == pytest.approx(shop["coverage"], abs=1e-6)
@@ -261,12 +292,13 @@ SELECT json_build_object(
 
 def test_the_outage_is_flagged_and_the_late_batch_restated_as_the_oracle_computes(demo_up):
     """dashboard.anomalies and dashboard.restatements against a plain-Python computation from the
-    records (tests/e2e/expected.py, with tests/support/quality.py's judge): every flag the
-    warehouse holds has the oracle's values and state, every hour the oracle flags is open, the
-    injected outage hour among them; the late batch's run restated exactly the figures of its day
-    that the record's day figures without it and with it differ in. The summary names both."""
-    out, cfg, rec, walked = demo_up["output"], demo_up["cfg"], demo_up["record"], demo_up["walk"]
-    first, last = date_range(combined(rec, walked))
+    raw events in the bucket (tests/e2e/expected.py, with tests/support/quality.py's metrics and
+    judge): every flag the warehouse holds has the oracle's values and state, every hour the
+    oracle flags is open, the injected outage hour among them; the late batch's run restated
+    exactly the figures of its day that the recomputation without it and with it differ in. The
+    summary names both."""
+    out, cfg, rec, records = demo_up["output"], demo_up["cfg"], demo_up["record"], demo_up["records"]
+    first, last = date_range(records)
     found = json.loads(Warehouse.for_demo(cfg, use_dw_host=True)._read(
         QUALITY_SQL, {"from": first.isoformat(), "to": last.isoformat()}))
     assert found["settings"]["baseline_period_days"] == 1
@@ -274,7 +306,7 @@ def test_the_outage_is_flagged_and_the_late_batch_restated_as_the_oracle_compute
     metrics = {m: {"kind": v["kind"], "abs_floor": float(v["abs_floor"]),
                    "min_volume": float(v["min_volume"])} for m, v in found["metrics"].items()}
     judged_before = traffic.parse_ts(found["judged_before"])   # the last run's window end
-    want = expected_anomalies(rec, walked, knobs, metrics, judged_before=judged_before)
+    want = expected_anomalies(records, rec["late"], knobs, metrics, judged_before=judged_before)
     rows = {(traffic.parse_ts(a["hour"]), a["metric"]): a for a in found["anomalies"]}
     for key, row in rows.items():   # open or since cleared: the values of the hour's last judgement
         assert key in want, key
@@ -294,7 +326,7 @@ def test_the_outage_is_flagged_and_the_late_batch_restated_as_the_oracle_compute
     late = rec["late"]
     restated = sorted((r["day"], r["figure"], float(r["before"]), float(r["after"]))
                       for r in found["restatements"] if r["run_id"] == late["delivered"]["run_id"])
-    assert restated == [(d, f, float(b), float(a)) for d, f, b, a in expected_restatements(rec)]
+    assert restated == [(d, f, float(b), float(a)) for d, f, b, a in expected_restatements(records, late)]
     assert {f for _, f, _, _ in restated} >= {"agg_activity_daily.events", "agg_funnel_daily.sessions"}
     assert f"run {late['delivered']['run_id']} restated {len(restated)} figure(s)" in out
     for day, figure, *_ in restated:

@@ -1,9 +1,10 @@
 """The demo's pipeline without containers: moto server + ingest adapter + traffic + the demo shop
 walked in headless Chromium + scheduled ETL into a real PostgreSQL (the session's throwaway
 server), checked against the generator's and the walk's records through the very dashboard.*
-functions the Shiny app calls. Runs the demo's own step functions, with DWH_DSN naming a login
-that, as docs/demo.md asks of DWH_DSN's user, both loads (the ETL) and reads the dashboards'
-functions (the summary).
+functions the Shiny app calls, against the plain-Python oracle over the raw events read back
+from the bucket (tests/e2e/expected.py); the records of what was sent are checked against the
+bucket. Runs the demo's own step functions, with DWH_DSN naming a login that, as docs/demo.md asks
+of DWH_DSN's user, both loads (the ETL) and reads the dashboards' functions (the summary).
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from localplatform.demo.progress import Progress
 from localplatform.demo.summary import step_summary
 from localplatform.demo.warehouse import Warehouse, etl_env
 from localplatform.scheduler import EtlScheduler
-from tests.e2e.expected import combined, date_range, expected_daily, expected_restatements
+from tests.e2e.expected import (
+    bot_events,
+    bucket_lines,
+    dashboard_figures,
+    date_range,
+    expected_restatements,
+    sent,
+)
+from tests.support.acquisition import event_is_bot, raw_records, unique_events
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -67,8 +76,10 @@ def pipeline(pg_cluster, tmp_path_factory) -> Iterator[dict]:
         walked = walk.step_walk(cfg, progress)
         assert walked.record, "the shop walk should run here (chromium, chromedriver, node)"
         steps.step_final_etl(cfg, progress, scheduler, outcome)
+        lines = bucket_lines(cfg.s3_url, cfg.raw_bucket)   # what ingest wrote, read back
         yield {"cfg": cfg, "record": outcome.record, "walk": walked.record, "scheduler": scheduler,
-               "reader_dsn": reader_dsn, "writer_dsn": writer_dsn, "wh": wh, "progress": progress}
+               "reader_dsn": reader_dsn, "writer_dsn": writer_dsn, "wh": wh, "progress": progress,
+               "lines": lines, "records": raw_records(lines)}
     finally:
         for name in processes.PROCESS_NAMES:
             processes.managed(cfg, name).stop()
@@ -100,7 +111,21 @@ def test_the_walk_is_a_persons_browser_and_every_event_it_made_landed(pipeline):
     assert pipeline["cfg"].walk_record_path.is_file()
 
 
-def test_every_valid_event_is_loaded_and_the_invalid_ones_rejected_at_ingest(pipeline):
+def test_the_raw_bucket_holds_what_was_sent(pipeline):
+    """Every event the generator and the walk sent is in the bucket once: none lost, none twice,
+    the human and bot ones as sent, every event id the walk's browser made."""
+    lines, records, walked = pipeline["lines"], pipeline["records"], pipeline["walk"]
+    total = sent(pipeline["record"], walked)
+    assert len(records) == len(lines), "ingest writes events only"
+    events = unique_events(records)
+    assert len(events) == len(records) == total["valid_events"]
+    bots = bot_events(records)
+    assert (len(events) - bots, bots) == (total["human_events"], total["bot_events"])
+    assert {e["event_id"].lower() for e in walked["events"]} <= events.keys()
+    assert dashboard_figures(records, *date_range(records))["sessions"] == total["sessions"]
+
+
+def test_every_event_in_the_bucket_is_loaded_and_the_invalid_ones_rejected_at_ingest(pipeline):
     rec = pipeline["record"]
     assert rec["sent"]["invalid_events"] > 0 and rec["sent"]["bot_events"] > 0
     assert rec["responses"]["accepted"] == rec["sent"]["valid_events"]
@@ -111,53 +136,51 @@ def test_every_valid_event_is_loaded_and_the_invalid_ones_rejected_at_ingest(pip
                (SELECT count(*) FROM clickstream_events WHERE is_bot) AS bots,
                (SELECT count(*) FROM etl_rejects) AS rejects,
                (SELECT count(*) FROM etl_runs WHERE status <> 'succeeded') AS failed""")
-    loaded, bots, rejects, failed = row["loaded"], row["bots"], row["rejects"], row["failed"]
-    total = combined(rec, pipeline["walk"])["sent"]   # the generator's events and the walk's
-    assert (loaded, bots, rejects, failed) == (total["valid_events"], total["bot_events"], 0, 0)
+    events = unique_events(pipeline["records"]).values()
+    assert (row["loaded"], row["bots"], row["rejects"], row["failed"]) == (
+        len(events), sum(event_is_bot(r) for r in events), 0, 0)
     assert len(pipeline["scheduler"].runs) >= 2, "the ETL ran on its schedule and once at the end"
 
 
-def test_dashboard_functions_equal_the_generators_record(pipeline):
-    rec, dsn = combined(pipeline["record"], pipeline["walk"]), pipeline["reader_dsn"]
-    first, last = date_range(rec)
-    by_hour = rec["activity_by_hour"]
+def test_dashboard_functions_equal_the_oracle_over_the_raw_bucket(pipeline):
+    records, dsn = pipeline["records"], pipeline["reader_dsn"]
+    first, last = date_range(records)
+    want = dashboard_figures(records, first, last)
     [summary] = _query(dsn, "SELECT * FROM dashboard.activity_summary(%s, %s)", (first, last))
-    assert summary["events"] == rec["sent"]["human_events"]
-    assert summary["sessions"] == rec["sessions"]["human"]
-    assert summary["peak_hour_users"] == max(h["clients"] for h in by_hour.values())
-    assert summary["peak_hour_events"] == max(h["events"] for h in by_hour.values())
+    assert (summary["events"], summary["sessions"], summary["peak_hour_users"], summary["peak_hour_events"]) \
+        == (want["events"], want["sessions"], want["peak_hour_users"], want["peak_hour_events"])
 
     funnel = {r["step"]: r["sessions"] for r in _query(dsn, "SELECT * FROM dashboard.funnel(%s, %s)",
                                                            (first, last))}
-    assert funnel == rec["funnel_sessions"]
+    assert funnel == want["funnel"]
 
-    hourly = {r["hour"].strftime("%Y-%m-%dT%H:00:00Z"): (r["events"], r["users"], r["sessions"])
+    hourly = {r["hour"]: (r["events"], r["users"], r["sessions"])
               for r in _query(dsn, "SELECT * FROM dashboard.activity_hourly(%s, %s)", (first, last))}
-    assert {h: v for h, v in hourly.items() if v != (0, 0, 0)} == \
-        {h: (v["events"], v["clients"], v["sessions"]) for h, v in by_hour.items()}
+    assert {h: v for h, v in hourly.items() if v != (0, 0, 0)} == want["hourly"]
 
     daily = {r["day"].isoformat(): {k: r[k] for k in ("events", "users", "sessions", "peak_hour_users")}
              for r in _query(dsn, "SELECT * FROM dashboard.activity_daily(%s, %s)", (first, last))}
-    assert daily == expected_daily(rec, first, last)
+    assert daily == want["daily"]
 
 
-def test_the_late_batch_restates_its_day_as_the_record_computes(pipeline):
+def test_the_late_batch_restates_its_day_as_the_oracle_computes(pipeline):
     """The late batch (sessions of an already-loaded day, sent after the final run) is loaded by a
-    run of its own, which records exactly the figures it changed on that day, as the record's
-    figures of the day without it and with it say (no outage here: DAYS=2 has no hour with
-    three days before it)."""
-    rec = pipeline["record"]
+    run of its own, which records exactly the figures it changed on that day, as the oracle's
+    recomputation of the bucket without the late batch and with it says (no outage here: DAYS=2
+    has no hour with three days before it)."""
+    rec, records = pipeline["record"], pipeline["records"]
     late = rec["late"]
     assert rec["outage"] is None
     assert late["sessions"] >= 3 and late["delivered"]["run_id"] > late["delivered"]["after_run"]
     assert late["day"] < rec["params"]["window_end"][:10]
     rows = _query(pipeline["reader_dsn"], "SELECT day, figure, before, after, run_id "
-                  "FROM dashboard.restatements(%s, %s)", date_range(rec))
+                  "FROM dashboard.restatements(%s, %s)", date_range(records))
     by_late_run = sorted((r["day"].isoformat(), r["figure"], float(r["before"]), float(r["after"]))
                          for r in rows if r["run_id"] == late["delivered"]["run_id"])
-    want = expected_restatements(rec)
+    want = expected_restatements(records, late)
     assert by_late_run == [(d, f, float(b), float(a)) for d, f, b, a in want]
     assert {f for _, f, _, _ in want} >= {"agg_activity_daily.events", "agg_funnel_daily.sessions"}
+    assert {d for d, *_ in want} == {late["day"]}
 
 
 def test_resending_the_same_traffic_changes_nothing(pipeline):
@@ -181,11 +204,12 @@ def test_the_summary_reports_the_warehouse(pipeline, capsys):
     summary = step_summary(cfg, pipeline["progress"], outcome, wh, dashboards=False,
                            walk=walk.WalkOutcome(record=walked))
     out = capsys.readouterr().out
-    rec, both = pipeline["record"], combined(pipeline["record"], walked)
-    assert summary["warehouse"]["loaded"] == both["sent"]["valid_events"]
-    assert summary["warehouse"]["loaded_bot"] == rec["sent"]["bot_events"]
-    assert summary["warehouse"]["sessions"] == both["sessions"]["human"]
-    assert summary["warehouse"]["purchase_sessions"] == both["funnel_sessions"]["purchase"]
+    rec, records = pipeline["record"], pipeline["records"]
+    want = dashboard_figures(records, *date_range(records))
+    assert summary["warehouse"]["loaded"] == len(unique_events(records))
+    assert summary["warehouse"]["loaded_bot"] == bot_events(records)
+    assert summary["warehouse"]["sessions"] == want["sessions"]
+    assert summary["warehouse"]["purchase_sessions"] == want["funnel"]["purchase"]
     placed = walked["orders_placed"]
     assert summary["walk"] == {"events": walked["sent"]["human_events"], "sessions": 2,
                                "tracked_orders": len(placed) - walked["shop_orders"]["untracked_orders"]}
