@@ -117,6 +117,7 @@ class KnownData:
     sessions: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
     clients: list[dict] = field(default_factory=list)
+    oracle: dict[str, acquisition.Session] = field(default_factory=dict)   # the sessions, as built
 
     def human_events(self) -> list[dict]:
         bots = {s["session_id"] for s in self.sessions if s["is_bot"]}
@@ -448,6 +449,7 @@ def view(conn, data: KnownData) -> KnownData:
     with tempfile.TemporaryDirectory() as tmp:
         lookup = geo.CountryLookup(country_database(Path(tmp)))
         sessions = acquisition.build_sessions(data.records, categories, country_of=lookup.country)
+    data.oracle = sessions
     data.sessions = [{**asdict(s), "funnel": s.funnel}
                      for s in sorted(sessions.values(), key=lambda s: (s.started_at, s.session_id))]
     data.clients = [{"client_id": c, "first_session_id": sid, "first_started_at": at}

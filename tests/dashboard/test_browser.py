@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.dashboard import known_data
 from tests.dashboard.conftest import ARTIFACTS, Warehouse
-from tests.support import compare, journeys, overview, shiny_app
+from tests.support import compare, journeys, overview, quality, shiny_app
 from tests.support import revenue as revenue_oracle
 from tests.support.shiny_app import PLOTS_DONE_JS
 
@@ -1019,14 +1019,7 @@ def test_data_health_charts_on_echarts(browser, dashboard_url, warehouse: Wareho
     browser.get(f"{dashboard_url}?page=health&from={FROM}&to={TO}")
     open_page(browser, "health", ["loaded"])
     assert chart_values(browser, "health-loaded") == [float(r["events_loaded"]) for r in known.runs]
-    bots = {s["session_id"] for s in known.sessions if s["is_bot"]}
-    per_hour: dict = {}
-    for e in known.events:
-        hour = e["event_timestamp"].replace(minute=0, second=0, microsecond=0)
-        counts = per_hour.setdefault(hour, [0, 0])
-        counts[0] += 1
-        counts[1] += e["session_id"] in bots
-    shares = [b / n for _, (n, b) in sorted(per_hour.items())]
+    shares = [m["bot_share"][0] for _, m in sorted(quality.hourly_metrics(known.records).items())]
     assert any(shares) and timeseries_values(browser, "health-bots") == pytest.approx(shares)
     flagged = sorted({a["hour"] for a in known.anomalies if a["open"]})
     note = browser.find_element(By.ID, "health-bots_flagged_hours").text

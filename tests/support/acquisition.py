@@ -304,8 +304,12 @@ def client_users(sessions: dict[str, Session]) -> dict[tuple[str, str], tuple[da
 
 # ---------------------------------------------------------------- the dashboard's figures
 
-def in_range(sessions: dict[str, Session], p_from: date, p_to: date) -> list[Session]:
-    return [s for s in sessions.values() if not s.is_bot and p_from <= s.day <= p_to]
+def in_range(sessions: dict[str, Session], p_from: date, p_to: date,
+             segment: dict | None = None) -> list[Session]:
+    """The non-bot sessions that started in [p_from, p_to] (a session belongs to its start day);
+    of a segment (the page filters: {column: value}, None for every value) if one is given."""
+    return [s for s in sessions.values() if not s.is_bot and p_from <= s.day <= p_to
+            and all(getattr(s, k) == v for k, v in (segment or {}).items() if v is not None)]
 
 
 def _rate(part: int, whole: int) -> Decimal | None:
@@ -405,8 +409,10 @@ AUDIENCE = {
 }
 
 
-def audience(sessions, p_from: date, p_to: date, dimension: str) -> list[tuple]:
-    groups = _group(in_range(sessions, p_from, p_to), AUDIENCE[dimension])
+def audience(sessions, p_from: date, p_to: date, dimension: str, segment: dict | None = None) -> list[tuple]:
+    """dashboard.audience: (value, sessions, visitors, orders, revenue, conversion) per value of the
+    dimension, most sessions first, of the segment's sessions if one is given."""
+    groups = _group(in_range(sessions, p_from, p_to, segment), AUDIENCE[dimension])
     out = [(value, len(g), len({s.client_id for s in g}), sum(s.orders for s in g),
             sum((s.revenue for s in g), Decimal(0)), _rate(sum(s.purchased for s in g), len(g)))
            for value, g in groups.items()]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from tests.support import acquisition
 from tests.support.acquisition import FUNNEL_STEPS
 from tests.support.compare import relative_change, wilson
 from tests.support.revenue import BOOKED
@@ -99,13 +100,9 @@ def segment_days(data, first: date, last: date, segment: dict) -> list[tuple]:
 
 
 def audience(data, first: date, last: date, dimension: str, segment: dict | None = None) -> list[tuple]:
-    """(value, sessions, visitors, orders) per value of a session column, most sessions first."""
-    groups: dict = {}
-    for s in human_sessions(data, first, last, segment):
-        groups.setdefault(s[dimension], []).append(s)
-    rows = [(v, len(g), len({s["client_id"] for s in g}), sum(s["orders"] for s in g))
-            for v, g in groups.items()]
-    return sorted(rows, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
+    """(value, sessions, visitors, orders) per value of a session column, most sessions first
+    (acquisition.audience over the oracle's sessions)."""
+    return [row[:4] for row in acquisition.audience(data.oracle, first, last, dimension, segment)]
 
 
 def product_views(data, first: date, last: date, products: set[str] | None = None) -> tuple[int, int]:
