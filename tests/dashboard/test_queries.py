@@ -25,55 +25,36 @@ def human_sessions(data: known_data.KnownData, day_from: date = FROM, day_to: da
 
 
 def test_activity_summary_matches_events(warehouse: Warehouse, known):
-    events = known.human_events()
-    sessions = human_sessions(known)
+    want = overview.activity(known.records, FROM, TO)
     [(n_events, n_sessions, peak_users, peak_hour, peak_events, peak_day_users, peak_day)] = warehouse.query(
         "SELECT * FROM dashboard.activity_summary(%s, %s)", (FROM, TO)
     )
-    assert n_events == len(events)
-    assert n_sessions == len(sessions)
-    users_per_hour: dict = {}
-    for e in events:
-        users_per_hour.setdefault(e["event_timestamp"].replace(minute=0, second=0), set()).add(e["client_id"])
-    assert peak_users == max(len(u) for u in users_per_hour.values())
-    per_hour = Counter(e["event_timestamp"].replace(minute=0, second=0) for e in events)
-    assert peak_events == max(per_hour.values())
-    assert per_hour[peak_hour] == peak_events
-    users_per_day: dict = {}
-    for e in events:
-        users_per_day.setdefault(e["event_timestamp"].date(), set()).add(e["client_id"])
-    assert peak_day_users == max(len(u) for u in users_per_day.values())
-    assert len(users_per_day[peak_day]) == peak_day_users
-    assert peak_day == min(d for d, u in users_per_day.items() if len(u) == peak_day_users)
+    assert (n_events, n_sessions, peak_users, peak_events, peak_day_users, peak_day) == (
+        want["events"], want["sessions"], want["peak_hour_users"], want["peak_hour_events"],
+        want["peak_day_users"], want["peak_day"])
+    assert want["hourly"][peak_hour][0] == peak_events
     # Distinct users of a day are not the sum of its hours' users (a shopper back later that
     # day counts once): the data must show that, or the daily table would test nothing.
-    assert any(len(users_per_day[d]) < sum(len(u) for h, u in users_per_hour.items() if h.date() == d)
-               for d in users_per_day)
+    assert any(d["users"] < sum(u for h, (_, u, _) in want["hourly"].items() if h.date().isoformat() == day)
+               for day, d in want["daily"].items())
 
 
 def test_activity_daily_and_hourly(warehouse: Warehouse, known):
-    events = known.human_events()
+    want = overview.activity(known.records, FROM, TO)
     daily = warehouse.query(
         "SELECT day, events, users, peak_hour_users, sessions FROM dashboard.activity_daily(%s, %s)",
         (FROM, TO),
     )
     assert [d for d, *_ in daily] == list(known_data.DAYS)
-    for day, n_events, users, peak_users, sessions in daily:
-        assert n_events == sum(e["event_timestamp"].date() == day for e in events)
-        assert users == len({e["client_id"] for e in events if e["event_timestamp"].date() == day})
-        assert sessions == len(human_sessions(known, day, day))
-        hours: dict = {}
-        for e in events:
-            if e["event_timestamp"].date() == day:
-                hours.setdefault(e["event_timestamp"].hour, set()).add(e["client_id"])
-        assert peak_users == max(len(u) for u in hours.values())
+    assert {day.isoformat(): {"events": n, "users": u, "peak_hour_users": p, "sessions": s}
+            for day, n, u, p, s in daily} == want["daily"]
+    last_day = {h: v for h, v in want["hourly"].items() if h.date() == TO}
     hourly = warehouse.query(
         "SELECT sum(events), count(*), count(*) FILTER (WHERE events = 0) "
         "FROM dashboard.activity_hourly(%s, %s)",
         (TO, TO),
     )
-    busy_hours = len({e["event_timestamp"].hour for e in events if e["event_timestamp"].date() == TO})
-    assert hourly == [(sum(e["event_timestamp"].date() == TO for e in events), 24, 24 - busy_hours)]
+    assert hourly == [(sum(v[0] for v in last_day.values()), 24, 24 - len(last_day))]
     quiet = warehouse.query(
         "SELECT count(*), sum(events) FROM dashboard.activity_daily('2026-02-01', '2026-02-28')"
     )

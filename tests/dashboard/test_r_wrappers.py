@@ -21,25 +21,19 @@ DAYS = (known_data.FIRST_DAY, known_data.LAST_DAY)
 
 def expected_figures(data: known_data.KnownData) -> dict:
     sessions = overview.human_sessions(data, *DAYS)
-    events = data.human_events()
-    users_per_hour: dict = {}
-    for e in events:
-        users_per_hour.setdefault(e["event_timestamp"].replace(minute=0, second=0), set()).add(e["client_id"])
+    activity = overview.activity(data.records, *DAYS)
     dell_laptops = {p[0] for p in known_data.PRODUCTS if p[2] == "Laptops" and p[3] == "Dell"}
     return {
         "from": known_data.FIRST_DAY.isoformat(),
         "to": known_data.LAST_DAY.isoformat(),
-        "events": len(events),
-        "sessions": len(sessions),
-        "peak_hour_users": max(len(u) for u in users_per_hour.values()),
+        "events": activity["events"],
+        "sessions": activity["sessions"],
+        "peak_hour_users": activity["peak_hour_users"],
         "days": [d.isoformat() for d in known_data.DAYS],
-        "daily_users": [len({e["client_id"] for e in events if e["event_timestamp"].date() == d})
-                        for d in known_data.DAYS],
-        "funnel": list(overview.funnel_sessions(data, *DAYS).values()),
-        "product_views": sum(e["event_name"] == "product_view" for e in events),
-        "dell_laptop_views": sum(
-            e["event_name"] == "product_view" and e["context_product_id"] in dell_laptops for e in events
-        ),
+        "daily_users": [activity["daily"][d.isoformat()]["users"] for d in known_data.DAYS],
+        "funnel": list(activity["funnel"].values()),
+        "product_views": overview.product_views(data, *DAYS)[0],
+        "dell_laptop_views": overview.product_views(data, *DAYS, dell_laptops)[0],
         "top_entry_page": Counter(s["entry_page"] for s in sessions).most_common(1)[0][0],
         "top_exit_page": Counter(s["exit_page"] for s in sessions).most_common(1)[0][0],
         "rejected": len(data.rejects),

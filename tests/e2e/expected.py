@@ -3,7 +3,7 @@
 The raw objects the demo's ingest wrote are read back (plain JSON, as
 tests/support/acquisition.raw_records reads a line) and the one plain-Python oracle of
 tests/support computes what the dashboards must show from them: sessions
-(acquisition.build_sessions), the activity and funnel aggregates (aggregates.recompute), the
+(acquisition.build_sessions), the activity and funnel figures (overview.activity), the
 data-quality metrics, verdicts and restatements (quality.py). A lost or duplicated event is a
 difference between the bucket and the warehouse. What only the demo's records know - what was
 *sent* by the traffic generator and by the shop walk's browser (localplatform/demo/walk.py), the
@@ -20,7 +20,7 @@ import boto3
 from functions.raw_layout import PREFIX
 from localplatform import traffic
 from tests.support import quality
-from tests.support.acquisition import FUNNEL_STEPS, event_time, raw_records, unique_events
+from tests.support.acquisition import event_time, raw_records, unique_events
 from tests.support.aggregates import recompute
 
 # ---------------------------------------------------------------- the raw bucket
@@ -66,33 +66,6 @@ def late_batch(records: list[dict], late: dict | None) -> tuple[list[dict], list
     sent_from = traffic.parse_ts(late["delivered"]["sent_from"])
     return ([r for r in records if _received(r) < sent_from],
             [r for r in records if _received(r) >= sent_from])
-
-
-# ---------------------------------------------------------------- the dashboards' figures
-
-def dashboard_figures(records: list[dict], first: date, last: date) -> dict:
-    """What dashboard.activity_summary, funnel, activity_hourly and activity_daily show for
-    [first, last], from the raw events (aggregates.recompute: non-bot sessions and their events)."""
-    agg = recompute(records)
-    hourly = {h: v[:3] for h, v in agg["hourly"].items() if first <= h.date() <= last}
-    started = {d: v for d, v in agg["funnel"].items() if first <= d <= last}
-    daily = {}
-    day = first
-    while day <= last:
-        events, users, _sessions, _views = agg["daily"].get(day, (0, 0, 0, 0))
-        daily[day.isoformat()] = {"events": events, "users": users,
-                                  "sessions": started.get(day, (0,))[0],
-                                  "peak_hour_users": max((v[1] for h, v in hourly.items() if h.date() == day),
-                                                         default=0)}
-        day += timedelta(days=1)
-    return {"events": sum(v[0] for v in hourly.values()),
-            "sessions": sum(v[0] for v in started.values()),
-            "peak_hour_users": max(v[1] for v in hourly.values()),
-            "peak_hour_events": max(v[0] for v in hourly.values()),
-            "funnel": {step: sum(v[1 + i] for v in started.values()) for i, step in enumerate(FUNNEL_STEPS)},
-            "orders": sum(v[6] for v in started.values()),
-            "revenue": sum(v[7] for v in started.values()),
-            "hourly": hourly, "daily": daily}
 
 
 def bot_events(records: list[dict]) -> int:

@@ -35,7 +35,6 @@ from localplatform.demo.warehouse import Warehouse
 from tests.e2e.expected import (
     bot_events,
     bucket_records,
-    dashboard_figures,
     date_range,
     expected_anomalies,
     expected_restatements,
@@ -44,6 +43,7 @@ from tests.e2e.expected import (
 from tests.support import revenue
 from tests.support.acquisition import unique_events
 from tests.support.moto import moto_server
+from tests.support.overview import activity
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -180,7 +180,7 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
     assert re.search(rf"events sent +{rec['sent']['events']} in {rec['sent']['requests']} requests", out)
     assert re.search(rf"loaded into the DW +{len(unique_events(records))} events "
                      rf"\({bot_events(records)} from bots\)", out)
-    want = dashboard_figures(records, *date_range(records))
+    want = activity(records, *date_range(records))
     sessions = (want["sessions"], rec["sessions"]["human"], walked["sessions"]["human"])
     pattern = r"sessions +{} shopper sessions \(sent: {} by the generator, {} walked"
     assert re.search(pattern.format(*sessions), out)
@@ -240,7 +240,7 @@ def test_the_raw_bucket_holds_what_was_sent(demo_up):
     bots = bot_events(records)
     assert (len(events) - bots, bots) == (total["human_events"], total["bot_events"])
     assert {e["event_id"].lower() for e in walked["events"]} <= events.keys()
-    assert dashboard_figures(records, *date_range(records))["sessions"] == total["sessions"]
+    assert activity(records, *date_range(records))["sessions"] == total["sessions"]
 
 
 def test_dashboard_activity_and_funnel_equal_the_oracle_over_the_raw_bucket(demo_up, browser):
@@ -248,7 +248,7 @@ def test_dashboard_activity_and_funnel_equal_the_oracle_over_the_raw_bucket(demo
     records, cfg = demo_up["records"], demo_up["cfg"]
     assert bot_events(records) > 0, "the demo traffic should include bots for their exclusion to be checked"
     first, last = date_range(records)
-    want = dashboard_figures(records, first, last)
+    want = activity(records, first, last)
     browser.get(f"{cfg.dashboard_url}?from={first}&to={last}")
 
     # Activity (the page the dashboard opens on)

@@ -29,13 +29,13 @@ from localplatform.scheduler import EtlScheduler
 from tests.e2e.expected import (
     bot_events,
     bucket_lines,
-    dashboard_figures,
     date_range,
     expected_restatements,
     sent,
 )
 from tests.support.acquisition import event_is_bot, raw_records, unique_events
 from tests.support.net import free_port
+from tests.support.overview import activity
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -122,7 +122,7 @@ def test_the_raw_bucket_holds_what_was_sent(pipeline):
     bots = bot_events(records)
     assert (len(events) - bots, bots) == (total["human_events"], total["bot_events"])
     assert {e["event_id"].lower() for e in walked["events"]} <= events.keys()
-    assert dashboard_figures(records, *date_range(records))["sessions"] == total["sessions"]
+    assert activity(records, *date_range(records))["sessions"] == total["sessions"]
 
 
 def test_every_event_in_the_bucket_is_loaded_and_the_invalid_ones_rejected_at_ingest(pipeline):
@@ -145,7 +145,7 @@ def test_every_event_in_the_bucket_is_loaded_and_the_invalid_ones_rejected_at_in
 def test_dashboard_functions_equal_the_oracle_over_the_raw_bucket(pipeline):
     records, dsn = pipeline["records"], pipeline["reader_dsn"]
     first, last = date_range(records)
-    want = dashboard_figures(records, first, last)
+    want = activity(records, first, last)
     [summary] = _query(dsn, "SELECT * FROM dashboard.activity_summary(%s, %s)", (first, last))
     assert (summary["events"], summary["sessions"], summary["peak_hour_users"], summary["peak_hour_events"]) \
         == (want["events"], want["sessions"], want["peak_hour_users"], want["peak_hour_events"])
@@ -205,7 +205,7 @@ def test_the_summary_reports_the_warehouse(pipeline, capsys):
                            walk=walk.WalkOutcome(record=walked))
     out = capsys.readouterr().out
     rec, records = pipeline["record"], pipeline["records"]
-    want = dashboard_figures(records, *date_range(records))
+    want = activity(records, *date_range(records))
     assert summary["warehouse"]["loaded"] == len(unique_events(records))
     assert summary["warehouse"]["loaded_bot"] == bot_events(records)
     assert summary["warehouse"]["sessions"] == want["sessions"]

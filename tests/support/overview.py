@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from tests.support import acquisition
 from tests.support.acquisition import FUNNEL_STEPS
+from tests.support.aggregates import recompute
 from tests.support.compare import relative_change, wilson
 from tests.support.revenue import BOOKED
 
@@ -152,3 +153,35 @@ def rate_change(successes: int, trials: int, previous_successes: int, previous_t
 def change(current, previous) -> float | None:
     """The relative change as a float; None without a finite ratio."""
     return relative_change(float(current), float(previous))
+
+
+def activity(records: list[dict], first: date, last: date) -> dict:
+    """What dashboard.activity_summary, funnel, activity_hourly and activity_daily show for
+    [first, last], from the raw events (aggregates.recompute: non-bot sessions and their events):
+    events (of the range's UTC days), sessions (that started in it), the busiest hour's users and
+    events, the busiest day's users and that day (the earliest of a tie), the funnel's sessions
+    per step, orders and revenue, {hour: (events, users, sessions)} of the hours with events, and
+    per day {events, users, sessions (started that day), peak_hour_users}."""
+    agg = recompute(records)
+    hourly = {h: v[:3] for h, v in agg["hourly"].items() if first <= h.date() <= last}
+    started = {d: v for d, v in agg["funnel"].items() if first <= d <= last}
+    daily = {}
+    day = first
+    while day <= last:
+        events, users, _sessions, _views = agg["daily"].get(day, (0, 0, 0, 0))
+        daily[day.isoformat()] = {"events": events, "users": users,
+                                  "sessions": started.get(day, (0,))[0],
+                                  "peak_hour_users": max((v[1] for h, v in hourly.items() if h.date() == day),
+                                                         default=0)}
+        day += timedelta(days=1)
+    peak_day_users = max(d["users"] for d in daily.values())
+    return {"events": sum(v[0] for v in hourly.values()),
+            "sessions": sum(v[0] for v in started.values()),
+            "peak_hour_users": max(v[1] for v in hourly.values()),
+            "peak_hour_events": max(v[0] for v in hourly.values()),
+            "peak_day_users": peak_day_users,
+            "peak_day": min(date.fromisoformat(d) for d, v in daily.items() if v["users"] == peak_day_users),
+            "funnel": {step: sum(v[1 + i] for v in started.values()) for i, step in enumerate(FUNNEL_STEPS)},
+            "orders": sum(v[6] for v in started.values()),
+            "revenue": sum(v[7] for v in started.values()),
+            "hourly": hourly, "daily": daily}
