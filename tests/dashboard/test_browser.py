@@ -162,18 +162,15 @@ def test_activity_trends_are_zoomable_time_series(app, warehouse: Warehouse):
     """Per hour: every hour of the range with the oracle's events; hovering a point shows its
     exact figures with their units; the slider and the wheel zoom."""
     open_page(app, "activity", ["events"])
-    per_hour: dict = {}
-    for e in overview.human_events(warehouse.data, FROM, TO):
-        hour = e["event_timestamp"].replace(minute=0, second=0, microsecond=0)
-        per_hour[hour] = per_hour.get(hour, 0) + 1
+    hourly = overview.activity(warehouse.data.records, FROM, TO)["hourly"]
+    per_hour = {hour: events for hour, (events, _, _) in hourly.items()}
     hours = 24 * ((TO - FROM).days + 1)
     values = timeseries_values(app, "activity-hourly")
     assert len(values) == hours and sum(values) == sum(per_hour.values())
     busiest = max(per_hour, key=lambda h: (per_hour[h], -h.timestamp()))
     index = int((busiest - datetime(FROM.year, FROM.month, FROM.day, tzinfo=UTC)).total_seconds() // 3600)
     assert values[index] == per_hour[busiest]
-    users = len({e["client_id"] for e in overview.human_events(warehouse.data, FROM, TO)
-                 if e["event_timestamp"].replace(minute=0, second=0, microsecond=0) == busiest})
+    users = hourly[busiest][1]
     text = hover_point(app, "activity-hourly", busiest.timestamp() * 1000, per_hour[busiest])
     assert busiest.strftime("%Y-%m-%d %H:%M UTC") in text
     assert f"Events: {per_hour[busiest]} events" in text
@@ -983,11 +980,8 @@ def test_products_category_chart_filters_by_a_click(browser, dashboard_url, ware
     latest category); a click on Laptops' bar filters the page (views become the oracle's for
     laptops, the link carries category=Laptops); a click on it again clears it."""
     known = warehouse.data
-    latest: dict = {}
-    for e in sorted(known.human_events(), key=lambda e: (e["event_timestamp"], e["event_id"])):
-        if e["event_name"] in ("product_view", "add_to_cart") and e["context_product_id"]:
-            latest[e["context_product_id"]] = (e["context_product_category"], e["context_product_brand"])
-    items = revenue_oracle.booked_items(known.booked_orders, known.booked_order_items, latest, (FROM, TO))
+    items = revenue_oracle.booked_items(known.booked_orders, known.booked_order_items,
+                                        revenue_oracle.product_attributes(known.records), (FROM, TO))
     by_category = {c or "(none)": r for c, (_, r) in revenue_oracle.booked_by(items, "category").items()}
     browser.get(f"{dashboard_url}?page=products&from={FROM}&to={TO}")
     open_page(browser, "products", ["views"])

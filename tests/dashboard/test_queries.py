@@ -116,21 +116,12 @@ def test_product_engagement_with_filters(warehouse: Warehouse, known):
     )
 
 
-def product_attributes(data: known_data.KnownData) -> dict[str, tuple[str, str]]:
-    """product id -> (category, brand) of its latest non-bot view or add-to-cart event."""
-    latest: dict[str, tuple] = {}
-    for e in sorted(data.human_events(), key=lambda e: (e["event_timestamp"], e["event_id"])):
-        if e["event_name"] in ("product_view", "add_to_cart") and e["context_product_id"]:
-            latest[e["context_product_id"]] = (e["context_product_category"], e["context_product_brand"])
-    return latest
-
-
 @pytest.mark.parametrize("category, brand",
                          [(None, None), ("Laptops", None), ("Laptops", "Dell"), (None, "Dell")])
 def test_booked_revenue_by_product_and_category(warehouse: Warehouse, known, category, brand):
     def booked(category, brand):
         return revenue_oracle.booked_items(known.booked_orders, known.booked_order_items,
-                                           product_attributes(known), (FROM, TO),
+                                           revenue_oracle.product_attributes(known.records), (FROM, TO),
                                            category=category, brand=brand)
 
     items = booked(category, brand)

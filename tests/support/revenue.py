@@ -92,6 +92,20 @@ def tracking_coverage(orders: list[dict], records: list[dict], sessions: dict[st
     return sorted(out, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
 
 
+def product_attributes(records: list[dict]) -> dict[str, tuple[str | None, str | None]]:
+    """product id -> (category, brand) of its latest product view or add to cart (by time, then
+    event id) of a non-bot session: what the booked items are filtered and grouped by."""
+    events = unique_events(records)
+    bots = {r["session_id"] for r in events.values() if event_is_bot(r)}
+    latest: dict[str, tuple] = {}
+    for _eid, r in sorted(events.items(), key=lambda item: (event_time(item[1]), item[0])):
+        product = (r.get("context") or {}).get("product") or {}
+        if r["event_name"] in ("product_view", "add_to_cart") and r["session_id"] not in bots \
+                and product.get("id"):
+            latest[product["id"]] = (product.get("category"), product.get("brand"))
+    return latest
+
+
 def booked_items(orders: list[dict], items: list[dict], attributes: dict[str, tuple[str, str]],
                  days: tuple[date, date], *, category: str | None = None,
                  brand: str | None = None) -> list[dict]:
