@@ -1,7 +1,7 @@
 """A small, fixed warehouse the dashboard tests read, built from raw events through the real ETL.
 
 `build()` makes the same raw events every time (a seeded generator, on the shared event factory
-tests/ingest/helpers.make_event with what ingest adds): three UTC days of shoppers walking
+tests/support/events: seeded_event with what ingest adds): three UTC days of shoppers walking
 page_view -> product_view -> add_to_cart -> begin_checkout -> purchase with drop-off, from
 several channels (landing URLs and referrers), devices (user agents) and countries (addresses),
 one bot session (which every dashboard must ignore), a few lines no event can be read from, an
@@ -43,8 +43,8 @@ from functions.etl import enrich
 from functions.etl.config import Settings
 from functions.etl.runner import run
 from functions.raw_layout import object_key
-from tests.ingest.helpers import make_event
 from tests.support import acquisition
+from tests.support.events import ingested, seeded_event
 from tests.support.moto import REGION
 
 DAYS = (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4))
@@ -137,18 +137,11 @@ def _raw_event(rng: random.Random, at: datetime, name: str, visit: dict, path: s
     page = {"url": f"{SHOP}{path}{query}", "path": path, "title": path.strip("/") or "Home"}
     if referrer:
         page["referrer"] = referrer
-    event = make_event(
-        name, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), event_timestamp=_iso(at),
-        user_id=visit["user"], user_login_state="logged_in" if visit["user"] else "guest",
-        identity_source="cognito" if visit["user"] else "anonymous", client_id=visit["client"],
-        session_id=visit["session"], is_first_visit=first, page=page)
-    event.pop("context", None)
-    if context:
-        event["context"] = context
-    event.update(received_at=_iso(at + timedelta(seconds=2)),
-                 ingest_request_id=uuid.UUID(int=rng.getrandbits(128), version=4).hex,
-                 source_ip=visit["address"], user_agent=visit["agent"], is_bot=visit["bot"])
-    return event
+    event = seeded_event(rng, name, event_timestamp=_iso(at), user_id=visit["user"],
+                         client_id=visit["client"], session_id=visit["session"], is_first_visit=first,
+                         page=page, context=context or None)
+    return ingested(event, rng, received_at=_iso(at + timedelta(seconds=2)), source_ip=visit["address"],
+                    user_agent=visit["agent"], is_bot=visit["bot"])
 
 
 def _product(product: tuple) -> dict:

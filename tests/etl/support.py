@@ -8,12 +8,12 @@ import json
 import os
 import random
 import socket
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from functions.raw_layout import hour_prefix, object_key
 from tests.support.aggregates import SESSION_KEYS
+from tests.support.events import ingested, seeded_event
 
 PRODUCTS = [
     ("LAP-001", "UltraBook 14", "laptops", "Acme", 1299.0, 1199.0),
@@ -30,34 +30,28 @@ def iso(moment: datetime) -> str:
 
 def make_event(name: str, at: datetime, session: dict, *, product=None, order=None, path=None,
                bot: bool = False, **extra) -> dict:
-    event = {
-        "event_id": str(uuid.UUID(int=session["rng"].getrandbits(128), version=4)),
-        "event_timestamp": iso(at),
-        "event_name": name,
-        "user_id": session["user_id"],
-        "user_login_state": "logged_in" if session["user_id"] else "guest",
-        "identity_source": "cognito" if session["user_id"] else "anonymous",
-        "client_id": session["client_id"],
-        "session_id": session["session_id"],
-        "is_first_visit": session["first"] and name == "page_view",
-        "page": {"url": f"https://shop.example{path or '/'}", "path": path or "/", "title": "Shop",
-                 "referrer": "https://search.example/"},
-        "received_at": iso(at + timedelta(seconds=2)),
-        "ingest_request_id": uuid.UUID(int=session["rng"].getrandbits(128), version=4).hex,
-        "source_ip": "203.0.113.0",
-        "user_agent": "Googlebot/2.1" if bot else "Mozilla/5.0 (X11; Linux x86_64)",
-        "is_bot": bot,
-    }
+    """A raw line's record of a seeded session (tests/support/events)."""
+    context = None
     if product is not None:
         pid, pname, cat, brand, price, discount = product
-        event["context"] = {"product": {"id": pid, "name": pname, "category": cat, "brand": brand,
-                                        "price": price, "url_path": f"/p/{pid.lower()}"}}
+        context = {"product": {"id": pid, "name": pname, "category": cat, "brand": brand,
+                               "price": price, "url_path": f"/p/{pid.lower()}"}}
         if discount is not None:
-            event["context"]["product"]["discount_price"] = discount
+            context["product"]["discount_price"] = discount
     if order is not None:
-        event["context"] = {"order": order}
-    event.update(extra)
-    return event
+        context = {"order": order}
+    event = seeded_event(
+        session["rng"], name, event_timestamp=iso(at), user_id=session["user_id"],
+        client_id=session["client_id"], session_id=session["session_id"],
+        is_first_visit=session["first"] and name == "page_view",
+        page={"url": f"https://shop.example{path or '/'}", "path": path or "/", "title": "Shop",
+              "referrer": "https://search.example/"},
+        context=context)
+    record = ingested(event, session["rng"], received_at=iso(at + timedelta(seconds=2)),
+                      source_ip="203.0.113.0",
+                      user_agent="Googlebot/2.1" if bot else "Mozilla/5.0 (X11; Linux x86_64)", is_bot=bot)
+    record.update(extra)
+    return record
 
 
 def make_session(rng: random.Random, start: datetime, *, bot: bool = False, depth: int | None = None,

@@ -24,6 +24,7 @@ from functions.etl.refresh import refresh_pending_aggregates
 from functions.etl.runner import run
 from tests.etl.support import iso, put_by_hour
 from tests.support import acquisition as oracle
+from tests.support.events import ingested, seeded_event
 
 FIRST_DAY = date(2026, 10, 5)            # a Monday
 WEEKS = 5
@@ -66,16 +67,11 @@ def _event(rng, session: dict, name: str, at: datetime, *, url: str, referrer: s
     page = {"url": url, "path": url.removeprefix(SHOP).split("?")[0].split("#")[0], "title": "Shop"}
     if referrer:
         page["referrer"] = referrer
-    event = {
-        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "event_timestamp": iso(at), "event_name": name,
-        "user_id": session["user_id"], "user_login_state": "logged_in" if session["user_id"] else "guest",
-        "identity_source": "cognito" if session["user_id"] else "anonymous",
-        "client_id": session["client_id"], "session_id": session["session_id"],
-        "is_first_visit": False, "page": page, "context": {}, "received_at": iso(at + timedelta(seconds=3)),
-        "ingest_request_id": uuid.UUID(int=rng.getrandbits(128), version=4).hex,
-        "source_ip": session["address"], "user_agent": session["agent"][0], "is_bot": session["agent"][1],
-    }
+    event = ingested(
+        seeded_event(rng, name, event_timestamp=iso(at), user_id=session["user_id"],
+                     client_id=session["client_id"], session_id=session["session_id"], page=page, context={}),
+        rng, received_at=iso(at + timedelta(seconds=3)), source_ip=session["address"],
+        user_agent=session["agent"][0], is_bot=session["agent"][1])
     event.update(extra)
     return event
 

@@ -5,37 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 
+from tests.support.events import client_event as make_event  # noqa: F401 - the ingest tests' name for it
+
 BUCKET = "clickstream-s3-ingest-test"
 #: 2026-11-21T23:05:09.123Z (the events of make_event are seven hours earlier, UTC)
 TIME_EPOCH_MS = 1_795_302_309_123
 BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/131.0.0.0 Safari/537.36")
-
-
-def make_event(name: str = "page_view", **fields) -> dict:
-    """A valid client event; product/order context added where the schema requires it."""
-    event = {
-        "event_id": str(uuid.uuid4()),
-        "event_timestamp": "2026-11-21T23:05:00.000+07:00",
-        "event_name": name,
-        "user_id": None,
-        "user_login_state": "guest",
-        "identity_source": "anonymous",
-        "client_id": "client-42",
-        "session_id": "session-7",
-        "is_first_visit": False,
-        "page": {"url": "https://shop.example/laptops", "path": "/laptops", "title": "Laptops",
-                 "referrer": ""},
-    }
-    if name in ("product_view", "add_to_cart", "remove_from_cart"):
-        event["context"] = {"product": {"id": "LAP-001", "name": "ThinkPad X1", "category": "laptops",
-                                        "brand": "Lenovo", "price": 1899.0, "discount_price": 1699.0,
-                                        "url_path": "/p/lap-001"}}
-    if name == "purchase":
-        event["context"] = {"order": {"order_id": "o-1", "revenue": 1699.0, "currency": "USD",
-                                      "items": [{"product_id": "LAP-001", "quantity": 1, "price": 1699.0}]}}
-    event.update(fields)
-    return event
 
 
 def apigw_event(body: str | None = None, *, method: str = "POST", headers: dict | None = None,
