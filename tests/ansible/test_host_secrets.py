@@ -39,11 +39,10 @@ import jinja2
 import psycopg2
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 from psycopg2 import sql
 
 from stacks.params import dw_password_parameter_name, host_parameter_path, oltp_password_parameter_name
-from tests.support.net import free_port
+from tests.support.moto import running_moto
 from tests.support.pgcluster import PgCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,13 +67,8 @@ tool = load_tool()
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with running_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from localplatform import traffic
 from tests.support import quality
 from tests.support.acquisition import event_time, raw_records, unique_events
 from tests.support.aggregates import recompute
+from tests.support.overview import activity
 
 # ---------------------------------------------------------------- the raw bucket
 
@@ -131,3 +132,15 @@ def sent(rec: dict, walk: dict | None) -> dict:
     orders["coverage"] = (booked - orders["untracked_orders"]) / booked if booked else None
     out["shop_orders"] = orders
     return out
+
+
+def assert_bucket_holds_what_was_sent(records: list[dict], rec: dict, walk: dict | None) -> None:
+    """Every event the generator and the walk sent is in the bucket once: none lost, none twice,
+    the human and bot ones as sent, every event id the walk's browser made."""
+    total = sent(rec, walk)
+    events = unique_events(records)
+    assert len(events) == len(records) == total["valid_events"]
+    bots = bot_events(records)
+    assert (len(events) - bots, bots) == (total["human_events"], total["bot_events"])
+    assert {e["event_id"].lower() for e in (walk or {"events": []})["events"]} <= events.keys()
+    assert activity(records, *date_range(records))["sessions"] == total["sessions"]

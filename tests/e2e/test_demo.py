@@ -33,6 +33,7 @@ from localplatform.demo.config import DW_CONTAINER, SECRET_FILES, DemoConfig
 from localplatform.demo.state import read_secret
 from localplatform.demo.warehouse import Warehouse
 from tests.e2e.expected import (
+    assert_bucket_holds_what_was_sent,
     bot_events,
     bucket_records,
     date_range,
@@ -233,14 +234,7 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_up):
 def test_the_raw_bucket_holds_what_was_sent(demo_up):
     """Every event the generator and the walk sent is in the bucket once: none lost, none twice,
     the human and bot ones as sent, every event id the walk's browser made."""
-    records, walked = demo_up["records"], demo_up["walk"]
-    total = sent(demo_up["record"], walked)
-    events = unique_events(records)
-    assert len(events) == len(records) == total["valid_events"]
-    bots = bot_events(records)
-    assert (len(events) - bots, bots) == (total["human_events"], total["bot_events"])
-    assert {e["event_id"].lower() for e in walked["events"]} <= events.keys()
-    assert activity(records, *date_range(records))["sessions"] == total["sessions"]
+    assert_bucket_holds_what_was_sent(demo_up["records"], demo_up["record"], demo_up["walk"])
 
 
 def test_dashboard_activity_and_funnel_equal_the_oracle_over_the_raw_bucket(demo_up, browser):

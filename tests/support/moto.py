@@ -16,10 +16,19 @@ REGION = "ap-southeast-1"
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    """The endpoint URL of a running moto server (stopped on exit)."""
+    """The endpoint URL of a running moto server (stopped on exit), with this process's (and its
+    children's) AWS credentials set to dummies."""
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                         ("AWS_SESSION_TOKEN", "testing"), ("AWS_DEFAULT_REGION", REGION)):
         os.environ[name] = value
+    with running_moto() as endpoint:
+        yield endpoint
+
+
+@contextlib.contextmanager
+def running_moto() -> Iterator[str]:
+    """The endpoint URL of a running moto server (stopped on exit); the environment untouched
+    (callers that run tools with an environment of their own)."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
