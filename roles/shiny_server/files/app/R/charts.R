@@ -17,7 +17,7 @@
 ECHARTS_VERSION <- "6.1.0"
 # Version of www/charts/ (the binding and the CSS of charts and value-box changes): bump it when
 # they change, so browsers that cached the old files fetch the new ones.
-CHART_BINDING_VERSION <- "1.1.1"
+CHART_BINDING_VERSION <- "1.2.0"
 
 CHART_UNIT_TYPES <- c("count", "money", "percent", "number")
 
