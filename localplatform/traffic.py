@@ -90,6 +90,7 @@ P_AD_BLOCKER = 0.08            # a shopper's ad blocker drops every tracking req
 OUTAGE_KEPT = 0.1              # in the outage hour, one browser in ten still gets its events through
 LATE_SHARE = 0.03              # the late batch: this share of the late day's shopper sessions (>= LATE_MIN)
 LATE_MIN = 3
+LATE_DAY_MIN_HOURS = 12        # the late day: the window covers at least this much of it
 FORGED_PER_SHOPPERS = 100      # one forged purchase (a purchase event, no order) per this many shoppers, >= 1
 #: What becomes of the shop's orders (the rest are paid); booked = paid, shipped or delivered.
 ORDER_STATUSES = (("shipped", 0.05), ("delivered", 0.03), ("refunded", 0.04), ("cancelled", 0.03))
@@ -448,9 +449,19 @@ def outage_hour(window_start: datetime, window_end: datetime, history: timedelta
 
 
 def late_batch_day(window_start: datetime, window_end: datetime) -> date:
-    """The day a late batch belongs to: the day before yesterday (the window's end being today), or
-    the window's first day when it is shorter."""
-    return max(window_end.astimezone(UTC).date() - timedelta(days=2), window_start.astimezone(UTC).date())
+    """The day a late batch belongs to: the day before yesterday (the window's end being today) if
+    the window covers at least LATE_DAY_MIN_HOURS of it, else yesterday if it does, else the day
+    before the last that the window covers most. A day the window only grazes has too few sessions
+    to hold back (a 48-hour window ending at 23:00 starts at 23:00 the day before yesterday)."""
+    start, end = window_start.astimezone(UTC), window_end.astimezone(UTC)
+    earlier = [start.date() + timedelta(days=n) for n in range((end.date() - start.date()).days)]
+
+    def covered(day: date) -> timedelta:
+        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return min(end, day_start + timedelta(days=1)) - max(start, day_start)
+    preferred = [d for d in (end.date() - timedelta(days=2), end.date() - timedelta(days=1)) if d in earlier]
+    return next((d for d in preferred if covered(d) >= timedelta(hours=LATE_DAY_MIN_HOURS)),
+                max(earlier, key=lambda d: (covered(d), d), default=start.date()))
 
 
 def _hour_floor(ts: datetime) -> datetime:

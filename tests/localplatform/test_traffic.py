@@ -264,6 +264,10 @@ def test_the_outage_hour_and_the_late_day_are_where_an_anomaly_check_and_a_resta
     assert traffic.outage_hour(end - timedelta(days=2), end, timedelta(days=3)) is None
     assert traffic.late_batch_day(end - timedelta(days=4), end).isoformat() == "2026-11-18"
     assert traffic.late_batch_day(end - timedelta(hours=30), end).isoformat() == "2026-11-19"
+    # a 2-day window ending late in the evening only grazes the day before yesterday: yesterday it is
+    late = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+    assert traffic.late_batch_day(late - timedelta(days=2), late).isoformat() == "2026-11-19"
+    assert traffic.late_batch_day(late - timedelta(days=2, hours=12), late).isoformat() == "2026-11-18"
 
 
 def test_an_outage_leaves_a_tenth_of_its_hour_and_the_rest_as_it_was(catalog, sim):
