@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg2
 
 from functions.etl import batch, warehouse
-from functions.etl.config import Settings, dwh_password
+from functions.etl.config import Settings
 from functions.etl.parsing import ObjectParse, parse_object
 from functions.etl.raw_bucket import FetchFailed, ObjectVanished, RawObject, open_object
 from functions.etl.testing_hooks import on_phase
@@ -322,8 +322,7 @@ def load_plan(conn, s3, settings: Settings, run_id: int, plan: list[list[RawObje
     lanes = [conn]
     try:
         if len(plan) > 1 and settings.lanes > 1:
-            lanes.append(warehouse.connect(settings, dwh_password(settings)))
-            warehouse.join_run(lanes[-1])
+            lanes.append(warehouse.connect_lane(settings))
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="etl-lane") as pool:
             futures = [pool.submit(lane, lane_conn) for lane_conn in lanes]
             errors = [exc for exc in (f.exception() for f in futures) if exc is not None]

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg2
 
 from functions.etl import warehouse
-from functions.etl.config import Settings, dwh_password
+from functions.etl.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ def _second_lane(settings: Settings):
     if settings.lanes < 2:
         return None
     try:
-        conn = warehouse.connect(settings, dwh_password(settings))
-        warehouse.join_run(conn)
+        conn = warehouse.connect_lane(settings)
     except (warehouse.WarehouseUnavailable, psycopg2.Error) as exc:
         log.warning("refreshing the aggregates on one connection: no second one (%s)", exc)
         return None

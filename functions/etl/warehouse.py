@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import psycopg2
 from psycopg2.extras import execute_values
 
-from functions.etl.config import TCP_KEEPALIVES, Settings
+from functions.etl.config import TCP_KEEPALIVES, Settings, dwh_password
 
 if TYPE_CHECKING:
     from functions.etl.batch import BatchCounts
@@ -75,6 +75,18 @@ def join_run(conn) -> None:
     """A further lane's connection: hold the lane lock shared for as long as it lives."""
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock_shared(%s)", (ETL_LANE_LOCK_KEY,))
+
+
+def connect_lane(settings: Settings):
+    """A further lane's own connection, joined to the run (the loading lanes' and the refresh's
+    second lane alike); closed again if it cannot join."""
+    conn = connect(settings, dwh_password(settings))
+    try:
+        join_run(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def close_stale_runs(conn) -> int:
