@@ -12,7 +12,9 @@ is not executed unless --allow-replace is given, and each such resource is print
 the stack holding their KMS key (params.SECRETS_KEY_STACK) it creates the database login
 passwords (warehouse and shop) as SSM SecureString parameters under that key (a random password,
 only when the parameter is absent; the value is never printed), and re-encrypts under that key
-any that exist under another one, their values unchanged.
+any that exist under another one, their values unchanged; and the environment's database CA
+(stacks/tls_ca.py), its certificate as an SSM String and its key as a SecureString under the same
+key, only when neither is there (a user may put their own CA there first; docs/stacks.md).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ from stacks.params import (
     BuildParams,
     ParamsError,
     password_parameters,
+    tls_ca_cert_parameter_name,
+    tls_ca_key_parameter_name,
 )
+from stacks.tls_ca import CaError, check_ca, new_ca
 
 ORDER_FILE = "deploy-order.json"
 # Resources a stack update must not replace or delete without --allow-replace: they hold data
@@ -125,6 +130,57 @@ def _rekey_if_needed(ssm: Any, name: str, key: dict[str, str], *, log) -> None:
     value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     ssm.put_parameter(Name=name, Value=value, Type="SecureString", KeyId=key["Arn"], Overwrite=True)
     log(f"SSM parameter {name}: exists, value kept, re-encrypted with {key['Arn']}")
+
+
+def ensure_tls_ca(ssm: Any, env: str, key: dict[str, str], *, log=print) -> bool:
+    """Create the environment's database CA when neither of its parameters exists (the key a
+    SecureString under `key`, the certificate a String); check a CA that exists (the deploy's or
+    the user's own) and re-encrypt its key under `key` if it is under another. Return whether it
+    was created. The key's value is never printed."""
+    cert_name, key_name = tls_ca_cert_parameter_name(env), tls_ca_key_parameter_name(env)
+    cert_pem = _parameter_value(ssm, cert_name)
+    key_pem = _parameter_value(ssm, key_name)
+    tags = [{"Key": "project", "Value": "clickstream"}, {"Key": "clickstream:env", "Value": env}]
+    if cert_pem is None and key_pem is None:
+        cert_pem, key_pem = new_ca(env)
+        # The key first: a deploy stopped in between leaves a key without a certificate, which the
+        # next one names (below) rather than a certificate nothing can sign with.
+        ssm.put_parameter(Name=key_name, Description=f"Private key of the clickstream database CA ({env})",
+                          Value=key_pem, Type="SecureString", KeyId=key["Arn"], Overwrite=False, Tags=tags)
+        ssm.put_parameter(Name=cert_name, Description=f"Certificate of the clickstream database CA ({env})",
+                          Value=cert_pem, Type="String", Overwrite=False, Tags=tags)
+        log(f"SSM parameters {cert_name}, {key_name}: created a new CA (EC P-256)")
+        return True
+    if cert_pem is None or key_pem is None:
+        present, missing = (key_name, cert_name) if cert_pem is None else (cert_name, key_name)
+        raise DeployError(
+            f"SSM parameter {present} exists but {missing} does not: a CA needs both, its certificate "
+            f"(a String) and its key (a SecureString); put the missing one, or delete {present} to "
+            "have a new CA made (docs/stacks.md, \"The database CA\")"
+        )
+    try:
+        check_ca(cert_pem, key_pem)
+    except CaError as exc:
+        raise DeployError(f"SSM parameters {cert_name}, {key_name}: {exc}") from None
+    [described] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [cert_name]}])[
+        "Parameters"
+    ]
+    if described["Type"] != "String":
+        raise DeployError(
+            f"SSM parameter {cert_name} is a {described['Type']}: the CA certificate must be a String "
+            "(the ETL function reads it without the KMS key)"
+        )
+    log(f"SSM parameter {cert_name}: exists, kept")
+    _rekey_if_needed(ssm, key_name, key, log=log)
+    return False
+
+
+def _parameter_value(ssm: Any, name: str) -> str | None:
+    """A parameter's value (decrypted), or None if there is no such parameter."""
+    try:
+        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
 
 
 def s3_prefix_list_id(ec2: Any, region: str) -> str:
@@ -361,9 +417,12 @@ def deploy(
             if clients:
                 key = secrets_key(clients["kms"], params.secrets_key_alias())
                 ensure_password_parameters(clients["ssm"], params.env, key)
+                ensure_tls_ca(clients["ssm"], params.env, key)
             else:
                 names = ", ".join(name for name, _ in password_parameters(params.env))
                 print(f"(dry run) would create if absent, with {params.secrets_key_alias()}: {names}")
+                ca = f"{tls_ca_cert_parameter_name(params.env)}, {tls_ca_key_parameter_name(params.env)}"
+                print(f"(dry run) would create the database CA if absent: {ca}")
 
 
 def current_debian_ami(ec2: Any, arch: str = "amd64") -> dict[str, str]:

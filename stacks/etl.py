@@ -66,6 +66,7 @@ from stacks.params import (
     host_parameter_path,
     oltp_password_parameter_name,
     password_parameters,
+    tls_ca_key_parameter_name,
 )
 from stacks.template import (
     checkov_skip,
@@ -327,6 +328,17 @@ def _database_secrets_key(t: Template, params: BuildParams, etl_role: iam.Role, 
                     sid="OperatorManagesPasswordsThroughSsm",
                     principal=account_principal(),
                     condition=_through_ssm(all_arns, exact=True),
+                ),
+                # `deploy` creates the database CA's key (stacks/tls_ca.py) as a SecureString under
+                # this key; the playbook's controller reads it to sign the hosts' certificates.
+                allow(
+                    ["kms:Encrypt", "kms:Decrypt"],
+                    "*",
+                    sid="OperatorManagesDatabaseCaKeyThroughSsm",
+                    principal=account_principal(),
+                    condition=_through_ssm(
+                        [regional_arn("ssm", f"parameter{tls_ca_key_parameter_name(params.env)}")], exact=True
+                    ),
                 ),
                 allow(
                     "kms:Decrypt",

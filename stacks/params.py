@@ -99,6 +99,18 @@ def oltp_password_parameter_name(env: str, login_role: str = OLTP_APP_LOGIN) -> 
     return f"/clickstream/{env}/oltp/{login_role}/password"
 
 
+def tls_ca_cert_parameter_name(env: str) -> str:
+    """SSM String parameter holding the environment's database CA certificate (PEM): the hosts'
+    server certificates are signed by it, and the ETL and the dashboards verify them with it."""
+    return f"/clickstream/{env}/tls/ca-cert"
+
+
+def tls_ca_key_parameter_name(env: str) -> str:
+    """SSM SecureString parameter holding that CA's private key (PEM), under the stacks' KMS key:
+    read only where certificates are signed (the Ansible controller), never by a host or function."""
+    return f"/clickstream/{env}/tls/ca-key"
+
+
 # The stack holding the customer-managed KMS key of the password SecureStrings: the first stack
 # in STACK_ORDER after every role the key policy names (the host roles, the ETL role), so it
 # names them by reference; `deploy` creates (or re-keys) the SecureStrings right after it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import stat
@@ -12,6 +13,7 @@ import boto3
 import jinja2
 import pytest
 import yaml
+from cryptography import x509
 from moto import mock_aws
 
 from stacks.__main__ import (
@@ -19,6 +21,7 @@ from stacks.__main__ import (
     current_debian_ami,
     dangerous_changes,
     ensure_password_parameters,
+    ensure_tls_ca,
     main,
     s3_prefix_list_id,
     secrets_key,
@@ -33,6 +36,7 @@ from stacks.params import (
     oltp_password_parameter_name,
     password_parameters,
 )
+from stacks.tls_ca import CaError, check_ca, new_ca
 
 REGION = "ap-southeast-1"
 
@@ -517,3 +521,83 @@ def test_password_parameters_are_the_ones_the_hosts_read() -> None:
     for name, _ in password_parameters("dev"):
         assert f"`{name.replace('/dev/', '/<env>/', 1)}`" in docs, name
 
+
+
+@mock_aws
+def test_database_ca_created_once_its_key_under_the_stacks_key_and_never_printed() -> None:
+    ssm = boto3.client("ssm", region_name=REGION)
+    key = secrets_key_in_moto()
+    lines: list[str] = []
+    assert ensure_tls_ca(ssm, "dev", key, log=lines.append) is True
+    cert = ssm.get_parameter(Name="/clickstream/dev/tls/ca-cert")["Parameter"]
+    ca_key = ssm.get_parameter(Name="/clickstream/dev/tls/ca-key", WithDecryption=True)["Parameter"]
+    assert (cert["Type"], ca_key["Type"]) == ("String", "SecureString")
+    [described] = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": ["/clickstream/dev/tls/ca-key"]}]
+    )["Parameters"]
+    assert described["KeyId"] == key["Arn"]
+    check_ca(cert["Value"], ca_key["Value"])
+    parsed = x509.load_pem_x509_certificate(cert["Value"].encode())
+    assert parsed.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0
+    assert not any(ca_key["Value"].splitlines()[1] in line for line in lines)
+    # A second deploy keeps it (the hosts' certificates are signed by it).
+    assert ensure_tls_ca(ssm, "dev", key, log=lines.append) is False
+    assert ssm.get_parameter(Name="/clickstream/dev/tls/ca-cert")["Parameter"]["Value"] == cert["Value"]
+    assert lines[-2:] == [
+        "SSM parameter /clickstream/dev/tls/ca-cert: exists, kept",
+        "SSM parameter /clickstream/dev/tls/ca-key: exists, kept",
+    ]
+
+
+@mock_aws
+def test_a_users_own_ca_is_kept_and_its_key_moved_under_the_stacks_key() -> None:
+    ssm = boto3.client("ssm", region_name=REGION)
+    cert_pem, key_pem = new_ca("dev")
+    ssm.put_parameter(Name="/clickstream/dev/tls/ca-cert", Value=cert_pem, Type="String")
+    ssm.put_parameter(Name="/clickstream/dev/tls/ca-key", Value=key_pem, Type="SecureString")
+    key = secrets_key_in_moto()
+    assert ensure_tls_ca(ssm, "dev", key, log=lambda _: None) is False
+    assert ssm.get_parameter(Name="/clickstream/dev/tls/ca-cert")["Parameter"]["Value"] == cert_pem
+    [described] = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": ["/clickstream/dev/tls/ca-key"]}]
+    )["Parameters"]
+    assert described["KeyId"] == key["Arn"]
+    stored = ssm.get_parameter(Name="/clickstream/dev/tls/ca-key", WithDecryption=True)["Parameter"]
+    assert stored["Value"] == key_pem
+
+
+@pytest.mark.parametrize(
+    ("supplied", "message"),
+    [
+        ("cert only", "/clickstream/dev/tls/ca-cert exists but /clickstream/dev/tls/ca-key does not"),
+        ("key only", "/clickstream/dev/tls/ca-key exists but /clickstream/dev/tls/ca-cert does not"),
+        ("another key", "the CA key is not the key of the CA certificate"),
+        ("not a certificate", "the CA certificate is not a PEM X.509 certificate"),
+        ("not a key", "the CA key is not an unencrypted PEM private key"),
+    ],
+)
+@mock_aws
+def test_a_broken_ca_stops_the_deploy_naming_what_is_wrong(supplied: str, message: str) -> None:
+    ssm = boto3.client("ssm", region_name=REGION)
+    cert_pem, key_pem = new_ca("dev")
+    other_key = new_ca("dev")[1]
+    values = {
+        "cert only": (cert_pem, None),
+        "key only": (None, key_pem),
+        "another key": (cert_pem, other_key),
+        "not a certificate": ("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", key_pem),
+        "not a key": (cert_pem, "secret-looking-but-not-a-key"),
+    }[supplied]
+    for name, value, kind in zip(("ca-cert", "ca-key"), values, ("String", "SecureString"), strict=True):
+        if value is not None:
+            ssm.put_parameter(Name=f"/clickstream/dev/tls/{name}", Value=value, Type=kind)
+    with pytest.raises(DeployError, match=message) as raised:
+        ensure_tls_ca(ssm, "dev", secrets_key_in_moto(), log=lambda _: None)
+    assert "secret-looking" not in str(raised.value)
+    assert key_pem.splitlines()[1] not in str(raised.value)
+
+
+def test_a_ca_about_to_expire_is_refused() -> None:
+    soon = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=3650 - 30)
+    with pytest.raises(CaError, match=r"expires on .* less than 90 days from now"):
+        check_ca(*new_ca("dev", now=soon))

@@ -990,6 +990,7 @@ def test_database_secrets_key_policy_names_each_reader_through_ssm_only(template
     assert set(statements) == {
         "AccountAdministersKey",
         "OperatorManagesPasswordsThroughSsm",
+        "OperatorManagesDatabaseCaKeyThroughSsm",
         "EtlRoleDecryptsItsPasswords",
         "OltpHostRoleDecryptsItsParameters",
         "DwHostRoleDecryptsItsParameters",
@@ -1013,6 +1014,14 @@ def test_database_secrets_key_policy_names_each_reader_through_ssm_only(template
             "kms:EncryptionContext:PARAMETER_ARN": parameter_arns,
         }
     }
+    # The database CA's key (deploy creates it, the playbook's controller signs with it): the
+    # operator only, that one parameter only.
+    ca_key = statements["OperatorManagesDatabaseCaKeyThroughSsm"]
+    assert (ca_key["Principal"], ca_key["Action"]) == (ACCOUNT_ROOT, ["kms:Encrypt", "kms:Decrypt"])
+    assert ca_key["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+                    "/clickstream/dev/tls/ca-key"}
+    ]
     # The ETL role: decrypt, through SSM, exactly the two parameters its role may read.
     etl_reader = statements["EtlRoleDecryptsItsPasswords"]
     assert etl_reader["Principal"] == {"AWS": {"Fn::GetAtt": ["EtlRole", "Arn"]}}
