@@ -111,7 +111,7 @@ def ensure_password_parameters(ssm: Any, env: str, key: dict[str, str], *, log=p
                 Type="SecureString",
                 KeyId=key["Arn"],
                 Overwrite=False,
-                Tags=[{"Key": "project", "Value": "clickstream"}, {"Key": "clickstream:env", "Value": env}],
+                Tags=_parameter_tags(env),
             )
         except ssm.exceptions.ParameterAlreadyExists:
             _rekey_if_needed(ssm, name, key, log=log)
@@ -119,6 +119,11 @@ def ensure_password_parameters(ssm: Any, env: str, key: dict[str, str], *, log=p
         created.append(name)
         log(f"SSM parameter {name}: created with a generated password")
     return created
+
+
+def _parameter_tags(env: str) -> list[dict[str, str]]:
+    """The tags of every SSM parameter `deploy` creates (the passwords, the database CA)."""
+    return [{"Key": "project", "Value": "clickstream"}, {"Key": "clickstream:env", "Value": env}]
 
 
 def _rekey_if_needed(ssm: Any, name: str, key: dict[str, str], *, log) -> None:
@@ -140,15 +145,15 @@ def ensure_tls_ca(ssm: Any, env: str, key: dict[str, str], *, log=print) -> bool
     cert_name, key_name = tls_ca_cert_parameter_name(env), tls_ca_key_parameter_name(env)
     cert_pem = _parameter_value(ssm, cert_name)
     key_pem = _parameter_value(ssm, key_name)
-    tags = [{"Key": "project", "Value": "clickstream"}, {"Key": "clickstream:env", "Value": env}]
     if cert_pem is None and key_pem is None:
         cert_pem, key_pem = new_ca(env)
         # The key first: a deploy stopped in between leaves a key without a certificate, which the
         # next one names (below) rather than a certificate nothing can sign with.
         ssm.put_parameter(Name=key_name, Description=f"Private key of the clickstream database CA ({env})",
-                          Value=key_pem, Type="SecureString", KeyId=key["Arn"], Overwrite=False, Tags=tags)
+                          Value=key_pem, Type="SecureString", KeyId=key["Arn"], Overwrite=False,
+                          Tags=_parameter_tags(env))
         ssm.put_parameter(Name=cert_name, Description=f"Certificate of the clickstream database CA ({env})",
-                          Value=cert_pem, Type="String", Overwrite=False, Tags=tags)
+                          Value=cert_pem, Type="String", Overwrite=False, Tags=_parameter_tags(env))
         log(f"SSM parameters {cert_name}, {key_name}: created a new CA (EC P-256)")
         return True
     if cert_pem is None or key_pem is None:
