@@ -15,10 +15,17 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from functions.etl.config import Settings
+from functions.etl.config import Settings, dwh_password
 from functions.etl.runner import run
 from functions.etl.testing_hooks import PHASES
-from functions.etl.warehouse import ETL_LANE_LOCK_KEY, STALE_RUN_ERROR, WarehouseUnavailable
+from functions.etl.warehouse import (
+    ETL_LANE_LOCK_KEY,
+    STALE_RUN_ERROR,
+    WarehouseUnavailable,
+    connect,
+    connect_lane,
+    try_lock,
+)
 from tests.etl.support import event_ids, make_traffic, put_by_hour, warehouse_state
 from tests.support.aggregates import recompute
 from tests.support.net import free_port
@@ -153,6 +160,20 @@ def test_wrong_password_is_a_clear_error(settings, s3, monkeypatch):
     with pytest.raises(WarehouseUnavailable, match="password authentication failed") as caught:
         run(settings, s3=s3)
     assert isinstance(caught.value.__cause__, psycopg2.OperationalError)
+
+
+def test_a_lane_connection_joins_the_run_so_no_new_run_starts_beside_it(settings):
+    """connect_lane (the loading lanes' and the refresh's second connection) holds the lane lock
+    shared while it lives: another run cannot take the run lock until it is closed."""
+    lane = connect_lane(settings)
+    other = connect(settings, dwh_password(settings))
+    try:
+        assert try_lock(other) is False, "a run started beside a live lane"
+        lane.close()
+        assert try_lock(other) is True
+    finally:
+        lane.close()
+        other.close()
 
 
 def test_a_lane_outliving_its_runs_first_connection_keeps_new_runs_out(settings, s3, bucket, dw):
